@@ -1,0 +1,59 @@
+"""Docker's `ps --filter` predicates over container documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockyard.errors import InvalidParameter, NotFound
+from dockyard.util.filters import match_label
+from dockyard.util.timeutil import parse_rfc3339, parse_timestamp
+
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def matches(doc: dict[str, Any], filters: dict[str, list[str]], docs: dict[str, dict[str, Any]], store: Any,
+            images: Any) -> bool:
+    """True when the container passes every filter (values of one key are OR-ed, keys AND-ed)."""
+    for key, values in filters.items():
+        if values and not _match_key(doc, key, values, docs, store, images):
+            return False
+    return True
+
+
+def _match_key(doc: dict[str, Any], key: str, values: list[str], docs: dict[str, dict[str, Any]], store: Any,
+               images: Any) -> bool:
+    state = doc["State"]
+    if key == "id":
+        return any(doc["Id"].startswith(v) for v in values)
+    if key == "name":
+        return any(v.lstrip("/") in doc["Name"].lstrip("/") for v in values)
+    if key == "label":
+        return match_label(doc["Config"].get("Labels") or {}, values)
+    if key == "label!":
+        return not match_label(doc["Config"].get("Labels") or {}, values)
+    if key == "status":
+        for value in values:
+            if value not in STATUSES:
+                raise InvalidParameter(f"invalid filter 'status={value}'")
+        return state["Status"] in values
+    if key == "exited":
+        return state["Status"] == "exited" and str(state["ExitCode"]) in values
+    if key == "ancestor":
+        return any(_ancestor(doc, v, images) for v in values)
+    if key in ("before", "since"):
+        pivot = docs[store.find_id(values[0])]
+        return doc["Created"] < pivot["Created"] if key == "before" else doc["Created"] > pivot["Created"]
+    if key == "until":
+        return parse_rfc3339(doc["Created"]) < parse_timestamp(values[0])
+    if key == "health":
+        health = (state.get("Health") or {}).get("Status", "none")
+        return health in values
+    return False  # network, volume, publish, expose, is-task: no container has those yet
+
+
+def _ancestor(doc: dict[str, Any], ref: str, images: Any) -> bool:
+    try:
+        image = images.resolve(ref)
+    except NotFound:
+        return False
+    return image.id == doc["Image"]

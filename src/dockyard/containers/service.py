@@ -1,0 +1,537 @@
+"""The container service: create, start, stop, kill, pause, wait, remove, rename, list, inspect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import shutil
+import signal as signals
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from dockyard.containers import record
+from dockyard.containers.config import command_of, merge_with_image, validate_config, validate_host_config
+from dockyard.containers.etcfiles import write_etc_files
+from dockyard.containers.filters import matches
+from dockyard.containers.store import ContainerStore
+from dockyard.containers.users import resolve_user
+from dockyard.containers.views import summary
+from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, RuntimeFailure
+from dockyard.oci.spec import build_spec
+from dockyard.util.atomic import write_atomic
+from dockyard.util.filters import check_keys
+from dockyard.util.names import random_name, validate_name
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STOP_TIMEOUT = 10
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
+                "network", "volume", "publish", "expose", "is-task")
+
+
+@dataclass
+class Live:
+    """What the daemon holds in memory for one container between restarts."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shim: Any = None
+    monitor: asyncio.Task | None = None
+    exit_waiters: list[asyncio.Future] = field(default_factory=list)
+    remove_waiters: list[asyncio.Future] = field(default_factory=list)
+    exits: int = 0  # how many times the container has exited since the daemon started
+
+
+async def blocking(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking host work (mounts, files, SQLite) off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+class ContainerService:
+    """Owns container records and their lifecycle; talks to images, snapshots and the runtime."""
+
+    def __init__(self, data_root: Path, exec_root: Path, store: ContainerStore, images: Any, snapshots: Any,
+                 events: Any, shim_factory: Callable[[Path], Any]) -> None:
+        self._containers_dir = data_root / "containers"
+        self._bundles_dir = exec_root / "containers"
+        self._store = store
+        self._images = images
+        self._snapshots = snapshots
+        self._events = events
+        self._shim_factory = shim_factory
+        self._live: dict[str, Live] = {}
+        self._docs: dict[str, dict[str, Any]] = {}
+
+    # ----- lookups -------------------------------------------------------------------------------
+
+    def _get(self, ref: str) -> dict[str, Any]:
+        container_id = self._store.find_id(ref)
+        doc = self._docs.get(container_id)
+        if doc is None:
+            raise NotFound(f"No such container: {ref}")
+        return doc
+
+    def _live_of(self, container_id: str) -> Live:
+        return self._live.setdefault(container_id, Live())
+
+    def bundle(self, container_id: str) -> Path:
+        return self._bundles_dir / container_id
+
+    def container_dir(self, container_id: str) -> Path:
+        return self._containers_dir / container_id
+
+    def resolve_id(self, ref: str) -> str:
+        """Full id of a container named by id, prefix or name."""
+        return self._get(ref)["Id"]
+
+    def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        doc = self._get(ref)
+        out = dict(doc)
+        out["GraphDriver"] = self._graph_driver(doc["Id"])
+        if size:
+            out["SizeRw"], out["SizeRootFs"] = self._sizes(doc)
+        return out
+
+    def _graph_driver(self, container_id: str) -> dict[str, Any]:
+        doc = self._docs[container_id]
+        upper = self._snapshots.container_upper(container_id)
+        image = self._images.resolve(doc["Image"])
+        lowers = self._snapshots.lower_dirs(image.chain_id) if image.chain_id else []
+        return {"Name": "overlay2", "Data": {
+            "LowerDir": ":".join(str(p) for p in lowers),
+            "MergedDir": str(self.bundle(container_id) / "rootfs"),
+            "UpperDir": str(upper),
+            "WorkDir": str(upper.parent / "work"),
+        }}
+
+    def _sizes(self, doc: dict[str, Any]) -> tuple[int, int]:
+        rw = self._snapshots.container_size(doc["Id"])
+        try:
+            base = self._images.inspect(doc["Image"]).get("Size", 0)
+        except NotFound:
+            base = 0
+        return rw, rw + base
+
+    def counts(self) -> dict[str, int]:
+        """Totals for /info."""
+        states = [d["State"] for d in self._docs.values()]
+        paused = sum(1 for s in states if s["Paused"])
+        running = sum(1 for s in states if s["Running"]) - paused
+        return {"total": len(states), "running": running, "paused": paused,
+                "stopped": len(states) - running - paused}
+
+    def image_users(self, image_id: str) -> list[tuple[str, bool]]:
+        """Containers created from an image, and whether each runs (for rmi's conflicts)."""
+        return [(d["Id"], d["State"]["Running"]) for d in self._docs.values() if d["Image"] == image_id]
+
+    def list(self, all_: bool = False, limit: int = -1, size: bool = False, filters: dict[str, list[str]] | None = None,
+             ) -> list[dict[str, Any]]:
+        """GET /containers/json: newest first, docker's filters."""
+        filters = filters or {}
+        check_keys(filters, LIST_FILTERS)
+        docs = sorted(self._docs.values(), key=lambda d: d["Created"], reverse=True)
+        if not all_ and limit <= 0 and not filters.get("status") and not filters.get("exited"):
+            docs = [d for d in docs if d["State"]["Running"]]
+        docs = [d for d in docs if matches(d, filters, self._docs, self._store, self._images)]
+        if limit > 0:
+            docs = docs[:limit]
+        return [summary(d, self._sizes(d) if size else None) for d in docs]
+
+    # ----- events ---------------------------------------------------------------------------------
+
+    def _publish(self, doc: dict[str, Any], action: str, **extra: str) -> None:
+        attributes = dict(doc["Config"].get("Labels") or {})
+        attributes.update(image=doc["Config"].get("Image", ""), name=doc["Name"].lstrip("/"), **extra)
+        self._events.publish("container", action, doc["Id"], attributes)
+
+    # ----- create ---------------------------------------------------------------------------------
+
+    async def create(self, body: Any, name: str | None) -> dict[str, Any]:
+        """POST /containers/create: validate, merge with the image, record, prepare the writable layer."""
+        config = validate_config(body)
+        host = validate_host_config(config.pop("HostConfig", None))
+        config.pop("NetworkingConfig", None)
+        image = await blocking(self._images.resolve, config["Image"])
+        config = merge_with_image(config, image.config.get("config") or {})
+        path, args = command_of(config)
+        container_id = secrets.token_hex(32)
+        config.setdefault("Hostname", "")
+        if not config["Hostname"]:
+            config["Hostname"] = container_id[:12]
+        config.setdefault("Domainname", "")
+        for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
+            config.setdefault(key, False)
+        host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+        host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+        host.setdefault("AutoRemove", False)
+        warnings: list[str] = []
+        container_dir = self.container_dir(container_id)
+        doc = record.new_record(container_id, "", config, host, image.id, path, args, container_dir)
+        await blocking(self._prepare_dirs, container_id, image.chain_id)
+        try:
+            await blocking(self._insert_named, doc, name)
+        except BaseException:
+            await blocking(self._remove_files, container_id)
+            raise
+        self._docs[container_id] = doc
+        self._live_of(container_id)
+        self._publish(doc, "create")
+        return {"Id": container_id, "Warnings": warnings}
+
+    def _prepare_dirs(self, container_id: str, chain_id: str | None) -> None:
+        container_dir = self.container_dir(container_id)
+        container_dir.mkdir(parents=True, exist_ok=True)
+        # the log exists from the start, so an attach made before `start` can follow it
+        (container_dir / f"{container_id}-json.log").touch(mode=0o640)
+        (self.bundle(container_id) / "rootfs").mkdir(parents=True, exist_ok=True)
+        self._snapshots.prepare_container(container_id, chain_id)
+
+    def _insert_named(self, doc: dict[str, Any], name: str | None) -> None:
+        if name:
+            doc["Name"] = validate_name(name)
+            self._store.insert(doc)
+            return
+        for attempt in range(10):
+            doc["Name"] = "/" + random_name(attempt)
+            try:
+                self._store.insert(doc)
+                return
+            except Conflict:
+                continue
+        raise Conflict("could not find a free random name")
+
+    # ----- start ----------------------------------------------------------------------------------
+
+    async def start(self, ref: str) -> None:
+        """POST /containers/{id}/start: mount, write the bundle, launch the shim, watch for the exit."""
+        doc = self._get(ref)
+        live = self._live_of(doc["Id"])
+        async with live.lock:
+            state = doc["State"]
+            if state["Paused"]:
+                raise Conflict("cannot start a paused container, try unpause instead")
+            if state["Running"]:
+                raise NotModified("container already started")
+            if state["Status"] in ("removing", "dead"):
+                raise Conflict("container is marked for removal and cannot be started")
+            try:
+                pid, shim = await blocking(self._launch, doc)
+            except RuntimeFailure as failure:
+                record.mark_start_failed(doc, failure.exit_code, failure.message)
+                await blocking(self._store.save, doc)
+                failed = failure
+            else:
+                failed = None
+                record.mark_running(doc, pid)
+                await blocking(self._store.save, doc)
+                live.shim = shim
+                live.monitor = asyncio.create_task(self._monitor(doc["Id"]))
+        if failed is not None:
+            if doc["HostConfig"].get("AutoRemove"):
+                await self.remove(doc["Id"])
+            raise failed
+        self._publish(doc, "start")
+
+    def _launch(self, doc: dict[str, Any]) -> tuple[int, Any]:
+        container_id = doc["Id"]
+        bundle = self.bundle(container_id)
+        rootfs = bundle / "rootfs"
+        rootfs.mkdir(parents=True, exist_ok=True)
+        self._snapshots.mount_container(container_id, rootfs)
+        try:
+            spec = self._spec(doc, rootfs)
+            write_atomic(bundle / "config.json", json.dumps(spec).encode())
+            shim = self._shim_factory(bundle)
+            pid = shim.launch(Path(doc["LogPath"]))
+        except BaseException:
+            self._snapshots.unmount(rootfs)
+            raise
+        return pid, shim
+
+    def _spec(self, doc: dict[str, Any], rootfs: Path) -> dict[str, Any]:
+        config, host = doc["Config"], doc["HostConfig"]
+        network = "host" if host.get("NetworkMode") == "host" else "none"
+        container_dir = self.container_dir(doc["Id"])
+        hostname = config["Hostname"]
+        write_etc_files(container_dir, hostname, network, host.get("ExtraHosts"))
+        try:
+            user = resolve_user(rootfs, config.get("User") or "", host.get("GroupAdd"))
+        except InvalidParameter as bad:
+            raise RuntimeFailure(bad.message, exit_code=126) from bad
+        env = container_env(config, hostname, user.home)
+        mounts = [
+            {"destination": f"/etc/{name}", "type": "bind", "source": str(container_dir / name),
+             "options": ["rbind", "rprivate"]}
+            for name in ("resolv.conf", "hostname", "hosts")
+        ]
+        return build_spec(
+            args=[doc["Path"], *doc["Args"]], env=env, cwd=config.get("WorkingDir") or "/",
+            uid=user.uid, gid=user.gid, additional_gids=user.additional_gids, hostname=hostname,
+            terminal=bool(config.get("Tty")), readonly_rootfs=bool(host.get("ReadonlyRootfs")), mounts=mounts,
+            network_mode=network, cgroups_path=f"/dockyard/{doc['Id']}", privileged=bool(host.get("Privileged")),
+        )
+
+    # ----- exits ----------------------------------------------------------------------------------
+
+    async def _monitor(self, container_id: str) -> None:
+        """Wait for the shim to report the exit, then record it (also after a daemon restart)."""
+        live = self._live[container_id]
+        status = await live.shim.wait()
+        await self._handle_exit(container_id, status.exit_code, status.finished_at, status.oom_killed,
+                                status.error)
+
+    async def _handle_exit(self, container_id: str, exit_code: int, finished_at: str, oom: bool,
+                           error: str = "") -> None:
+        doc = self._docs[container_id]
+        live = self._live_of(container_id)
+        await blocking(self._release, container_id, live.shim)
+        record.mark_exited(doc, exit_code, finished_at, oom, error)
+        await blocking(self._store.save, doc)
+        live.shim = None
+        live.monitor = None
+        live.exits += 1
+        self._publish(doc, "die", exitCode=str(exit_code))
+        for waiter in live.exit_waiters:
+            if not waiter.done():
+                waiter.set_result(exit_code)
+        live.exit_waiters.clear()
+        if doc["HostConfig"].get("AutoRemove"):
+            await self.remove(container_id, force=False, volumes=True)
+
+    def _release(self, container_id: str, shim: Any) -> None:
+        self._snapshots.unmount(self.bundle(container_id) / "rootfs")
+        if shim is not None:
+            shim.cleanup()
+
+    async def restore(self) -> None:
+        """After a daemon (re)start: load records, reconnect to live shims, settle the dead ones."""
+        docs = await blocking(lambda: list(self._store.all()))
+        for doc in docs:
+            self._docs[doc["Id"]] = doc
+            live = self._live_of(doc["Id"])
+            if not doc["State"]["Running"]:
+                continue
+            shim = self._shim_factory(self.bundle(doc["Id"]))
+            live.shim = shim
+            if await blocking(shim.alive):
+                live.monitor = asyncio.create_task(self._monitor(doc["Id"]))
+                continue
+            status = await live.shim.wait()
+            await self._handle_exit(doc["Id"], status.exit_code, status.finished_at, status.oom_killed, status.error)
+
+    async def shutdown(self) -> None:
+        """Stop watching containers (they keep running: their shims own them)."""
+        tasks = [live.monitor for live in self._live.values() if live.monitor]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ----- wait -----------------------------------------------------------------------------------
+
+    def register_wait(self, ref: str, condition: str) -> asyncio.Future:
+        """Register a waiter now (before the response headers go out); the future gives the exit code."""
+        if condition not in ("", "not-running", "next-exit", "removed"):
+            raise InvalidParameter(f"invalid condition: {condition!r}")
+        doc = self._get(ref)
+        live = self._live_of(doc["Id"])
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        state = doc["State"]
+        if condition == "removed":
+            live.remove_waiters.append(future)
+        elif condition == "next-exit" or state["Running"]:
+            live.exit_waiters.append(future)
+        else:
+            future.set_result(state["ExitCode"])
+        return future
+
+    def exit_count(self, container_id: str) -> int:
+        """How often the container has exited; -1 once it is removed (attach streams end then)."""
+        live = self._live.get(container_id)
+        return live.exits if live is not None else -1
+
+    def is_running(self, container_id: str) -> bool:
+        doc = self._docs.get(container_id)
+        return bool(doc and doc["State"]["Running"])
+
+    # ----- signals --------------------------------------------------------------------------------
+
+    async def kill(self, ref: str, signal: str | None = None) -> None:
+        """POST /containers/{id}/kill."""
+        doc = self._get(ref)
+        number = parse_signal(signal or "SIGKILL")
+        live = self._live_of(doc["Id"])
+        if not doc["State"]["Running"] or live.shim is None:
+            raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not running")
+        await self._signal(doc, live, number)
+
+    async def _signal(self, doc: dict[str, Any], live: Live, number: int) -> None:
+        await blocking(live.shim.kill, number)
+        self._publish(doc, "kill", signal=str(number))
+        if doc["State"]["Paused"] and number == signals.SIGKILL:
+            await blocking(live.shim.resume)
+
+    async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        """POST /containers/{id}/stop: the stop signal, then SIGKILL after the timeout."""
+        doc = self._get(ref)
+        live = self._live_of(doc["Id"])
+        if not doc["State"]["Running"] or live.shim is None:
+            raise NotModified("container already stopped")
+        config = doc["Config"]
+        if timeout is None:
+            timeout = config.get("StopTimeout")
+            timeout = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
+        number = parse_signal(signal or config.get("StopSignal") or "SIGTERM")
+        exited = self.register_wait(doc["Id"], "next-exit")
+        await self._signal(doc, live, number)
+        if doc["State"]["Paused"]:
+            await blocking(live.shim.resume)
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), None if timeout < 0 else timeout)
+        except asyncio.TimeoutError:
+            if live.shim is not None:
+                await self._signal(doc, live, signals.SIGKILL)
+            await exited
+        self._publish(doc, "stop")
+
+    async def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        doc = self._get(ref)
+        if doc["State"]["Running"]:
+            await self.stop(ref, timeout, signal)
+        await self.start(doc["Id"])
+        self._publish(doc, "restart")
+
+    async def pause(self, ref: str) -> None:
+        doc = self._get(ref)
+        live = self._live_of(doc["Id"])
+        if not doc["State"]["Running"] or live.shim is None:
+            raise Conflict(f"Container {doc['Id']} is not running")
+        if doc["State"]["Paused"]:
+            raise Conflict(f"Container {doc['Id']} is already paused")
+        await blocking(live.shim.pause)
+        record.set_paused(doc, True)
+        await blocking(self._store.save, doc)
+        self._publish(doc, "pause")
+
+    async def unpause(self, ref: str) -> None:
+        doc = self._get(ref)
+        live = self._live_of(doc["Id"])
+        if not doc["State"]["Paused"] or live.shim is None:
+            raise Conflict(f"Container {doc['Id']} is not paused")
+        await blocking(live.shim.resume)
+        record.set_paused(doc, False)
+        await blocking(self._store.save, doc)
+        self._publish(doc, "unpause")
+
+    # ----- remove / rename / prune ---------------------------------------------------------------
+
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """DELETE /containers/{id}: 409 while running unless forced."""
+        doc = self._get(ref)
+        container_id = doc["Id"]
+        live = self._live_of(container_id)
+        if doc["State"]["Running"]:
+            if not force:
+                raise Conflict(f'cannot remove container "{doc["Name"]}": container is running: '
+                               "stop the container before removing or force remove")
+            exited = self.register_wait(container_id, "next-exit")
+            await self._signal(doc, live, signals.SIGKILL)
+            await exited
+        if container_id not in self._docs:
+            return  # an AutoRemove exit handler got there first
+        doc["State"]["Status"] = "removing"
+        await blocking(self._store.delete, container_id)
+        self._docs.pop(container_id, None)
+        await blocking(self._remove_files, container_id)
+        self._publish(doc, "destroy")
+        gone = self._live.pop(container_id, live)
+        for waiter in gone.remove_waiters:
+            if not waiter.done():
+                waiter.set_result(doc["State"]["ExitCode"])
+
+    def _remove_files(self, container_id: str) -> None:
+        self._snapshots.unmount(self.bundle(container_id) / "rootfs")
+        self._snapshots.remove_container(container_id)
+        shutil.rmtree(self.container_dir(container_id), ignore_errors=True)
+        shutil.rmtree(self.bundle(container_id), ignore_errors=True)
+
+    async def rename(self, ref: str, new_name: str) -> None:
+        doc = self._get(ref)
+        if not new_name:
+            raise InvalidParameter("Neither old nor new names may be empty")
+        old = doc["Name"]
+        name = validate_name(new_name)
+        if name == old:
+            raise Conflict("Renaming a container with the same name as its current name")
+        await blocking(self._store.rename, doc, name)
+        self._publish(doc, "rename", oldName=old)
+
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """POST /containers/prune: remove every stopped container the filters select."""
+        check_keys(filters, ("until", "label", "label!"))
+        deleted, reclaimed = [], 0
+        for doc in list(self._docs.values()):
+            if doc["State"]["Running"] or not matches(doc, filters, self._docs, self._store, self._images):
+                continue
+            reclaimed += self._snapshots.container_size(doc["Id"])
+            await self.remove(doc["Id"])
+            deleted.append(doc["Id"])
+        self._events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # ----- processes ------------------------------------------------------------------------------
+
+    def pids(self, ref: str) -> list[int]:
+        """Host pids of the container's processes (for `top`); 409 when it is not running."""
+        doc = self._get(ref)
+        live = self._live_of(doc["Id"])
+        if not doc["State"]["Running"] or live.shim is None:
+            raise Conflict(f"Container {doc['Id']} is not running")
+        return live.shim.pids()
+
+    def log_path(self, ref: str) -> tuple[str, Path, bool]:
+        """Id, json log file and whether the container has a TTY."""
+        doc = self._get(ref)
+        return doc["Id"], Path(doc["LogPath"]), bool(doc["Config"].get("Tty"))
+
+    def require_attachable(self, ref: str) -> str:
+        doc = self._get(ref)
+        state = doc["State"]
+        if state["Status"] == "exited" or state["Status"] == "dead":
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        return doc["Id"]
+
+
+def container_env(config: dict[str, Any], hostname: str, home: str) -> list[str]:
+    """Docker's process environment: PATH, HOSTNAME, TERM for a TTY, the config's, then HOME."""
+    env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
+    if config.get("Tty"):
+        env.append("TERM=xterm")
+    index = {item.split("=", 1)[0]: i for i, item in enumerate(env)}
+    for item in config.get("Env") or []:
+        key = item.split("=", 1)[0]
+        if key in index:
+            env[index[key]] = item
+        else:
+            index[key] = len(env)
+            env.append(item)
+    if "HOME" not in index:
+        env.append(f"HOME={home}")
+    return env
+
+
+def parse_signal(text: str) -> int:
+    """`SIGTERM`, `TERM`, `term` or `15` to a number; InvalidParameter for anything else."""
+    value = text.strip()
+    if value.isdigit():
+        number = int(value)
+        if 0 < number < 65:
+            return number
+    else:
+        name = value.upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        if name in signals.Signals.__members__:
+            return int(signals.Signals[name])
+    raise InvalidParameter(f"Invalid signal: {text}")

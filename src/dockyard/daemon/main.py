@@ -1,0 +1,77 @@
+"""`dockyard daemon`: the one place that builds the stores and services and serves the API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from dockyard.daemon.config import ConfigError, DaemonConfig, load
+from dockyard.daemon.lock import AlreadyRunning, DataRootLock
+
+log = logging.getLogger("dockyard.daemon")
+
+
+async def run(config: DaemonConfig) -> None:
+    """Wire everything, restore containers, serve until SIGTERM/SIGINT, then shut down cleanly."""
+    from dockyard.containers.service import ContainerService
+    from dockyard.containers.store import ContainerStore
+    from dockyard.content.store import ContentStore
+    from dockyard.events.bus import EventBus
+    from dockyard.images.service import ImageService
+    from dockyard.metadata.db import MetadataDB
+    from dockyard.runtime.client import ShimClient
+    from dockyard.server.app import build_router, serve
+    from dockyard.server.services import Services
+    from dockyard.snapshots.overlay import Snapshotter
+    from dockyard.system.service import SystemService
+
+    loop = asyncio.get_running_loop()
+    root = config.data_root
+    db = MetadataDB(root / "metadata.db")
+    events = EventBus()
+    events.bind_loop(loop)
+    content = ContentStore(root / "content")
+    snapshots = Snapshotter(root / "snapshots", db)
+    images = ImageService(root / "images", db, content, snapshots, events)
+    containers = ContainerService(root, config.exec_root, ContainerStore(db), images, snapshots, events, ShimClient)
+    images.set_usage_check(containers.image_users)
+    system = SystemService(config.raw, root, images, containers, events=events)
+    await containers.restore()
+    services = Services(images=images, containers=containers, events=events, system=system)
+    server = await serve(build_router(services), config.hosts)
+    log.info("API listening on %s", ", ".join(config.hosts))
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down: containers keep running")
+    await server.close()
+    await containers.shutdown()
+    db.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `dockyard daemon` and `dockyardd`."""
+    try:
+        config = load(sys.argv[1:] if argv is None else argv)
+    except ConfigError as bad:
+        print(f"unable to configure the Dockyard daemon: {bad}", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=getattr(logging, config.log_level.upper().replace("FATAL", "CRITICAL")
+                                      .replace("WARN", "WARNING"), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for path in (config.data_root, config.exec_root):
+        path.mkdir(parents=True, exist_ok=True, mode=0o711)
+    lock = DataRootLock(config.data_root, config.pidfile_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as busy:
+        print(f"dockyard daemon: {busy}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(run(config))
+    finally:
+        lock.release()
+    return 0

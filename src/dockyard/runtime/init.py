@@ -1,0 +1,366 @@
+"""Container-side setup between fork and exec: namespaces, rootfs, mounts, pivot_root, credentials, execve."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import stat
+from typing import Any, NoReturn
+
+from dockyard.oci.spec import ALL_CAPABILITIES
+from dockyard.runtime import linux as L
+from dockyard.runtime.cgroups import DEFAULT_ROOT, V1_CONTROLLERS, is_cgroup2
+
+_FLAG_OPTIONS: dict[str, tuple[bool, int]] = {
+    "ro": (True, L.MS_RDONLY), "rw": (False, L.MS_RDONLY), "nosuid": (True, L.MS_NOSUID),
+    "suid": (False, L.MS_NOSUID), "nodev": (True, L.MS_NODEV), "dev": (False, L.MS_NODEV),
+    "noexec": (True, L.MS_NOEXEC), "exec": (False, L.MS_NOEXEC), "sync": (True, L.MS_SYNCHRONOUS),
+    "async": (False, L.MS_SYNCHRONOUS), "dirsync": (True, L.MS_DIRSYNC), "mand": (True, L.MS_MANDLOCK),
+    "nomand": (False, L.MS_MANDLOCK), "noatime": (True, L.MS_NOATIME), "atime": (False, L.MS_NOATIME),
+    "nodiratime": (True, L.MS_NODIRATIME), "diratime": (False, L.MS_NODIRATIME),
+    "relatime": (True, L.MS_RELATIME), "norelatime": (False, L.MS_RELATIME),
+    "strictatime": (True, L.MS_STRICTATIME), "nostrictatime": (False, L.MS_STRICTATIME),
+    "bind": (True, L.MS_BIND), "rbind": (True, L.MS_BIND | L.MS_REC), "nosymfollow": (True, L.MS_NOSYMFOLLOW),
+}
+_PROPAGATION = {
+    "private": L.MS_PRIVATE, "rprivate": L.MS_PRIVATE | L.MS_REC, "slave": L.MS_SLAVE,
+    "rslave": L.MS_SLAVE | L.MS_REC, "shared": L.MS_SHARED, "rshared": L.MS_SHARED | L.MS_REC,
+    "unbindable": L.MS_UNBINDABLE, "runbindable": L.MS_UNBINDABLE | L.MS_REC,
+}
+# statvfs f_flag bits share their values with the MS_* flags they report.
+_KEEP_ON_REMOUNT = L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC | L.MS_NOATIME | L.MS_NODIRATIME | L.MS_RELATIME
+_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+_DEV_LINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+              ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"))
+_CAP_NUMBERS = {name: i for i, name in enumerate(ALL_CAPABILITIES)}
+_RLIM_MAX = (1 << 63) - 1
+
+
+class ContainerError(Exception):
+    """A setup or exec failure with Docker's message and the exit code `docker run` reports for it."""
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = classify_exit_code(message) if exit_code is None else exit_code
+
+
+def classify_exit_code(message: str) -> int:
+    """Docker's mapping of a start error to an exit code: 127 not found, 126 not executable, else 125."""
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127
+    if "permission denied" in message or "is a directory" in message:
+        return 126
+    return 125
+
+
+def _strerror(err: OSError) -> str:
+    """Go-style lower-case error text."""
+    text = os.strerror(err.errno) if err.errno else str(err)
+    return text[:1].lower() + text[1:]
+
+
+def parse_mount_options(options: list[str]) -> tuple[int, int, str]:
+    """Split OCI mount options into (mount flags, propagation flags, data string)."""
+    flags = propagation = 0
+    data: list[str] = []
+    for opt in options:
+        if opt in _FLAG_OPTIONS:
+            on, bit = _FLAG_OPTIONS[opt]
+            flags = flags | bit if on else flags & ~bit
+        elif opt in _PROPAGATION:
+            propagation = _PROPAGATION[opt]
+        else:
+            data.append(opt)
+    return flags, propagation, ",".join(data)
+
+
+def secure_join(root: str, path: str) -> str:
+    """Resolve `path` inside `root`, following symlinks as if `root` were "/" so nothing escapes it."""
+    parts = [p for p in path.split("/") if p]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        if os.path.islink(candidate):
+            hops += 1
+            if hops > 255:
+                raise ContainerError(f"too many symlinks resolving {path}", 125)
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def _remount_ro(target: str, recursive: bool = False) -> None:
+    """Make a bind mount read-only, keeping its nosuid/nodev/noexec flags."""
+    keep = os.statvfs(target).f_flag & _KEEP_ON_REMOUNT
+    rec = L.MS_REC if recursive else 0
+    L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | keep | rec)
+
+
+def _make_target(dest: str, source_is_file: bool) -> None:
+    """Create a mount point: an empty file for a file bind, else a directory."""
+    if source_is_file:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if not os.path.exists(dest):
+            with open(dest, "a"):
+                pass
+    else:
+        os.makedirs(dest, exist_ok=True)
+
+
+def _mount_one(m: dict[str, Any], rootfs: str, cgroups_path: str) -> None:
+    """Mount one OCI mount entry under rootfs."""
+    dest = secure_join(rootfs, m["destination"])
+    flags, propagation, data = parse_mount_options(list(m.get("options", [])))
+    mtype = m.get("type", "")
+    if mtype == "bind":
+        flags |= L.MS_BIND
+    if mtype == "cgroup":
+        _mount_cgroup(dest, flags, cgroups_path)
+    elif flags & L.MS_BIND:
+        source = m["source"]
+        _make_target(dest, not os.path.isdir(source))
+        L.mount(source, dest, None, flags & (L.MS_BIND | L.MS_REC))
+        extra = flags & ~(L.MS_BIND | L.MS_REC)
+        if extra:
+            L.mount(None, dest, None, L.MS_BIND | L.MS_REMOUNT | extra)
+    else:
+        _make_target(dest, False)
+        L.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
+    if propagation:
+        L.mount(None, dest, None, propagation)
+
+
+def _mount_cgroup(dest: str, flags: int, cgroups_path: str) -> None:
+    """/sys/fs/cgroup: cgroup2 as is on v2 hosts; on v1 a tmpfs holding binds of the container's own cgroups."""
+    os.makedirs(dest, exist_ok=True)
+    if is_cgroup2(DEFAULT_ROOT):
+        L.mount("cgroup2", dest, "cgroup2", flags)
+        return
+    L.mount("tmpfs", dest, "tmpfs", flags & ~L.MS_RDONLY, "mode=755")
+    for ctrl in V1_CONTROLLERS:
+        host = DEFAULT_ROOT / ctrl / cgroups_path.strip("/")
+        if not host.is_dir():
+            continue
+        target = os.path.join(dest, ctrl)
+        os.makedirs(target)
+        L.mount(str(host), target, None, L.MS_BIND)
+        if flags & L.MS_RDONLY:
+            _remount_ro(target)
+    if flags & L.MS_RDONLY:
+        L.mount(None, dest, None, L.MS_REMOUNT | flags)
+
+
+def _populate_dev(rootfs: str) -> None:
+    """Create the standard device nodes (mknod, or a bind from the host) and /dev symlinks."""
+    dev = os.path.join(rootfs, "dev")
+    for name, major, minor in _DEVICES:
+        path = os.path.join(dev, name)
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+            os.chmod(path, 0o666)
+        except PermissionError:
+            _make_target(path, True)
+            L.mount(f"/dev/{name}", path, None, L.MS_BIND)
+    links = list(_DEV_LINKS)
+    if os.path.exists("/proc/kcore"):
+        links.append(("/proc/kcore", "core"))
+    for target, name in links:
+        os.symlink(target, os.path.join(dev, name))
+
+
+def _setup_rootfs(spec: dict[str, Any], rootfs: str) -> None:
+    """Make / rprivate, bind the rootfs onto itself, mount everything, then pivot_root into it."""
+    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    L.mount(rootfs, rootfs, None, L.MS_BIND | L.MS_REC)
+    cgroups_path = spec.get("linux", {}).get("cgroupsPath", "")
+    mounts = spec.get("mounts", [])
+    for m in mounts:
+        _mount_one(m, rootfs, cgroups_path)
+    if any(m["destination"].rstrip("/") == "/dev" and m.get("type") == "tmpfs" for m in mounts):
+        _populate_dev(rootfs)
+    os.chdir(rootfs)
+    L.pivot_root(".", ".")
+    L.mount(None, ".", None, L.MS_SLAVE | L.MS_REC)
+    L.umount2(".", L.MNT_DETACH)
+    os.chdir("/")
+
+
+def _harden_paths(linux: dict[str, Any]) -> None:
+    """Apply sysctls, then mask paths and make others read-only (after pivot_root)."""
+    for key, value in linux.get("sysctl", {}).items():
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
+    for path in linux.get("maskedPaths", []):
+        if os.path.isdir(path):
+            L.mount("tmpfs", path, "tmpfs", L.MS_RDONLY)
+        elif os.path.exists(path):
+            L.mount("/dev/null", path, None, L.MS_BIND)
+    for path in linux.get("readonlyPaths", []):
+        if os.path.exists(path):
+            L.mount(path, path, None, L.MS_BIND | L.MS_REC)
+            _remount_ro(path, recursive=True)
+
+
+def _enter_namespaces(spec: dict[str, Any]) -> None:
+    """Join (path given) or create every namespace except pid, which the shim set up before forking."""
+    flags = 0
+    for ns in spec.get("linux", {}).get("namespaces", []):
+        if ns["type"] == "pid":
+            continue
+        if ns.get("path"):
+            fd = os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                L.setns(fd, L.NAMESPACE_FLAGS[ns["type"]])
+            finally:
+                os.close(fd)
+        else:
+            flags |= L.NAMESPACE_FLAGS[ns["type"]]
+    L.unshare(flags)
+    if flags & L.CLONE_NEWNET:
+        L.link_up("lo")
+
+
+def _apply_rlimits(rlimits: list[dict[str, Any]]) -> None:
+    """setrlimit for each entry, clamped to the hard limits this host allows."""
+    for rl in rlimits:
+        kind = getattr(resource, rl["type"])
+        host_hard = resource.getrlimit(kind)[1]
+        hard = resource.RLIM_INFINITY if rl["hard"] >= _RLIM_MAX else rl["hard"]
+        soft = resource.RLIM_INFINITY if rl["soft"] >= _RLIM_MAX else rl["soft"]
+        if host_hard != resource.RLIM_INFINITY:
+            hard = host_hard if hard == resource.RLIM_INFINITY else min(hard, host_hard)
+            soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
+        resource.setrlimit(kind, (soft, hard))
+
+
+def _cap_mask(names: list[str]) -> int:
+    """Bit mask of capability names; an unknown name is an error."""
+    mask = 0
+    for name in names:
+        if name not in _CAP_NUMBERS:
+            raise ContainerError(f"unknown capability {name!r}", 125)
+        mask |= 1 << _CAP_NUMBERS[name]
+    return mask
+
+
+def _set_credentials(process: dict[str, Any]) -> None:
+    """Drop the bounding set, switch user and groups, then set the remaining capability sets."""
+    caps = process.get("capabilities", {})
+    bounding = _cap_mask(caps.get("bounding", []))
+    for cap in range(L.last_cap() + 1):
+        if not bounding & (1 << cap) and L.prctl(L.PR_CAPBSET_READ, cap):
+            L.prctl(L.PR_CAPBSET_DROP, cap)
+    user = process.get("user", {})
+    L.prctl(L.PR_SET_KEEPCAPS, 1)
+    os.setgroups(list(user.get("additionalGids", [])))
+    os.setgid(user.get("gid", 0))
+    os.setuid(user.get("uid", 0))
+    L.prctl(L.PR_SET_KEEPCAPS, 0)
+    permitted = L.capget()[1]
+    L.capset(_cap_mask(caps.get("effective", [])) & permitted, _cap_mask(caps.get("permitted", [])) & permitted,
+             _cap_mask(caps.get("inheritable", [])) & permitted)
+    L.prctl(L.PR_CAP_AMBIENT, L.PR_CAP_AMBIENT_CLEAR_ALL)
+    for name in caps.get("ambient", []):
+        L.prctl(L.PR_CAP_AMBIENT, L.PR_CAP_AMBIENT_RAISE, _CAP_NUMBERS[name])
+    if process.get("noNewPrivileges"):
+        L.prctl(L.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _executable_error(path: str) -> str | None:
+    """Why `path` cannot be executed, Go's exec.LookPath style, or None when it can."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"stat {path}: {_strerror(exc)}"
+    if stat.S_ISDIR(st.st_mode) or not os.access(path, os.X_OK):
+        return "permission denied"
+    return None
+
+
+def look_path(name: str, env: dict[str, str]) -> str:
+    """Find the program like Go's exec.LookPath with the container's PATH; raise Docker's errors."""
+    if "/" in name:
+        err = _executable_error(name)
+        if err:
+            raise ContainerError(f'exec: "{name}": {err}')
+        return name
+    for directory in env.get("PATH", "").split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if _executable_error(candidate) is None:
+            return candidate
+    raise ContainerError(f'exec: "{name}": executable file not found in $PATH')
+
+
+def _exec(process: dict[str, Any]) -> NoReturn:
+    """chdir into cwd and execve the process with its own environment."""
+    cwd = process.get("cwd") or "/"
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        raise ContainerError(f'chdir to cwd ("{cwd}") set in config.json failed: {_strerror(exc)}', 125) from exc
+    env = dict(item.split("=", 1) for item in process.get("env", []) if "=" in item)
+    args = process["args"]
+    if not args:
+        raise ContainerError("no command specified", 125)
+    path = look_path(args[0], env)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
+    try:
+        os.execve(path, args, env)
+    except OSError as exc:
+        raise ContainerError(f'exec: "{args[0]}": {_strerror(exc)}') from exc
+
+
+def container_main(spec: dict[str, Any], rootfs: str, stdio: tuple[int, int, int], err_fd: int,
+                   go_fd: int) -> NoReturn:
+    """Run in the forked child: wait for the shim's go, set everything up and exec; report failure on err_fd."""
+    code = 125
+    try:
+        if os.read(go_fd, 1) != b"1":
+            raise ContainerError("start aborted by the shim", 125)
+        os.close(go_fd)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        os.setsid()
+        _enter_namespaces(spec)
+        _setup_rootfs(spec, rootfs)
+        linux = spec.get("linux", {})
+        _harden_paths(linux)
+        if spec.get("root", {}).get("readonly"):
+            _remount_ro("/")
+        if spec.get("hostname"):
+            L.sethostname(spec["hostname"])
+        process = spec["process"]
+        _apply_rlimits(process.get("rlimits", []))
+        os.umask(0o022)
+        os.makedirs(process.get("cwd") or "/", mode=0o755, exist_ok=True)
+        _set_credentials(process)
+        _exec(process)
+    except ContainerError as exc:
+        code = exc.exit_code
+        _report(err_fd, exc.message, code)
+    except Exception as exc:  # noqa: BLE001 - the child must report every failure to the shim, then exit
+        _report(err_fd, str(exc), 125)
+    finally:
+        os._exit(code)
+
+
+def _report(err_fd: int, message: str, exit_code: int) -> None:
+    """Send a setup failure to the shim as one JSON object."""
+    os.write(err_fd, json.dumps({"message": message, "exit_code": exit_code}).encode())

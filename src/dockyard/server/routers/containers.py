@@ -1,0 +1,180 @@
+"""HTTP routes for /containers: lifecycle, inspect, list, logs, attach, top, wait, prune."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any, AsyncIterator
+
+from dockyard.errors import InvalidParameter
+from dockyard.logs.jsonfile import end_offset, read_log, tail_offset
+from dockyard.server.routing import HIJACKED, Empty, Json, Request, Router, Stream, run_blocking
+from dockyard.util.filters import parse_filters
+from dockyard.util.stdcopy import frame
+
+MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+RAW = "application/vnd.docker.raw-stream"
+STREAM_IDS = {"stdout": 1, "stderr": 2}
+
+
+def register(router: Router, services: Any) -> None:
+    """Add the container routes to the router."""
+    containers = services.containers
+    events = services.events
+
+    @router.post("/containers/create")
+    async def create(req: Request) -> Json:
+        body = await req.json()
+        return Json(await containers.create(body, req.arg("name")), status=201)
+
+    @router.get("/containers/json")
+    async def list_(req: Request) -> Json:
+        filters = parse_filters(req.arg("filters"))
+        limit = req.arg_int("limit", -1)
+        return Json(await run_blocking(containers.list, req.arg_bool("all"), limit, req.arg_bool("size"), filters))
+
+    @router.get("/containers/{id}/json")
+    async def inspect(req: Request) -> Json:
+        return Json(await run_blocking(containers.inspect, req.params["id"], req.arg_bool("size")))
+
+    @router.post("/containers/{id}/start")
+    async def start(req: Request) -> Empty:
+        await containers.start(req.params["id"])
+        return Empty()
+
+    @router.post("/containers/{id}/stop")
+    async def stop(req: Request) -> Empty:
+        await containers.stop(req.params["id"], req.arg_int("t"), req.arg("signal"))
+        return Empty()
+
+    @router.post("/containers/{id}/restart")
+    async def restart(req: Request) -> Empty:
+        await containers.restart(req.params["id"], req.arg_int("t"), req.arg("signal"))
+        return Empty()
+
+    @router.post("/containers/{id}/kill")
+    async def kill(req: Request) -> Empty:
+        await containers.kill(req.params["id"], req.arg("signal"))
+        return Empty()
+
+    @router.post("/containers/{id}/pause")
+    async def pause(req: Request) -> Empty:
+        await containers.pause(req.params["id"])
+        return Empty()
+
+    @router.post("/containers/{id}/unpause")
+    async def unpause(req: Request) -> Empty:
+        await containers.unpause(req.params["id"])
+        return Empty()
+
+    @router.post("/containers/{id}/rename")
+    async def rename(req: Request) -> Empty:
+        await containers.rename(req.params["id"], req.arg("name") or "")
+        return Empty()
+
+    @router.delete("/containers/{id}")
+    async def remove(req: Request) -> Empty:
+        if req.arg_bool("link"):
+            raise InvalidParameter("Conflict, cannot remove the default link name of the container")
+        await containers.remove(req.params["id"], req.arg_bool("force"), req.arg_bool("v"))
+        return Empty()
+
+    @router.post("/containers/prune")
+    async def prune(req: Request) -> Json:
+        return Json(await containers.prune(parse_filters(req.arg("filters"))))
+
+    @router.post("/containers/{id}/wait")
+    async def wait(req: Request) -> Stream:
+        waiter = containers.register_wait(req.params["id"], req.arg("condition") or "not-running")
+
+        async def body() -> AsyncIterator[bytes]:
+            code = await waiter
+            yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
+
+        return Stream(body())
+
+    @router.get("/containers/{id}/top")
+    async def top(req: Request) -> Json:
+        pids = await run_blocking(containers.pids, req.params["id"])
+        return Json(await run_blocking(ps_table, req.arg("ps_args") or "-ef", pids))
+
+    @router.get("/containers/{id}/logs")
+    async def logs(req: Request) -> Stream:
+        wanted = {name for name in ("stdout", "stderr") if req.arg_bool(name)}
+        if not wanted:
+            raise InvalidParameter("Bad parameters: you must choose at least one stream")
+        container_id, path, tty = containers.log_path(req.params["id"])
+        since = req.arg_time("since") or None
+        until = req.arg_time("until") or None
+        tail = req.arg("tail") or "all"
+        offset = 0
+        if tail != "all":
+            if not tail.lstrip("-").isdigit():
+                raise InvalidParameter(f"invalid value for \"tail\": {tail!r}")
+            count = int(tail)
+            offset = await run_blocking(tail_offset, path, count) if count >= 0 else 0
+            if count == 0:
+                offset = await run_blocking(end_offset, path)
+        follow = req.arg_bool("follow")
+        timestamps = req.arg_bool("timestamps")
+        entries = read_log(path, offset=offset, since=since, until=until, follow=follow,
+                           finished=lambda: not containers.is_running(container_id))
+
+        async def body() -> AsyncIterator[bytes]:
+            async for entry in entries:
+                if entry.stream not in wanted:
+                    continue
+                data = entry.data
+                if timestamps:
+                    data = entry.time.encode() + b" " + data
+                yield data if tty else frame(STREAM_IDS[entry.stream], data)
+
+        return Stream(body(), content_type=RAW if tty else MULTIPLEXED)
+
+    @router.post("/containers/{id}/attach")
+    async def attach(req: Request) -> object:
+        container_id = containers.require_attachable(req.params["id"])
+        _, path, tty = containers.log_path(container_id)
+        wanted = {name for name in ("stdout", "stderr") if req.arg_bool(name)}
+        offset = 0 if req.arg_bool("logs") else await run_blocking(end_offset, path)
+        follow = req.arg_bool("stream")
+        exits_before = containers.exit_count(container_id)
+        hijack = await req.hijack(RAW if tty else MULTIPLEXED)
+        events.publish("container", "attach", container_id, {})
+        entries = read_log(path, offset=offset, follow=follow,
+                           finished=lambda: containers.exit_count(container_id) != exits_before)
+        await _pump(entries, wanted, tty, hijack)
+        return HIJACKED
+
+
+async def _pump(entries: Any, wanted: set[str], tty: bool, hijack: Any) -> None:
+    """Copy log entries to a hijacked connection until the container exits or the client leaves."""
+    try:
+        async for entry in entries:
+            if entry.stream in wanted:
+                hijack.writer.write(entry.data if tty else frame(STREAM_IDS[entry.stream], entry.data))
+                await hijack.writer.drain()
+    except ConnectionError:
+        pass  # the client hung up: nothing more to deliver
+    finally:
+        hijack.writer.close()
+
+
+def ps_table(ps_args: str, pids: list[int]) -> dict[str, Any]:
+    """Run the host's `ps` with the given arguments and keep the container's rows (docker's way)."""
+    args = ps_args.split()
+    result = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise InvalidParameter(f"Error running ps: {result.stderr.strip()}")
+    lines = result.stdout.splitlines()
+    titles = lines[0].split()
+    if "PID" not in titles:
+        raise InvalidParameter("Couldn't find PID field in ps output")
+    pid_index = titles.index("PID")
+    wanted = set(pids)
+    processes = []
+    for line in lines[1:]:
+        fields = line.split(None, len(titles) - 1)
+        if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in wanted:
+            processes.append(fields)
+    return {"Titles": titles, "Processes": processes}

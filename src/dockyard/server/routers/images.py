@@ -1,0 +1,209 @@
+"""HTTP routes for /images: list, inspect, history, tag, rmi, import, load, save, prune."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from typing import Any, AsyncIterator, BinaryIO, Callable, Iterator
+
+from dockyard.errors import InvalidParameter, NotImplementedYet
+from dockyard.server.routing import Empty, Json, Request, Router, Stream, run_blocking
+from dockyard.server.services import Services
+from dockyard.util.filters import parse_filters
+
+_QUEUE_DEPTH = 8
+_FLUSH_SIZE = 256 << 10
+
+
+class _BodyReader:
+    """A blocking file-like view (read(n)) of an async request body, for use in an executor thread."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> None:
+        self._chunks = chunks
+        self._loop = loop
+        self._pending = b""
+        self._done = False
+
+    def _next_chunk(self) -> bytes:
+        """Fetch the next body chunk from the event loop (b"" at the end)."""
+        async def pull() -> bytes:
+            """Await the next chunk on the loop."""
+            return await anext(self._chunks, b"")
+        return asyncio.run_coroutine_threadsafe(pull(), self._loop).result()
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to `n` bytes (everything left when n < 0); b"" at the end of the body."""
+        while not self._done and (n < 0 or len(self._pending) < n):
+            chunk = self._next_chunk()
+            if not chunk:
+                self._done = True
+            self._pending += chunk
+        if n < 0:
+            data, self._pending = self._pending, b""
+        else:
+            data, self._pending = self._pending[:n], self._pending[n:]
+        return data
+
+
+class _QueueWriter:
+    """A blocking writer (for an executor thread) whose bytes become the chunks of an async Stream."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(_QUEUE_DEPTH)
+        self._buffer = bytearray()
+        self.closed = False
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        asyncio.run_coroutine_threadsafe(self.queue.put(item), self._loop).result()
+
+    def write(self, data: bytes) -> int:
+        """Buffer `data`, handing full chunks to the stream; BrokenPipeError once the client has gone."""
+        if self.closed:
+            raise BrokenPipeError("client went away")
+        self._buffer += data
+        if len(self._buffer) >= _FLUSH_SIZE:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        """Hand whatever is buffered to the stream."""
+        if self._buffer:
+            self._put(bytes(self._buffer))
+            self._buffer.clear()
+
+    def finish(self, error: BaseException | None) -> None:
+        """Flush and signal the end (or the error) to the stream."""
+        if not self.closed:
+            if error is None:
+                self.flush()
+            self._put(error)
+
+
+async def _stream_from_writer(produce: Callable[[BinaryIO], None]) -> AsyncIterator[bytes]:
+    """Run `produce(writer)` in the executor and yield what it writes as it writes it."""
+    writer = _QueueWriter(asyncio.get_running_loop())
+
+    def run() -> None:
+        """Produce in the executor; the end or the error goes through the queue."""
+        try:
+            produce(writer)  # type: ignore[arg-type]
+        except BaseException as exc:  # handed to the stream, which re-raises it
+            writer.finish(exc)
+            return
+        writer.finish(None)
+
+    task = asyncio.ensure_future(run_blocking(run))
+    try:
+        while (item := await writer.queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        writer.closed = True
+        while not task.done():
+            while not writer.queue.empty():
+                writer.queue.get_nowait()
+            await asyncio.sleep(0.01)
+
+
+async def _json_lines(first: dict | None, rest: Iterator[dict]) -> AsyncIterator[bytes]:
+    """Progress objects as JSON lines; a failure after the first line becomes docker's error object."""
+    if first is not None:
+        yield json.dumps(first).encode() + b"\n"
+    try:
+        while (item := await run_blocking(next, rest, None)) is not None:
+            yield json.dumps(item).encode() + b"\n"
+    except InvalidParameter as exc:
+        yield json.dumps({"errorDetail": {"message": exc.message}, "error": exc.message}).encode() + b"\n"
+
+
+def register(router: Router, services: Services) -> None:
+    """Add the image routes to the router."""
+    images = services.images
+
+    @router.get("/images/json")
+    async def list_(req: Request) -> Json:
+        """GET /images/json."""
+        filters = parse_filters(req.arg("filters"))
+        return Json(await run_blocking(images.list, req.arg_bool("all"), filters, req.arg_bool("digests")))
+
+    @router.get("/images/{name:path}/json")
+    async def inspect(req: Request) -> Json:
+        """GET /images/{name}/json."""
+        return Json(await run_blocking(images.inspect, req.params["name"]))
+
+    @router.get("/images/{name:path}/history")
+    async def history(req: Request) -> Json:
+        """GET /images/{name}/history."""
+        return Json(await run_blocking(images.history, req.params["name"]))
+
+    @router.post("/images/{name:path}/tag")
+    async def tag(req: Request) -> Empty:
+        """POST /images/{name}/tag (201)."""
+        await run_blocking(images.tag, req.params["name"], req.arg("repo", "") or "", req.arg("tag"))
+        return Empty(201)
+
+    @router.delete("/images/{name:path}")
+    async def remove(req: Request) -> Json:
+        """DELETE /images/{name}: untag/delete records."""
+        prune = not req.arg_bool("noprune")
+        return Json(await run_blocking(images.remove, req.params["name"], req.arg_bool("force"), prune))
+
+    @router.post("/images/prune")
+    async def prune(req: Request) -> Json:
+        """POST /images/prune."""
+        return Json(await run_blocking(images.prune, parse_filters(req.arg("filters"))))
+
+    @router.post("/images/create")
+    async def create(req: Request) -> Stream:
+        """POST /images/create?fromSrc=-|URL: docker import; answers {"status": <image id>}."""
+        source = req.arg("fromSrc")
+        if req.arg("fromImage"):
+            raise NotImplementedYet("pulling images is not supported yet")
+        if not source:
+            raise InvalidParameter("fromImage or fromSrc is required")
+        changes = req.arg_list("changes")
+        args = (req.arg("repo") or None, req.arg("tag") or None, changes, req.arg("message") or "")
+        if source == "-":
+            body = _BodyReader(req.stream_body(), asyncio.get_running_loop())
+            image_id = await run_blocking(images.import_, body, *args)
+        else:
+            image_id = await run_blocking(_import_url, images, source, args)
+        return Stream(_json_lines({"status": image_id}, iter(())))
+
+    @router.post("/images/load")
+    async def load(req: Request) -> Stream:
+        """POST /images/load: archive in the body, progress as JSON lines."""
+        body = _BodyReader(req.stream_body(), asyncio.get_running_loop())
+        progress = await run_blocking(images.load, body, req.arg_bool("quiet"))
+        first = await run_blocking(next, progress, None)
+        return Stream(_json_lines(first, progress))
+
+    async def save(names: list[str]) -> Stream:
+        """Check every name resolves, then stream the archive as save writes it."""
+        if not names:
+            raise InvalidParameter("no images named")
+        for name in names:
+            await run_blocking(images.resolve, name)
+        chunks = _stream_from_writer(lambda out: images.save(names, out))
+        return Stream(chunks, content_type="application/x-tar")
+
+    @router.get("/images/get")
+    async def save_many(req: Request) -> Stream:
+        """GET /images/get?names=..: one archive with every named image."""
+        return await save(req.arg_list("names"))
+
+    @router.get("/images/{name:path}/get")
+    async def save_one(req: Request) -> Stream:
+        """GET /images/{name}/get."""
+        return await save([req.params["name"]])
+
+
+def _import_url(images: Any, url: str, args: tuple) -> str:
+    """docker import from an http(s) URL, streamed."""
+    if not url.startswith(("http://", "https://")):
+        raise InvalidParameter(f"unsupported import source {url!r}")
+    with urllib.request.urlopen(url) as response:  # noqa: S310 - scheme checked above
+        return images.import_(response, *args)

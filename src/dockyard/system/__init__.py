@@ -1,0 +1,1 @@
+"""system package: facts about the host and daemon for /info and /version."""

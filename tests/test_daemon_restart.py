@@ -1,0 +1,70 @@
+"""The daemon can die or restart while containers keep running; it reconnects and settles the dead."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from daemon_harness import DOCKYARD, REPO, destroy, new_daemon
+
+
+@pytest.fixture
+def own_daemon():
+    """A daemon of this test's own, so it can be killed without disturbing the others."""
+    d = new_daemon()
+    d.start()
+    d.load_busybox()
+    yield d
+    if d.process is None:
+        d.start()
+    d.remove_all_containers()
+    destroy(d)
+
+
+def log_lines(d, name: str) -> int:
+    status, raw = d.request("GET", f"/containers/{name}/logs?stdout=1")
+    assert status == 200
+    return raw.count(b"tick")
+
+
+def test_second_daemon_on_same_root_is_refused(own_daemon):
+    result = subprocess.run(DOCKYARD + ["daemon", "-H", f"unix://{own_daemon.base}/other.sock",
+                                        "--data-root", str(own_daemon.data_root),
+                                        "--exec-root", str(own_daemon.base / "exec2"),
+                                        "--config-file", str(own_daemon.config_file())],
+                            capture_output=True, timeout=30, cwd=REPO)
+    assert result.returncode == 1
+    assert b"already running" in result.stderr
+
+
+def test_container_survives_sigkill_of_daemon(own_daemon):
+    d = own_daemon
+    d.api("POST", "/containers/create?name=ticker",
+          {"Image": "busybox", "Cmd": ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]})
+    d.api("POST", "/containers/ticker/start")
+    time.sleep(0.5)
+    d.stop(signal.SIGKILL)
+    time.sleep(1.5)
+    d.start()
+    doc = d.api("GET", "/containers/ticker/json")
+    assert doc["State"]["Running"] is True
+    count = log_lines(d, "ticker")
+    assert count >= 8, count  # it kept logging while the daemon was gone
+    status, _ = d.request("POST", "/containers/ticker/stop?t=1")
+    assert status == 204
+    assert d.api("GET", "/containers/ticker/json")["State"]["ExitCode"] == 137
+
+
+def test_sigterm_leaves_containers_running_and_dead_ones_get_their_code(own_daemon):
+    d = own_daemon
+    d.api("POST", "/containers/create?name=short", {"Image": "busybox", "Cmd": ["sh", "-c", "sleep 1; exit 7"]})
+    d.api("POST", "/containers/short/start")
+    d.stop(signal.SIGTERM)
+    time.sleep(2)
+    d.start()
+    doc = d.api("GET", "/containers/short/json")
+    assert doc["State"]["Status"] == "exited"
+    assert doc["State"]["ExitCode"] == 7
