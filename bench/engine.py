@@ -31,6 +31,9 @@ def timed(cmd: list[str], env: dict[str, str], runs: int) -> float:
     return statistics.median(samples)
 
 
+CGROUP_PARENT = "dy-bench-dockerd"
+
+
 class Dockerd:
     """Debian's dockerd on a private data root and socket."""
 
@@ -44,7 +47,7 @@ class Dockerd:
         self.proc = subprocess.Popen(
             ["dockerd", "-H", f"unix://{self.sock}", "--data-root", str(self.base / "data"),
              "--exec-root", str(self.base / "exec"), "--pidfile", str(self.base / "docker.pid"),
-             "--bridge", "none", "--iptables=false", "--ip6tables=false",
+             "--bridge", "none", "--iptables=false", "--ip6tables=false", "--cgroup-parent", CGROUP_PARENT,
              "--default-ulimit", "nofile=20000:20000", "--default-ulimit", "nproc=32768:32768"],
             stdout=log, stderr=subprocess.STDOUT)
         env = self.env()
@@ -63,6 +66,9 @@ class Dockerd:
             self.proc.wait(60)
         subprocess.run(["umount", "-R", str(self.base / "exec")], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
+        for hierarchy in Path("/sys/fs/cgroup").iterdir():
+            if (hierarchy / CGROUP_PARENT).is_dir():
+                (hierarchy / CGROUP_PARENT).rmdir()
 
 
 def main() -> int:

@@ -3,13 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(python3 python3-venv python3-pip busybox-static procps iproute2 util-linux tmux)
+# docker.io: Debian's dockerd, for the interoperability tests and benchmarks (and a docker CLI if none exists)
+packages=(python3 python3-venv python3-pip busybox-static procps iproute2 util-linux tmux docker.io)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-# The real docker CLI is the contract; Debian's docker.io brings one when the machine has none.
-command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -21,12 +21,14 @@ from dockyard.containers.users import resolve_user
 from dockyard.containers.views import summary
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, RuntimeFailure
 from dockyard.oci.spec import build_spec
+from dockyard.runtime.cgroups import open_cgroup
 from dockyard.util.atomic import write_atomic
 from dockyard.util.filters import check_keys
 from dockyard.util.names import random_name, validate_name
 
 log = logging.getLogger(__name__)
 
+CGROUP_PARENT = "/dockyard"
 DEFAULT_STOP_TIMEOUT = 10
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
@@ -271,7 +273,7 @@ class ContainerService:
             args=[doc["Path"], *doc["Args"]], env=env, cwd=config.get("WorkingDir") or "/",
             uid=user.uid, gid=user.gid, additional_gids=user.additional_gids, hostname=hostname,
             terminal=bool(config.get("Tty")), readonly_rootfs=bool(host.get("ReadonlyRootfs")), mounts=mounts,
-            network_mode=network, cgroups_path=f"/dockyard/{doc['Id']}", privileged=bool(host.get("Privileged")),
+            network_mode=network, cgroups_path=f"{CGROUP_PARENT}/{doc['Id']}", privileged=bool(host.get("Privileged")),
         )
 
     # ----- exits ----------------------------------------------------------------------------------
@@ -328,6 +330,10 @@ class ContainerService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await blocking(open_cgroup(CGROUP_PARENT).remove_if_unused)
+        except OSError as busy:  # another daemon's container appeared under the parent meanwhile
+            log.warning("cgroup %s kept: %s", CGROUP_PARENT, busy)
 
     # ----- wait -----------------------------------------------------------------------------------
 

@@ -102,11 +102,25 @@ class Cgroup(ABC):
     def remove(self) -> None:
         """Remove the cgroup directories (the cgroup must be empty)."""
 
+    @abstractmethod
+    def directories(self) -> list[Path]:
+        """The cgroup's directory in every hierarchy it lives in."""
+
+    def remove_if_unused(self) -> bool:
+        """Remove a parent cgroup (e.g. /dockyard) once no process or child cgroup is left; False if used."""
+        dirs = [d for d in self.directories() if d.is_dir()]
+        for d in dirs:
+            if any(child.is_dir() for child in d.iterdir()) or (d / "cgroup.procs").read_text().strip():
+                return False
+        for d in dirs:
+            _rmdir_retry(d)
+        return True
+
 
 class CgroupV1(Cgroup):
     """Legacy hierarchies: one directory per controller under <root>/<controller>/<path>."""
 
-    def _dirs(self) -> list[Path]:
+    def directories(self) -> list[Path]:
         """The container's directory in every mounted controller, deduplicated for co-mounted ones."""
         seen: set[str] = set()
         dirs: list[Path] = []
@@ -126,7 +140,7 @@ class CgroupV1(Cgroup):
 
     def create(self) -> None:
         """mkdir the path in every controller; cpuset levels inherit cpus/mems from their parent."""
-        for d in self._dirs():
+        for d in self.directories():
             d.mkdir(parents=True, exist_ok=True)
         cpuset_root = self.root / "cpuset"
         if cpuset_root.is_dir():
@@ -139,7 +153,7 @@ class CgroupV1(Cgroup):
 
     def add(self, pid: int) -> None:
         """Write the pid into cgroup.procs of every controller."""
-        for d in self._dirs():
+        for d in self.directories():
             _write(d / "cgroup.procs", str(pid))
 
     def apply_resources(self, resources: dict[str, Any]) -> None:
@@ -175,7 +189,7 @@ class CgroupV1(Cgroup):
 
     def pids(self) -> list[int]:
         """cgroup.procs of the first mounted controller."""
-        return _read_pids(self._dirs()[0] / "cgroup.procs")
+        return _read_pids(self.directories()[0] / "cgroup.procs")
 
     def oom_killed(self) -> bool:
         """memory.oom_control's oom_kill counter is non-zero."""
@@ -183,11 +197,11 @@ class CgroupV1(Cgroup):
 
     def exists(self) -> bool:
         """Any controller still holds the directory."""
-        return any(d.is_dir() for d in self._dirs())
+        return any(d.is_dir() for d in self.directories())
 
     def remove(self) -> None:
         """rmdir the container's directory in every controller."""
-        for d in self._dirs():
+        for d in self.directories():
             _rmdir_retry(d)
 
 
@@ -198,6 +212,10 @@ class CgroupV2(Cgroup):
     def dir(self) -> Path:
         """The container's cgroup directory."""
         return self.root / self.path
+
+    def directories(self) -> list[Path]:
+        """The one directory of the unified hierarchy."""
+        return [self.dir]
 
     def create(self) -> None:
         """mkdir each level, enabling in every parent all the controllers it has."""
