@@ -1,0 +1,58 @@
+"""Make a child image from a parent: its layers plus one new layer (or none), a new config and history."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from dockyard.images.manifest import LAYER_TAR, write_config_and_manifest
+from dockyard.util.digest import CHUNK
+from dockyard.util.timeutil import now_rfc3339
+
+if TYPE_CHECKING:
+    from dockyard.images.records import ImageRecord
+    from dockyard.images.service import Image, ImageService
+
+
+def derive_image(service: "ImageService", parent: "Image | None", layer: BinaryIO | None,
+                 container_config: dict[str, Any], created_by: str, comment: str = "", author: str = "",
+                 empty_layer: bool | None = None) -> "ImageRecord":
+    """Store the uncompressed `layer` tar (if any), write config + manifest, unpack, record; no tag."""
+    created = now_rfc3339()
+    base = dict(parent.config) if parent is not None else {"architecture": "amd64", "os": "linux"}
+    parent_layers = list(service.records.get(parent.id).layers) if parent is not None else []
+    diff_ids = list((base.get("rootfs") or {}).get("diff_ids") or [])
+    layers = list(parent_layers)
+    if layer is not None:
+        writer = service.content.begin()
+        try:
+            while chunk := layer.read(CHUNK):
+                writer.write(chunk)
+        except BaseException:
+            writer.abort()
+            raise
+        diff_id, size = writer.commit()
+        diff_ids.append(diff_id)
+        layers.append({"digest": diff_id, "size": size, "mediaType": LAYER_TAR})
+    entry: dict[str, Any] = {"created": created, "created_by": created_by}
+    if comment:
+        entry["comment"] = comment
+    if author:
+        entry["author"] = author
+    if (layer is None) if empty_layer is None else empty_layer:
+        entry["empty_layer"] = True
+    config = {
+        **base,
+        "created": created,
+        "config": container_config,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": list(base.get("history") or []) + [entry],
+    }
+    if author:
+        config["author"] = author
+    if comment:
+        config["comment"] = comment
+    config.pop("container_config", None)
+    config_digest, manifest_digest = write_config_and_manifest(
+        service.content, json.dumps(config, separators=(",", ":")).encode(), layers)
+    return service.add_image(config_digest, manifest_digest, layers)
