@@ -7,8 +7,6 @@ import json
 import os
 import select
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +15,9 @@ from dockyard import errors
 from dockyard.runtime import bundle as B
 from dockyard.runtime.cgroups import Cgroup, open_cgroup
 from dockyard.runtime.jsonlog import rfc3339nano
+from dockyard.runtime.zygote import ShimLauncher
 
-_SRC_DIR = str(Path(__file__).resolve().parents[2])
-_SHIM_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-              "from dockyard.runtime.shim import main; main(sys.argv[2:])")
+LAUNCHER = ShimLauncher()
 _LAUNCH_TIMEOUT = 60.0
 _REQUEST_TIMEOUT = 5.0
 
@@ -51,18 +48,15 @@ class ShimClient:
         for name in (B.EXIT, B.INIT_PID, B.SOCKET):
             B.path(self.bundle, name).unlink(missing_ok=True)
         read_fd, write_fd = os.pipe()
-        with open(B.path(self.bundle, B.SHIM_LOG), "ab") as shim_log:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _SHIM_BOOT, _SRC_DIR, str(self.bundle), str(log_path),
-                 str(write_fd)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=shim_log, pass_fds=(write_fd,),
-                start_new_session=True, close_fds=True, cwd="/")
-        os.close(write_fd)
+        try:
+            with open(B.path(self.bundle, B.SHIM_LOG), "ab") as shim_log:
+                LAUNCHER.spawn(self.bundle, log_path, write_fd, shim_log.fileno())
+        finally:
+            os.close(write_fd)
         try:
             line = _read_line(read_fd, _LAUNCH_TIMEOUT)
         finally:
             os.close(read_fd)
-            proc.wait()
         if not line:
             raise errors.RuntimeFailure(f"shim failed to start: {self._shim_log_tail()}", 125)
         report = json.loads(line)
