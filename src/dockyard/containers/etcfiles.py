@@ -22,7 +22,7 @@ _FALLBACK_DNS = "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
 def write_etc_files(container_dir: Path, hostname: str, network_mode: str,
                     extra_hosts: list[str] | None = None, host_etc: Path = Path("/etc")) -> None:
     """Write hostname, hosts and resolv.conf into the container's directory."""
-    write_atomic(container_dir / "hostname", f"{hostname}\n".encode())
+    write_atomic(container_dir / "hostname", f"{hostname}\n".encode(), durable=False)
     if network_mode == "host":
         hosts = _read(host_etc / "hosts") or _DEFAULT_HOSTS
     else:
@@ -30,8 +30,9 @@ def write_etc_files(container_dir: Path, hostname: str, network_mode: str,
     for entry in extra_hosts or []:
         name, _, address = entry.partition(":")
         hosts += f"{address}\t{name}\n"
-    write_atomic(container_dir / "hosts", hosts.encode())
-    write_atomic(container_dir / "resolv.conf", resolv_conf(_read(host_etc / "resolv.conf"), network_mode).encode())
+    write_atomic(container_dir / "hosts", hosts.encode(), durable=False)
+    resolv = resolv_conf(_read(host_etc / "resolv.conf"), network_mode)
+    write_atomic(container_dir / "resolv.conf", resolv.encode(), durable=False)
 
 
 def resolv_conf(host_text: str, network_mode: str) -> str:

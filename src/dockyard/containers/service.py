@@ -245,7 +245,7 @@ class ContainerService:
         self._snapshots.mount_container(container_id, rootfs)
         try:
             spec = self._spec(doc, rootfs)
-            write_atomic(bundle / "config.json", json.dumps(spec).encode())
+            write_atomic(bundle / "config.json", json.dumps(spec).encode(), durable=False)
             shim = self._shim_factory(bundle)
             pid = shim.launch(Path(doc["LogPath"]))
         except BaseException:
