@@ -102,16 +102,7 @@ def merge_with_image(config: dict[str, Any], image_config: dict[str, Any]) -> di
     image = image_config or {}
     merged["User"] = merged.get("User") or image.get("User") or ""
     merged["WorkingDir"] = merged.get("WorkingDir") or image.get("WorkingDir") or ""
-    env = list(image.get("Env") or [])
-    keys = {e.split("=", 1)[0]: i for i, e in enumerate(env)}
-    for item in merged.get("Env") or []:
-        key = item.split("=", 1)[0]
-        if key in keys:
-            env[keys[key]] = item
-        else:
-            keys[key] = len(env)
-            env.append(item)
-    merged["Env"] = env
+    merged["Env"] = replace_or_append_env(list(image.get("Env") or []), merged.get("Env") or [])
     labels = dict(image.get("Labels") or {})
     labels.update(merged.get("Labels") or {})
     merged["Labels"] = labels
@@ -130,6 +121,20 @@ def merge_with_image(config: dict[str, Any], image_config: dict[str, Any]) -> di
     if merged.get("OnBuild") is None:
         merged["OnBuild"] = image.get("OnBuild")
     return merged
+
+
+def replace_or_append_env(env: list[str], overrides: list[str]) -> list[str]:
+    """Docker's ReplaceOrAppendEnvValues: an override replaces the same key in place, else is appended."""
+    out = list(env)
+    index = {item.split("=", 1)[0]: i for i, item in enumerate(out)}
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        if key in index:
+            out[index[key]] = item
+        else:
+            index[key] = len(out)
+            out.append(item)
+    return out
 
 
 def command_of(config: dict[str, Any]) -> tuple[str, list[str]]:

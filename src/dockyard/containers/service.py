@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dockyard.containers import record
-from dockyard.containers.config import command_of, merge_with_image, validate_config, validate_host_config
+from dockyard.containers.config import (command_of, merge_with_image, replace_or_append_env, validate_config,
+                                         validate_host_config)
 from dockyard.containers.etcfiles import write_etc_files
 from dockyard.containers.filters import matches
 from dockyard.containers.store import ContainerStore
@@ -22,6 +23,7 @@ from dockyard.containers.views import summary
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, RuntimeFailure
 from dockyard.oci.spec import build_spec
 from dockyard.runtime.cgroups import open_cgroup
+from dockyard.util.aio import run_blocking
 from dockyard.util.atomic import write_atomic
 from dockyard.util.filters import check_keys
 from dockyard.util.names import random_name, validate_name
@@ -45,11 +47,6 @@ class Live:
     exit_waiters: list[asyncio.Future] = field(default_factory=list)
     remove_waiters: list[asyncio.Future] = field(default_factory=list)
     exits: int = 0  # how many times the container has exited since the daemon started
-
-
-async def blocking(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run blocking host work (mounts, files, SQLite) off the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
 class ContainerService:
@@ -156,7 +153,7 @@ class ContainerService:
         config = validate_config(body)
         host = validate_host_config(config.pop("HostConfig", None))
         config.pop("NetworkingConfig", None)
-        image = await blocking(self._images.resolve, config["Image"])
+        image = await run_blocking(self._images.resolve, config["Image"])
         config = merge_with_image(config, image.config.get("config") or {})
         path, args = command_of(config)
         container_id = secrets.token_hex(32)
@@ -172,11 +169,11 @@ class ContainerService:
         warnings: list[str] = []
         container_dir = self.container_dir(container_id)
         doc = record.new_record(container_id, "", config, host, image.id, path, args, container_dir)
-        await blocking(self._prepare_dirs, container_id, image.chain_id)
+        await run_blocking(self._prepare_dirs, container_id, image.chain_id)
         try:
-            await blocking(self._insert_named, doc, name)
+            await run_blocking(self._insert_named, doc, name)
         except BaseException:
-            await blocking(self._remove_files, container_id)
+            await run_blocking(self._remove_files, container_id)
             raise
         self._docs[container_id] = doc
         self._live_of(container_id)
@@ -220,15 +217,15 @@ class ContainerService:
             if state["Status"] in ("removing", "dead"):
                 raise Conflict("container is marked for removal and cannot be started")
             try:
-                pid, shim = await blocking(self._launch, doc)
+                pid, shim = await run_blocking(self._launch, doc)
             except RuntimeFailure as failure:
                 record.mark_start_failed(doc, failure.exit_code, failure.message)
-                await blocking(self._store.save, doc)
+                await run_blocking(self._store.save, doc)
                 failed = failure
             else:
                 failed = None
                 record.mark_running(doc, pid)
-                await blocking(self._store.save, doc)
+                await run_blocking(self._store.save, doc)
                 live.shim = shim
                 live.monitor = asyncio.create_task(self._monitor(doc["Id"]))
         if failed is not None:
@@ -289,9 +286,9 @@ class ContainerService:
                            error: str = "") -> None:
         doc = self._docs[container_id]
         live = self._live_of(container_id)
-        await blocking(self._release, container_id, live.shim)
+        await run_blocking(self._release, container_id, live.shim)
         record.mark_exited(doc, exit_code, finished_at, oom, error)
-        await blocking(self._store.save, doc)
+        await run_blocking(self._store.save, doc)
         live.shim = None
         live.monitor = None
         live.exits += 1
@@ -310,7 +307,7 @@ class ContainerService:
 
     async def restore(self) -> None:
         """After a daemon (re)start: load records, reconnect to live shims, settle the dead ones."""
-        docs = await blocking(lambda: list(self._store.all()))
+        docs = await run_blocking(lambda: list(self._store.all()))
         for doc in docs:
             self._docs[doc["Id"]] = doc
             live = self._live_of(doc["Id"])
@@ -318,7 +315,7 @@ class ContainerService:
                 continue
             shim = self._shim_factory(self.bundle(doc["Id"]))
             live.shim = shim
-            if await blocking(shim.alive):
+            if await run_blocking(shim.alive):
                 live.monitor = asyncio.create_task(self._monitor(doc["Id"]))
                 continue
             status = await live.shim.wait()
@@ -331,7 +328,7 @@ class ContainerService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         try:
-            await blocking(open_cgroup(CGROUP_PARENT).remove_if_unused)
+            await run_blocking(open_cgroup(CGROUP_PARENT).remove_if_unused)
         except OSError as busy:  # another daemon's container appeared under the parent meanwhile
             log.warning("cgroup %s kept: %s", CGROUP_PARENT, busy)
 
@@ -374,10 +371,10 @@ class ContainerService:
         await self._signal(doc, live, number)
 
     async def _signal(self, doc: dict[str, Any], live: Live, number: int) -> None:
-        await blocking(live.shim.kill, number)
+        await run_blocking(live.shim.kill, number)
         self._publish(doc, "kill", signal=str(number))
         if doc["State"]["Paused"] and number == signals.SIGKILL:
-            await blocking(live.shim.resume)
+            await run_blocking(live.shim.resume)
 
     async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
         """POST /containers/{id}/stop: the stop signal, then SIGKILL after the timeout."""
@@ -393,7 +390,7 @@ class ContainerService:
         exited = self.register_wait(doc["Id"], "next-exit")
         await self._signal(doc, live, number)
         if doc["State"]["Paused"]:
-            await blocking(live.shim.resume)
+            await run_blocking(live.shim.resume)
         try:
             await asyncio.wait_for(asyncio.shield(exited), None if timeout < 0 else timeout)
         except asyncio.TimeoutError:
@@ -416,9 +413,9 @@ class ContainerService:
             raise Conflict(f"Container {doc['Id']} is not running")
         if doc["State"]["Paused"]:
             raise Conflict(f"Container {doc['Id']} is already paused")
-        await blocking(live.shim.pause)
+        await run_blocking(live.shim.pause)
         record.set_paused(doc, True)
-        await blocking(self._store.save, doc)
+        await run_blocking(self._store.save, doc)
         self._publish(doc, "pause")
 
     async def unpause(self, ref: str) -> None:
@@ -426,9 +423,9 @@ class ContainerService:
         live = self._live_of(doc["Id"])
         if not doc["State"]["Paused"] or live.shim is None:
             raise Conflict(f"Container {doc['Id']} is not paused")
-        await blocking(live.shim.resume)
+        await run_blocking(live.shim.resume)
         record.set_paused(doc, False)
-        await blocking(self._store.save, doc)
+        await run_blocking(self._store.save, doc)
         self._publish(doc, "unpause")
 
     # ----- remove / rename / prune ---------------------------------------------------------------
@@ -448,9 +445,9 @@ class ContainerService:
         if container_id not in self._docs:
             return  # an AutoRemove exit handler got there first
         doc["State"]["Status"] = "removing"
-        await blocking(self._store.delete, container_id)
+        await run_blocking(self._store.delete, container_id)
         self._docs.pop(container_id, None)
-        await blocking(self._remove_files, container_id)
+        await run_blocking(self._remove_files, container_id)
         self._publish(doc, "destroy")
         gone = self._live.pop(container_id, live)
         for waiter in gone.remove_waiters:
@@ -471,7 +468,7 @@ class ContainerService:
         name = validate_name(new_name)
         if name == old:
             raise Conflict("Renaming a container with the same name as its current name")
-        await blocking(self._store.rename, doc, name)
+        await run_blocking(self._store.rename, doc, name)
         self._publish(doc, "rename", oldName=old)
 
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
@@ -515,15 +512,8 @@ def container_env(config: dict[str, Any], hostname: str, home: str) -> list[str]
     env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
     if config.get("Tty"):
         env.append("TERM=xterm")
-    index = {item.split("=", 1)[0]: i for i, item in enumerate(env)}
-    for item in config.get("Env") or []:
-        key = item.split("=", 1)[0]
-        if key in index:
-            env[index[key]] = item
-        else:
-            index[key] = len(env)
-            env.append(item)
-    if "HOME" not in index:
+    env = replace_or_append_env(env, config.get("Env") or [])
+    if not any(item.startswith("HOME=") for item in env):
         env.append(f"HOME={home}")
     return env
 

@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dockyard.images.manifest import LAYER_TAR, write_config_and_manifest
-from dockyard.util.digest import CHUNK
 from dockyard.util.timeutil import now_rfc3339
 
 if TYPE_CHECKING:
@@ -24,14 +23,7 @@ def derive_image(service: "ImageService", parent: "Image | None", layer: BinaryI
     diff_ids = list((base.get("rootfs") or {}).get("diff_ids") or [])
     layers = list(parent_layers)
     if layer is not None:
-        writer = service.content.begin()
-        try:
-            while chunk := layer.read(CHUNK):
-                writer.write(chunk)
-        except BaseException:
-            writer.abort()
-            raise
-        diff_id, size = writer.commit()
+        diff_id, size = service.content.ingest(layer)
         diff_ids.append(diff_id)
         layers.append({"digest": diff_id, "size": size, "mediaType": LAYER_TAR})
     entry: dict[str, Any] = {"created": created, "created_by": created_by}

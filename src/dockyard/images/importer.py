@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, BinaryIO
 from dockyard.images.changes import apply_changes
 from dockyard.images.manifest import LAYER_TAR, write_config_and_manifest
 from dockyard.util import reference
-from dockyard.util.digest import CHUNK
 from dockyard.util.tarsafe import decompressed
 from dockyard.util.timeutil import now_rfc3339
 
@@ -21,15 +20,7 @@ def import_image(service: "ImageService", stream: BinaryIO, repo: str | None, ta
     """Store the (decompressed) tar as a layer blob, build the config, unpack, tag; returns the image id."""
     ref = reference.repo_tag(repo, tag) if repo else None
     container_config = apply_changes({}, changes)
-    writer = service.content.begin()
-    try:
-        source = decompressed(stream)
-        while chunk := source.read(CHUNK):
-            writer.write(chunk)
-    except BaseException:
-        writer.abort()
-        raise
-    diff_id, size = writer.commit()
+    diff_id, size = service.content.ingest(decompressed(stream))
     created = now_rfc3339()
     comment = message or "Imported from -"
     config = {

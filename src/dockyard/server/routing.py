@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import re
 import urllib.parse
@@ -12,6 +11,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from dockyard import API_VERSION
 from dockyard.errors import InvalidParameter
+from dockyard.util.aio import run_blocking  # noqa: F401  (routers import it from here)
 from dockyard.util.timeutil import parse_timestamp
 
 DEFAULT_BODY_LIMIT = 64 << 20
@@ -83,12 +83,6 @@ class Empty(Response):
 
 
 Handler = Callable[["Request"], Awaitable[Any]]
-
-
-async def run_blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a blocking function in the loop's default executor and return its result."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
 class Request:

@@ -1,0 +1,13 @@
+"""asyncio helpers shared by services and routers."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Callable
+
+
+async def run_blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run blocking work (files, mounts, SQLite, netlink) in the loop's default executor."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
