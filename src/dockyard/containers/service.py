@@ -141,6 +141,10 @@ class ContainerService:
 
     # ----- events ---------------------------------------------------------------------------------
 
+    def publish(self, ref: str, action: str, **extra: str) -> None:
+        """Publish a container event with docker's attributes (image, name, labels) for an action done elsewhere."""
+        self._publish(self._get(ref), action, **extra)
+
     def _publish(self, doc: dict[str, Any], action: str, **extra: str) -> None:
         attributes = dict(doc["Config"].get("Labels") or {})
         attributes.update(image=doc["Config"].get("Image", ""), name=doc["Name"].lstrip("/"), **extra)

@@ -20,7 +20,6 @@ STREAM_IDS = {"stdout": 1, "stderr": 2}
 def register(router: Router, services: Any) -> None:
     """Add the container routes to the router."""
     containers = services.containers
-    events = services.events
 
     @router.post("/containers/create")
     async def create(req: Request) -> Json:
@@ -140,7 +139,7 @@ def register(router: Router, services: Any) -> None:
         follow = req.arg_bool("stream")
         exits_before = containers.exit_count(container_id)
         hijack = await req.hijack(RAW if tty else MULTIPLEXED)
-        events.publish("container", "attach", container_id, {})
+        containers.publish(container_id, "attach")
         entries = read_log(path, offset=offset, follow=follow,
                            finished=lambda: containers.exit_count(container_id) != exits_before)
         await _pump(entries, wanted, tty, hijack)
