@@ -125,3 +125,23 @@ def test_inspect_shape(clean):
     out(clean.docker("start", "-a", cid))
     env = out(clean.docker("logs", cid)).splitlines()
     assert "A=1" in env and "HOSTNAME=boxhost" in env and "HOME=/root" in env
+
+
+def test_host_network_shares_the_hosts_name_and_links(clean):
+    import socket
+
+    assert out(clean.docker("run", "--rm", "--network", "host", "busybox", "hostname")).strip() == \
+        socket.gethostname()
+    links = out(clean.docker("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net")).split()
+    assert links == ["lo"]
+
+
+def test_logs_timestamps_since_and_size(clean):
+    out(clean.docker("run", "--name", "stamps", "busybox", "sh", "-c", "echo a; sleep 2.2; echo b"))
+    stamped = out(clean.docker("logs", "-t", "stamps")).splitlines()
+    assert [line.split(" ", 1)[1] for line in stamped] == ["a", "b"]
+    assert stamped[0].split(" ")[0].endswith("Z")
+    # the CLI sends whole seconds: "1s" ago is at least 1.2 s after "a" was written
+    assert out(clean.docker("logs", "--since", "1s", "stamps")) == "b\n"
+    sized = out(clean.docker("ps", "-a", "-s", "--format", "{{.Size}}"))
+    assert "virtual" in sized

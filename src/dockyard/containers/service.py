@@ -8,6 +8,7 @@ import logging
 import secrets
 import shutil
 import signal as signals
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -163,7 +164,8 @@ class ContainerService:
         container_id = secrets.token_hex(32)
         config.setdefault("Hostname", "")
         if not config["Hostname"]:
-            config["Hostname"] = container_id[:12]
+            # docker: a container on the host's network has the host's name, others their short id
+            config["Hostname"] = socket.gethostname() if host["NetworkMode"] == "host" else container_id[:12]
         config.setdefault("Domainname", "")
         for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
             config.setdefault(key, False)
