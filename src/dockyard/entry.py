@@ -12,6 +12,10 @@ def main() -> int:
         from dockyard.daemon.main import main as daemon_main
 
         return daemon_main(argv[1:])
+    if argv[:1] == ["registry"]:
+        from dockyard.registry.cli import main as registry_main
+
+        return registry_main(argv[1:])
     from dockyard.cli.main import main as cli_main
 
     return cli_main(argv)

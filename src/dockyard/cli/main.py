@@ -12,6 +12,7 @@ _C = "dockyard.cli.containers"
 _R = "dockyard.cli.run"
 _I = "dockyard.cli.images"
 _S = "dockyard.cli.system"
+_REG = "dockyard.cli.registry"
 COMMANDS: dict[str, tuple[str, str]] = {
     "ps": (_C, "PS"), "create": (_R, "CREATE"), "run": (_R, "RUN"), "start": (_R, "START"),
     "attach": (_R, "ATTACH"), "stop": (_C, "STOP"), "kill": (_C, "KILL"), "restart": (_C, "RESTART"),
@@ -26,12 +27,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "image ls": (_I, "IMAGES"), "image list": (_I, "IMAGES"), "image inspect": (_S, "IMAGE_INSPECT"),
     "image rm": (_I, "RMI"), "image remove": (_I, "RMI"), "image prune": (_I, "PRUNE"),
     "system info": (_S, "INFO"), "system events": (_S, "EVENTS"),
+    "build": ("dockyard.cli.build", "BUILD"), "image build": ("dockyard.cli.build", "BUILD"),
+    "builder build": ("dockyard.cli.build", "BUILD"), "builder prune": ("dockyard.cli.build", "PRUNE"),
+    "pull": (_REG, "PULL"), "push": (_REG, "PUSH"), "login": (_REG, "LOGIN"), "logout": (_REG, "LOGOUT"),
+    "search": (_REG, "SEARCH"), "image pull": (_REG, "PULL"), "image push": (_REG, "PUSH"),
+    "update": ("dockyard.cli.limits", "UPDATE"), "container update": ("dockyard.cli.limits", "UPDATE"),
+    "exec": ("dockyard.cli.exec", "EXEC"), "container exec": ("dockyard.cli.exec", "EXEC"),
 }
 for _name in ("create", "run", "start", "attach", "stop", "kill", "restart", "pause", "unpause", "wait",
               "rename", "logs", "top"):
     COMMANDS["container " + _name] = COMMANDS[_name]
 for _name in ("history", "tag", "import", "save", "load"):
     COMMANDS["image " + _name] = COMMANDS[_name]
+_X = "dockyard.cli.container_extra"
+for _name, _target in (("cp", ("dockyard.cli.cp", "CP")), ("stats", ("dockyard.cli.stats", "STATS")),
+                       ("commit", (_X, "COMMIT")), ("diff", (_X, "DIFF")), ("export", (_X, "EXPORT")),
+                       ("port", (_X, "PORT"))):
+    COMMANDS[_name] = COMMANDS["container " + _name] = _target
+
+_N = "dockyard.cli.network"
+for _name in ("create", "ls", "list", "inspect", "rm", "remove", "connect", "disconnect", "prune"):
+    COMMANDS["network " + _name] = (_N, {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
 
 GLOBAL_FLAGS = [
     Flag("host", "H", "list", help="Daemon socket to connect to"),
@@ -42,7 +58,11 @@ GLOBAL_FLAGS = [
     Flag("tls", "", "bool", help="Use TLS; implied by --tlsverify"),
     Flag("version", "v", "bool", help="Print version information and quit"),
 ]
-GROUPS = ("container", "image", "system")
+_V, _D = "dockyard.cli.volumes", "dockyard.cli.disk"
+for _name in ("create", "ls", "list", "inspect", "rm", "remove", "prune"):
+    COMMANDS["volume " + _name] = (_V, {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
+COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE")})
+GROUPS = ("container", "image", "system", "builder", "network", "volume")
 
 
 def _usage() -> str:
@@ -50,7 +70,8 @@ def _usage() -> str:
     names = sorted(n for n in COMMANDS if " " not in n)
     return (f"Usage:  {PROG} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
             "Management Commands:\n  container   Manage containers\n  image       Manage images\n"
-            "  system      Manage Docker\n\nCommands:\n" + "".join(f"  {n}\n" for n in names) +
+            "  system      Manage Docker\n  volume      Manage volumes\n\nCommands:\n" +
+            "".join(f"  {n}\n" for n in names) +
             f"\nRun '{PROG} COMMAND --help' for more information on a command.\n")
 
 

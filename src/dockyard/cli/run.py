@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import sys
+import contextlib
 import threading
 from typing import Any
 
 from dockyard.cli.context import CommandError, Context, StatusExit
 from dockyard.cli.flags import Command, Flag
+from dockyard.cli.interactive import Session, follow_window_size, proxy_signals
+from dockyard.cli.limits import CREATE_LIMIT_FLAGS, host_config
+from dockyard.cli.mountflags import MOUNT_FLAGS, apply_mounts
+from dockyard.cli.selfheal import SELF_HEALING_FLAGS, apply_self_healing
 from dockyard.client.api import APIClient, APIError
-from dockyard.client.stdcopy import demux, raw_chunks
 from dockyard.client.transport import Response, quote
+from dockyard.util.detachkeys import parse_detach_keys
 
 CREATE_FLAGS = [
     Flag("detach", "d", help="Run container in background and print container ID"),
@@ -31,6 +34,11 @@ CREATE_FLAGS = [
     Flag("user", "u", "string", help="Username or UID (format: <name|uid>[:<group|gid>])"),
     Flag("workdir", "w", "string", help="Working directory inside the container"),
 ]
+
+
+CREATE_FLAGS += CREATE_LIMIT_FLAGS
+CREATE_FLAGS += SELF_HEALING_FLAGS
+CREATE_FLAGS += MOUNT_FLAGS
 
 
 def _read_kv_files(paths: list[str]) -> list[str]:
@@ -71,6 +79,9 @@ def build_config(o: dict[str, Any], image: str, cmd: list[str]) -> dict[str, Any
         "AttachStdin": o["interactive"] and attach, "AttachStdout": attach, "AttachStderr": attach,
         "HostConfig": {"AutoRemove": o["rm"], "NetworkMode": o["network"] or "default"},
     }
+    config["HostConfig"].update(host_config(o))
+    apply_self_healing(o, config)
+    apply_mounts(o, config)
     if o["entrypoint"] is not None:
         config["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else []
     if o["stop_signal"]:
@@ -148,37 +159,30 @@ def _create(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
 
 
 class Attachment:
-    """A hijacked attach connection copying container output to our stdout/stderr (and stdin to it)."""
+    """A hijacked attach connection bound to this terminal (see cli/interactive.py)."""
 
-    def __init__(self, api: APIClient, cid: str, tty: bool, stdin: bool) -> None:
-        query = {"stream": True, "stdout": True, "stderr": True, "stdin": stdin or None}
+    def __init__(self, api: APIClient, cid: str, tty: bool, stdin: bool, detach_keys: str | None = None) -> None:
+        query = {"stream": True, "stdout": True, "stderr": True, "stdin": stdin or None, "detachKeys": detach_keys}
+        self.api = api
+        self.cid = cid
         self.resp: Response = api.request("POST", f"/containers/{quote(cid)}/attach", query, upgrade=True)
-        self.tty = tty
-        if stdin:
-            threading.Thread(target=self._pump_stdin, daemon=True).start()
+        self.session = Session(self.resp, tty, stdin, parse_detach_keys(detach_keys))
 
-    def _pump_stdin(self) -> None:
-        """Copy our stdin to the container, then half-close."""
-        sock = self.resp.sock
-        try:
-            for data in raw_chunks(lambda n: sys.stdin.buffer.read1(n)):
-                sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            return
+    def copy_output(self, sig_proxy: bool = False) -> bool:
+        """Stream until the daemon ends the stream; True when the user detached."""
+        tty = self.session.tty
+        with follow_window_size(self._resize, tty), proxy_signals(self._kill, sig_proxy and not tty):
+            return self.session.run()
 
-    def copy_output(self) -> None:
-        """Copy output until the daemon closes the stream."""
-        chunks = raw_chunks(self.resp.raw_read)
-        try:
-            if self.tty:
-                for chunk in chunks:
-                    sys.stdout.buffer.write(chunk)
-                    sys.stdout.buffer.flush()
-            else:
-                demux(chunks, sys.stdout.buffer, sys.stderr.buffer)
-        finally:
-            self.resp.close()
+    def _resize(self, height: int, width: int) -> None:
+        """POST /containers/{id}/resize; a failed resize only leaves the old size."""
+        with contextlib.suppress(APIError, OSError):
+            self.api.post(f"/containers/{quote(self.cid)}/resize", {"h": height, "w": width})
+
+    def _kill(self, signal: str) -> None:
+        """Forward a signal (--sig-proxy); the container may have exited meanwhile."""
+        with contextlib.suppress(APIError, OSError):
+            self.api.post(f"/containers/{quote(self.cid)}/kill", {"signal": signal})
 
 
 class Waiter:
@@ -224,9 +228,10 @@ class Waiter:
         return self.status
 
 
-def _start_attached(ctx: Context, cid: str, tty: bool, stdin: bool, condition: str, run: bool) -> int:
-    """Attach, wait, start, copy output, return the container's exit code."""
-    attachment = Attachment(ctx.api, cid, tty, stdin)
+def _start_attached(ctx: Context, cid: str, tty: bool, stdin: bool, condition: str, run: bool,
+                    detach_keys: str | None = None, sig_proxy: bool = True) -> int:
+    """Attach, wait, start, copy output, return the container's exit code (0 when the user detached)."""
+    attachment = Attachment(ctx.api, cid, tty, stdin, detach_keys)
     waiter = Waiter(ctx.api, cid, condition)
     try:
         ctx.api.post(f"/containers/{quote(cid)}/start")
@@ -235,7 +240,8 @@ def _start_attached(ctx: Context, cid: str, tty: bool, stdin: bool, condition: s
         if run:
             raise CommandError(f"Error response from daemon: {exc.message}", start_error_status(exc.message)) from None
         raise
-    attachment.copy_output()
+    if attachment.copy_output(sig_proxy):
+        return 0
     return waiter.result()
 
 
@@ -249,15 +255,19 @@ def _run(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
             raise CommandError(f"Error response from daemon: {exc.message}", start_error_status(exc.message)) from None
         ctx.out(cid + "\n")
         return 0
-    status = _start_attached(ctx, cid, o["tty"], o["interactive"], "removed" if o["rm"] else "next-exit", True)
+    status = _start_attached(ctx, cid, o["tty"], o["interactive"], "removed" if o["rm"] else "next-exit", True,
+                             o["detach_keys"], o["sig_proxy"])
     raise StatusExit(status)
 
 
 CREATE = Command("create", "create [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", _create,
                  [f for f in CREATE_FLAGS if f.long != "detach"], min_args=1, interspersed=False,
                  run_style_errors=True)
+DETACH_KEYS_FLAG = Flag("detach-keys", "", "string", help="Override the key sequence for detaching a container")
+SIG_PROXY_FLAG = Flag("sig-proxy", "", default=True, help="Proxy received signals to the process")
 RUN = Command("run", "run [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
-              _run, CREATE_FLAGS, min_args=1, interspersed=False, run_style_errors=True)
+              _run, CREATE_FLAGS + [DETACH_KEYS_FLAG, SIG_PROXY_FLAG], min_args=1, interspersed=False,
+              run_style_errors=True)
 
 
 def _start(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
@@ -291,14 +301,15 @@ def _attach(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         raise CommandError("You cannot attach to a stopped container, start it first")
     tty = bool((info.get("Config") or {}).get("Tty"))
     stdin = not o["no_stdin"] and bool((info.get("Config") or {}).get("OpenStdin"))
-    attachment = Attachment(ctx.api, info["Id"], tty, stdin)
-    attachment.copy_output()
+    attachment = Attachment(ctx.api, info["Id"], tty, stdin, o["detach_keys"])
+    if attachment.copy_output(o["sig_proxy"]):
+        return 0
     result = ctx.api.post(f"/containers/{quote(info['Id'])}/wait") or {}
     raise StatusExit(int(result.get("StatusCode", 0)))
 
 
 ATTACH = Command("attach", "attach [OPTIONS] CONTAINER",
                  "Attach local standard input, output, and error streams to a running container", _attach,
-                 [Flag("no-stdin", "", help="Do not attach STDIN"),
+                 [DETACH_KEYS_FLAG, Flag("no-stdin", "", help="Do not attach STDIN"),
                   Flag("sig-proxy", "", default=True, help="Proxy all received signals to the process")],
                  min_args=1, max_args=1)

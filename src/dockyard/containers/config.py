@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from dockyard.errors import InvalidParameter
+from dockyard.containers import hostspec
+from dockyard.containers.health import validate_healthcheck
+from dockyard.containers.restart import validate_restart_policy
+from dockyard.containers.runtime_options import validate_runtime
+from dockyard.errors import InvalidParameter, NotImplementedYet
 
 _STR_SLICES = ("Cmd", "Entrypoint", "Shell")  # docker's StrSlice: a string is accepted too
 _STR_LISTS = ("Env", "OnBuild")
@@ -13,6 +18,10 @@ _BOOLS = ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "St
 _STRS = ("Hostname", "Domainname", "User", "Image", "WorkingDir", "StopSignal", "MacAddress")
 _HOST_STRS = ("NetworkMode", "IpcMode", "PidMode", "UTSMode", "CgroupnsMode", "Runtime")
 _HOST_BOOLS = ("AutoRemove", "Privileged", "ReadonlyRootfs", "PublishAllPorts", "Init")
+_LIMIT_INTS = ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod", "CpuQuota",
+               "PidsLimit", "BlkioWeight", "ShmSize", "OomScoreAdj")
+_LIMIT_STRS = ("CpusetCpus", "CpusetMems", "CgroupParent", "UsernsMode")
+_MIN_MEMORY = 6 * 1024 * 1024
 
 
 def _type_error(struct: str, field: str, want: str, value: Any) -> InvalidParameter:
@@ -61,6 +70,7 @@ def validate_config(config: Any) -> dict[str, Any]:
     timeout = out.get("StopTimeout")
     if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)):
         raise _type_error("Config", "StopTimeout", "int", timeout)
+    validate_healthcheck(out.get("Healthcheck"))
     if not out.get("Image"):
         raise InvalidParameter("invalid reference format")
     return out
@@ -82,18 +92,86 @@ def validate_host_config(host: Any) -> dict[str, Any]:
     for key in ("CapAdd", "CapDrop", "Binds", "ExtraHosts", "Dns", "DnsSearch", "DnsOptions", "SecurityOpt"):
         if key in out:
             out[key] = _str_list("HostConfig", key, out[key])
-    mode = out.get("NetworkMode") or "default"
-    if mode not in ("default", "none", "host", "bridge"):
-        raise InvalidParameter(f"network {mode} not found")
-    out["NetworkMode"] = mode
-    policy = out.get("RestartPolicy") or {}
-    if not isinstance(policy, dict):
-        raise _type_error("HostConfig", "RestartPolicy", "container.RestartPolicy", policy)
-    if policy.get("Name") not in (None, "", "no"):
-        raise InvalidParameter(f"restart policy {policy.get('Name')!r} is not supported yet")
-    if out.get("AutoRemove") and policy.get("Name") not in (None, "", "no"):
-        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
+    validate_limits(out)
+    out["NetworkMode"] = out.get("NetworkMode") or "default"  # the network service checks that it exists
+    out["RestartPolicy"] = validate_restart_policy(out.get("RestartPolicy"), bool(out.get("AutoRemove")))
+    out["Runtime"] = validate_runtime(out.get("Runtime"))
     return out
+
+
+def check_limit_types(out: dict[str, Any]) -> None:
+    """Types of the resource and security fields of HostConfig."""
+    for key in _LIMIT_INTS:
+        value = out.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise _type_error("HostConfig", key, "int64", value)
+    for key in _LIMIT_STRS:
+        if out.get(key) is not None and not isinstance(out[key], str):
+            raise _type_error("HostConfig", key, "string", out[key])
+    if out.get("OomKillDisable") is not None and not isinstance(out["OomKillDisable"], bool):
+        raise _type_error("HostConfig", "OomKillDisable", "bool", out["OomKillDisable"])
+    if "GroupAdd" in out:
+        out["GroupAdd"] = _str_list("HostConfig", "GroupAdd", out["GroupAdd"])
+    for key, want in (("Devices", "[]container.DeviceMapping"), ("Ulimits", "[]*units.Ulimit")):
+        value = out.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+            raise _type_error("HostConfig", key, want, value)
+    sysctls = out.get("Sysctls")
+    if sysctls is not None and not (isinstance(sysctls, dict) and all(isinstance(v, str) for v in sysctls.values())):
+        raise _type_error("HostConfig", "Sysctls", "map[string]string", sysctls)
+
+
+def check_resource_ranges(h: dict[str, Any]) -> None:
+    """dockerd's verifyPlatformContainerResources, same messages (also used by `docker update`)."""
+    mem, swap, res = h.get("Memory") or 0, h.get("MemorySwap") or 0, h.get("MemoryReservation") or 0
+    nano, period, quota = h.get("NanoCpus") or 0, h.get("CpuPeriod") or 0, h.get("CpuQuota") or 0
+    ncpu = os.cpu_count() or 1
+    checks = [
+        (mem != 0 and mem < _MIN_MEMORY, "Minimum memory limit allowed is 6MB"),
+        (swap > 0 and mem == 0, "You should always set the Memory limit when using Memoryswap limit, see usage"),
+        (mem > 0 and swap > 0 and swap < mem, "Minimum memoryswap limit should be larger than memory limit, see usage"),
+        (mem > 0 and res > 0 and mem < res,
+         "Minimum memory limit can not be less than memory reservation limit, see usage"),
+        (res != 0 and res < _MIN_MEMORY, "Minimum memory reservation allowed is 6MB"),
+        (nano > 0 and period > 0, "Conflicting options: Nano CPUs and CPU Period cannot both be set"),
+        (nano > 0 and quota > 0, "Conflicting options: Nano CPUs and CPU Quota cannot both be set"),
+        (nano < 0 or nano > ncpu * 10**9,
+         f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"),
+        (period != 0 and not 1000 <= period <= 1000000,
+         "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"),
+        (0 < quota < 1000, "CPU cfs quota can not be less than 1ms (i.e. 1000)"),
+        (bool(h.get("BlkioWeight")) and not 10 <= h["BlkioWeight"] <= 1000, "Range of blkio weight is from 10 to 1000"),
+        ((h.get("ShmSize") or 0) < 0, "SHM size can not be less than 0"),
+        (not -1000 <= (h.get("OomScoreAdj") or 0) <= 1000,
+         f"Invalid value {h.get('OomScoreAdj')}, range for oom score adj is [-1000, 1000]"),
+    ]
+    for failed, message in checks:
+        if failed:
+            raise InvalidParameter(message)
+
+
+def _check_modes(h: dict[str, Any]) -> None:
+    """--ipc, --pid, --uts, --cgroupns, --userns values."""
+    modes = (("IpcMode", ("", "none", "private", "shareable", "host"), True, "IPC mode"),
+             ("PidMode", ("", "host"), True, "PID mode"), ("UTSMode", ("", "host"), False, "UTS mode"),
+             ("CgroupnsMode", ("", "host", "private"), False, "cgroup namespace mode"))
+    for key, allowed, joinable, what in modes:
+        value = h.get(key) or ""
+        if value not in allowed and not (joinable and value.startswith("container:") and value[10:]):
+            raise InvalidParameter(f"invalid {what}: {value}")
+    if (h.get("UsernsMode") or "") not in ("", "host"):
+        raise NotImplementedYet(f"user namespace mode {h['UsernsMode']!r} is not supported yet")
+
+
+def validate_limits(host: dict[str, Any]) -> None:
+    """Check resource limits, namespace modes, capabilities, security options, sysctls and ulimits at create."""
+    check_limit_types(host)
+    check_resource_ranges(host)
+    _check_modes(host)
+    caps = hostspec.capabilities_of(host)
+    hostspec.seccomp_of(host, caps, hostspec.security_options(host)["seccomp"])
+    hostspec.sysctls_of(host)
+    hostspec.rlimits_of(host)
 
 
 def merge_with_image(config: dict[str, Any], image_config: dict[str, Any]) -> dict[str, Any]:

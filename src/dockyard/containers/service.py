@@ -13,17 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from dockyard.containers import record
+from dockyard.containers import hostspec, record
 from dockyard.containers.config import (command_of, merge_with_image, replace_or_append_env, validate_config,
                                          validate_host_config)
 from dockyard.containers.etcfiles import write_etc_files
+from dockyard.containers.mounts import MountManager, merge_mounts
+from dockyard.containers.health import HealthMonitor
+from dockyard.containers.restart import RestartSupervisor
+from dockyard.containers.runtime_options import apply_runtime_options
 from dockyard.containers.filters import matches
 from dockyard.containers.store import ContainerStore
 from dockyard.containers.users import resolve_user
 from dockyard.containers.views import summary
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, RuntimeFailure
-from dockyard.oci.spec import build_spec
 from dockyard.runtime.cgroups import open_cgroup
+from dockyard.runtime.probe import run_probe
 from dockyard.util.aio import run_blocking
 from dockyard.util.atomic import write_atomic
 from dockyard.util.filters import check_keys
@@ -54,7 +58,7 @@ class ContainerService:
     """Owns container records and their lifecycle; talks to images, snapshots and the runtime."""
 
     def __init__(self, data_root: Path, exec_root: Path, store: ContainerStore, images: Any, snapshots: Any,
-                 events: Any, shim_factory: Callable[[Path], Any]) -> None:
+                 events: Any, shim_factory: Callable[[Path], Any], *, network: Any, volumes: Any = None) -> None:
         self._containers_dir = data_root / "containers"
         self._bundles_dir = exec_root / "containers"
         self._store = store
@@ -62,8 +66,13 @@ class ContainerService:
         self._snapshots = snapshots
         self._events = events
         self._shim_factory = shim_factory
+        self._network = network  # network service: plan/attach/write_etc/release (dockyard.network.service)
+        self._mounts = MountManager(volumes)  # volumes, binds, tmpfs (dockyard.containers.mounts)
         self._live: dict[str, Live] = {}
         self._docs: dict[str, dict[str, Any]] = {}
+        self._restarts = RestartSupervisor(self._docs.get, self._save, lambda cid: self.start(cid, by_policy=True),
+                                           self._kill_for_policy, self._publish)
+        self._health = HealthMonitor(self._save, self._publish, self._probe, self._restarts.restart_unhealthy)
 
     # ----- lookups -------------------------------------------------------------------------------
 
@@ -157,7 +166,7 @@ class ContainerService:
         """POST /containers/create: validate, merge with the image, record, prepare the writable layer."""
         config = validate_config(body)
         host = validate_host_config(config.pop("HostConfig", None))
-        config.pop("NetworkingConfig", None)
+        networks = self._network.plan(host, config.pop("NetworkingConfig", None), config)
         image = await run_blocking(self._images.resolve, config["Image"])
         config = merge_with_image(config, image.config.get("config") or {})
         path, args = command_of(config)
@@ -175,10 +184,13 @@ class ContainerService:
         warnings: list[str] = []
         container_dir = self.container_dir(container_id)
         doc = record.new_record(container_id, "", config, host, image.id, path, args, container_dir)
+        doc["NetworkSettings"]["Networks"] = networks
         await run_blocking(self._prepare_dirs, container_id, image.chain_id)
         try:
+            doc["Mounts"] = await run_blocking(self._mounts.prepare, container_id, config, host, self._get)
             await run_blocking(self._insert_named, doc, name)
         except BaseException:
+            await run_blocking(self._mounts.release, container_id, doc["Mounts"], True)
             await run_blocking(self._remove_files, container_id)
             raise
         self._docs[container_id] = doc
@@ -210,7 +222,7 @@ class ContainerService:
 
     # ----- start ----------------------------------------------------------------------------------
 
-    async def start(self, ref: str) -> None:
+    async def start(self, ref: str, by_policy: bool = False) -> None:
         """POST /containers/{id}/start: mount, write the bundle, launch the shim, watch for the exit."""
         doc = self._get(ref)
         live = self._live_of(doc["Id"])
@@ -222,9 +234,16 @@ class ContainerService:
                 raise NotModified("container already started")
             if state["Status"] in ("removing", "dead"):
                 raise Conflict("container is marked for removal and cannot be started")
+            if not by_policy:
+                self._restarts.started_by_user(doc)
+            await self._network.attach(doc)
             try:
                 pid, shim = await run_blocking(self._launch, doc)
-            except RuntimeFailure as failure:
+            except BaseException as error:
+                await self._network.release(doc)
+                if not isinstance(error, RuntimeFailure):
+                    raise
+                failure = error
                 record.mark_start_failed(doc, failure.exit_code, failure.message)
                 await run_blocking(self._store.save, doc)
                 failed = failure
@@ -239,6 +258,7 @@ class ContainerService:
                 await self.remove(doc["Id"])
             raise failed
         self._publish(doc, "start")
+        self._health.watch(doc)
 
     def _launch(self, doc: dict[str, Any]) -> tuple[int, Any]:
         container_id = doc["Id"]
@@ -248,20 +268,24 @@ class ContainerService:
         self._snapshots.mount_container(container_id, rootfs)
         try:
             spec = self._spec(doc, rootfs)
+            apply_runtime_options(spec, doc["HostConfig"])
             write_atomic(bundle / "config.json", json.dumps(spec).encode(), durable=False)
             shim = self._shim_factory(bundle)
-            pid = shim.launch(Path(doc["LogPath"]))
+            pid = shim.launch(Path(doc["LogPath"]), open_stdin=bool(doc["Config"].get("OpenStdin")),
+                              stdin_once=bool(doc["Config"].get("StdinOnce")))
         except BaseException:
+            self._mounts.stopped(doc)
             self._snapshots.unmount(rootfs)
             raise
         return pid, shim
 
     def _spec(self, doc: dict[str, Any], rootfs: Path) -> dict[str, Any]:
         config, host = doc["Config"], doc["HostConfig"]
-        network = "host" if host.get("NetworkMode") == "host" else "none"
+        network = "host" if host.get("NetworkMode") == "host" else doc["NetworkSettings"]["SandboxKey"] or "none"
         container_dir = self.container_dir(doc["Id"])
         hostname = config["Hostname"]
         write_etc_files(container_dir, hostname, network, host.get("ExtraHosts"))
+        self._network.write_etc(doc, container_dir)
         try:
             user = resolve_user(rootfs, config.get("User") or "", host.get("GroupAdd"))
         except InvalidParameter as bad:
@@ -272,7 +296,9 @@ class ContainerService:
              "options": ["rbind", "rprivate"]}
             for name in ("resolv.conf", "hostname", "hosts")
         ]
-        return build_spec(
+        mounts = merge_mounts(self._mounts.oci_mounts(doc, rootfs), mounts)
+        return hostspec.build(
+            host, self._get,
             args=[doc["Path"], *doc["Args"]], env=env, cwd=config.get("WorkingDir") or "/",
             uid=user.uid, gid=user.gid, additional_gids=user.additional_gids, hostname=hostname,
             terminal=bool(config.get("Tty")), readonly_rootfs=bool(host.get("ReadonlyRootfs")), mounts=mounts,
@@ -293,20 +319,26 @@ class ContainerService:
         doc = self._docs[container_id]
         live = self._live_of(container_id)
         await run_blocking(self._release, container_id, live.shim)
+        await self._network.release(doc)
         record.mark_exited(doc, exit_code, finished_at, oom, error)
+        self._health.unwatch(container_id)
+        restarting = self._restarts.after_exit(doc, exit_code)
         await run_blocking(self._store.save, doc)
         live.shim = None
         live.monitor = None
         live.exits += 1
+        if oom:
+            self._publish(doc, "oom")
         self._publish(doc, "die", exitCode=str(exit_code))
         for waiter in live.exit_waiters:
             if not waiter.done():
                 waiter.set_result(exit_code)
         live.exit_waiters.clear()
-        if doc["HostConfig"].get("AutoRemove"):
+        if doc["HostConfig"].get("AutoRemove") and not restarting:
             await self.remove(container_id, force=False, volumes=True)
 
     def _release(self, container_id: str, shim: Any) -> None:
+        self._mounts.stopped(self._docs[container_id])
         self._snapshots.unmount(self.bundle(container_id) / "rootfs")
         if shim is not None:
             shim.cleanup()
@@ -317,18 +349,43 @@ class ContainerService:
         for doc in docs:
             self._docs[doc["Id"]] = doc
             live = self._live_of(doc["Id"])
-            if not doc["State"]["Running"]:
-                continue
             shim = self._shim_factory(self.bundle(doc["Id"]))
-            live.shim = shim
             if await run_blocking(shim.alive):
+                live.shim = shim
+                if not doc["State"]["Running"] or doc["State"]["Restarting"]:
+                    # launched, but the daemon died before it recorded the start
+                    record.mark_running(doc, await run_blocking(_adopted_pid, shim))
+                    await self._save(doc)
                 live.monitor = asyncio.create_task(self._monitor(doc["Id"]))
+                self._health.watch(doc)
                 continue
+            if not doc["State"]["Running"] or doc["State"]["Restarting"]:
+                # a start or restart the daemon died in may have left the rootfs mounted or a cgroup
+                await run_blocking(self._release, doc["Id"], shim if (self.bundle(doc["Id"]) / "config.json").exists()
+                                   else None)
+                await self._network.release(doc)
+                continue
+            live.shim = shim
             status = await live.shim.wait()
             await self._handle_exit(doc["Id"], status.exit_code, status.finished_at, status.oom_killed, status.error)
+        await self._restarts.resume(list(self._docs.values()))
+
+    async def _save(self, doc: dict[str, Any]) -> None:
+        await run_blocking(self._store.save, doc)
+
+    async def _kill_for_policy(self, container_id: str) -> None:
+        """SIGKILL from a policy (unhealthy): unlike `docker kill` it does not cancel restarts."""
+        live = self._live_of(container_id)
+        if live.shim is not None:
+            await self._signal(self._docs[container_id], live, signals.SIGKILL)
+
+    async def _probe(self, doc: dict[str, Any], argv: list[str], timeout: float) -> tuple[int, str]:
+        """Run a healthcheck command inside the running container."""
+        return await run_probe(self.bundle(doc["Id"]), doc["State"]["Pid"], argv, timeout)
 
     async def shutdown(self) -> None:
         """Stop watching containers (they keep running: their shims own them)."""
+        await self._health.close()
         tasks = [live.monitor for live in self._live.values() if live.monitor]
         for task in tasks:
             task.cancel()
@@ -361,6 +418,15 @@ class ContainerService:
         live = self._live.get(container_id)
         return live.exits if live is not None else -1
 
+    async def update_host_config(self, ref: str, apply: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """docker update: under the container's lock, `apply(record)` (blocking) returns HostConfig changes to save."""
+        doc = self._get(ref)
+        async with self._live_of(doc["Id"]).lock:
+            changes = await run_blocking(apply, doc)
+            doc["HostConfig"].update(changes)
+            await run_blocking(self._store.save, doc)
+        return doc
+
     def is_running(self, container_id: str) -> bool:
         doc = self._docs.get(container_id)
         return bool(doc and doc["State"]["Running"])
@@ -372,6 +438,8 @@ class ContainerService:
         doc = self._get(ref)
         number = parse_signal(signal or "SIGKILL")
         live = self._live_of(doc["Id"])
+        if number in (signals.SIGKILL, parse_signal(doc["Config"].get("StopSignal") or "SIGTERM")):
+            await self._restarts.stopped_by_user(doc)
         if not doc["State"]["Running"] or live.shim is None:
             raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not running")
         await self._signal(doc, live, number)
@@ -386,6 +454,9 @@ class ContainerService:
         """POST /containers/{id}/stop: the stop signal, then SIGKILL after the timeout."""
         doc = self._get(ref)
         live = self._live_of(doc["Id"])
+        await self._restarts.stopped_by_user(doc)
+        async with live.lock:
+            pass  # a start in flight (a policy restart) finishes first, so it is stopped too
         if not doc["State"]["Running"] or live.shim is None:
             raise NotModified("container already stopped")
         config = doc["Config"]
@@ -441,6 +512,13 @@ class ContainerService:
         doc = self._get(ref)
         container_id = doc["Id"]
         live = self._live_of(container_id)
+        if doc["State"]["Restarting"] and not force:
+            raise Conflict(f'cannot remove container "{doc["Name"]}": container is restarting: '
+                           "stop the container before removing or force remove")
+        if force:
+            await self._restarts.stopped_by_user(doc)
+        async with live.lock:
+            pass  # a start in flight (a policy restart) finishes first, so it is removed too
         if doc["State"]["Running"]:
             if not force:
                 raise Conflict(f'cannot remove container "{doc["Name"]}": container is running: '
@@ -451,9 +529,12 @@ class ContainerService:
         if container_id not in self._docs:
             return  # an AutoRemove exit handler got there first
         doc["State"]["Status"] = "removing"
+        self._restarts.forget(container_id)
+        self._health.unwatch(container_id)
         await run_blocking(self._store.delete, container_id)
         self._docs.pop(container_id, None)
         await run_blocking(self._remove_files, container_id)
+        await run_blocking(self._mounts.release, container_id, doc["Mounts"], volumes)
         self._publish(doc, "destroy")
         gone = self._live.pop(container_id, live)
         for waiter in gone.remove_waiters:
@@ -500,10 +581,23 @@ class ContainerService:
             raise Conflict(f"Container {doc['Id']} is not running")
         return live.shim.pids()
 
+    def runtime_of(self, ref: str) -> tuple[dict[str, Any], Any]:
+        """The container's record (read-only) and its live shim handle, None unless running (attach, exec)."""
+        doc = self._get(ref)
+        return doc, self._live_of(doc["Id"]).shim
+
     def log_path(self, ref: str) -> tuple[str, Path, bool]:
         """Id, json log file and whether the container has a TTY."""
         doc = self._get(ref)
         return doc["Id"], Path(doc["LogPath"]), bool(doc["Config"].get("Tty"))
+
+    def network_doc(self, ref: str) -> dict[str, Any]:
+        """The live record of a container, for the network service to change its NetworkSettings."""
+        return self._get(ref)
+
+    async def save_network(self, container_id: str) -> None:
+        """Persist a record after the network service changed its NetworkSettings (connect/disconnect)."""
+        await run_blocking(self._store.save, self._docs[container_id])
 
     def require_attachable(self, ref: str) -> str:
         doc = self._get(ref)
@@ -511,6 +605,14 @@ class ContainerService:
         if state["Status"] == "exited" or state["Status"] == "dead":
             raise Conflict("You cannot attach to a stopped container, start it first")
         return doc["Id"]
+
+
+def _adopted_pid(shim: Any) -> int:
+    """The init pid of a shim found alive at restore; 0 while that shim is still starting its container."""
+    try:
+        return shim.pid or 0
+    except FileNotFoundError:
+        return 0
 
 
 def container_env(config: dict[str, Any], hostname: str, home: str) -> list[str]:

@@ -18,7 +18,7 @@ def status_text(state: dict[str, Any], now: float | None = None) -> str:
             return f"Up {human_duration(now - parse_rfc3339(state['StartedAt']))} (Paused)"
         if state.get("Restarting"):
             return f"Restarting ({state['ExitCode']}) {human_duration(now - parse_rfc3339(state['FinishedAt']))} ago"
-        return f"Up {human_duration(now - parse_rfc3339(state['StartedAt']))}"
+        return f"Up {human_duration(now - parse_rfc3339(state['StartedAt']))}{health_suffix(state)}"
     if status == "removing":
         return "Removal In Progress"
     if status == "dead":
@@ -28,9 +28,32 @@ def status_text(state: dict[str, Any], now: float | None = None) -> str:
     return f"Exited ({state['ExitCode']}) {human_duration(now - parse_rfc3339(state['FinishedAt']))} ago"
 
 
+def health_suffix(state: dict[str, Any]) -> str:
+    """` (healthy)`, ` (unhealthy)` or ` (health: starting)` for a container with a healthcheck."""
+    health = state.get("Health")
+    if not health or health.get("Status") in (None, "", "none"):
+        return ""
+    status = health["Status"]
+    return f" (health: {status})" if status == "starting" else f" ({status})"
+
+
 def command_text(doc: dict[str, Any]) -> str:
     """Path and Args joined as docker's `Command` column source."""
     return " ".join([doc["Path"], *doc["Args"]]).strip()
+
+
+def port_list(ports: dict[str, Any]) -> list[dict[str, Any]]:
+    """NetworkSettings.Ports ({"80/tcp": [{"HostIp", "HostPort"}] | None}) as the `ps` API lists them."""
+    out: list[dict[str, Any]] = []
+    for key, bindings in ports.items():
+        number, _, proto = key.partition("/")
+        if not bindings:
+            out.append({"PrivatePort": int(number), "Type": proto or "tcp"})
+            continue
+        for binding in bindings:
+            out.append({"IP": binding.get("HostIp") or "0.0.0.0", "PrivatePort": int(number),
+                        "PublicPort": int(binding["HostPort"]), "Type": proto or "tcp"})
+    return out
 
 
 def summary(doc: dict[str, Any], size: tuple[int, int] | None = None) -> dict[str, Any]:
@@ -43,7 +66,7 @@ def summary(doc: dict[str, Any], size: tuple[int, int] | None = None) -> dict[st
         "ImageID": doc["Image"],
         "Command": command_text(doc),
         "Created": unix_seconds(doc["Created"]),
-        "Ports": [],
+        "Ports": port_list(doc["NetworkSettings"].get("Ports") or {}),
         "Labels": config.get("Labels") or {},
         "State": doc["State"]["Status"],
         "Status": status_text(doc["State"]),

@@ -28,6 +28,7 @@ class DaemonConfig:
     pidfile: Path | None = None
     log_level: str = "info"
     raw: dict[str, Any] = field(default_factory=dict)
+    config_file: Path | None = None  # re-read on SIGHUP
 
     @property
     def pidfile_path(self) -> Path:
@@ -70,7 +71,7 @@ def load(argv: list[str]) -> DaemonConfig:
         raise ConfigError("the following directives are specified both as a flag and in the configuration file: "
                           + ", ".join(clashes))
     merged = {**raw, **{k: v for k, v in flags.items() if v is not None}}
-    config = DaemonConfig(raw=raw)
+    config = DaemonConfig(raw=raw, config_file=path)
     if merged.get("hosts"):
         config.hosts = list(merged["hosts"])
     if merged.get("data-root"):

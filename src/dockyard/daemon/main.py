@@ -35,20 +35,36 @@ async def run(config: DaemonConfig) -> None:
     content = ContentStore(root / "content")
     snapshots = Snapshotter(root / "snapshots", db)
     images = ImageService(root / "images", db, content, snapshots, events)
-    containers = ContainerService(root, config.exec_root, ContainerStore(db), images, snapshots, events, ShimClient)
+    from dockyard.network.service import NetworkService
+    from dockyard.network.store import NetworkStore
+    networks = NetworkService(NetworkStore(db), config.exec_root, events)
+    await networks.restore()
+    from dockyard.volumes.service import VolumeService
+    volumes = VolumeService(root / "volumes", db, events)
+    containers = ContainerService(root, config.exec_root, ContainerStore(db), images, snapshots, events, ShimClient,
+                                  network=networks, volumes=volumes)
+    networks.bind_containers(containers)
     images.set_usage_check(containers.image_users)
     system = SystemService(config.raw, root, images, containers, events=events)
     await containers.restore()
-    services = Services(images=images, containers=containers, events=events, system=system)
+    volumes.keep_users({c["Id"] for c in containers.list(all_=True)})
+    from dockyard.builder.cache import BuildCache
+    from dockyard.builder.executor import Builder
+    builder = Builder(images, BuildCache(db), root / "builder" / "work", root / "builder" / "cache-mounts")
+    services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
+                        networks=networks, volumes=volumes)
     server = await serve(build_router(services), config.hosts)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    from dockyard.daemon.reload import reload_config
+    loop.add_signal_handler(signal.SIGHUP, reload_config, config, events, system.engine_id)
     await stop.wait()
     log.info("shutting down: containers keep running")
     await server.close()
     await containers.shutdown()
+    await networks.shutdown()
     db.close()
 
 

@@ -47,4 +47,8 @@ def derive_image(service: "ImageService", parent: "Image | None", layer: BinaryI
     config.pop("container_config", None)
     config_digest, manifest_digest = write_config_and_manifest(
         service.content, json.dumps(config, separators=(",", ":")).encode(), layers)
-    return service.add_image(config_digest, manifest_digest, layers)
+    record = service.add_image(config_digest, manifest_digest, layers)
+    if parent is not None and "parent" not in record.extra:
+        record.extra["parent"] = parent.id
+        service.records.put(record)
+    return record

@@ -108,15 +108,20 @@ class ImageService:
     # ----- read-only views ---------------------------------------------------------------------
 
     def list(self, all_: bool, filters: dict[str, list[str]], digests: bool) -> list[dict]:
-        """GET /images/json (newest first). `all_` and `digests` change nothing: there are no parent images."""
+        """GET /images/json (newest first); untagged parents (intermediate images) only with `all_`."""
         check_keys(filters, listing.LIST_FILTERS)
         predicate = listing.ImageFilter(filters, lambda ref: views.created_of(self.resolve(ref).config))
+        parents = self.parent_ids()
         rows = []
         for record in self.records.all():
             image = self._image(record)
             refs = [reference.parse(r) for r, _kind in self.records.refs_of(record.id)]
-            if predicate.matches(image.config, refs, dangling=not refs):
-                rows.append(views.summary(image.id, image.config, image.repo_tags, image.repo_digests, image.size))
+            intermediate = not refs and record.id in parents
+            if intermediate and not all_:
+                continue
+            if predicate.matches(image.config, refs, dangling=not refs and not intermediate):
+                rows.append(views.summary(image.id, image.config, image.repo_tags, image.repo_digests, image.size,
+                                          record.extra.get("parent", "")))
         rows.sort(key=lambda row: (row["Created"], row["Id"]), reverse=True)
         return rows
 
@@ -126,7 +131,7 @@ class ImageService:
         image = self._image(record)
         lowers = [str(p) for p in self.snapshots.lower_dirs(record.chain_id)] if record.chain_id else []
         return views.inspect(image.id, image.config, image.repo_tags, image.repo_digests, image.size,
-                             lowers, record.last_tag_time)
+                             lowers, record.last_tag_time, record.extra.get("parent", ""))
 
     def history(self, ref: str) -> list[dict]:
         """GET /images/{name}/history."""
@@ -201,13 +206,13 @@ class ImageService:
                         self._untag(image_id, other, out)
                 if self.records.refs_of(image_id):
                     return out
-                self._delete_helper(image_id, out, force, quiet=True)
+                self._delete_helper(image_id, out, force, quiet=True, prune=prune)
                 return out
             if _is_single_reference(refs):
                 self._check_conflicts(image_id, hard=True, soft=not force, active_reference=False)
                 for single in refs:
                     self._untag(image_id, single, out)
-            self._delete_helper(image_id, out, force, quiet=False)
+            self._delete_helper(image_id, out, force, quiet=False, prune=prune)
             return out
 
     def _untag(self, image_id: str, ref: reference.Reference, out: list[dict]) -> None:
@@ -227,8 +232,9 @@ class ImageService:
             raise _delete_conflict(image_id, False, f"image is being used by stopped container {short_id(users[0][0])}")
         return bool(users)
 
-    def _delete_helper(self, image_id: str, out: list[dict], force: bool, quiet: bool) -> None:
-        """Delete the image unless a conflict stops it; `quiet` drops conflicts after an untag."""
+    def _delete_helper(self, image_id: str, out: list[dict], force: bool, quiet: bool, prune: bool = False) -> None:
+        """Delete the image unless a conflict stops it; `quiet` drops conflicts after an untag; `prune` also
+        deletes the untagged parents nothing else needs (a build's intermediate images), as docker does."""
         try:
             self._check_conflicts(image_id, hard=True, soft=not force, active_reference=True)
         except Conflict:
@@ -237,7 +243,19 @@ class ImageService:
             raise
         for ref, _kind in self.records.refs_of(image_id):
             self._untag(image_id, reference.parse(ref), out)
+        parent = self.records.get(image_id).extra.get("parent")
         self.delete_image(image_id, out)
+        if prune and parent and self._is_unneeded_intermediate(parent):
+            self._delete_helper(parent, out, force=False, quiet=True, prune=True)
+
+    def _is_unneeded_intermediate(self, image_id: str) -> bool:
+        """An image that still exists, has no name, no child image and no container."""
+        return (self.records.get(image_id) is not None and not self.records.refs_of(image_id)
+                and image_id not in self.parent_ids() and not self._usage(image_id))
+
+    def parent_ids(self) -> set[str]:
+        """Ids of every image that is the parent of another (docker hides those when untagged)."""
+        return {p for p in (r.extra.get("parent") for r in self.records.all()) if p}
 
     def delete_image(self, image_id: str, out: list[dict]) -> int:
         """Drop the record, unused layer snapshots and blobs; returns bytes reclaimed."""

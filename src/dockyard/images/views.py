@@ -19,10 +19,10 @@ def created_of(config: dict[str, Any]) -> str:
 
 
 def summary(image_id: str, config: dict[str, Any], repo_tags: list[str], repo_digests: list[str],
-            size: int) -> dict[str, Any]:
+            size: int, parent: str = "") -> dict[str, Any]:
     """One entry of GET /images/json."""
     return {
-        "Id": image_id, "ParentId": "", "RepoTags": repo_tags, "RepoDigests": repo_digests,
+        "Id": image_id, "ParentId": parent, "RepoTags": repo_tags, "RepoDigests": repo_digests,
         "Created": unix_seconds(created_of(config)), "Size": size, "SharedSize": -1, "VirtualSize": size,
         "Labels": (config.get("config") or {}).get("Labels") or {}, "Containers": -1,
     }
@@ -34,7 +34,7 @@ def container_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def inspect(image_id: str, config: dict[str, Any], repo_tags: list[str], repo_digests: list[str], size: int,
-            lower_dirs: list[str], last_tag_time: str | None) -> dict[str, Any]:
+            lower_dirs: list[str], last_tag_time: str | None, parent: str = "") -> dict[str, Any]:
     """GET /images/{name}/json."""
     graph: dict[str, str] = {}
     if lower_dirs:
@@ -42,7 +42,7 @@ def inspect(image_id: str, config: dict[str, Any], repo_tags: list[str], repo_di
         if len(lower_dirs) > 1:
             graph["LowerDir"] = ":".join(lower_dirs[1:])
     result: dict[str, Any] = {
-        "Id": image_id, "RepoTags": repo_tags, "RepoDigests": repo_digests, "Parent": "",
+        "Id": image_id, "RepoTags": repo_tags, "RepoDigests": repo_digests, "Parent": parent,
         "Comment": config.get("comment", ""), "Created": created_of(config), "Container": "",
         "ContainerConfig": dict(_CONTAINER_CONFIG_DEFAULTS), "DockerVersion": config.get("docker_version", ""),
         "Author": config.get("author", ""), "Config": container_config(config),

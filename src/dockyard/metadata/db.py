@@ -32,6 +32,33 @@ MIGRATIONS: list[str] = [
         doc TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE build_cache (
+        key TEXT PRIMARY KEY,           -- sha256 over parent image, instruction, build args, source checksum
+        image_id TEXT NOT NULL,         -- the image the step produced
+        created REAL NOT NULL,
+        last_used REAL NOT NULL
+    );
+    CREATE INDEX build_cache_by_image ON build_cache(image_id);
+    """,
+    """
+    CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        name TEXT UNIQUE NOT NULL,
+        doc TEXT NOT NULL               -- JSON: docker's network document plus the bridge it owns
+    );
+    CREATE TABLE sandboxes (
+        id TEXT PRIMARY KEY,            -- container id
+        doc TEXT NOT NULL               -- JSON: namespace path, endpoints, published ports
+    );
+    """,
+    """
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,              -- JSON: driver, labels, options, created at
+        users TEXT NOT NULL DEFAULT '[]' -- JSON: ids of the containers that reference the volume
+    );
+    """,
 ]
 
 

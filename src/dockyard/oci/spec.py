@@ -74,14 +74,39 @@ def _device_rules(privileged: bool) -> list[dict[str, Any]]:
     return rules
 
 
+def _shared_namespaces(namespaces: list[dict[str, Any]], paths: dict[str, str | None]) -> list[dict[str, Any]]:
+    """Apply per-type overrides: None drops the namespace (host's), a path joins it, "" creates a new one."""
+    out = [ns for ns in namespaces if ns["type"] not in paths]
+    for kind, path in paths.items():
+        if path is not None:
+            out.append({"type": kind, "path": path} if path else {"type": kind})
+    return out
+
+
+def _sized_shm(mounts: list[dict[str, Any]], size: int | None) -> list[dict[str, Any]]:
+    """Default mounts with /dev/shm's size option replaced (--shm-size) when a size is given."""
+    for m in mounts if size else []:
+        if m["destination"] == "/dev/shm":
+            m["options"] = [o for o in m["options"] if not o.startswith("size=")] + [f"size={size}"]
+    return mounts
+
+
 def build_spec(*, args: list[str], env: list[str], cwd: str = "/", uid: int = 0, gid: int = 0,
                additional_gids: Iterable[int] = (), hostname: str = "", terminal: bool = False,
                readonly_rootfs: bool = False, mounts: Iterable[dict] = (),
                network_mode: str = "none", cgroups_path: str = "",
                capabilities: list[str] | None = None, privileged: bool = False,
                rlimits: Iterable[dict] = (), no_new_privileges: bool = False,
-               annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    """Return an OCI runtime-spec 1.1.0 config for one container process, Docker's defaults applied."""
+               annotations: dict[str, str] | None = None, resources: dict[str, Any] | None = None,
+               devices: Iterable[dict] = (), device_rules: Iterable[dict] = (),
+               seccomp: dict[str, Any] | None = None, sysctls: dict[str, str] | None = None,
+               namespace_paths: dict[str, str | None] | None = None, shm_size: int | None = None,
+               oom_score_adj: int | None = None) -> dict[str, Any]:
+    """Return an OCI runtime-spec 1.1.0 config for one container process, Docker's defaults applied.
+
+    resources: linux.resources limits (memory/cpu/pids/blockIO); devices: linux.devices nodes, with
+    device_rules added to the cgroup allow-list; namespace_paths: per namespace type, a path to join
+    or None to share the host's ("cgroup": "" asks for a private cgroup namespace)."""
     if privileged:
         caps = list(ALL_CAPABILITIES)
     else:
@@ -89,17 +114,25 @@ def build_spec(*, args: list[str], env: list[str], cwd: str = "/", uid: int = 0,
     namespaces = [{"type": t} for t in ("mount", "pid", "uts", "ipc")]
     sysctl: dict[str, str] = {}
     if network_mode != "host":
-        namespaces.append({"type": "network"})
+        # "none": a new empty namespace; a path: join the namespace pinned there (the network service's)
+        namespaces.append({"type": "network", "path": network_mode} if network_mode.startswith("/")
+                          else {"type": "network"})
         sysctl = {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"}
+    namespaces = _shared_namespaces(namespaces, namespace_paths or {})
+    sysctl.update(sysctls or {})
     linux: dict[str, Any] = {
         "namespaces": namespaces,
-        "resources": {"devices": _device_rules(privileged)},
+        "resources": {**(resources or {}), "devices": _device_rules(privileged) + [dict(r) for r in device_rules]},
+        "devices": [dict(d) for d in devices],
         "sysctl": sysctl,
         "maskedPaths": [] if privileged else list(MASKED_PATHS),
         "readonlyPaths": [] if privileged else list(READONLY_PATHS),
     }
     if cgroups_path:
         linux["cgroupsPath"] = cgroups_path
+    if seccomp is not None:
+        linux["seccomp"] = seccomp
+    process_mounts = _sized_shm(default_mounts(privileged), shm_size)
     return {
         "ociVersion": OCI_VERSION,
         "process": {
@@ -111,10 +144,11 @@ def build_spec(*, args: list[str], env: list[str], cwd: str = "/", uid: int = 0,
             "capabilities": {"bounding": caps, "effective": list(caps), "permitted": list(caps)},
             "rlimits": [dict(r) for r in rlimits],
             "noNewPrivileges": no_new_privileges,
+            **({} if oom_score_adj is None else {"oomScoreAdj": oom_score_adj}),
         },
         "root": {"path": "rootfs", "readonly": readonly_rootfs},
         "hostname": hostname,
-        "mounts": default_mounts(privileged) + [dict(m) for m in mounts],
+        "mounts": process_mounts + [dict(m) for m in mounts],
         "annotations": dict(annotations or {}),
         "linux": linux,
     }

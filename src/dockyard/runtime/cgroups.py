@@ -9,6 +9,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from dockyard.runtime.resources import Write, v1_device_entry, v1_writes, v2_writes
+
 DEFAULT_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
 _FREEZE_TIMEOUT = 5.0
@@ -19,6 +21,14 @@ def _write(path: Path, value: str) -> None:
     """Write one value to a cgroup control file."""
     with open(path, "w") as f:
         f.write(value)
+
+
+def _write_limit(path: Path, value: str) -> None:
+    """Write a limit, naming the control file when the kernel or hierarchy lacks it."""
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, f"cgroup control file {path.name} is missing "
+                                f"(controller not available in {path.parent})")
+    _write(path, value)
 
 
 def _read_pids(path: Path) -> list[int]:
@@ -72,7 +82,7 @@ class Cgroup(ABC):
 
     @abstractmethod
     def apply_resources(self, resources: dict[str, Any]) -> None:
-        """Apply OCI linux.resources. Only the device allow-list is enforced for now (limits: issue #8)."""
+        """Apply OCI linux.resources (devices, memory, cpu, pids, blockIO); also used by `docker update`."""
 
     @abstractmethod
     def freeze(self) -> None:
@@ -157,14 +167,26 @@ class CgroupV1(Cgroup):
             _write(d / "cgroup.procs", str(pid))
 
     def apply_resources(self, resources: dict[str, Any]) -> None:
-        """Program the devices controller from linux.resources.devices (issue #8 adds cpu/memory/pids/blkio)."""
+        """Program the devices controller, then memory/cpu/cpuset/pids/blkio limits."""
         devices = self._ctrl("devices")
         for rule in resources.get("devices", []):
-            kind = rule.get("type", "a")
-            major = "*" if rule.get("major") is None else str(rule["major"])
-            minor = "*" if rule.get("minor") is None else str(rule["minor"])
-            entry = "a" if kind == "a" else f"{kind} {major}:{minor} {rule.get('access', 'rwm')}"
-            _write(devices / ("devices.allow" if rule.get("allow") else "devices.deny"), entry)
+            name, entry = v1_device_entry(rule)
+            _write(devices / name, entry)
+        self._write_limits(v1_writes(resources))
+
+    def _write_limits(self, writes: list[Write]) -> None:
+        """Write each limit; memory and memory+swap go in whichever order the kernel accepts."""
+        pending = list(writes)
+        while pending:
+            ctrl, name, value = pending.pop(0)
+            try:
+                _write_limit(self._ctrl(ctrl) / name, value)
+            except OSError as exc:
+                swap = [w for w in pending if w[1] == "memory.memsw.limit_in_bytes"]
+                if exc.errno != errno.EINVAL or name != "memory.limit_in_bytes" or not swap:
+                    raise
+                pending.remove(swap[0])
+                pending[:0] = [swap[0], (ctrl, name, value)]
 
     def freeze(self) -> None:
         """FROZEN via freezer.state, polled until the transition completes."""
@@ -234,8 +256,9 @@ class CgroupV2(Cgroup):
         _write(self.dir / "cgroup.procs", str(pid))
 
     def apply_resources(self, resources: dict[str, Any]) -> None:
-        """cgroup2 enforces device rules with eBPF only, not done yet; limits come with issue #8."""
-        del resources
+        """Write the memory/cpu/cpuset/pids/io limits (device rules need an eBPF program: not enforced on v2)."""
+        for _, name, value in v2_writes(resources):
+            _write_limit(self.dir / name, value)
 
     def freeze(self) -> None:
         """cgroup.freeze = 1, then wait for "frozen 1" in cgroup.events."""

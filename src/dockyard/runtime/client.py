@@ -43,14 +43,18 @@ class ShimClient:
         """The container id (the bundle directory's name), for error messages."""
         return self.bundle.name
 
-    def launch(self, log_path: Path) -> int:
-        """Start a detached shim that runs the container; return the init's host pid once it has exec'd."""
+    def launch(self, log_path: Path, open_stdin: bool = False, stdin_once: bool = False) -> int:
+        """Start a detached shim that runs the container; return the init's host pid once it has exec'd.
+
+        `open_stdin` gives the container a stdin pipe that attach sessions feed (a TTY's input otherwise);
+        with `stdin_once` (and no TTY) the end of the first session's input closes it."""
         for name in (B.EXIT, B.INIT_PID, B.SOCKET):
             B.path(self.bundle, name).unlink(missing_ok=True)
         read_fd, write_fd = os.pipe()
         try:
             with open(B.path(self.bundle, B.SHIM_LOG), "ab") as shim_log:
-                LAUNCHER.spawn(self.bundle, log_path, write_fd, shim_log.fileno())
+                LAUNCHER.spawn(self.bundle, log_path, write_fd, shim_log.fileno(),
+                               {"open_stdin": open_stdin, "stdin_once": stdin_once})
         finally:
             os.close(write_fd)
         try:
@@ -112,6 +116,36 @@ class ShimClient:
         if not answer:
             raise errors.Conflict(f"Container {self.name} is not running")
         return json.loads(answer)
+
+    async def open_stream(self, req: dict[str, Any]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter,
+                                                              dict[str, Any]]:
+        """Send an attach or exec request and return the connection (now a frame stream, see
+        runtime/streams.py) with the shim's answer; Conflict when no shim listens. The caller closes
+        the writer; an answer with "error" has already closed it."""
+        try:
+            with B.socket_path(self.bundle) as address:
+                reader, writer = await asyncio.open_unix_connection(address, limit=1 << 20)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise errors.Conflict(f"Container {self.name} is not running") from None
+        try:
+            writer.write(json.dumps(req).encode() + b"\n")
+            await writer.drain()
+            line = await reader.readline()
+        except ConnectionError:
+            line = b""
+        answer = json.loads(line) if line else {"error": f"Container {self.name} is not running"}
+        if "error" in answer:
+            writer.close()
+        return reader, writer, answer
+
+    def resize(self, height: int, width: int, exec_id: str | None = None) -> None:
+        """Set the window size of the container's TTY (or of an exec's)."""
+        req: dict[str, Any] = {"op": "resize", "h": int(height), "w": int(width)}
+        if exec_id:
+            req["exec"] = exec_id
+        answer = self.request(req)
+        if "error" in answer:
+            raise errors.SystemError_(f"cannot resize: {answer['error']}")
 
     def kill(self, sig: int) -> None:
         """Signal the container's init; Conflict if it is not running."""

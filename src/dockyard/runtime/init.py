@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from dockyard.oci.spec import ALL_CAPABILITIES
 from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import DEFAULT_ROOT, V1_CONTROLLERS, is_cgroup2
+from dockyard.runtime.seccomp import SeccompFilter
 
 _FLAG_OPTIONS: dict[str, tuple[bool, int]] = {
     "ro": (True, L.MS_RDONLY), "rw": (False, L.MS_RDONLY), "nosuid": (True, L.MS_NOSUID),
@@ -122,9 +123,22 @@ def _make_target(dest: str, source_is_file: bool) -> None:
         os.makedirs(dest, exist_ok=True)
 
 
+def check_mount_destination(destination: str, dest: str, rootfs: str) -> None:
+    """Refuse a resolved destination that symlinks turned into the root itself or redirected into /proc."""
+    rel = os.path.relpath(dest, rootfs)
+    inside = "/" if rel == "." else "/" + rel
+    literal = os.path.normpath("/" + destination.lstrip("/"))
+    if inside == "/":
+        raise ContainerError(f"mount destination {destination} resolves to the container's root", 125)
+    for reserved in ("/proc", "/sys"):
+        if (inside + "/").startswith(reserved + "/") and not (literal + "/").startswith(reserved + "/"):
+            raise ContainerError(f"mount destination {destination} is redirected into {reserved}", 125)
+
+
 def _mount_one(m: dict[str, Any], rootfs: str, cgroups_path: str) -> None:
     """Mount one OCI mount entry under rootfs."""
     dest = secure_join(rootfs, m["destination"])
+    check_mount_destination(m["destination"], dest, rootfs)
     flags, propagation, data = parse_mount_options(list(m.get("options", [])))
     mtype = m.get("type", "")
     if mtype == "bind":
@@ -183,6 +197,26 @@ def _populate_dev(rootfs: str) -> None:
         os.symlink(target, os.path.join(dev, name))
 
 
+def create_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
+    """Create linux.devices nodes (--device, --privileged): mknod, or a bind of the host node when refused."""
+    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+    for dev in devices:
+        parent = secure_join(rootfs, os.path.dirname(dev["path"]))
+        path = os.path.join(parent, os.path.basename(dev["path"]))  # replace a final symlink (/dev/ptmx)
+        os.makedirs(parent, exist_ok=True)
+        if os.path.lexists(path):
+            os.unlink(path)
+        mode = dev.get("fileMode", 0o666) & 0o7777
+        try:
+            os.mknod(path, kinds[dev["type"]] | mode, os.makedev(dev.get("major", 0), dev.get("minor", 0)))
+        except PermissionError:
+            _make_target(path, True)
+            L.mount(dev.get("hostPath", dev["path"]), path, None, L.MS_BIND)
+            continue
+        os.chmod(path, mode)
+        os.chown(path, dev.get("uid", 0), dev.get("gid", 0))
+
+
 def _setup_rootfs(spec: dict[str, Any], rootfs: str) -> None:
     """Make / rprivate, bind the rootfs onto itself, mount everything, then pivot_root into it."""
     L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
@@ -193,6 +227,7 @@ def _setup_rootfs(spec: dict[str, Any], rootfs: str) -> None:
         _mount_one(m, rootfs, cgroups_path)
     if any(m["destination"].rstrip("/") == "/dev" and m.get("type") == "tmpfs" for m in mounts):
         _populate_dev(rootfs)
+    create_devices(rootfs, spec.get("linux", {}).get("devices", []))
     os.chdir(rootfs)
     L.pivot_root(".", ".")
     L.mount(None, ".", None, L.MS_SLAVE | L.MS_REC)
@@ -235,7 +270,7 @@ def _enter_namespaces(spec: dict[str, Any]) -> None:
         L.link_up("lo")
 
 
-def _apply_rlimits(rlimits: list[dict[str, Any]]) -> None:
+def apply_rlimits(rlimits: list[dict[str, Any]]) -> None:
     """setrlimit for each entry, clamped to the hard limits this host allows."""
     for rl in rlimits:
         kind = getattr(resource, rl["type"])
@@ -258,7 +293,7 @@ def _cap_mask(names: list[str]) -> int:
     return mask
 
 
-def _set_credentials(process: dict[str, Any]) -> None:
+def set_credentials(process: dict[str, Any]) -> None:
     """Drop the bounding set, switch user and groups, then set the remaining capability sets."""
     caps = process.get("capabilities", {})
     bounding = _cap_mask(caps.get("bounding", []))
@@ -306,7 +341,7 @@ def look_path(name: str, env: dict[str, str]) -> str:
     raise ContainerError(f'exec: "{name}": executable file not found in $PATH')
 
 
-def _exec(process: dict[str, Any]) -> NoReturn:
+def exec_process(process: dict[str, Any]) -> NoReturn:
     """chdir into cwd and execve the process with its own environment."""
     cwd = process.get("cwd") or "/"
     try:
@@ -338,29 +373,40 @@ def container_main(spec: dict[str, Any], rootfs: str, stdio: tuple[int, int, int
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         os.setsid()
+        if spec["process"].get("terminal"):
+            L.set_controlling_tty(0)
+        linux = spec.get("linux", {})
+        nnp_spec = bool(spec["process"].get("noNewPrivileges"))
+        seccomp = SeccompFilter(linux["seccomp"], nnp_spec) if linux.get("seccomp") else None
         _enter_namespaces(spec)
         _setup_rootfs(spec, rootfs)
-        linux = spec.get("linux", {})
         _harden_paths(linux)
         if spec.get("root", {}).get("readonly"):
             _remount_ro("/")
         if spec.get("hostname"):
             L.sethostname(spec["hostname"])
         process = spec["process"]
-        _apply_rlimits(process.get("rlimits", []))
+        apply_rlimits(process.get("rlimits", []))
         os.umask(0o022)
         os.makedirs(process.get("cwd") or "/", mode=0o755, exist_ok=True)
-        _set_credentials(process)
-        _exec(process)
+        if "oomScoreAdj" in process:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(process["oomScoreAdj"]))
+        if seccomp and not nnp_spec:
+            seccomp.load()  # while still holding CAP_SYS_ADMIN, as runc does
+        set_credentials(process)
+        if seccomp and nnp_spec:
+            seccomp.load()  # last, so the filter need not allow the setup syscalls
+        exec_process(process)
     except ContainerError as exc:
         code = exc.exit_code
-        _report(err_fd, exc.message, code)
+        report_failure(err_fd, exc.message, code)
     except Exception as exc:  # noqa: BLE001 - the child must report every failure to the shim, then exit
-        _report(err_fd, str(exc), 125)
+        report_failure(err_fd, str(exc), 125)
     finally:
         os._exit(code)
 
 
-def _report(err_fd: int, message: str, exit_code: int) -> None:
+def report_failure(err_fd: int, message: str, exit_code: int) -> None:
     """Send a setup failure to the shim as one JSON object."""
     os.write(err_fd, json.dumps({"message": message, "exit_code": exit_code}).encode())

@@ -7,6 +7,7 @@ import fcntl
 import os
 import socket
 import struct
+import termios
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -166,3 +167,24 @@ def link_up(name: str) -> None:
         req = struct.pack("16sh22x", name.encode(), 0)
         flags = struct.unpack("16sh22x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, req))[1]
         fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sh22x", name.encode(), flags | _IFF_UP))
+
+
+def set_controlling_tty(fd: int) -> None:
+    """Make the terminal on `fd` the controlling terminal of this (new) session (TIOCSCTTY)."""
+    fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+
+
+def set_window_size(fd: int, rows: int, cols: int) -> None:
+    """Set a terminal's window size (TIOCSWINSZ); the foreground process group gets SIGWINCH."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def close_fds_except(keep: set[int]) -> None:
+    """Close every open descriptor of this process above 2 that is not in `keep` (after a fork)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                continue  # the directory listing's own descriptor, already closed

@@ -12,19 +12,29 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from dockyard.runtime import bundle as B
 from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import open_cgroup
+from dockyard.runtime.execproc import exec_main
 from dockyard.runtime.init import container_main
 from dockyard.runtime.jsonlog import JsonLogWriter, rfc3339nano
+from dockyard.runtime.shimio import Pipe, Session, Stdio, read_chunk
+from dockyard.runtime.streams import STREAM_KINDS, encode, encode_exit
 
 # Without a pid namespace, orphaned processes may keep the output pipes open after init exits.
 _DRAIN_TIMEOUT = 2.0
+# Output of the first seconds is kept for attach requests made before the start (docker run -a).
+_REPLAY_WINDOW = 3.0
+_REPLAY_LIMIT = 1 << 20
+# A client that cannot take output for this long is dropped (the container must not stall).
+_SEND_TIMEOUT = 10.0
 
 
 class LaunchError(Exception):
@@ -63,18 +73,36 @@ def _enter_pid_namespace(spec: dict[str, Any]) -> None:
             L.unshare(L.CLONE_NEWPID)
 
 
-class Shim:
-    """One container's supervisor: starts it, copies its output to the log, answers requests, reaps it."""
+@dataclass
+class ExecProcess:
+    """A process started in the running container by an exec request."""
 
-    def __init__(self, bundle: Path, log_path: Path) -> None:
+    id: str
+    helper: int  # the shim's child that joined the namespaces and waits for the process
+    pidfd: int
+    stdio: Stdio
+    session: socket.socket | None
+
+
+class Shim:
+    """One container's supervisor: starts it, copies its output to the log and to attached clients,
+    feeds its stdin, runs exec'd processes, answers requests, reaps it."""
+
+    def __init__(self, bundle: Path, log_path: Path, open_stdin: bool = False, stdin_once: bool = False) -> None:
         self.bundle = bundle
         self.spec = json.loads((bundle / B.CONFIG).read_text())
-        cgroups_path = self.spec.get("linux", {}).get("cgroupsPath", "")
-        self.cgroup = open_cgroup(cgroups_path) if cgroups_path else None
+        self.cgroups_path = self.spec.get("linux", {}).get("cgroupsPath", "")
+        self.cgroup = open_cgroup(self.cgroups_path) if self.cgroups_path else None
         self.log = JsonLogWriter(log_path)
         self.sel = selectors.DefaultSelector()
+        self.stdio = Stdio.create(bool(self.spec["process"].get("terminal")), open_stdin)
+        self.stdin_once = stdin_once
         self.streams: dict[int, str] = {}
         self.buffers: dict[socket.socket, bytes] = {}
+        self.sessions: dict[socket.socket, Session] = {}
+        self.execs: dict[str, ExecProcess] = {}
+        self.replay: list[tuple[str, bytes]] = []
+        self.replay_until = 0.0
         self.pid = 0
         self.pidfd = -1
         self.exit_code: int | None = None
@@ -84,20 +112,18 @@ class Shim:
         if self.cgroup:
             self.cgroup.create()
             self.cgroup.apply_resources(self.spec.get("linux", {}).get("resources", {}))
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
         sync_r, sync_w = os.pipe()
         go_r, go_w = os.pipe()
-        devnull = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         rootfs = str(self.bundle / self.spec.get("root", {}).get("path", B.ROOTFS))
         _enter_pid_namespace(self.spec)
         pid = os.fork()
         if pid == 0:
-            container_main(self.spec, rootfs, (devnull, out_w, err_w), sync_w, go_r)
-        for fd in (devnull, out_w, err_w, sync_w, go_r):
+            container_main(self.spec, rootfs, self.stdio.child, sync_w, go_r)
+        self.stdio.child_started()
+        for fd in (sync_w, go_r):
             os.close(fd)
         self.pid = pid
-        self.streams = {out_r: "stdout", err_r: "stderr"}
+        self.streams = dict(self.stdio.outputs)
         try:
             if self.cgroup:
                 self.cgroup.add(pid)
@@ -117,31 +143,43 @@ class Shim:
         return pid
 
     def serve(self, listener: socket.socket) -> None:
-        """Copy output to the log and answer requests until the container exited and its output ended."""
+        """Copy output and answer requests until the container exited, its output ended and its execs ended."""
         for fd in self.streams:
             self.sel.register(fd, selectors.EVENT_READ, self._on_output)
         self.sel.register(self.pidfd, selectors.EVENT_READ, self._on_exit)
         self.sel.register(listener, selectors.EVENT_READ, self._on_accept)
+        self.replay_until = time.monotonic() + _REPLAY_WINDOW
         deadline: float | None = None
-        while self.exit_code is None or self.streams:
+        while self.exit_code is None or self.streams or self.execs:
             timeout = None if deadline is None else deadline - time.monotonic()
             if timeout is not None and timeout <= 0:
                 break
             for key, _ in self.sel.select(timeout):
-                callback: Callable[[Any], None] = key.data
-                callback(key.fileobj)
+                if self.sel.get_map().get(key.fileobj) is key:  # an earlier callback may have closed it
+                    callback: Callable[[Any], None] = key.data
+                    callback(key.fileobj)
             if self.exit_code is not None and deadline is None:
                 deadline = time.monotonic() + _DRAIN_TIMEOUT
         for fd in list(self.streams):
             self._end_stream(fd)
 
+    # ----- container output -------------------------------------------------------------------------
+
     def _on_output(self, fd: int) -> None:
-        """Log a chunk of container output."""
-        data = os.read(fd, 65536)
-        if data:
-            self.log.feed(self.streams[fd], data)
-        else:
+        """Log a chunk of container output and copy it to attached clients."""
+        data = read_chunk(fd)
+        if data is None:
+            return
+        if not data:
             self._end_stream(fd)
+            return
+        stream = self.streams[fd]
+        self.log.feed(stream, data)
+        if time.monotonic() < self.replay_until and sum(len(d) for _, d in self.replay) < _REPLAY_LIMIT:
+            self.replay.append((stream, data))
+        for session in list(self.sessions.values()):
+            if session.exec_id is None and stream in session.wants:
+                self._send(session, encode(STREAM_KINDS[stream], data))
 
     def _end_stream(self, fd: int) -> None:
         """A stream reached EOF (or is abandoned): log its partial line and forget it."""
@@ -157,6 +195,8 @@ class Shim:
         self.sel.unregister(pidfd)
         os.close(pidfd)
 
+    # ----- clients ----------------------------------------------------------------------------------
+
     def _on_accept(self, listener: socket.socket) -> None:
         """Accept a client connection."""
         conn, _ = listener.accept()
@@ -165,47 +205,241 @@ class Shim:
         self.sel.register(conn, selectors.EVENT_READ, self._on_client)
 
     def _on_client(self, conn: socket.socket) -> None:
-        """Read requests (one JSON object per line) and answer each with one JSON line."""
+        """Read requests (one JSON object per line) and answer each with one JSON line; an attach or
+        exec request turns the connection into a stream session."""
         try:
-            data = conn.recv(4096)
+            data = conn.recv(65536)
         except ConnectionError:
             data = b""
+        if conn in self.sessions:
+            self._session_input(self.sessions[conn], data)
+            return
         if not data:
             self._drop(conn)
             return
         buf = self.buffers[conn] + data
-        *lines, self.buffers[conn] = buf.split(b"\n")
         try:
-            for line in lines:
-                if line.strip():
-                    conn.sendall(json.dumps(self._handle(line)).encode() + b"\n")
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if not line.strip():
+                    continue
+                answer, session = self._handle(line, conn)
+                conn.sendall(json.dumps(answer).encode() + b"\n")
+                if session is not None:
+                    self._open_session(session, buf)
+                    return
         except (ConnectionError, BlockingIOError):
             self._drop(conn)
+            return
+        self.buffers[conn] = buf
 
-    def _handle(self, line: bytes) -> dict[str, Any]:
-        """Answer one request: kill {signal}, or state."""
+    def _handle(self, line: bytes, conn: socket.socket) -> tuple[dict[str, Any], Session | None]:
+        """Answer one request: state, kill {signal}, resize {h, w, exec?}, attach {...}, exec {...}."""
         try:
             req = json.loads(line)
             op = req["op"]
         except (ValueError, KeyError, TypeError):
-            return {"error": "invalid request"}
+            return {"error": "invalid request"}, None
         if op == "state":
-            return {"pid": self.pid, "running": self.exit_code is None}
+            return {"pid": self.pid, "running": self.exit_code is None}, None
+        if op == "attach":
+            return self._attach(req, conn)
+        if op == "exec":
+            return self._exec(req, conn)
+        if op == "resize":
+            return self._resize(req), None
         if op == "kill":
             if self.exit_code is not None:
-                return {"error": "container is not running"}
+                return {"error": "container is not running"}, None
             try:
                 signal.pidfd_send_signal(self.pidfd, int(req.get("signal", signal.SIGKILL)))
             except (OSError, ValueError) as exc:
-                return {"error": str(exc)}
-            return {"ok": True}
-        return {"error": f"unknown op {op!r}"}
+                return {"error": str(exc)}, None
+            return {"ok": True}, None
+        return {"error": f"unknown op {op!r}"}, None
+
+    def _attach(self, req: dict[str, Any], conn: socket.socket) -> tuple[dict[str, Any], Session | None]:
+        """{"op": "attach", "stdin", "stdout", "stderr", "replay"}: stream the container's output from now
+        on (plus what it wrote since start when `replay` and still within the replay window)."""
+        wants = {name for name in ("stdout", "stderr") if req.get(name)}
+        stdin = self.stdio.stdin if req.get("stdin") else None
+        session = Session(conn, wants, stdin, self.stdin_once and not self.spec["process"].get("terminal"))
+        if req.get("replay") and time.monotonic() < self.replay_until:
+            session.backlog = b"".join(encode(STREAM_KINDS[stream], data) for stream, data in self.replay
+                                       if stream in wants)
+        return {"ok": True}, session
+
+    def _resize(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Set the window size of the container's (or an exec's) terminal; nothing without a TTY."""
+        if req.get("exec"):
+            proc = self.execs.get(req["exec"])
+            if proc is None:
+                return {"error": f"no such exec {req['exec']}"}
+            master = proc.stdio.master
+        else:
+            master = self.stdio.master
+        if master is not None:
+            try:
+                L.set_window_size(master, int(req["h"]), int(req["w"]))
+            except (OSError, KeyError, ValueError, struct.error) as exc:
+                return {"error": f"resize: {exc}"}
+        return {"ok": True}
+
+    def _open_session(self, session: Session, rest: bytes) -> None:
+        """Turn a connection into a stream session; bytes after the request line are stdin."""
+        conn = session.conn
+        del self.buffers[conn]
+        conn.setblocking(True)
+        conn.settimeout(_SEND_TIMEOUT)
+        self.sessions[conn] = session
+        if session.backlog:
+            self._send(session, session.backlog)
+            if conn not in self.sessions:
+                return
+        if rest:
+            self._session_input(session, rest)
+
+    def _session_input(self, session: Session, data: bytes) -> None:
+        """Client bytes go to stdin; EOF (half-close) ends the session's input and may close stdin."""
+        pipe = session.stdin
+        if not data:
+            self._stop_reading(session)
+            if pipe is not None and session.close_stdin:
+                pipe.closing = True
+                self._settle(pipe)
+            return
+        if pipe is None or pipe.closed or pipe.closing:
+            return
+        if not pipe.write(data):
+            self._stop_reading(session)
+            pipe.blocked.append(session.conn)
+        self._settle(pipe)
+
+    def _stop_reading(self, session: Session) -> None:
+        """Stop watching a session's connection for input (it still receives output)."""
+        if session.reading:
+            self.sel.unregister(session.conn)
+            session.reading = False
+
+    def _settle(self, pipe: Pipe) -> None:
+        """Watch a stdin pipe while bytes are queued; once drained resume its writers, close it if asked."""
+        if pipe.closed:
+            return
+        if pipe.pending:
+            if not pipe.watched:
+                self.sel.register(pipe.fd, selectors.EVENT_WRITE, lambda _fd: self._on_writable(pipe))
+                pipe.watched = True
+            return
+        if pipe.watched:
+            self.sel.unregister(pipe.fd)
+            pipe.watched = False
+        for conn in pipe.blocked:
+            session = self.sessions.get(conn)
+            if session is not None and not session.reading:
+                self.sel.register(conn, selectors.EVENT_READ, self._on_client)
+                session.reading = True
+        pipe.blocked.clear()
+        if pipe.closing:
+            pipe.close()
+
+    def _on_writable(self, pipe: Pipe) -> None:
+        """A stdin pipe can take more bytes."""
+        pipe.flush()
+        self._settle(pipe)
+
+    def _send(self, session: Session, data: bytes) -> None:
+        """Send output to a session; a client that cannot take it is dropped."""
+        try:
+            session.conn.sendall(data)
+        except OSError:
+            self._drop(session.conn)
 
     def _drop(self, conn: socket.socket) -> None:
-        """Close one client connection."""
-        self.sel.unregister(conn)
-        del self.buffers[conn]
+        """Close one client connection (request or session)."""
+        session = self.sessions.pop(conn, None)
+        if session is None or session.reading:
+            self.sel.unregister(conn)
+        if session is not None and session.exec_id in self.execs:
+            self.execs[session.exec_id].session = None
+        self.buffers.pop(conn, None)
         conn.close()
+
+    # ----- exec -------------------------------------------------------------------------------------
+
+    def _exec(self, req: dict[str, Any], conn: socket.socket) -> tuple[dict[str, Any], Session | None]:
+        """{"op": "exec", "id", "process", "stdin"}: start a process in the container; the session gets
+        its output and, at the end, an EXIT frame."""
+        if self.exit_code is not None:
+            return {"error": "container is not running", "exit_code": 126}, None
+        exec_id, process = str(req.get("id", "")), req.get("process")
+        if not exec_id or exec_id in self.execs or not isinstance(process, dict):
+            return {"error": "invalid exec request", "exit_code": 125}, None
+        stdio = Stdio.create(bool(process.get("terminal")), bool(req.get("stdin")))
+        err_r, err_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        helper = os.fork()
+        if helper == 0:
+            exec_main(self.pid, self.cgroups_path, process, stdio.child, err_w, ack_r)
+        stdio.child_started()
+        os.close(err_w)
+        os.close(ack_r)
+        failure = _read_all(err_r)
+        pid = 0 if failure else _host_pid_of_child(helper)  # not reaped before the ack: still listed
+        os.close(ack_w)
+        if failure:
+            os.waitpid(helper, 0)
+            stdio.abandon()
+            report = json.loads(failure)
+            return {"error": report["message"], "exit_code": report["exit_code"]}, None
+        proc = ExecProcess(exec_id, helper, os.pidfd_open(helper), stdio, conn)
+        self.execs[exec_id] = proc
+        for fd in stdio.outputs:
+            self.sel.register(fd, selectors.EVENT_READ, lambda fd, p=proc: self._on_exec_output(p, fd))
+        self.sel.register(proc.pidfd, selectors.EVENT_READ, lambda _fd, p=proc: self._on_exec_exit(p))
+        session = Session(conn, {"stdout", "stderr"}, stdio.stdin, True, exec_id)
+        return {"pid": pid}, session
+
+    def _on_exec_output(self, proc: ExecProcess, fd: int) -> None:
+        """Copy a chunk of an exec's output to its session (never to the log)."""
+        data = read_chunk(fd)
+        if data is None:
+            return
+        if not data:
+            self._close_exec_output(proc, fd)
+            return
+        self._exec_send(proc, encode(STREAM_KINDS[proc.stdio.outputs[fd]], data))
+
+    def _exec_send(self, proc: ExecProcess, frame: bytes) -> None:
+        """Send a frame to the exec's session, if it still has one."""
+        session = self.sessions.get(proc.session) if proc.session is not None else None
+        if session is not None:
+            self._send(session, frame)
+
+    def _close_exec_output(self, proc: ExecProcess, fd: int) -> None:
+        """Forget one output fd of an exec."""
+        del proc.stdio.outputs[fd]
+        self.sel.unregister(fd)
+        os.close(fd)
+
+    def _on_exec_exit(self, proc: ExecProcess) -> None:
+        """The exec ended: send what is left of its output, then its exit code, and close the session."""
+        _, status = os.waitpid(proc.helper, 0)
+        self.sel.unregister(proc.pidfd)
+        os.close(proc.pidfd)
+        for fd in list(proc.stdio.outputs):
+            while data := read_chunk(fd):
+                self._exec_send(proc, encode(STREAM_KINDS[proc.stdio.outputs[fd]], data))
+            self._close_exec_output(proc, fd)
+        stdin = proc.stdio.stdin
+        if stdin is not None:
+            stdin.closing = True
+            stdin.pending = b""
+            self._settle(stdin)
+        code = os.waitstatus_to_exitcode(status)
+        self._exec_send(proc, encode_exit(128 - code if code < 0 else code))
+        del self.execs[proc.id]
+        if proc.session is not None and proc.session in self.sessions:
+            self._drop(proc.session)
 
     def finish(self, listener: socket.socket) -> None:
         """Close the log, write exit.json, remove the cgroup and the socket, then close every client (EOF)."""
@@ -217,8 +451,19 @@ class Shim:
             self.cgroup.remove()
         listener.close()
         (self.bundle / B.SOCKET).unlink(missing_ok=True)
-        for conn in list(self.buffers):
+        for conn in list(self.buffers) + list(self.sessions):
             self._drop(conn)
+        stdin = self.stdio.stdin
+        if stdin is not None and not stdin.closed:
+            if stdin.watched:
+                self.sel.unregister(stdin.fd)
+            stdin.close()
+
+
+def _host_pid_of_child(parent: int) -> int:
+    """The host pid of the one child of `parent` (the helper forked it inside the pid namespace)."""
+    with open(f"/proc/{parent}/task/{parent}/children") as f:
+        return int(f.read().split()[0])
 
 
 def _read_all(fd: int) -> bytes:
@@ -248,10 +493,11 @@ def _listen(bundle: Path) -> socket.socket:
     return listener
 
 
-def run(bundle: Path, log_path: Path, status_fd: int) -> None:
+def run(bundle: Path, log_path: Path, status_fd: int, options: dict[str, Any]) -> None:
     """The shim's life: start the container, report, serve, record the exit."""
     (bundle / B.SHIM_PID).write_text(str(os.getpid()))
-    shim = Shim(bundle, log_path)
+    from dockyard.runtime.external import shim_for  # imports this module: chosen at run time
+    shim = shim_for(bundle, log_path, bool(options.get("open_stdin")), bool(options.get("stdin_once")))
     listener = _listen(bundle)
     try:
         pid = shim.start()
@@ -274,16 +520,20 @@ def _abandon(shim: Shim, listener: socket.socket) -> None:
     listener.close()
     (shim.bundle / B.SOCKET).unlink(missing_ok=True)
     shim.log.close()
+    shim.stdio.abandon()
     if shim.cgroup and shim.cgroup.exists():
         shim.cgroup.remove()
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `<bundle> <log_path> <status_fd>`; double-forks away from the launcher."""
+    """Entry point: `<bundle> <log_path> <status_fd> [<options json>]`; double-forks away from the launcher.
+
+    Options: {"open_stdin": bool, "stdin_once": bool} (docker's OpenStdin and StdinOnce)."""
     bundle, log_path, status_fd = Path(argv[0]), Path(argv[1]), int(argv[2])
+    options = json.loads(argv[3]) if len(argv) > 3 else {}
     os.set_inheritable(status_fd, False)
     if os.fork():
         os._exit(0)
     os.chdir("/")
-    run(bundle, log_path, status_fd)
+    run(bundle, log_path, status_fd, options)
     sys.exit(0)

@@ -44,9 +44,11 @@ class ShimLauncher:
         self._sock = ours
         return ours
 
-    def spawn(self, bundle: Path, log_path: Path, status_fd: int, shim_log_fd: int) -> None:
-        """Fork a detached shim for `bundle`; it reports on `status_fd` and writes its stderr to `shim_log_fd`."""
-        message = json.dumps({"bundle": str(bundle), "log": str(log_path)}).encode()
+    def spawn(self, bundle: Path, log_path: Path, status_fd: int, shim_log_fd: int,
+              options: dict[str, object] | None = None) -> None:
+        """Fork a detached shim for `bundle`; it reports on `status_fd` and writes its stderr to `shim_log_fd`.
+        `options` are the shim's stdio options (see runtime/shim.py main)."""
+        message = json.dumps({"bundle": str(bundle), "log": str(log_path), "options": options or {}}).encode()
         fds = array.array("i", [status_fd, shim_log_fd])
         with self._lock:
             sock = self._ensure()
@@ -90,7 +92,7 @@ def serve(fd: int) -> None:
             os.dup2(shim_log_fd, 2)
             for extra in (devnull, shim_log_fd):
                 os.close(extra)
-            shim.main([request["bundle"], request["log"], str(status_fd)])
+            shim.main([request["bundle"], request["log"], str(status_fd), json.dumps(request.get("options", {}))])
             os._exit(0)
         os.close(status_fd)
         os.close(shim_log_fd)

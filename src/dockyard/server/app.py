@@ -14,7 +14,19 @@ from dockyard.server.services import Services
 
 log = logging.getLogger(__name__)
 
-ROUTER_MODULES = ("system", "images", "containers")
+ROUTER_MODULES = (
+    "system",
+    "images",
+    "containers",
+    "build",
+    "container_files",
+    "container_stats",
+    "networks",
+    "volumes",
+    "diskusage",
+    "exec",
+    "container_update",
+)
 COMMON_HEADERS = [
     ("Api-Version", API_VERSION),
     ("Docker-Experimental", "false"),

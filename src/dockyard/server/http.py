@@ -330,9 +330,11 @@ class Connection:
         headers.append(("Date", email.utils.formatdate(usegmt=True)))
         headers.extend(resp.headers.items())
         bodiless = method == "HEAD" or resp.status in _NO_BODY_STATUS or resp.status < 200
+        # a stream whose producer knows its length (a registry blob) is sent as is, not chunked
+        framed = isinstance(resp, Stream) and not any(k.lower() == "content-length" for k in resp.headers)
         if isinstance(resp, Stream):
             headers.append(("Content-Type", resp.content_type))
-            if not bodiless:
+            if not bodiless and framed:
                 headers.append(("Transfer-Encoding", "chunked"))
         elif isinstance(resp, Raw):
             headers.append(("Content-Type", resp.content_type))
@@ -350,12 +352,12 @@ class Connection:
             if bodiless:
                 await _aclose(resp.chunks)
                 return keep_alive
-            return await self._send_stream(resp.chunks) and keep_alive
+            return await self._send_stream(resp.chunks, framed) and keep_alive
         return keep_alive
 
-    async def _send_stream(self, chunks: AsyncIterator[bytes]) -> bool:
-        """Write a chunked body while watching for the client going away; False on failure."""
-        writer = asyncio.get_running_loop().create_task(self._write_chunks(chunks))
+    async def _send_stream(self, chunks: AsyncIterator[bytes], framed: bool) -> bool:
+        """Write a streamed body while watching for the client going away; False on failure."""
+        writer = asyncio.get_running_loop().create_task(self._write_chunks(chunks, framed))
         watcher = asyncio.get_running_loop().create_task(self._watch_eof()) if self._body_done else None
         try:
             while watcher is not None and not writer.done():
@@ -373,12 +375,12 @@ class Connection:
                 if task is not None and not task.done():
                     task.cancel()
 
-    async def _write_chunks(self, chunks: AsyncIterator[bytes]) -> bool:
-        """Frame and flush each chunk; a failing producer is logged and the body left unterminated."""
+    async def _write_chunks(self, chunks: AsyncIterator[bytes], framed: bool = True) -> bool:
+        """Flush each chunk (chunk-framed unless the length was given); a failing producer is logged."""
         try:
             async for chunk in chunks:
                 if chunk:
-                    self.writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                    self.writer.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if framed else chunk)
                     await self.writer.drain()
         except ConnectionError:
             raise
@@ -387,8 +389,9 @@ class Connection:
             return False
         finally:
             await _aclose(chunks)
-        self.writer.write(b"0\r\n\r\n")
-        await self.writer.drain()
+        if framed:
+            self.writer.write(b"0\r\n\r\n")
+            await self.writer.drain()
         return True
 
     async def _watch_eof(self) -> bool:

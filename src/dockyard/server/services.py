@@ -17,3 +17,6 @@ class Services:
     containers: Any
     events: EventBus
     system: SystemService
+    builder: Any = None
+    volumes: Any = None
+    networks: Any = None

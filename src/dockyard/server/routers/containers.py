@@ -8,7 +8,9 @@ from typing import Any, AsyncIterator
 
 from dockyard.errors import InvalidParameter
 from dockyard.logs.jsonfile import end_offset, read_log, tail_offset
+from dockyard.server.relay import open_attach, relay
 from dockyard.server.routing import HIJACKED, Empty, Json, Request, Router, Stream, run_blocking
+from dockyard.util.detachkeys import parse_detach_keys
 from dockyard.util.filters import parse_filters
 from dockyard.util.stdcopy import frame
 
@@ -138,8 +140,15 @@ def register(router: Router, services: Any) -> None:
         offset = 0 if req.arg_bool("logs") else await run_blocking(end_offset, path)
         follow = req.arg_bool("stream")
         exits_before = containers.exit_count(container_id)
+        detach_keys = parse_detach_keys(req.arg("detachKeys"))
         hijack = await req.hijack(RAW if tty else MULTIPLEXED)
         containers.publish(container_id, "attach")
+        if follow and (tty or req.arg_bool("stdin")):  # live from the shim: stdin, prompts without newline
+            flags = {name: req.arg_bool(name) for name in ("stdin", "stdout", "stderr")}
+            live = await open_attach(containers, services.events, container_id, flags, detach_keys, tty)
+            if live is not None:
+                await relay(hijack, live)
+                return HIJACKED
         entries = read_log(path, offset=offset, follow=follow,
                            finished=lambda: containers.exit_count(container_id) != exits_before)
         await _pump(entries, wanted, tty, hijack)

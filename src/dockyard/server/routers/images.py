@@ -7,7 +7,11 @@ import json
 import urllib.request
 from typing import Any, AsyncIterator, BinaryIO, Callable, Iterator
 
-from dockyard.errors import InvalidParameter, NotImplementedYet
+from dockyard.distribution import login as registry_login
+from dockyard.distribution.client import Credentials
+from dockyard.distribution.pull import Puller
+from dockyard.distribution.push import Pusher
+from dockyard.errors import InvalidParameter
 from dockyard.server.routing import Empty, Json, Request, Router, Stream, run_blocking
 from dockyard.server.services import Services
 from dockyard.util.filters import parse_filters
@@ -161,7 +165,9 @@ def register(router: Router, services: Services) -> None:
         """POST /images/create?fromSrc=-|URL: docker import; answers {"status": <image id>}."""
         source = req.arg("fromSrc")
         if req.arg("fromImage"):
-            raise NotImplementedYet("pulling images is not supported yet")
+            puller = Puller(images, services.system.config, _credentials(req), req.arg("platform") or None)
+            messages = puller.pull(req.arg("fromImage") or "", req.arg("tag") or None)
+            return Stream(_json_lines(await run_blocking(next, messages, None), messages))
         if not source:
             raise InvalidParameter("fromImage or fromSrc is required")
         changes = req.arg_list("changes")
@@ -172,6 +178,27 @@ def register(router: Router, services: Services) -> None:
         else:
             image_id = await run_blocking(_import_url, images, source, args)
         return Stream(_json_lines({"status": image_id}, iter(())))
+
+    @router.post("/images/{name:path}/push")
+    async def push(req: Request) -> Stream:
+        """POST /images/{name}/push?tag=: progress as JSON lines."""
+        messages = Pusher(images, services.system.config, _credentials(req)).push(req.params["name"],
+                                                                                  req.arg("tag") or None)
+        return Stream(_json_lines(await run_blocking(next, messages, None), messages))
+
+    @router.get("/images/search")
+    async def search(req: Request) -> Json:
+        """GET /images/search?term=&limit=: the registry's /v1/search results."""
+        term = req.arg("term") or ""
+        if not term:
+            raise InvalidParameter("term is required")
+        return Json(await run_blocking(registry_login.search, services.system.config, term,
+                                       req.arg_int("limit", 25) or 25, _credentials(req)))
+
+    @router.post("/auth")
+    async def auth(req: Request) -> Json:
+        """POST /auth: check credentials against the registry."""
+        return Json(await run_blocking(registry_login.login, services.system.config, await req.json()))
 
     @router.post("/images/load")
     async def load(req: Request) -> Stream:
@@ -199,6 +226,11 @@ def register(router: Router, services: Services) -> None:
     async def save_one(req: Request) -> Stream:
         """GET /images/{name}/get."""
         return await save([req.params["name"]])
+
+
+def _credentials(req: Request) -> Credentials:
+    """The registry credentials of the X-Registry-Auth header."""
+    return Credentials.from_header(req.headers.get("x-registry-auth"))
 
 
 def _import_url(images: Any, url: str, args: tuple) -> str:

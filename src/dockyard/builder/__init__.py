@@ -1,0 +1,1 @@
+"""Dockerfile builder: parser, context, cache and executor for POST /build."""

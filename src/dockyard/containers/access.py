@@ -1,0 +1,60 @@
+"""Reach a container's files from the daemon: its record, its root file system (mounted if need be), its events."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Iterator
+
+from dockyard.errors import SystemError_
+
+MOUNTS_DIR = "mounts"
+
+
+class ContainerAccess:
+    """What cp, export, diff, commit and stats need from the container service, the snapshotter and the bus."""
+
+    def __init__(self, containers: Any, snapshots: Any, events: Any) -> None:
+        self.containers = containers
+        self.snapshots = snapshots
+        self.events = events
+
+    def doc(self, ref: str) -> dict[str, Any]:
+        """The container's inspect document (NotFound for an unknown name or id)."""
+        return self.containers.inspect(ref)
+
+    def publish(self, doc: dict[str, Any], action: str, **extra: str) -> None:
+        """A container event with docker's attributes: labels, image, name, then `extra`."""
+        attributes = dict(doc["Config"].get("Labels") or {})
+        attributes.update(image=doc["Config"].get("Image", ""), name=doc["Name"].lstrip("/"), **extra)
+        self.events.publish("container", action, doc["Id"], attributes)
+
+    def upper_and_lowers(self, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
+        """The container's writable layer and its image's layer directories (top-most first)."""
+        data = doc["GraphDriver"]["Data"]
+        lowers = [Path(p) for p in data["LowerDir"].split(":") if p]
+        return Path(data["UpperDir"]), lowers
+
+    @contextlib.contextmanager
+    def rootfs(self, doc: dict[str, Any]) -> Iterator[Path]:
+        """The merged root file system: bundle/rootfs while running, else a temporary overlay mount."""
+        container_id = doc["Id"]
+        bundle = self.containers.bundle(container_id)
+        running = bundle / "rootfs"
+        if doc["State"]["Running"]:
+            if not os.path.ismount(running):
+                raise SystemError_(f"the root file system of container {container_id} is not mounted")
+            yield running
+            return
+        target = bundle.parent.parent / MOUNTS_DIR / f"{container_id[:12]}-{secrets.token_hex(4)}"
+        target.mkdir(parents=True, mode=0o700)
+        try:
+            self.snapshots.mount_container(container_id, target)
+            try:
+                yield target
+            finally:
+                self.snapshots.unmount(target)
+        finally:
+            target.rmdir()

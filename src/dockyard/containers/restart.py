@@ -1,0 +1,203 @@
+"""Restart policies (no, always, on-failure[:N], unless-stopped, on-unhealthy) with docker's back-off.
+
+Docker's restartmanager: the delay starts at 100 ms and doubles up to one minute; a run that lasted
+10 s or more resets it. `docker stop`/`kill` and `rm` cancel restarts; a manual start resets the count.
+`on-unhealthy` (Dockyard's own) behaves as `always` and also restarts a container whose healthcheck
+turns unhealthy (see containers/health.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable
+
+from dockyard.errors import DockyardError, InvalidParameter
+from dockyard.util.timeutil import parse_rfc3339, unix_seconds
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("no", "always", "on-failure", "unless-stopped", "on-unhealthy")
+FIRST_DELAY = 0.1
+MAX_DELAY = 60.0
+RESET_AFTER = 10.0
+MANUAL_KEY = "HasBeenManuallyStopped"  # docker's own name for the persisted flag
+
+
+def validate_restart_policy(policy: Any, auto_remove: bool) -> dict[str, Any]:
+    """Docker's checks of HostConfig.RestartPolicy; returns the normalised policy."""
+    if policy is None:
+        policy = {}
+    if not isinstance(policy, dict):
+        raise InvalidParameter("json: cannot unmarshal into Go struct field HostConfig.RestartPolicy "
+                               "of type container.RestartPolicy")
+    name = policy.get("Name") or "no"
+    count = policy.get("MaximumRetryCount") or 0
+    if not isinstance(name, str):
+        raise InvalidParameter("json: cannot unmarshal into Go struct field RestartPolicy.Name of type string")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise InvalidParameter("json: cannot unmarshal into Go struct field RestartPolicy.MaximumRetryCount "
+                               "of type int")
+    if name not in POLICIES:
+        raise InvalidParameter(f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', "
+                               "'on-failure', 'unless-stopped', or 'on-unhealthy'")
+    if count < 0:
+        raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
+    if count and name != "on-failure":
+        raise InvalidParameter("invalid restart policy: maximum retry count can only be used with 'on-failure'")
+    if auto_remove and name != "no":
+        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
+    return {"Name": name, "MaximumRetryCount": count}
+
+
+def policy_name(doc: dict[str, Any]) -> str:
+    """The container's restart policy name ("no" when unset)."""
+    return (doc["HostConfig"].get("RestartPolicy") or {}).get("Name") or "no"
+
+
+def should_restart(doc: dict[str, Any], exit_code: int, manually_stopped: bool) -> bool:
+    """Docker's ShouldRestart decision for one exit (the count is doc["RestartCount"])."""
+    name = policy_name(doc)
+    if name in ("always", "on-unhealthy"):
+        return True
+    if name == "unless-stopped":
+        return not manually_stopped
+    if name == "on-failure":
+        limit = doc["HostConfig"]["RestartPolicy"].get("MaximumRetryCount") or 0
+        return exit_code != 0 and (limit == 0 or doc["RestartCount"] < limit)
+    return False
+
+
+def run_seconds(state: dict[str, Any]) -> float:
+    """How long the last run lasted (StartedAt to FinishedAt)."""
+    if unix_seconds(state["StartedAt"]) <= 0 or unix_seconds(state["FinishedAt"]) <= 0:
+        return 0.0
+    return parse_rfc3339(state["FinishedAt"]) - parse_rfc3339(state["StartedAt"])
+
+
+def mark_restarting(doc: dict[str, Any]) -> None:
+    """Docker's SetRestarting: counted as running (so ps lists it) but with no process."""
+    doc["State"].update(Status="restarting", Running=True, Restarting=True, Paused=False, Pid=0)
+
+
+def clear_restarting(doc: dict[str, Any]) -> None:
+    """A restart that will not happen after all: the container is simply exited."""
+    doc["State"].update(Status="exited", Running=False, Restarting=False, Pid=0)
+
+
+@dataclass
+class _Pending:
+    """Back-off state of one container while the daemon runs."""
+
+    delay: float = 0.0
+    task: asyncio.Task | None = None
+    canceled: bool = False
+    force: bool = False  # restart on the next exit whatever the policy (unhealthy)
+
+
+class RestartSupervisor:
+    """Decides after every exit whether to restart, waits the back-off, and starts the container again."""
+
+    def __init__(self, get_doc: Callable[[str], dict[str, Any] | None], save: Callable[[dict[str, Any]], Awaitable[None]],
+                 start: Callable[[str], Awaitable[None]], kill: Callable[[str], Awaitable[None]],
+                 publish: Callable[..., None]) -> None:
+        self._get_doc = get_doc
+        self._kill = kill
+        self._save = save
+        self._start = start
+        self._publish = publish
+        self._pending: dict[str, _Pending] = {}
+
+    def _state(self, container_id: str) -> _Pending:
+        return self._pending.setdefault(container_id, _Pending())
+
+    def started_by_user(self, doc: dict[str, Any]) -> None:
+        """A manual start (or restart): forget back-off, count and the manual-stop flag (docker does)."""
+        self._cancel_task(doc["Id"])
+        self._pending.pop(doc["Id"], None)
+        doc["RestartCount"] = 0
+        doc[MANUAL_KEY] = False
+
+    async def stopped_by_user(self, doc: dict[str, Any]) -> None:
+        """`stop`, `kill` with the stop signal or SIGKILL, `rm -f`: no restart follows; a pending one ends."""
+        self._state(doc["Id"]).canceled = True
+        doc[MANUAL_KEY] = True
+        if self._cancel_task(doc["Id"]) or doc["State"].get("Restarting"):
+            clear_restarting(doc)
+        await self._save(doc)
+
+    def _cancel_task(self, container_id: str) -> bool:
+        pending = self._pending.get(container_id)
+        if pending is None or pending.task is None or pending.task.done():
+            return False
+        if pending.task is not asyncio.current_task():
+            pending.task.cancel()
+        pending.task = None
+        return True
+
+    def forget(self, container_id: str) -> None:
+        """The container is removed."""
+        self._cancel_task(container_id)
+        self._pending.pop(container_id, None)
+
+    def after_exit(self, doc: dict[str, Any], exit_code: int) -> bool:
+        """After an exit has been recorded: schedule a restart when the policy says so (doc left restarting)."""
+        pending = self._state(doc["Id"])
+        forced, pending.force = pending.force, False
+        if pending.canceled or not (forced or should_restart(doc, exit_code, bool(doc.get(MANUAL_KEY)))):
+            pending.canceled = False
+            return False
+        self._schedule(doc, pending, run_seconds(doc["State"]))
+        return True
+
+    async def restart_unhealthy(self, doc: dict[str, Any]) -> None:
+        """Kill a container whose healthcheck failed; the exit then restarts it whatever its policy."""
+        self._state(doc["Id"]).force = True
+        await self._kill(doc["Id"])
+
+    def _schedule(self, doc: dict[str, Any], pending: _Pending, ran_for: float) -> None:
+        if ran_for >= RESET_AFTER:
+            pending.delay = 0.0
+        pending.delay = FIRST_DELAY if pending.delay == 0.0 else min(pending.delay * 2, MAX_DELAY)
+        doc["RestartCount"] = doc.get("RestartCount", 0) + 1
+        mark_restarting(doc)
+        pending.task = asyncio.create_task(self._restart_after(doc["Id"], pending.delay))
+
+    async def _restart_after(self, container_id: str, delay: float) -> None:
+        """Wait the back-off, then start the container again (a failed start is an exit like any other)."""
+        await asyncio.sleep(delay)
+        doc = self._get_doc(container_id)
+        pending = self._pending.get(container_id)
+        if doc is None or pending is None or pending.task is not asyncio.current_task():
+            return
+        pending.task = None
+        clear_restarting(doc)
+        try:
+            await self._start(container_id)
+        except DockyardError as failed:
+            log.warning("restarting container %s failed: %s", container_id[:12], failed)
+            await self._save(doc)
+            return
+        except Exception:  # a background task: nobody else would see the error
+            log.exception("restarting container %s failed", container_id[:12])
+            await self._save(doc)
+            return
+        self._publish(doc, "restart")
+
+    async def resume(self, docs: Iterable[dict[str, Any]]) -> None:
+        """At daemon start: restart what was waiting to restart, and what its policy restarts after a daemon restart."""
+        for doc in docs:
+            state = doc["State"]
+            pending = self._pending.get(doc["Id"])
+            if pending is not None and pending.task is not None:
+                continue  # already scheduled by the exit handled during restore
+            if state.get("Restarting"):
+                self._schedule(doc, self._state(doc["Id"]), 0.0)
+                doc["RestartCount"] -= 1  # the interrupted restart was already counted
+                await self._save(doc)
+            elif (not state["Running"] and unix_seconds(state["StartedAt"]) > 0
+                  and should_restart(doc, state["ExitCode"], bool(doc.get(MANUAL_KEY)))):
+                self._schedule(doc, self._state(doc["Id"]), RESET_AFTER)
+                doc["RestartCount"] -= 1  # docker starts these without counting a restart
+                await self._save(doc)

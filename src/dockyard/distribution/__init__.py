@@ -1,0 +1,1 @@
+"""The daemon's registry client side: reference resolution, auth, pull and push."""

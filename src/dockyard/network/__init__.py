@@ -1,0 +1,1 @@
+"""Container networking: IPAM, bridge driver, network namespaces, firewall, published ports, embedded DNS."""

@@ -1,0 +1,138 @@
+"""The bridge driver over netlink: bridges, veth pairs into container namespaces, addresses and routes."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from dockyard.network import netns
+
+ENODEV = 19
+
+
+@dataclass
+class Endpoint:
+    """One container interface: where it lives and what it carries."""
+
+    netns: Path
+    host_ifname: str  # the veth end left on the bridge
+    ifname: str  # its name inside the container (eth0, eth1 ...)
+    address: str  # "10.0.0.2/24"
+    mac: str
+    gateway: str | None  # default route through this gateway (None: no default route)
+    mtu: int
+
+
+def _index(ipr: IPRoute, ifname: str) -> int | None:
+    found = ipr.link_lookup(ifname=ifname)
+    return found[0] if found else None
+
+
+def host_routes(exclude: set[str] = frozenset()) -> list[ipaddress.IPv4Network]:
+    """Destinations of the host's IPv4 routes (main table), minus those on interfaces in `exclude`."""
+    nets = []
+    with IPRoute() as ipr:
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+        for route in ipr.get_routes(family=2, table=254):
+            dst = route.get_attr("RTA_DST")
+            if dst is None or names.get(route.get_attr("RTA_OIF")) in exclude:
+                continue
+            nets.append(ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
+    return nets
+
+
+def owner(ifname: str) -> str | None:
+    """The owner tag (interface alias) of a host interface; None when it does not exist."""
+    with IPRoute() as ipr:
+        index = _index(ipr, ifname)
+        if index is None:
+            return None
+        return ipr.get_links(index)[0].get_attr("IFLA_IFALIAS") or ""
+
+
+def ensure_bridge(name: str, gateway_cidr: str, mtu: int, tag: str) -> None:
+    """Create the bridge (its alias set to `tag`, so it is known as ours) if missing, give it the gateway
+    address and bring it up (idempotent)."""
+    address, prefix = gateway_cidr.split("/")
+    with IPRoute() as ipr:
+        index = _index(ipr, name)
+        if index is None:
+            ipr.link("add", ifname=name, kind="bridge")
+            index = _index(ipr, name)
+            ipr.link("set", index=index, ifalias=tag)
+        ipr.link("set", index=index, mtu=mtu)
+        present = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index, family=2)}
+        if address not in present:
+            ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        ipr.link("set", index=index, state="up")
+
+
+def delete_link(name: str) -> None:
+    """Delete a host interface if it exists."""
+    with IPRoute() as ipr:
+        index = _index(ipr, name)
+        if index is None:
+            return
+        try:
+            ipr.link("del", index=index)
+        except NetlinkError as bad:
+            if bad.code != ENODEV:
+                raise
+
+
+def add_endpoint(bridge: str, ep: Endpoint) -> None:
+    """Create a veth pair, enslave one end to the bridge and configure the other inside the container's namespace."""
+    temp = "t" + ep.host_ifname[1:]
+    with IPRoute() as ipr:
+        ipr.link("add", ifname=ep.host_ifname, kind="veth", peer={"ifname": temp})
+        try:
+            host_index = _index(ipr, ep.host_ifname)
+            ipr.link("set", index=host_index, master=_index(ipr, bridge), mtu=ep.mtu, state="up")
+            fd = open(ep.netns, "rb")
+            with fd:
+                ipr.link("set", index=_index(ipr, temp), net_ns_fd=fd.fileno())
+        except BaseException:
+            delete_link(ep.host_ifname)
+            raise
+    netns.run_in(ep.netns, lambda: _configure_inside(temp, ep))
+
+
+def _configure_inside(temp: str, ep: Endpoint) -> None:
+    """Inside the namespace: name, MAC, MTU, address, up, and the default route."""
+    address, prefix = ep.address.split("/")
+    with IPRoute() as ipr:
+        index = _index(ipr, temp)
+        ipr.link("set", index=index, ifname=ep.ifname, address=ep.mac, mtu=ep.mtu)
+        ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        ipr.link("set", index=index, state="up")
+        if ep.gateway:
+            ipr.route("replace", dst="0.0.0.0/0", gateway=ep.gateway, oif=index)
+
+
+def remove_endpoint(ep: Endpoint) -> None:
+    """Delete the container's interface (its veth peer goes with it)."""
+    if netns.is_pinned(ep.netns):
+        netns.run_in(ep.netns, lambda: _delete_inside(ep.ifname))
+    delete_link(ep.host_ifname)
+
+
+def _delete_inside(ifname: str) -> None:
+    with IPRoute() as ipr:
+        index = _index(ipr, ifname)
+        if index is not None:
+            ipr.link("del", index=index)
+
+
+def host_mtu() -> int:
+    """The MTU of the interface carrying the host's default route (1500 when there is none)."""
+    with IPRoute() as ipr:
+        for route in ipr.get_routes(family=2, table=254):
+            if route.get_attr("RTA_DST") is None and route.get_attr("RTA_OIF"):
+                link = ipr.get_links(route.get_attr("RTA_OIF"))[0]
+                return int(link.get_attr("IFLA_MTU"))
+    return 1500
+

@@ -1,0 +1,143 @@
+"""The embedded DNS server: 127.0.0.11:53 inside each container on a user network answers container names,
+aliases and short ids of its networks, and forwards everything else to the upstream resolvers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+from pathlib import Path
+from typing import Any, Callable
+
+from dnslib import QTYPE, RCODE, RR, A, DNSRecord
+from dnslib.dns import DNSError
+
+from dockyard.network import netns
+
+log = logging.getLogger(__name__)
+
+ADDRESS = "127.0.0.11"
+TTL = 600
+FORWARD_TIMEOUT = 3.0
+_NAMESERVER = re.compile(r"^\s*nameserver\s+(\S+)\s*$", re.M)
+
+# name -> IPv4 addresses it has for the asking container (empty: not one of ours)
+Lookup = Callable[[str], list[str]]
+
+
+def host_resolvers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
+    """The IPv4 nameservers the host uses (the daemon runs on the host, so loopback ones are reachable)."""
+    try:
+        text = resolv_conf.read_text()
+    except FileNotFoundError:
+        return []
+    return [ip for ip in _NAMESERVER.findall(text) if ":" not in ip]
+
+
+def answer(query: bytes, lookup: Lookup) -> bytes | None:
+    """The reply for a query about one of our names, or None when it must be forwarded."""
+    try:
+        request = DNSRecord.parse(query)
+    except DNSError:
+        return None
+    if not request.questions:
+        return None
+    question = request.q
+    name = str(question.qname).rstrip(".").lower()
+    if question.qtype not in (QTYPE.A, QTYPE.AAAA, QTYPE.ANY):
+        return None
+    addresses = lookup(name)
+    if not addresses:
+        return None
+    reply = request.reply()
+    if question.qtype != QTYPE.AAAA:
+        for ip in addresses:
+            reply.add_answer(RR(question.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
+    return reply.pack()
+
+
+def servfail(query: bytes) -> bytes | None:
+    """A SERVFAIL reply to a query (None when the query is unreadable)."""
+    try:
+        reply = DNSRecord.parse(query).reply()
+    except DNSError:
+        return None
+    reply.header.rcode = RCODE.SERVFAIL
+    return reply.pack()
+
+
+class _Forward(asyncio.DatagramProtocol):
+    """One forwarded query: the first reply wins."""
+
+    def __init__(self) -> None:
+        self.reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if not self.reply.done():
+            self.reply.set_result(data)
+
+
+async def forward(query: bytes, upstreams: list[str]) -> bytes | None:
+    """Ask each upstream resolver in turn; the first answer, or None."""
+    loop = asyncio.get_running_loop()
+    for server in upstreams:
+        transport, proto = await loop.create_datagram_endpoint(_Forward, remote_addr=(server, 53))
+        try:
+            transport.sendto(query)
+            return await asyncio.wait_for(proto.reply, FORWARD_TIMEOUT)
+        except (asyncio.TimeoutError, OSError) as failed:
+            log.debug("dns forward to %s: %r", server, failed)
+        finally:
+            transport.close()
+    return None
+
+
+class _Server(asyncio.DatagramProtocol):
+    """Serves one container's 127.0.0.11:53."""
+
+    def __init__(self, lookup: Lookup, upstreams: Callable[[], list[str]]) -> None:
+        self.lookup, self.upstreams = lookup, upstreams
+        self.transport: asyncio.DatagramTransport | None = None
+        self.tasks: set[asyncio.Task] = set()
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        reply = answer(data, self.lookup)
+        if reply is not None:
+            self.transport.sendto(reply, addr)
+            return
+        task = asyncio.get_running_loop().create_task(self._forward(data, addr))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _forward(self, data: bytes, addr: Any) -> None:
+        reply = await forward(data, self.upstreams()) or servfail(data)
+        if reply is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(reply, addr)
+
+
+class DnsServer:
+    """The resolver a container reaches at 127.0.0.11 (UDP); the socket lives in its namespace."""
+
+    def __init__(self, server: _Server) -> None:
+        self._server = server
+
+    @classmethod
+    async def start(cls, namespace: Path, lookup: Lookup, upstreams: Callable[[], list[str]]) -> DnsServer:
+        """Bind 127.0.0.11:53 inside `namespace` and serve it on the running loop."""
+        loop = asyncio.get_running_loop()
+        sock = await loop.run_in_executor(None, netns.socket_in, namespace, socket.SOCK_DGRAM, (ADDRESS, 53))
+        server = _Server(lookup, upstreams)
+        await loop.create_datagram_endpoint(lambda: server, sock=sock)
+        return cls(server)
+
+    async def close(self) -> None:
+        """Stop answering."""
+        if self._server.transport is not None:
+            self._server.transport.close()
+        for task in list(self._server.tasks):
+            task.cancel()
+        await asyncio.gather(*self._server.tasks, return_exceptions=True)

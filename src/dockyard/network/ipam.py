@@ -1,0 +1,71 @@
+"""Address management: subnets from docker's default pools that collide with no host route, and addresses in them."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable
+
+from dockyard.errors import Conflict, InvalidParameter, Unavailable
+
+Net = ipaddress.IPv4Network
+Addr = ipaddress.IPv4Address
+
+# docker's default address pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20 pieces
+DEFAULT_POOLS: list[tuple[str, int]] = [(f"172.{n}.0.0/16", 16) for n in range(17, 32)] + [("192.168.0.0/16", 20)]
+
+
+def parse_subnet(text: str) -> Net:
+    """An IPv4 subnet in CIDR form; docker's error text otherwise."""
+    try:
+        return ipaddress.IPv4Network(text, strict=False)
+    except ValueError as bad:
+        raise InvalidParameter(f"invalid subnet {text}: {bad}") from None
+
+
+def parse_address(text: str, what: str = "address") -> Addr:
+    """An IPv4 address (a /len suffix is ignored)."""
+    try:
+        return ipaddress.IPv4Address(text.split("/", 1)[0])
+    except ValueError:
+        raise InvalidParameter(f"invalid {what} {text}") from None
+
+
+def candidates(pools: Iterable[tuple[str, int]] = DEFAULT_POOLS) -> Iterable[Net]:
+    """Every subnet the pools offer, in order."""
+    for base, size in pools:
+        yield from ipaddress.IPv4Network(base).subnets(new_prefix=size)
+
+
+def pick_subnet(taken: Iterable[Net]) -> Net:
+    """The first pool subnet that overlaps none of `taken` (host routes and our own networks)."""
+    used = list(taken)
+    for net in candidates():
+        if not any(net.overlaps(other) for other in used):
+            return net
+    raise Unavailable("could not find an available, non-overlapping IPv4 address pool among the defaults "
+                      "to assign to the network")
+
+
+def default_gateway(subnet: Net) -> Addr:
+    """Docker's gateway: the first host address of the subnet."""
+    return subnet.network_address + 1
+
+
+def allocate(subnet: Net, ip_range: Net | None, reserved: set[Addr], requested: Addr | None = None) -> Addr:
+    """A free address of `subnet` (inside `ip_range` when set), or exactly `requested` when it is free."""
+    if requested is not None:
+        if requested not in subnet:
+            raise InvalidParameter(f"no configured subnet or ip-range contain the IP address {requested}")
+        if requested in reserved or requested in (subnet.network_address, subnet.broadcast_address):
+            raise Conflict(f"Address already in use: {requested}")
+        return requested
+    pool = ip_range or subnet
+    for address in pool.hosts():
+        if address not in reserved:
+            return address
+    raise Unavailable(f"no available IPv4 addresses on this network's address pools: {subnet}")
+
+
+def mac_of(address: Addr) -> str:
+    """Docker's MAC for an address: 02:42 followed by the four address bytes."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in address.packed)

@@ -1,0 +1,94 @@
+"""HTTP routes for exec instances (/containers/{id}/exec, /exec/{id}/...) and terminal resizes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from dockyard.containers.execs import ExecRecord, ExecService
+from dockyard.errors import Conflict, InvalidParameter, RuntimeFailure
+from dockyard.server.relay import ShimStream, relay
+from dockyard.server.routing import HIJACKED, Empty, Json, Request, Router, run_blocking
+from dockyard.util.detachkeys import parse_detach_keys
+from dockyard.util.stdcopy import STDOUT, frame
+
+MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+RAW = "application/vnd.docker.raw-stream"
+
+
+def _size(req: Request) -> tuple[int, int]:
+    """The h and w query parameters (docker: both numbers)."""
+    height, width = req.arg_int("h", 0), req.arg_int("w", 0)
+    if height is None or width is None or height < 0 or width < 0:
+        raise InvalidParameter("invalid terminal size")
+    return height, width
+
+
+def register(router: Router, services: Any) -> None:
+    """Add the exec and resize routes; the exec service lives as long as the router."""
+    containers = services.containers
+    execs = ExecService(containers)
+    detached: set[asyncio.Task] = set()
+
+    @router.post("/containers/{id}/exec")
+    async def create(req: Request) -> Json:
+        body = await req.json()
+        return Json({"Id": await run_blocking(execs.create, req.params["id"], body)}, status=201)
+
+    @router.get("/exec/{id}/json")
+    async def inspect(req: Request) -> Json:
+        return Json(execs.inspect(req.params["id"]))
+
+    @router.post("/exec/{id}/resize")
+    async def resize_exec(req: Request) -> Empty:
+        height, width = _size(req)
+        await execs.resize(req.params["id"], height, width)
+        return Empty(200)
+
+    @router.post("/containers/{id}/resize")
+    async def resize_container(req: Request) -> Empty:
+        height, width = _size(req)
+        doc, shim = containers.runtime_of(req.params["id"])
+        if shim is None:
+            raise Conflict(f"Container {doc['Id']} is not running")
+        await run_blocking(shim.resize, height, width)
+        containers.publish(doc["Id"], "resize", height=str(height), width=str(width))
+        return Empty(200)
+
+    @router.post("/exec/{id}/start")
+    async def start(req: Request) -> object:
+        body = await req.json(required=False) or {}
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid exec start config: expected a JSON object")
+        rec = execs.get(req.params["id"])
+        keys = parse_detach_keys(rec.detach_keys)
+        execs.claim(rec.id)
+        console = body.get("ConsoleSize")
+        if body.get("Detach"):
+            stream = await _launch(rec, keys, console)
+            task = asyncio.get_running_loop().create_task(_run(None, stream, rec))
+            detached.add(task)
+            task.add_done_callback(detached.discard)
+            return Empty(200)
+        hijack = await req.hijack(RAW if rec.tty else MULTIPLEXED)
+        try:
+            stream = await _launch(rec, keys, console)
+        except RuntimeFailure as failure:
+            text = failure.message.encode() + b"\r\n"
+            hijack.writer.write(text if rec.tty else frame(STDOUT, text))
+            hijack.writer.close()
+            return HIJACKED
+        await _run(hijack, stream, rec)
+        return HIJACKED
+
+    async def _launch(rec: ExecRecord, keys: bytes, console: Any) -> ShimStream:
+        """Start the process; apply the requested console size to its TTY."""
+        reader, writer = await execs.launch(rec)
+        if rec.tty and isinstance(console, list) and len(console) == 2 and all(console):
+            await execs.resize(rec.id, int(console[0]), int(console[1]))
+        wants = {name for name, on in (("stdout", rec.open_stdout), ("stderr", rec.open_stderr)) if on}
+        return ShimStream(reader, writer, rec.tty, rec.open_stdin, wants, keys, drain_after_detach=True)
+
+    async def _run(hijack: Any, stream: ShimStream, rec: ExecRecord) -> None:
+        """Relay until the process ends, then record its exit code."""
+        await relay(hijack, stream, lambda code: execs.finish(rec, code))

@@ -1,0 +1,241 @@
+"""The volume service: create, inspect, list, remove and prune local volumes; references and mounts by containers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dockyard.errors import Conflict, InvalidParameter, NotFound, SystemError_
+from dockyard.metadata.db import MetadataDB
+from dockyard.runtime import linux as L
+from dockyard.util.filters import check_keys, match_label
+from dockyard.volumes.copyup import copy_tree, disk_usage
+from dockyard.volumes.mountinfo import mounts_under, unmount_all
+from dockyard.volumes.options import mount_data, validate_name, validate_options
+from dockyard.volumes.store import VolumeStore
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
+LIST_FILTERS = ("dangling", "name", "label", "driver")
+PRUNE_FILTERS = ("label", "label!", "all")
+_TRASH_PREFIX = ".trash-"
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
+
+
+class VolumeService:
+    """Local volumes: data in <root>/<name>/_data, records and container references in the metadata db."""
+
+    def __init__(self, root: Path, db: MetadataDB, events: Any) -> None:
+        self.root = root
+        self._store = VolumeStore(db)
+        self._events = events
+        self._lock = threading.RLock()
+        self._mounted: dict[str, set[str]] = {}
+        root.mkdir(parents=True, exist_ok=True, mode=0o701)
+        self._recover()
+
+    def _recover(self) -> None:
+        """After a crash: finish interrupted removals; give every recorded volume its data directory."""
+        for entry in os.scandir(self.root):
+            if entry.name.startswith(_TRASH_PREFIX):
+                unmount_all(Path(entry.path))
+                shutil.rmtree(entry.path)
+        for doc, _users in self._store.all():
+            self._data(doc["Name"]).mkdir(parents=True, exist_ok=True, mode=0o755)
+
+    def _data(self, name: str) -> Path:
+        return self.root / name / "_data"
+
+    # ----- views ---------------------------------------------------------------------------------
+
+    def _view(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Docker's Volume object."""
+        return {"CreatedAt": doc["CreatedAt"], "Driver": doc["Driver"], "Labels": doc["Labels"],
+                "Mountpoint": str(self._data(doc["Name"])), "Name": doc["Name"], "Options": doc["Options"],
+                "Scope": "local"}
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        """GET /volumes/{name}."""
+        found = self._store.get(name)
+        if found is None:
+            raise NotFound(f"get {name}: no such volume")
+        return self._view(found[0])
+
+    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """GET /volumes with docker's filters (dangling, name, label, driver)."""
+        check_keys(filters, LIST_FILTERS)
+        dangling = _bool_filter(filters, "dangling")
+        out = []
+        for doc, users in self._store.all():
+            if dangling is not None and dangling == bool(users):
+                continue
+            if filters.get("name") and not any(n in doc["Name"] for n in filters["name"]):
+                continue
+            if filters.get("driver") and doc["Driver"] not in filters["driver"]:
+                continue
+            if not match_label(doc["Labels"], filters.get("label", [])):
+                continue
+            out.append(self._view(doc))
+        return out
+
+    def usage(self) -> list[dict[str, Any]]:
+        """Every volume with UsageData {Size, RefCount} (for /system/df)."""
+        out = []
+        for doc, users in self._store.all():
+            view = self._view(doc)
+            view["UsageData"] = {"Size": disk_usage(self._data(doc["Name"])), "RefCount": len(users)}
+            out.append(view)
+        return out
+
+    def users(self, name: str) -> list[str]:
+        """Ids of the containers that reference a volume."""
+        found = self._store.get(name)
+        return found[1] if found else []
+
+    def is_anonymous(self, name: str) -> bool:
+        found = self._store.get(name)
+        return found is not None and ANONYMOUS_LABEL in (found[0]["Labels"] or {})
+
+    # ----- create / remove -----------------------------------------------------------------------
+
+    def create(self, name: str | None = None, driver: str | None = None, driver_opts: Any = None,
+               labels: Any = None, anonymous: bool = False) -> dict[str, Any]:
+        """POST /volumes/create: a new volume, or the existing one of that name (as docker answers)."""
+        driver = driver or "local"
+        if driver != "local":
+            raise NotFound(f'error looking up volume plugin {driver}: plugin "{driver}" not found')
+        if labels is not None and not (isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())):
+            raise InvalidParameter("json: cannot unmarshal into Go struct field CreateOptions.Labels of type "
+                                   "map[string]string")
+        options = validate_options(driver_opts)
+        name = validate_name(name) if name else secrets.token_hex(32)
+        if anonymous:
+            labels = {**(labels or {}), ANONYMOUS_LABEL: ""}
+        doc = {"Name": name, "Driver": driver, "Labels": labels, "Options": options,
+               "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        with self._lock:
+            existing = self._store.get(name)
+            if existing is not None:
+                return self._view(existing[0])
+            self._data(name).mkdir(parents=True, exist_ok=True, mode=0o755)
+            os.chmod(self._data(name).parent, 0o701)
+            self._store.insert(doc)
+        self._events.publish("volume", "create", name, {"driver": driver})
+        return self._view(doc)
+
+    def remove(self, name: str, force: bool = False) -> None:
+        """DELETE /volumes/{name}: 409 while any container references it; `force` ignores a missing volume."""
+        with self._lock:
+            found = self._store.get(name)
+            if found is None and force:
+                return
+            if found is not None and not found[1]:
+                unmount_all(self.root / name)  # an options volume no container holds any more
+            doc = self._store.delete_unused(name)
+            self._mounted.pop(name, None)
+            trash = self.root / f"{_TRASH_PREFIX}{secrets.token_hex(8)}"
+            os.rename(self.root / name, trash)
+        unmount_all(trash)
+        shutil.rmtree(trash)
+        self._events.publish("volume", "destroy", name, {"driver": doc["Driver"]})
+
+    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """POST /volumes/prune: unused anonymous volumes (every unused one with all=true) the labels select."""
+        check_keys(filters, PRUNE_FILTERS)
+        everything = bool(_bool_filter(filters, "all"))
+        deleted, reclaimed = [], 0
+        for doc, users in list(self._store.all()):
+            labels = doc["Labels"] or {}
+            if users or (not everything and ANONYMOUS_LABEL not in labels):
+                continue
+            if not match_label(labels, filters.get("label", [])):
+                continue
+            if any(match_label(labels, [expr]) for expr in filters.get("label!", [])):
+                continue
+            size = disk_usage(self._data(doc["Name"]))
+            try:
+                self.remove(doc["Name"])
+            except (NotFound, Conflict) as gone:  # removed or taken by a container meanwhile
+                log.info("prune skipped volume %s: %s", doc["Name"], gone.message)
+                continue
+            deleted.append(doc["Name"])
+            reclaimed += size
+        self._events.publish("volume", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # ----- use by containers ---------------------------------------------------------------------
+
+    def acquire(self, name: str, container_id: str) -> dict[str, Any]:
+        """Record that a container references a volume (NotFound when it does not exist)."""
+        with self._lock:
+            return self._view(self._store.add_user(name, container_id))
+
+    def release(self, name: str, container_id: str) -> None:
+        """Drop a container's reference to a volume."""
+        with self._lock:
+            self._store.remove_user(name, container_id)
+
+    def keep_users(self, live: set[str]) -> None:
+        """Forget references held by containers that no longer exist."""
+        with self._lock:
+            self._store.keep_users(live)
+
+    def mount(self, name: str, container_id: str) -> Path:
+        """The data directory for a starting container; an options volume (tmpfs, bind) is mounted on first use."""
+        with self._lock:
+            found = self._store.get(name)
+            if found is None:
+                raise NotFound(f"get {name}: no such volume")
+            options = found[0]["Options"]
+            holders = self._mounted.setdefault(name, set())
+            data = self._data(name)
+            if options and not holders and not mounts_under(data):
+                source, fstype, flags, is_bind = mount_data(options)
+                try:
+                    if is_bind:
+                        L.mount(source, str(data), None, L.MS_BIND | L.MS_REC)
+                    else:
+                        L.mount(source, str(data), fstype, 0, flags or None)
+                except OSError as exc:
+                    raise SystemError_(f"error while mounting volume '{data}': {exc}") from exc
+            holders.add(container_id)
+        self._events.publish("volume", "mount", name, {"driver": found[0]["Driver"], "container": container_id})
+        return data
+
+    def unmount(self, name: str, container_id: str) -> None:
+        """A container stopped: unmount an options volume once no running container holds it."""
+        with self._lock:
+            holders = self._mounted.get(name)
+            if holders is None or container_id not in holders:
+                return
+            holders.discard(container_id)
+            if not holders:
+                self._mounted.pop(name)
+                unmount_all(self._data(name))
+        self._events.publish("volume", "unmount", name, {"driver": "local", "container": container_id})
+
+    def copy_up(self, name: str, source: Path) -> None:
+        """Fill an empty volume with an image directory's content (ownership and modes kept)."""
+        with self._lock:
+            data = self._data(name)
+            if not source.is_dir() or source.is_symlink() or any(os.scandir(data)):
+                return
+            copy_tree(source, data)
+
+
+def _bool_filter(filters: dict[str, list[str]], key: str) -> bool | None:
+    """A true/false filter (`dangling`, `all`); docker's error for other values."""
+    values = filters.get(key)
+    if not values:
+        return None
+    value = values[-1].lower()
+    if value not in _TRUE + _FALSE:
+        raise InvalidParameter(f"invalid filter '{key}={values[-1]}'")
+    return value in _TRUE

@@ -1,0 +1,137 @@
+"""Our registry with real clients (skopeo, Debian's dockerd) and our daemon with our registry and distribution's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from registry_fixtures import distribution_registry, dockyard_registry
+from test_interop_dockerd import dockerd  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.usefixtures("need_docker_cli")
+
+
+@pytest.fixture(scope="module")
+def ours():
+    yield from dockyard_registry()
+
+
+@pytest.fixture(scope="module")
+def distribution():
+    yield from distribution_registry()
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, data: bytes | None = None) -> str:
+    result = subprocess.run(cmd, env=env, input=data, capture_output=True, timeout=240)
+    assert result.returncode == 0, (cmd, result.stdout[-2000:], result.stderr[-2000:])
+    return result.stdout.decode()
+
+
+def test_skopeo_copies_in_and_out(ours, tmp_path):
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo is not installed")
+    archive = tmp_path / "bb.tar"
+    run([sys.executable, "-m", "dockyard.tools.busybox_image", "--output", str(archive)])
+    run(["skopeo", "copy", "--dest-tls-verify=false", f"docker-archive:{archive}",
+         f"docker://{ours.host}/skopeo/busybox:v1"])
+    run(["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+         f"docker://{ours.host}/skopeo/busybox:v1", f"docker://{ours.host}/skopeo/copy:v2"])
+    run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{ours.host}/skopeo/copy:v2", f"oci:{tmp_path}/out:v2"])
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "v2"
+    assert json.loads(run(["skopeo", "list-tags", "--tls-verify=false", f"docker://{ours.host}/skopeo/busybox"]))[
+        "Tags"] == ["v1"]
+
+
+@pytest.mark.parametrize("which", ["ours", "distribution"])
+def test_docker_cli_push_and_pull_through_our_daemon(clean, which, request):
+    registry = request.getfixturevalue(which)
+    name = f"{registry.host}/cli/busybox:{which}"
+    assert clean.docker("tag", "busybox", name).returncode == 0
+    pushed = clean.docker("push", name, timeout=120)
+    assert pushed.returncode == 0, pushed.stderr
+    assert b"digest: sha256:" in pushed.stdout
+    clean.docker("rmi", name)
+    pulled = clean.docker("pull", name, timeout=120)
+    assert pulled.returncode == 0, pulled.stderr
+    assert b"Downloaded newer image" in pulled.stdout or b"Image is up to date" in pulled.stdout
+    ran = clean.docker("run", "--rm", name, "echo", "pulled back")
+    assert ran.stdout == b"pulled back\n", ran.stderr
+    clean.docker("rmi", name)
+
+
+def test_pull_progress_lines_are_per_layer(clean, ours):
+    name = f"{ours.host}/progress/busybox:p"
+    clean.docker("tag", "busybox", name)
+    assert clean.docker("push", name, timeout=120).returncode == 0
+    image_id = clean.api("GET", f"/images/{name}/json")["Id"]
+    clean.docker("rmi", name)
+    clean.docker("rmi", "busybox")
+    try:
+        status, body = clean.request("POST", f"/images/create?fromImage={ours.host}/progress/busybox&tag=p")
+        assert status == 200
+        lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+        statuses = [(line.get("status"), line.get("id")) for line in lines]
+        assert statuses[0] == ("Pulling from progress/busybox", "p")
+        # another test's image may still hold the busybox layer: then it "Already exists", as in docker
+        pulled = {i for s, i in statuses if s == "Pull complete"}
+        layer_ids = pulled | {i for s, i in statuses if s == "Already exists"}
+        assert layer_ids and all(len(i) == 12 for i in layer_ids)
+        if pulled:
+            assert any(line.get("progressDetail", {}).get("total")
+                       for line in lines if line.get("status") == "Downloading")
+        assert clean.api("GET", f"/images/{name}/json")["Id"] == image_id
+    finally:
+        clean.docker("tag", image_id, "busybox:latest")
+        clean.docker("rmi", name)
+
+
+def test_debian_dockerd_pushes_to_and_pulls_from_ours(ours):
+    base = Path(tempfile.mkdtemp(prefix="dy-dockerd-reg-"))
+    try:
+        _dockerd_roundtrip(ours, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _dockerd_roundtrip(ours, base: Path) -> None:
+    from test_interop_dockerd import CGROUP_PARENT, remove_cgroup_parent
+    import time
+    log = open(base / "dockerd.log", "wb")
+    proc = subprocess.Popen(
+        ["dockerd", "-H", f"unix://{base}/docker.sock", "--data-root", str(base / "data"),
+         "--exec-root", str(base / "exec"), "--pidfile", str(base / "docker.pid"), "--bridge", "none",
+         "--iptables=false", "--ip6tables=false", "--cgroup-parent", CGROUP_PARENT,
+         "--insecure-registry", ours.host], stdout=log, stderr=subprocess.STDOUT)
+    env = {"DOCKER_HOST": f"unix://{base}/docker.sock", "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+           "DOCKER_CONFIG": str(base / "config")}
+    try:
+        for _ in range(300):
+            if subprocess.run(["docker", "version"], env=env, capture_output=True).returncode == 0:
+                break
+            if proc.poll() is not None:
+                pytest.skip("dockerd does not run here")
+            time.sleep(0.1)
+        archive = base / "bb.tar"
+        run([sys.executable, "-m", "dockyard.tools.busybox_image", "--output", str(archive)])
+        run(["docker", "load", "-i", str(archive)], env)
+        name = f"{ours.host}/dockerd/busybox:t"
+        run(["docker", "tag", "busybox:latest", name], env)
+        assert "digest: sha256:" in run(["docker", "push", name], env)
+        run(["docker", "rmi", name, "busybox:latest"], env)
+        run(["docker", "pull", name], env)
+        assert requests.get(f"{ours.url}/v2/dockerd/busybox/tags/list").json()["tags"] == ["t"]
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        log.close()
+        subprocess.run(["umount", "-R", str(base / "exec")], capture_output=True)
+        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
+        remove_cgroup_parent()
