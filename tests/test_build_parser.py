@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.builder.cache import checksum_paths, step_key
-from dockyard.builder.dockerignore import IgnoreMatcher, read_patterns
+from dockyard.util.dockerignore import IgnoreMatcher, read_patterns
 from dockyard.builder.metadata import StageState, apply, parse_duration
 from dockyard.builder.parser import ParseError, key_values, parse
 from dockyard.builder.stages import make_plan

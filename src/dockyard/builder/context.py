@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.builder.dockerignore import IgnoreMatcher, read_patterns
+from dockyard.util.dockerignore import IgnoreMatcher, read_patterns
 from dockyard.errors import InvalidParameter
 from dockyard.util.tarsafe import SafeExtractor, clean_name, decompressed
 

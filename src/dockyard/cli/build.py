@@ -35,7 +35,7 @@ def _labels(values: list[str]) -> dict[str, str]:
 
 def context_tar(path: str, dockerfile: str) -> tuple[IO[bytes], str]:
     """Tar the context directory (minus .dockerignore'd paths) into a temp file; returns it and the Dockerfile name."""
-    from dockyard.builder.dockerignore import IgnoreMatcher, read_patterns
+    from dockyard.util.dockerignore import IgnoreMatcher, read_patterns
     root = os.path.abspath(path)
     if not os.path.isdir(root):
         raise CommandError(f'unable to prepare context: path "{path}" not found')

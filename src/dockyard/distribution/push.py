@@ -9,7 +9,7 @@ from dockyard.distribution import parallel, progress
 from dockyard.distribution.client import Credentials, RegistryClient
 from dockyard.distribution.endpoints import endpoints
 from dockyard.errors import DockyardError, NotFound
-from dockyard.images import manifest as media
+from dockyard.util import mediatypes as media
 from dockyard.util import reference
 
 CHUNK = 1 << 20

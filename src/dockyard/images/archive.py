@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
 from dockyard.content.store import ContentStore, Ingest
 from dockyard.errors import InvalidParameter
-from dockyard.images import manifest as media
+from dockyard.util import mediatypes as media
 from dockyard.util import reference
 from dockyard.util.digest import CHUNK, digest_bytes, hex_of
 from dockyard.util.tarsafe import clean_name

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from dockyard.images.manifest import LAYER_TAR, write_config_and_manifest
+from dockyard.images.manifest import write_config_and_manifest
+from dockyard.util.mediatypes import LAYER_TAR
 from dockyard.util.timeutil import now_rfc3339
 
 if TYPE_CHECKING:

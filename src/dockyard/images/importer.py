@@ -6,7 +6,8 @@ import json
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.images.changes import apply_changes
-from dockyard.images.manifest import LAYER_TAR, write_config_and_manifest
+from dockyard.images.manifest import write_config_and_manifest
+from dockyard.util.mediatypes import LAYER_TAR
 from dockyard.util import reference
 from dockyard.util.tarsafe import decompressed
 from dockyard.util.timeutil import now_rfc3339

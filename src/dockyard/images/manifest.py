@@ -1,32 +1,11 @@
-"""OCI media types and the manifest docker 25+ writes for an image (config + layer descriptors)."""
+"""Store an image's config blob and the manifest that names it and its layers."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dockyard.content.store import ContentStore
-
-MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-INDEX = "application/vnd.oci.image.index.v1+json"
-CONFIG = "application/vnd.oci.image.config.v1+json"
-LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_TYPES = (MANIFEST, DOCKER_MANIFEST)
-INDEX_TYPES = (INDEX, DOCKER_LIST)
-
-
-def manifest_bytes(config_digest: str, config_size: int, layers: list[dict[str, Any]]) -> bytes:
-    """A deterministic OCI image manifest for a config blob and layer descriptors."""
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST,
-        "config": {"mediaType": CONFIG, "digest": config_digest, "size": config_size},
-        "layers": [{"mediaType": l["mediaType"], "digest": l["digest"], "size": l["size"]} for l in layers],
-    }
-    return json.dumps(manifest, separators=(",", ":")).encode()
+from dockyard.util.mediatypes import manifest_bytes
 
 
 def write_config_and_manifest(content: ContentStore, config: bytes,
@@ -35,8 +14,3 @@ def write_config_and_manifest(content: ContentStore, config: bytes,
     config_digest, config_size = content.ingest([config])
     manifest_digest, _ = content.ingest([manifest_bytes(config_digest, config_size, layers)])
     return config_digest, manifest_digest
-
-
-def layer_media_type(head: bytes) -> str:
-    """OCI media type of a layer blob judged by its first bytes (gzip or plain tar)."""
-    return LAYER_GZIP if head.startswith(b"\x1f\x8b") else LAYER_TAR

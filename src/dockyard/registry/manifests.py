@@ -9,13 +9,11 @@ from typing import Any
 from dockyard.registry import digests
 from dockyard.registry.digests import Digest
 from dockyard.registry.errors import ManifestInvalid
+from dockyard.util.mediatypes import DOCKER_LIST, DOCKER_MANIFEST, INDEX_TYPES
+from dockyard.util.mediatypes import INDEX as OCI_INDEX
+from dockyard.util.mediatypes import MANIFEST as OCI_MANIFEST
+from dockyard.util.mediatypes import MANIFEST_TYPES as IMAGE_TYPES
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 MAX_MANIFEST = 4 << 20
 
 
