@@ -14,7 +14,8 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.events.bus import EventBus
 from dockyard.metadata.db import MetadataDB
 from dockyard.runtime.init import ContainerError, check_mount_destination, secure_join
-from dockyard.volumes.copyup import copy_tree, disk_usage
+from dockyard.util.fsutil import disk_usage
+from dockyard.volumes.copyup import copy_tree
 from dockyard.volumes.service import ANONYMOUS_LABEL, VolumeService
 
 

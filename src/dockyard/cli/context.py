@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 from dockyard.cli.flags import PROG, Command
 from dockyard.client.api import APIClient, APIError
-from dockyard.client.transport import ConnectionFailed, ProtocolError
+from dockyard.client.transport import ConnectionFailed, ProtocolError, Response
 
 
 class CommandError(Exception):
@@ -96,3 +96,23 @@ def _flush() -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         sys.stderr.close()
+
+
+def save_archive(resp: "Response", target: str | None) -> None:
+    """Write a streamed tar to `target` (atomically) or to stdout, refusing a terminal as docker does."""
+    import os
+
+    if not target and sys.stdout.isatty():
+        resp.close()
+        raise CommandError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    tmp = f"{target}.tmp-{os.getpid()}" if target else None
+    try:
+        with (open(tmp, "wb") if tmp else os.fdopen(os.dup(sys.stdout.fileno()), "wb")) as out:
+            for chunk in resp.chunks():
+                out.write(chunk)
+        if tmp and target:
+            os.replace(tmp, target)
+    finally:
+        resp.close()
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)

@@ -7,7 +7,7 @@ import sys
 from typing import Any, Iterator
 
 from dockyard.cli.containers import FILTER, confirm, for_each, print_reclaimed
-from dockyard.cli.context import CommandError, Context
+from dockyard.cli.context import CommandError, Context, save_archive
 from dockyard.cli.flags import Command, Flag
 from dockyard.client.transport import quote
 
@@ -143,21 +143,9 @@ IMPORT = Command("import", "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
 
 def _save(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker save -o FILE | > stdout (refusing a terminal)."""
-    if not o["output"] and sys.stdout.isatty():
-        raise CommandError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     resp = ctx.api.request("GET", "/images/get", {"names": args})
     target = o["output"]
-    tmp = f"{target}.tmp-{os.getpid()}" if target else None
-    try:
-        with (open(tmp, "wb") if tmp else os.fdopen(os.dup(sys.stdout.fileno()), "wb")) as out:
-            for chunk in resp.chunks():
-                out.write(chunk)
-        if tmp and target:
-            os.replace(tmp, target)
-    finally:
-        resp.close()
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
+    save_archive(resp, target)
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import BinaryIO
 from dockyard.errors import Conflict, InvalidParameter, NotFound, SystemError_
 from dockyard.metadata.db import MetadataDB, dumps, loads
 from dockyard.util.digest import HashingReader, digest_bytes, validate_digest
+from dockyard.util.fsutil import disk_usage
 from dockyard.util.tarsafe import SafeExtractor, clean_name, decompressed
 
 WHITEOUT_PREFIX = ".wh."
@@ -55,7 +56,7 @@ class Snapshotter:
         (staging / "fs").mkdir(parents=True)
         try:
             _unpack_layer(diff_tar, staging / "fs", diff_id)
-            size = _disk_usage(staging / "fs")
+            size = disk_usage(staging / "fs")
             with self._lock:
                 if self.has_layer(chain_id):
                     shutil.rmtree(staging)
@@ -156,7 +157,7 @@ class Snapshotter:
 
     def container_size(self, container_id: str) -> int:
         """Bytes in the container's writable layer (docker's SizeRw)."""
-        return _disk_usage(self.container_upper(container_id))
+        return disk_usage(self.container_upper(container_id))
 
     def remove_container(self, container_id: str) -> None:
         """Delete a container's writable layer (it must be unmounted); no error when it is gone."""
@@ -245,16 +246,3 @@ def _apply_member(tar: tarfile.TarFile, member: tarfile.TarInfo, extractor: Safe
             hidden.unlink()
         os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0))
         os.lchown(hidden, member.uid, member.gid)
-
-
-def _disk_usage(root: Path) -> int:
-    """Sum of the sizes of regular files under `root` (hard links counted once)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            info = os.lstat(os.path.join(directory, name))
-            if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
-                seen.add((info.st_dev, info.st_ino))
-                total += info.st_size
-    return total

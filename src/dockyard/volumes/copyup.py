@@ -58,16 +58,3 @@ def _copy_meta(info: os.stat_result, target: Path) -> None:
     os.lchown(target, info.st_uid, info.st_gid)
     os.chmod(target, stat.S_IMODE(info.st_mode))
     os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
-
-
-def disk_usage(root: Path) -> int:
-    """Bytes of the regular files under `root` (hard links counted once), for UsageData and prune."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            info = os.lstat(os.path.join(directory, name))
-            if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
-                seen.add((info.st_dev, info.st_ino))
-                total += info.st_size
-    return total

@@ -15,7 +15,8 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound, SystemError_
 from dockyard.metadata.db import MetadataDB
 from dockyard.runtime import linux as L
 from dockyard.util.filters import check_keys, match_label
-from dockyard.volumes.copyup import copy_tree, disk_usage
+from dockyard.util.fsutil import disk_usage
+from dockyard.volumes.copyup import copy_tree
 from dockyard.volumes.mountinfo import mounts_under, unmount_all
 from dockyard.volumes.options import mount_data, validate_name, validate_options
 from dockyard.volumes.store import VolumeStore
