@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
 TYPE_CHECKING = False  # typing costs ~7 ms of start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
-from dockyard.cli.context import CommandError, Context
+from dockyard.cli.context import CommandError, Context, save_archive
 from dockyard.cli.flags import Command, Flag
 
 KINDS = {0: "C", 1: "A", 2: "D"}
@@ -54,20 +52,8 @@ DIFF = Command("diff", "diff CONTAINER", "Inspect changes to files or directorie
 def _export(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker export -o FILE | > stdout (refusing a terminal)."""
     target = o["output"]
-    if not target and sys.stdout.isatty():
-        raise CommandError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     resp = ctx.api.request("GET", _path(args[0], "export"))
-    tmp = f"{target}.tmp-{os.getpid()}" if target else None
-    try:
-        with (open(tmp, "wb") if tmp else os.fdopen(os.dup(sys.stdout.fileno()), "wb")) as out:
-            for chunk in resp.chunks():
-                out.write(chunk)
-        if tmp and target:
-            os.replace(tmp, target)
-    finally:
-        resp.close()
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
+    save_archive(resp, target)
     return 0
 
 
