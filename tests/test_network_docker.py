@@ -119,7 +119,7 @@ def test_publish_on_loopback_and_all_exposed(clean: Daemon, need_docker_cli: Non
 def test_sdk_connect_with_alias_and_ports(sdk, clean: Daemon) -> None:
     network = sdk.networks.create(unique("sdknet"), driver="bridge")
     port = free_port()
-    server = client = None
+    server = None
     try:
         server = sdk.containers.run("busybox", ["httpd", "-f", "-p", "8080", "-h", "/etc"], detach=True,
                                     ports={"8080/tcp": ("127.0.0.1", port)}, name=unique("srv"))

@@ -90,7 +90,7 @@ def source_info(path: str, follow: bool) -> CopyInfo:
         if has_trailing_separator(path) and go_base(path) != go_base(resolved):
             rebase = go_base(path)
     try:
-        info = os.lstat(resolved)
+        os.lstat(resolved)
     except OSError as exc:
         raise CommandError(f"lstat {resolved.rstrip('/')}: {os.strerror(exc.errno or 0).lower()}") from None
     return CopyInfo(resolved, True, os.path.isdir(resolved) and not os.path.islink(resolved), rebase)

@@ -207,12 +207,12 @@ def _plan(staged: _Staged) -> list[_Planned]:
     if not oci:
         raise InvalidParameter("invalid archive: neither manifest.json nor index.json with an image manifest")
     planned_by_manifest: dict[str, _Planned] = {}
-    for path, document, annotations in oci:
+    for path, document, image_annotations in oci:
         item = planned_by_manifest.setdefault(path, _Planned(
             "blobs/sha256/" + hex_of(document["config"]["digest"]),
             ["blobs/sha256/" + hex_of(l["digest"]) for l in document["layers"]], [], path,
             [l["mediaType"] for l in document["layers"]]))
-        name = annotations.get(_NAME_ANNOTATION) or annotations.get(_REF_ANNOTATION)
+        name = image_annotations.get(_NAME_ANNOTATION) or image_annotations.get(_REF_ANNOTATION)
         if name and ":" in name.split("/")[-1]:
             item.tags.append(reference.parse_tagged(name))
     return list(planned_by_manifest.values())

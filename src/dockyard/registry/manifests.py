@@ -9,10 +9,12 @@ from typing import Any
 from dockyard.registry import digests
 from dockyard.registry.digests import Digest
 from dockyard.registry.errors import ManifestInvalid
-from dockyard.util.mediatypes import DOCKER_LIST, DOCKER_MANIFEST, INDEX_TYPES
 from dockyard.util.mediatypes import INDEX as OCI_INDEX
+from dockyard.util.mediatypes import INDEX_TYPES
 from dockyard.util.mediatypes import MANIFEST as OCI_MANIFEST
 from dockyard.util.mediatypes import MANIFEST_TYPES as IMAGE_TYPES
+
+__all__ = ["IMAGE_TYPES", "INDEX_TYPES", "OCI_INDEX", "OCI_MANIFEST", "Manifest", "parse"]
 
 MAX_MANIFEST = 4 << 20
 

@@ -225,7 +225,7 @@ class Storage:
     def resolve(self, name: str, reference: str) -> Digest:
         """The manifest digest a tag or digest names in `name`; NAME_UNKNOWN / MANIFEST_UNKNOWN."""
         if not self.repo_exists(name):
-            raise NameUnknown(f"repository name not known to registry", {"name": name})
+            raise NameUnknown("repository name not known to registry", {"name": name})
         if is_tag(reference):
             path = self._tag_path(name, reference)
             if not path.is_file():
