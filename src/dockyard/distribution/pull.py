@@ -8,6 +8,7 @@ from typing import Any, Iterator
 from dockyard.distribution import parallel, progress
 from dockyard.distribution.client import Credentials, RegistryClient
 from dockyard.distribution.endpoints import endpoints
+from dockyard.distribution.layers import layer_descriptors
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.util import mediatypes as media
 from dockyard.util import reference
@@ -104,8 +105,7 @@ class Puller:
         if doc.get("schemaVersion") != 2 or "config" not in doc:
             raise InvalidParameter(f"unsupported manifest type {media_type or 'schema1'} for {ref.familiar()}")
         config_desc = doc["config"]
-        layers = [{"digest": l["digest"], "size": l["size"], "mediaType": l.get("mediaType", media.LAYER_GZIP)}
-                  for l in doc.get("layers", [])]
+        layers = layer_descriptors(doc)
         content = self.images.content
         jobs = []
         fetched: list[str] = []

@@ -79,6 +79,7 @@ class RegistryApp:
 def build(root: Path, authorizer: Authorizer) -> Router:
     """The registry's router over the storage at `root`."""
     storage = Storage(root)
+    storage.remove_stale()
     router = Router()
     hub.register(router, storage)
 

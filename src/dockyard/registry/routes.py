@@ -162,10 +162,11 @@ def register(router: Router, storage: Storage, uploads: Uploads) -> None:
     async def blob_get(req: Request) -> Raw | Stream:
         """Blob content (or only its headers for HEAD), whole or one byte range."""
         name, digest = req.params["name"], digests.parse(req.params["digest"])
-        if not storage.has_layer(name, digest):
-            raise BlobUnknown("blob unknown to registry", {"digest": str(digest)})
+        if req.method == "HEAD":
+            size = await run_blocking(_touch_locked, storage, name, digest)
+        else:
+            size = _layer_size(storage, name, digest)
         path = storage.blob_path(digest)
-        size = path.stat().st_size
         headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes", "ETag": f'"{digest}"'}
         start, end, status = 0, size - 1, 200
         if req.headers.get("range"):
@@ -174,7 +175,6 @@ def register(router: Router, storage: Storage, uploads: Uploads) -> None:
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         length = end - start + 1 if size else 0
         if req.method == "HEAD":
-            storage.touch_blob(digest)
             headers["Content-Length"] = str(length)
             return Stream(_no_chunks(), status, "application/octet-stream", headers)
         if length <= SMALL_BLOB:
@@ -252,6 +252,24 @@ def register(router: Router, storage: Storage, uploads: Uploads) -> None:
             headers["OCI-Filters-Applied"] = "artifactType"
         index = {"schemaVersion": 2, "mediaType": manifests.OCI_INDEX, "manifests": found}
         return Raw(json.dumps(index).encode(), 200, manifests.OCI_INDEX, headers)
+
+
+def _layer_size(storage: Storage, name: str, digest: Digest) -> int:
+    """Size of a blob linked into `name`; BLOB_UNKNOWN when it is not (or was just collected)."""
+    try:
+        if storage.has_layer(name, digest):
+            return storage.blob_path(digest).stat().st_size
+    except FileNotFoundError:
+        pass
+    raise BlobUnknown("blob unknown to registry", {"digest": str(digest)})
+
+
+def _touch_locked(storage: Storage, name: str, digest: Digest) -> int:
+    """HEAD before a push reuses a blob: under the GC lock, so a blob reported present is fresh and survives."""
+    with storage.locked():
+        size = _layer_size(storage, name, digest)
+        storage.touch_blob(digest)
+        return size
 
 
 def _link_locked(storage: Storage, name: str, digest: Digest) -> None:

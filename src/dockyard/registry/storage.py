@@ -67,10 +67,13 @@ class Storage:
         self.root = Path(root)
         for sub in ("blobs", "uploads", "repositories", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        for stale in (self.root / "tmp").iterdir():
-            stale.unlink()
         self._lock_path = self.root / "gc.lock"
         self._lock_path.touch()
+
+    def remove_stale(self) -> None:
+        """Delete temporary files a crashed server left (only at serve start: a live server writes there)."""
+        for stale in (self.root / "tmp").iterdir():
+            stale.unlink()
 
     # ----- locking -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ INDEX = "application/vnd.oci.image.index.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MANIFEST_TYPES = (MANIFEST, DOCKER_MANIFEST)
@@ -28,5 +29,7 @@ def manifest_bytes(config_digest: str, config_size: int, layers: list[dict[str, 
 
 
 def layer_media_type(head: bytes) -> str:
-    """OCI media type of a layer blob judged by its first bytes (gzip or plain tar)."""
+    """OCI media type of a layer blob judged by its first bytes (gzip, zstd or plain tar)."""
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return LAYER_ZSTD
     return LAYER_GZIP if head.startswith(b"\x1f\x8b") else LAYER_TAR

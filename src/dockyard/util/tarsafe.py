@@ -30,13 +30,15 @@ def clean_name(name: str) -> str:
 
 
 def decompressed(stream: BinaryIO) -> BinaryIO:
-    """Wrap `stream` so it reads uncompressed tar bytes whether it is plain or gzip-compressed."""
+    """Wrap `stream` so it reads uncompressed tar bytes whether it is plain, gzip- or zstd-compressed."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(_RawAdapter(stream))
     head = buffered.peek(4)[:4]
     if head.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
     if head == _ZSTD_MAGIC:
-        raise InvalidParameter("zstd-compressed layers are not supported")
+        import zstandard  # imported here: only layer unpacking needs it, the CLI's start-up does not
+
+        return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)  # type: ignore[return-value]
     return buffered
 
 
