@@ -11,6 +11,7 @@ from dockyard.cli.flags import Command, Flag
 from dockyard.cli.interactive import Session, follow_window_size, proxy_signals
 from dockyard.cli.limits import CREATE_LIMIT_FLAGS, host_config
 from dockyard.cli.mountflags import MOUNT_FLAGS, apply_mounts
+from dockyard.cli.netflags import NET_FLAGS, apply_network
 from dockyard.cli.selfheal import SELF_HEALING_FLAGS, apply_self_healing
 from dockyard.client.api import APIClient, APIError
 from dockyard.client.transport import Response, quote
@@ -39,6 +40,7 @@ CREATE_FLAGS = [
 CREATE_FLAGS += CREATE_LIMIT_FLAGS
 CREATE_FLAGS += SELF_HEALING_FLAGS
 CREATE_FLAGS += MOUNT_FLAGS
+CREATE_FLAGS += NET_FLAGS
 
 
 def _read_kv_files(paths: list[str]) -> list[str]:
@@ -82,6 +84,7 @@ def build_config(o: dict[str, Any], image: str, cmd: list[str]) -> dict[str, Any
     config["HostConfig"].update(host_config(o))
     apply_self_healing(o, config)
     apply_mounts(o, config)
+    apply_network(o, config)
     if o["entrypoint"] is not None:
         config["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else []
     if o["stop_signal"]:

@@ -12,7 +12,7 @@ TABLE = "dockyard"
 BRIDGE_PREFIXES = ("dy-", "dockyard")
 
 
-def _nft(script: str) -> None:
+def apply(script: str) -> None:
     """Apply an nft script atomically."""
     done = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -30,9 +30,12 @@ def _chains() -> set[str]:
 def install(bridge: str, subnet: str, internal: bool) -> None:
     """Isolation from other bridges, no way out for internal networks, masquerade for the others (idempotent)."""
     fwd, nat = f"fwd-{bridge}", f"nat-{bridge}"
-    rules = [f'iifname "{bridge}" oifname "{prefix}*" oifname != "{bridge}" drop' for prefix in BRIDGE_PREFIXES]
+    rules = []
     if internal:
         rules += [f'iifname "{bridge}" oifname != "{bridge}" drop', f'oifname "{bridge}" iifname != "{bridge}" drop']
+    # published ports reached from another network through the host's addresses (DNAT) pass the isolation
+    rules += [f'iifname "{bridge}" ct status dnat accept']
+    rules += [f'iifname "{bridge}" oifname "{prefix}*" oifname != "{bridge}" drop' for prefix in BRIDGE_PREFIXES]
     lines = [f"add table ip {TABLE}",
              f"add chain ip {TABLE} {fwd} {{ type filter hook forward priority 0; policy accept; }}",
              f"flush chain ip {TABLE} {fwd}"]
@@ -41,14 +44,19 @@ def install(bridge: str, subnet: str, internal: bool) -> None:
         lines += [f"add chain ip {TABLE} {nat} {{ type nat hook postrouting priority 100; policy accept; }}",
                   f"flush chain ip {TABLE} {nat}",
                   f'add rule ip {TABLE} {nat} ip saddr {subnet} oifname != "{bridge}" masquerade']
-    _nft("\n".join(lines) + "\n")
+    apply("\n".join(lines) + "\n")
 
 
 def remove(bridge: str) -> None:
     """Drop the bridge's chains, and the table once no chain is left in it."""
+    drop_chains([f"fwd-{bridge}", f"nat-{bridge}"])
+
+
+def drop_chains(names: list[str]) -> None:
+    """Delete those of `names` that exist, and the table once no chain is left in it."""
     present = _chains()
-    mine = [c for c in (f"fwd-{bridge}", f"nat-{bridge}") if c in present]
+    mine = [c for c in names if c in present]
     if mine:
-        _nft("".join(f"flush chain ip {TABLE} {c}\ndelete chain ip {TABLE} {c}\n" for c in mine))
+        apply("".join(f"flush chain ip {TABLE} {c}\ndelete chain ip {TABLE} {c}\n" for c in mine))
     if present and not present - set(mine):
-        _nft(f"delete table ip {TABLE}\n")
+        apply(f"delete table ip {TABLE}\n")

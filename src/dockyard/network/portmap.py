@@ -1,4 +1,8 @@
-"""Published ports: docker's PortBindings/ExposedPorts parsed, and a userland proxy per host port (TCP and UDP)."""
+"""Published ports: docker's PortBindings/ExposedPorts parsed, and a userland proxy per host port (TCP and UDP).
+
+The kernel forwards published ports (portnat.py); the proxy's listening socket keeps each host port reserved
+and carries only what the DNAT rules do not catch (every port when the nft tool is missing).
+"""
 
 from __future__ import annotations
 

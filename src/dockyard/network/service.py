@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
-from dockyard.network import bridge, firewall, ipam, netns
+from dockyard.network import bridge, firewall, ipam, netns, portnat
 from dockyard.network.dns import ADDRESS, DnsServer, host_resolvers
 from dockyard.network.portmap import Binding, PortProxy, bindings_of
 from dockyard.network.store import NetworkStore
@@ -151,6 +151,7 @@ class NetworkService:
         for pin in self._netns_dir.iterdir():
             if pin.name not in owned:
                 netns.destroy(pin)
+                self._unforward(pin.name)
 
     async def shutdown(self) -> None:
         """Close resolvers and proxies; take down bridges no running container uses (they come back at start)."""
@@ -439,6 +440,7 @@ class NetworkService:
                 for entry in entries:
                     binding = Binding(int(port), proto, entry["HostIp"], entry["HostPort"])
                     await live.proxy.publish(binding, self._primary_ip(sandbox), int(entry["HostPort"]))
+            await run_blocking(self._forward_in_kernel, sandbox)
 
     async def _publish(self, doc: dict[str, Any], sandbox: dict[str, Any]) -> None:
         """Open the container's published ports and record them in the sandbox and NetworkSettings.Ports."""
@@ -449,11 +451,30 @@ class NetworkService:
             published.setdefault(binding.key, []).append({"HostIp": host_ip, "HostPort": str(host_port)})
         sandbox["Ports"] = published
         await run_blocking(self._store.save_sandbox, sandbox)
+        await run_blocking(self._forward_in_kernel, sandbox)
         doc["NetworkSettings"]["Ports"] = ports_view(doc["Config"].get("ExposedPorts"), published)
 
     @staticmethod
-    def _primary_ip(sandbox: dict[str, Any]) -> str:
-        return min(sandbox["Endpoints"].values(), key=lambda ep: int(ep["Ifname"][3:]))["IP"]
+    def _primary(sandbox: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(network id, endpoint) of the sandbox's first interface: where published ports lead."""
+        return min(sandbox["Endpoints"].items(), key=lambda item: int(item[1]["Ifname"][3:]))
+
+    def _primary_ip(self, sandbox: dict[str, Any]) -> str:
+        return self._primary(sandbox)[1]["IP"]
+
+    def _forward_in_kernel(self, sandbox: dict[str, Any]) -> None:
+        """DNAT the sandbox's published ports in the kernel (the userland proxy keeps each port reserved and
+        carries only what no rule catches: sctp is refused, and every port when nft is missing)."""
+        if not portnat.available():
+            log.warning("nft is missing: published ports go through the userland proxy only")
+            return
+        network_id, ep = self._primary(sandbox)
+        bridge_name = self._networks[network_id]["Bridge"]
+        forwards = [portnat.Forward(key.partition("/")[2], entry["HostIp"], int(entry["HostPort"]), ep["IP"],
+                                    int(key.partition("/")[0]), bridge_name)
+                    for key, entries in sandbox["Ports"].items() for entry in entries]
+        with host_lock():
+            portnat.install(Path(sandbox["Key"]).name, forwards)
 
     def _resolve(self, container_id: str, name: str) -> list[str]:
         """Addresses of `name` (container name, alias or short id, optionally `.network`) on the asker's networks."""
@@ -524,10 +545,17 @@ class NetworkService:
         sandbox = self._sandboxes.pop(container_id, None)
         if sandbox is None:
             return
+        if sandbox["Ports"]:
+            await run_blocking(self._unforward, Path(sandbox["Key"]).name)
         for ep in sandbox["Endpoints"].values():
             await run_blocking(bridge.delete_link, ep["HostIfname"])
         await run_blocking(netns.destroy, Path(sandbox["Key"]))
         await run_blocking(self._store.delete_sandbox, container_id)
+
+    @staticmethod
+    def _unforward(short_id: str) -> None:
+        with host_lock():
+            portnat.remove(short_id)
 
     @staticmethod
     async def _close_live(live: Live) -> None:
