@@ -70,6 +70,8 @@ def test_port_output_matches_docker_port(clean: Daemon, need_docker_cli: None) -
         for query in ([], ["8080"], ["80/udp"], ["7001/tcp"]):
             ours = ok(clean.cli("port", name, *query))
             assert ours and ours == ok(clean.docker("port", name, *query)), query
-        assert clean.cli("port", name, "1234").returncode == clean.docker("port", name, "1234").returncode == 1
+        ours, theirs = clean.cli("port", name, "1234"), clean.docker("port", name, "1234")
+        assert ours.returncode == theirs.returncode == 1
+        assert ours.stderr.replace(b"dockyard", b"docker") == theirs.stderr
     finally:
         clean.docker("rm", "-f", name)

@@ -68,7 +68,7 @@ def port_lines(ports: dict[str, Any], wanted: str | None, container: str) -> lis
         key = wanted if "/" in wanted else f"{wanted}/tcp"
         bindings = ports.get(key)
         if not bindings:
-            raise CommandError(f"Error: No public port '{key}' published for {container}")
+            raise CommandError(f"Error: No public port '{wanted}' published for {container}")
         return [_host_port(b) for b in bindings]
     lines = []
     for key in sorted(ports, key=_port_order):
