@@ -7,7 +7,6 @@ import ipaddress
 import json
 import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
 

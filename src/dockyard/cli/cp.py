@@ -140,16 +140,14 @@ def container_stat(ctx: Context, container: str, path: str) -> dict[str, Any] | 
     import base64
     import json
 
-    from dockyard.client.transport import encode_query
-    # a HEAD answer has no body, so the error's message cannot be read: ask GET's question without the body
-    target = f"/v{ctx.api.negotiate()}/containers/{_quote(container)}/archive{encode_query({'path': path})}"
-    resp = ctx.api.transport.request("HEAD", target)
-    resp.close()
-    if resp.status == 404:
+    try:
+        resp = ctx.api.request("HEAD", f"/containers/{_quote(container)}/archive", {"path": path})
+    except APIError as exc:
+        if exc.status != 404:
+            raise
         ctx.api.get(f"/containers/{_quote(container)}/json")  # raises "No such container" when that is why
         return None
-    if resp.status >= 400:
-        raise APIError(resp.status, f"cannot stat {container}:{path} (status {resp.status})")
+    resp.close()
     return json.loads(base64.b64decode(resp.headers.get(STAT_HEADER, "") or "e30="))
 
 

@@ -68,7 +68,7 @@ class APIClient:
             data = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
         resp = self.transport.request(method, self._target(path, query), data, hdrs, upgrade=upgrade)
-        check(resp)
+        check(resp, method)
         return resp
 
     def request_stream(self, method: str, path: str, query: dict[str, Any] | None, body: Iterator[bytes],
@@ -108,10 +108,19 @@ class APIClient:
         return data
 
 
-def check(resp: Response) -> None:
-    """Raise APIError for an error status, reading Docker's {"message": ...}."""
+def check(resp: Response, method: str = "GET") -> None:
+    """Raise APIError for an error status, reading Docker's {"message": ...}; the answer to a HEAD has no
+    body (its Content-Length describes the GET's), so its error is told by the status alone."""
     if resp.status < 400:
         return
+    if method == "HEAD":
+        resp.close()
+        from http import HTTPStatus
+        try:
+            reason = HTTPStatus(resp.status).phrase
+        except ValueError:
+            reason = resp.reason
+        raise APIError(resp.status, f"{resp.status} {reason}")
     data = resp.read()
     resp.close()
     message = data.decode("utf-8", "replace").strip()

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
+from dockyard.containers.fsview import FileView, mounted_view
 from dockyard.errors import SystemError_
 
 MOUNTS_DIR = "mounts"
@@ -48,7 +49,7 @@ class ContainerAccess:
                 raise SystemError_(f"the root file system of container {container_id} is not mounted")
             yield running
             return
-        target = bundle.parent.parent / MOUNTS_DIR / f"{container_id[:12]}-{secrets.token_hex(4)}"
+        target = self._scratch(doc) / f"{container_id[:12]}-{secrets.token_hex(4)}"
         target.mkdir(parents=True, mode=0o700)
         try:
             self.snapshots.mount_container(container_id, target)
@@ -58,3 +59,14 @@ class ContainerAccess:
                 self.snapshots.unmount(target)
         finally:
             target.rmdir()
+
+    @contextlib.contextmanager
+    def files(self, doc: dict[str, Any]) -> Iterator[FileView]:
+        """What cp sees: the root file system with the container's volumes, binds and /etc files mounted on it
+        (export, diff and commit use `rootfs`, which has none of them, as docker's do)."""
+        with self.rootfs(doc) as rootfs, mounted_view(rootfs, doc, self._scratch(doc)) as view:
+            yield view
+
+    def _scratch(self, doc: dict[str, Any]) -> Path:
+        """The directory temporary mounts of this daemon go under."""
+        return self.containers.bundle(doc["Id"]).parent.parent / MOUNTS_DIR

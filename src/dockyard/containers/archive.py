@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.containers.fsview import FileView
 from dockyard.errors import Forbidden, InvalidParameter, NotFound
 from dockyard.util.securejoin import secure_join
 from dockyard.util.tartree import TreeWriter
@@ -111,16 +112,20 @@ def write_archive(found: PathStat, path: str, out: BinaryIO) -> None:
     writer.close()
 
 
-def extraction_dir(rootfs: Path, path: str, container: str, readonly: bool) -> Path:
-    """The host directory a PUT extracts into: `path` fully resolved inside the rootfs; must be a directory."""
+def extraction_dir(view: FileView, path: str, container: str, readonly_rootfs: bool) -> Path:
+    """The host directory a PUT extracts into: `path` fully resolved inside the view; must be a directory, and
+    writable: in a read-write mount, or on the rootfs unless it is read-only (docker's messages)."""
     abs_path = absolute_path(path)
-    resolved = secure_join(rootfs, abs_path)
+    resolved = secure_join(view.root, abs_path)
     try:
         info = os.lstat(resolved)
     except (FileNotFoundError, NotADirectoryError):
         raise NotFound(f"Could not find the file {path} in container {container}") from None
     if not stat.S_ISDIR(info.st_mode):
         raise InvalidParameter("extraction point is not a directory")
-    if readonly:
+    mounted = view.mount_of(resolved)
+    if mounted is not None and not mounted.rw:
+        raise Forbidden("mounted volume is marked read-only")
+    if mounted is None and readonly_rootfs:
         raise Forbidden("container rootfs is marked read-only")
     return resolved

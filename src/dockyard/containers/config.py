@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dockyard.containers import hostspec
+from dockyard.containers import hostspec, userns_ids
 from dockyard.containers.health import validate_healthcheck
 from dockyard.containers.restart import validate_restart_policy
 from dockyard.containers.runtime_options import validate_runtime
-from dockyard.errors import InvalidParameter, NotImplementedYet
+from dockyard.errors import InvalidParameter
 
 _STR_SLICES = ("Cmd", "Entrypoint", "Shell")  # docker's StrSlice: a string is accepted too
 _STR_LISTS = ("Env", "OnBuild")
@@ -159,8 +159,7 @@ def _check_modes(h: dict[str, Any]) -> None:
         value = h.get(key) or ""
         if value not in allowed and not (joinable and value.startswith("container:") and value[10:]):
             raise InvalidParameter(f"invalid {what}: {value}")
-    if (h.get("UsernsMode") or "") not in ("", "host"):
-        raise NotImplementedYet(f"user namespace mode {h['UsernsMode']!r} is not supported yet")
+    userns_ids.check_compatible(h)
 
 
 def validate_limits(host: dict[str, Any]) -> None:

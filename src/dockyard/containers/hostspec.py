@@ -219,8 +219,10 @@ def sysctls_of(host: dict[str, Any]) -> dict[str, str]:
     return sysctls
 
 
-def build(host: dict[str, Any], lookup: Lookup, **kwargs: Any) -> dict[str, Any]:
-    """build_spec with the container service's arguments plus everything HostConfig asks for."""
+def build(host: dict[str, Any], lookup: Lookup, userns: list[dict[str, int]] | None = None,
+          **kwargs: Any) -> dict[str, Any]:
+    """build_spec with the container service's arguments plus everything HostConfig asks for; `userns`: id
+    mappings of a private user namespace."""
     caps = capabilities_of(host)
     sec = security_options(host)
     devices, device_rules = devices_of(host)
@@ -237,4 +239,7 @@ def build(host: dict[str, Any], lookup: Lookup, **kwargs: Any) -> dict[str, Any]
     )
     if sec["unconfined_paths"]:
         spec["linux"]["maskedPaths"], spec["linux"]["readonlyPaths"] = [], []
+    if userns:
+        spec["linux"]["namespaces"].append({"type": "user"})
+        spec["linux"]["uidMappings"], spec["linux"]["gidMappings"] = userns, [dict(m) for m in userns]
     return spec

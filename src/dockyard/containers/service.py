@@ -17,6 +17,8 @@ from dockyard.containers import hostspec, record
 from dockyard.containers.config import (command_of, merge_with_image, replace_or_append_env, validate_config,
                                          validate_host_config)
 from dockyard.containers.etcfiles import write_etc_files
+from dockyard.containers.host_features import discard_unsupported
+from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.containers.mounts import MountManager, merge_mounts
 from dockyard.containers.health import HealthMonitor
 from dockyard.containers.restart import RestartSupervisor
@@ -68,6 +70,7 @@ class ContainerService:
         self._shim_factory = shim_factory
         self._network = network  # network service: plan/attach/write_etc/release (dockyard.network.service)
         self._mounts = MountManager(volumes)  # volumes, binds, tmpfs (dockyard.containers.mounts)
+        self._userns = UsernsAllocator(data_root / "userns.json", lambda: set(self._docs))  # --userns=auto ids
         self._live: dict[str, Live] = {}
         self._docs: dict[str, dict[str, Any]] = {}
         self._restarts = RestartSupervisor(self._docs.get, self._save, lambda cid: self.start(cid, by_policy=True),
@@ -173,15 +176,16 @@ class ContainerService:
         container_id = secrets.token_hex(32)
         config.setdefault("Hostname", "")
         if not config["Hostname"]:
-            # docker: a container on the host's network has the host's name, others their short id
-            config["Hostname"] = socket.gethostname() if host["NetworkMode"] == "host" else container_id[:12]
+            # docker: a container on the host's network or UTS namespace has the host's name, others their short id
+            on_host = "host" in (host["NetworkMode"], host.get("UTSMode"))
+            config["Hostname"] = socket.gethostname() if on_host else container_id[:12]
         config.setdefault("Domainname", "")
         for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
             config.setdefault(key, False)
         host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host.setdefault("AutoRemove", False)
-        warnings: list[str] = []
+        warnings = discard_unsupported(host)
         container_dir = self.container_dir(container_id)
         doc = record.new_record(container_id, "", config, host, image.id, path, args, container_dir)
         doc["NetworkSettings"]["Networks"] = networks
@@ -298,7 +302,7 @@ class ContainerService:
         ]
         mounts = merge_mounts(self._mounts.oci_mounts(doc, rootfs), mounts)
         return hostspec.build(
-            host, self._get,
+            host, self._get, userns=self._userns.mappings(doc["Id"], host.get("UsernsMode")),
             args=[doc["Path"], *doc["Args"]], env=env, cwd=config.get("WorkingDir") or "/",
             uid=user.uid, gid=user.gid, additional_gids=user.additional_gids, hostname=hostname,
             terminal=bool(config.get("Tty")), readonly_rootfs=bool(host.get("ReadonlyRootfs")), mounts=mounts,

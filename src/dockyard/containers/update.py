@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.containers.config import check_limit_types, check_resource_ranges
+from dockyard.containers.host_features import discard_unsupported
 from dockyard.containers.hostspec import resources_of
 from dockyard.errors import InvalidParameter, SystemError_
 from dockyard.runtime.cgroups import open_cgroup
@@ -23,6 +24,14 @@ def changes_of(body: Any) -> dict[str, Any]:
     changes = {k: body[k] for k in UPDATABLE if body.get(k) not in (None, 0, "", {})}
     check_limit_types(changes)
     return changes
+
+
+def drop_unsupported(changes: dict[str, Any]) -> list[str]:
+    """Docker's warnings for changes this host cannot apply; those changes are removed."""
+    warnings = discard_unsupported(changes)
+    for key in [k for k, v in changes.items() if v in (None, 0)]:
+        del changes[key]
+    return warnings
 
 
 def _cgroup_of(bundle: Path) -> Any:

@@ -12,10 +12,7 @@ from dockyard.registry.errors import (BlobUnknown, DigestInvalid, ManifestBlobUn
                                       NameUnknown, RangeInvalid)
 from dockyard.registry.storage import Storage, is_tag, paginate
 from dockyard.registry.uploads import Session, Uploads
-from dockyard.server.routing import Empty, Json, Raw, Request, Router, Stream, run_blocking
-
-SMALL_BLOB = 4 << 20
-READ_CHUNK = 1 << 20
+from dockyard.server.routing import Empty, File, Json, Raw, Request, Router, Stream, run_blocking
 
 
 def _location_headers(name: str, session: Session) -> dict[str, str]:
@@ -43,18 +40,6 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
     if start >= size or start > end:
         raise RangeInvalid(f"range {header!r} not satisfiable", headers={"Content-Range": f"bytes */{size}"})
     return start, end
-
-
-async def _file_chunks(path: str, start: int, length: int) -> AsyncIterator[bytes]:
-    """Yield `length` bytes of a file from `start`."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        while length > 0:
-            chunk = handle.read(min(READ_CHUNK, length))
-            if not chunk:
-                return
-            length -= len(chunk)
-            yield chunk
 
 
 async def _no_chunks() -> AsyncIterator[bytes]:
@@ -177,12 +162,7 @@ def register(router: Router, storage: Storage, uploads: Uploads) -> None:
         if req.method == "HEAD":
             headers["Content-Length"] = str(length)
             return Stream(_no_chunks(), status, "application/octet-stream", headers)
-        if length <= SMALL_BLOB:
-            with open(path, "rb") as handle:
-                handle.seek(start)
-                return Raw(handle.read(length), status, "application/octet-stream", headers)
-        headers["Content-Length"] = str(length)
-        return Stream(_file_chunks(str(path), start, length), status, "application/octet-stream", headers)
+        return File(str(path), start, length, status, "application/octet-stream", headers)
 
     @router.delete("/v2/{name:path}/blobs/{digest}")
     async def blob_delete(req: Request) -> Empty:

@@ -8,11 +8,20 @@ from typing import Any, NoReturn
 
 from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import open_cgroup
-from dockyard.runtime.init import ContainerError, apply_rlimits, exec_process, report_failure, set_credentials
+from dockyard.runtime.init import (
+    ContainerError,
+    apply_rlimits,
+    exec_process,
+    report_failure,
+    set_credentials,
+)
+from dockyard.runtime.userns import setns_all
 
-# Joined in this order; the mount namespace last, because joining it changes our root directory.
+# Joined in this order; the mount namespace late, because joining it changes our root directory, and the
+# user namespace last, because joining it drops our privileges over the others.
 _NAMESPACES = (("ipc", L.CLONE_NEWIPC), ("uts", L.CLONE_NEWUTS), ("net", L.CLONE_NEWNET),
-               ("pid", L.CLONE_NEWPID), ("cgroup", L.CLONE_NEWCGROUP), ("mnt", L.CLONE_NEWNS))
+               ("pid", L.CLONE_NEWPID), ("cgroup", L.CLONE_NEWCGROUP), ("mnt", L.CLONE_NEWNS),
+               ("user", L.CLONE_NEWUSER))
 
 
 def _join_namespaces(init_pid: int) -> None:
@@ -23,8 +32,7 @@ def _join_namespaces(init_pid: int) -> None:
             theirs = f"/proc/{init_pid}/ns/{name}"
             if os.stat(theirs).st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
                 fds.append((os.open(theirs, os.O_RDONLY | os.O_CLOEXEC), flag))
-        for fd, flag in fds:
-            L.setns(fd, flag)
+        setns_all(fds)
     finally:
         for fd, _ in fds:
             os.close(fd)

@@ -11,8 +11,16 @@ from typing import Any, NoReturn
 
 from dockyard.oci.spec import ALL_CAPABILITIES
 from dockyard.runtime import linux as L
+from dockyard.runtime import mountapi as M
 from dockyard.runtime.cgroups import DEFAULT_ROOT, V1_CONTROLLERS, is_cgroup2
 from dockyard.runtime.seccomp import SeccompFilter
+from dockyard.runtime.userns import (
+    PreparedMounts,
+    host_root_ids,
+    idmapped_overlay,
+    join_user_namespace,
+    mount_attrs,
+)
 
 _FLAG_OPTIONS: dict[str, tuple[bool, int]] = {
     "ro": (True, L.MS_RDONLY), "rw": (False, L.MS_RDONLY), "nosuid": (True, L.MS_NOSUID),
@@ -135,23 +143,35 @@ def check_mount_destination(destination: str, dest: str, rootfs: str) -> None:
             raise ContainerError(f"mount destination {destination} is redirected into {reserved}", 125)
 
 
-def _mount_one(m: dict[str, Any], rootfs: str, cgroups_path: str) -> None:
-    """Mount one OCI mount entry under rootfs."""
+def _mount_flags(m: dict[str, Any]) -> tuple[int, int, str]:
+    """(flags, propagation, data) of an OCI mount entry; type "bind" implies MS_BIND."""
+    flags, propagation, data = parse_mount_options(list(m.get("options", [])))
+    return flags | (L.MS_BIND if m.get("type") == "bind" else 0), propagation, data
+
+
+def _mount_one(m: dict[str, Any], rootfs: str, cgroups_path: str, premade: int | None = None) -> None:
+    """Mount one OCI mount entry under rootfs; `premade` is a detached mount prepared with host privileges."""
     dest = secure_join(rootfs, m["destination"])
     check_mount_destination(m["destination"], dest, rootfs)
-    flags, propagation, data = parse_mount_options(list(m.get("options", [])))
+    flags, propagation, data = _mount_flags(m)
     mtype = m.get("type", "")
-    if mtype == "bind":
-        flags |= L.MS_BIND
     if mtype == "cgroup":
         _mount_cgroup(dest, flags, cgroups_path)
     elif flags & L.MS_BIND:
         source = m["source"]
-        _make_target(dest, not os.path.isdir(source))
-        L.mount(source, dest, None, flags & (L.MS_BIND | L.MS_REC))
+        is_dir = stat.S_ISDIR(os.fstat(premade).st_mode) if premade is not None else os.path.isdir(source)
+        _make_target(dest, not is_dir)
+        if premade is None:
+            L.mount(source, dest, None, flags & (L.MS_BIND | L.MS_REC))
+        else:
+            M.attach(premade, dest)
         extra = flags & ~(L.MS_BIND | L.MS_REC)
         if extra:
-            L.mount(None, dest, None, L.MS_BIND | L.MS_REMOUNT | extra)
+            keep = os.statvfs(dest).f_flag & _KEEP_ON_REMOUNT if premade is not None else 0
+            L.mount(None, dest, None, L.MS_BIND | L.MS_REMOUNT | extra | keep)
+    elif premade is not None:
+        _make_target(dest, False)
+        M.attach(premade, dest)
     else:
         _make_target(dest, False)
         L.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
@@ -217,14 +237,20 @@ def create_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
         os.chown(path, dev.get("uid", 0), dev.get("gid", 0))
 
 
-def _setup_rootfs(spec: dict[str, Any], rootfs: str) -> None:
-    """Make / rprivate, bind the rootfs onto itself, mount everything, then pivot_root into it."""
+def _setup_rootfs(spec: dict[str, Any], rootfs: str, prepared: PreparedMounts | None) -> None:
+    """Make / rprivate, bind the rootfs onto itself (or attach the prepared one over the current directory,
+    which is the rootfs), mount everything, then pivot_root into it."""
     L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
-    L.mount(rootfs, rootfs, None, L.MS_BIND | L.MS_REC)
+    if prepared is None:
+        L.mount(rootfs, rootfs, None, L.MS_BIND | L.MS_REC)
+    else:
+        M.attach(prepared.rootfs, ".")
+        os.fchdir(prepared.rootfs)
+        rootfs = "."  # the host path may not be searchable by the container's root
     cgroups_path = spec.get("linux", {}).get("cgroupsPath", "")
     mounts = spec.get("mounts", [])
-    for m in mounts:
-        _mount_one(m, rootfs, cgroups_path)
+    for i, m in enumerate(mounts):
+        _mount_one(m, rootfs, cgroups_path, prepared.mounts.get(i) if prepared else None)
     if any(m["destination"].rstrip("/") == "/dev" and m.get("type") == "tmpfs" for m in mounts):
         _populate_dev(rootfs)
     create_devices(rootfs, spec.get("linux", {}).get("devices", []))
@@ -235,11 +261,16 @@ def _setup_rootfs(spec: dict[str, Any], rootfs: str) -> None:
     os.chdir("/")
 
 
-def _harden_paths(linux: dict[str, Any]) -> None:
-    """Apply sysctls, then mask paths and make others read-only (after pivot_root)."""
-    for key, value in linux.get("sysctl", {}).items():
+def write_sysctls(sysctls: dict[str, str]) -> None:
+    """Write sysctl values under /proc/sys."""
+    for key, value in sysctls.items():
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(value)
+
+
+def _harden_paths(linux: dict[str, Any], written: set[str]) -> None:
+    """Apply the sysctls not `written` yet, then mask paths and make others read-only (after pivot_root)."""
+    write_sysctls({k: v for k, v in linux.get("sysctl", {}).items() if k not in written})
     for path in linux.get("maskedPaths", []):
         if os.path.isdir(path):
             L.mount("tmpfs", path, "tmpfs", L.MS_RDONLY)
@@ -251,11 +282,29 @@ def _harden_paths(linux: dict[str, Any]) -> None:
             _remount_ro(path, recursive=True)
 
 
-def _enter_namespaces(spec: dict[str, Any]) -> None:
-    """Join (path given) or create every namespace except pid, which the shim set up before forking."""
+def _prepare_host_mounts(spec: dict[str, Any], rootfs: str, user_fd: int, joined_net: bool) -> PreparedMounts:
+    """While still host root: the idmapped rootfs, detached copies of bind sources (their paths may not be
+    searchable by the container's root), proc of our pid namespace and sysfs of a joined network namespace
+    (both owned by the host's user namespace, so the container's root could not mount them)."""
+    prepared = PreparedMounts(idmapped_overlay(rootfs, user_fd, host_root_ids(spec)))
+    for i, m in enumerate(spec.get("mounts", [])):
+        flags, mtype = _mount_flags(m)[0], m.get("type")
+        if mtype != "cgroup" and flags & L.MS_BIND:
+            prepared.mounts[i] = M.clone_tree(m["source"], recursive=bool(flags & L.MS_REC))
+        elif mtype == "proc" or (mtype == "sysfs" and joined_net):
+            prepared.mounts[i] = M.new_mount(mtype, {}, mount_attrs(flags))
+    return prepared
+
+
+def _enter_namespaces(spec: dict[str, Any], rootfs: str,
+                      user_fd: int | None) -> tuple[PreparedMounts | None, set[str]]:
+    """Join namespaces given by path; with a user namespace, prepare host-side mounts, write the sysctls of a
+    joined network namespace and join it; then create the other namespaces (pid: the shim's business).
+    Returns the prepared mounts and the sysctls already written."""
     flags = 0
+    joined_net = False
     for ns in spec.get("linux", {}).get("namespaces", []):
-        if ns["type"] == "pid":
+        if ns["type"] in ("pid", "user"):
             continue
         if ns.get("path"):
             fd = os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC)
@@ -263,11 +312,22 @@ def _enter_namespaces(spec: dict[str, Any]) -> None:
                 L.setns(fd, L.NAMESPACE_FLAGS[ns["type"]])
             finally:
                 os.close(fd)
+            joined_net = joined_net or ns["type"] == "network"
         else:
             flags |= L.NAMESPACE_FLAGS[ns["type"]]
+    prepared, written = None, set()
+    if user_fd is not None:
+        prepared = _prepare_host_mounts(spec, rootfs, user_fd, joined_net)
+        if joined_net:
+            early = {k: v for k, v in spec.get("linux", {}).get("sysctl", {}).items() if k.startswith("net.")}
+            write_sysctls(early)
+            written = set(early)
+        os.chdir(rootfs)  # unshare(CLONE_NEWNS) carries the working directory into the new namespace
+        join_user_namespace(user_fd)
     L.unshare(flags)
     if flags & L.CLONE_NEWNET:
         L.link_up("lo")
+    return prepared, written
 
 
 def apply_rlimits(rlimits: list[dict[str, Any]]) -> None:
@@ -363,8 +423,9 @@ def exec_process(process: dict[str, Any]) -> NoReturn:
 
 
 def container_main(spec: dict[str, Any], rootfs: str, stdio: tuple[int, int, int], err_fd: int,
-                   go_fd: int) -> NoReturn:
-    """Run in the forked child: wait for the shim's go, set everything up and exec; report failure on err_fd."""
+                   go_fd: int, user_fd: int | None = None) -> NoReturn:
+    """Run in the forked child: wait for the shim's go, set everything up and exec; report failure on err_fd.
+    `user_fd` is the user namespace the shim created when the spec asks for one."""
     code = 125
     try:
         if os.read(go_fd, 1) != b"1":
@@ -378,9 +439,9 @@ def container_main(spec: dict[str, Any], rootfs: str, stdio: tuple[int, int, int
         linux = spec.get("linux", {})
         nnp_spec = bool(spec["process"].get("noNewPrivileges"))
         seccomp = SeccompFilter(linux["seccomp"], nnp_spec) if linux.get("seccomp") else None
-        _enter_namespaces(spec)
-        _setup_rootfs(spec, rootfs)
-        _harden_paths(linux)
+        prepared, written = _enter_namespaces(spec, rootfs, user_fd)
+        _setup_rootfs(spec, rootfs, prepared)
+        _harden_paths(linux, written)
         if spec.get("root", {}).get("readonly"):
             _remount_ro("/")
         if spec.get("hostname"):

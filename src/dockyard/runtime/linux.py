@@ -116,6 +116,12 @@ def sethostname(name: str) -> None:
     _check(_libc.sethostname(raw, len(raw)), "sethostname")
 
 
+def setfsids(uid: int, gid: int) -> None:
+    """setfsgid(2) then setfsuid(2): the ids used for file access (no error report: they return the old id)."""
+    _libc.setfsgid(gid)
+    _libc.setfsuid(uid)
+
+
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     """prctl(2)."""
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")

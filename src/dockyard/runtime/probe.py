@@ -18,12 +18,13 @@ from dockyard.runtime import bundle as B
 from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.init import ContainerError, exec_process, set_credentials
+from dockyard.runtime.userns import setns_all
 
 _SRC_DIR = str(Path(__file__).resolve().parents[2])
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from dockyard.runtime.probe import main; main(sys.argv[2:])"
 # mnt last: once in the container's mount namespace, host paths are out of reach
 _NAMESPACES = (("ipc", L.CLONE_NEWIPC), ("uts", L.CLONE_NEWUTS), ("net", L.CLONE_NEWNET),
-               ("pid", L.CLONE_NEWPID), ("mnt", L.CLONE_NEWNS))
+               ("pid", L.CLONE_NEWPID), ("mnt", L.CLONE_NEWNS), ("user", L.CLONE_NEWUSER))
 
 
 async def run_probe(bundle: Path, pid: int, argv: list[str], timeout: float, limit: int = 4096) -> tuple[int, str]:
@@ -69,8 +70,9 @@ def main(argv: list[str]) -> None:
     cgroups_path = spec.get("linux", {}).get("cgroupsPath", "")
     if cgroups_path:
         open_cgroup(cgroups_path).add(os.getpid())
-    for fd, flag in _namespace_fds(pid):
-        L.setns(fd, flag)
+    fds = _namespace_fds(pid)
+    setns_all(fds)
+    for fd, _ in fds:
         os.close(fd)
     child = os.fork()
     if child == 0:

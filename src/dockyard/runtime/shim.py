@@ -27,6 +27,7 @@ from dockyard.runtime.init import container_main
 from dockyard.runtime.jsonlog import JsonLogWriter, rfc3339nano
 from dockyard.runtime.shimio import Pipe, Session, Stdio, read_chunk
 from dockyard.runtime.streams import STREAM_KINDS, encode, encode_exit
+from dockyard.runtime.userns import create_user_namespace, wants_user_namespace
 
 # Without a pid namespace, orphaned processes may keep the output pipes open after init exits.
 _DRAIN_TIMEOUT = 2.0
@@ -115,13 +116,15 @@ class Shim:
         sync_r, sync_w = os.pipe()
         go_r, go_w = os.pipe()
         rootfs = str(self.bundle / self.spec.get("root", {}).get("path", B.ROOTFS))
+        user_fd = create_user_namespace(self.spec) if wants_user_namespace(self.spec) else None
         _enter_pid_namespace(self.spec)
         pid = os.fork()
         if pid == 0:
-            container_main(self.spec, rootfs, self.stdio.child, sync_w, go_r)
+            container_main(self.spec, rootfs, self.stdio.child, sync_w, go_r, user_fd)
         self.stdio.child_started()
-        for fd in (sync_w, go_r):
-            os.close(fd)
+        for fd in (sync_w, go_r, user_fd):
+            if fd is not None:
+                os.close(fd)
         self.pid = pid
         self.streams = dict(self.stdio.outputs)
         try:

@@ -21,6 +21,7 @@ ROUTER_MODULES = (
     "build",
     "container_files",
     "container_stats",
+    "container_ws",
     "networks",
     "volumes",
     "diskusage",

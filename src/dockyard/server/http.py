@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Protocol
 
 from dockyard.errors import DockyardError, InvalidParameter, SystemError_
-from dockyard.server.routing import HIJACKED, Empty, Hijack, Raw, Request, Response, Stream
+from dockyard.server.routing import HIJACKED, Empty, File, Hijack, Raw, Request, Response, Stream
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +94,11 @@ def body_framing(headers: dict[str, str]) -> tuple[bool, int]:
     return False, int(next(iter(values)))
 
 
-def status_line(status: int) -> bytes:
-    """"HTTP/1.1 200 OK" with docker's reason for 101."""
-    if status == 101:
+def status_line(status: int, reason: str | None = None) -> bytes:
+    """"HTTP/1.1 200 OK" with docker's reason for 101 unless another `reason` is given."""
+    if reason is None and status == 101:
         reason = "UPGRADED"
-    else:
+    elif reason is None:
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
@@ -106,9 +106,9 @@ def status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {reason}\r\n".encode()
 
 
-def encode_head(status: int, headers: list[tuple[str, str]]) -> bytes:
+def encode_head(status: int, headers: list[tuple[str, str]], reason: str | None = None) -> bytes:
     """A full response head."""
-    lines = [status_line(status)]
+    lines = [status_line(status, reason)]
     lines.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in headers)
     lines.append(b"\r\n")
     return b"".join(lines)
@@ -313,7 +313,16 @@ class Connection:
             extra = [("Content-Type", content_type), ("Connection", "Upgrade"), ("Upgrade", "tcp")]
         else:
             status, extra = 200, [("Content-Type", content_type)]
-        self.writer.write(encode_head(status, extra + self.app.headers))
+        return await self._hand_over(encode_head(status, extra + self.app.headers))
+
+    async def switch_protocols(self, headers: list[tuple[str, str]]) -> Hijack:
+        """Answer "101 Switching Protocols" with `headers` (a websocket upgrade) and hand over the raw stream
+        (Channel protocol)."""
+        return await self._hand_over(encode_head(101, headers + self.app.headers, "Switching Protocols"))
+
+    async def _hand_over(self, head: bytes) -> Hijack:
+        """Send the response head, then give the handler the raw stream, pushed-back bytes first."""
+        self.writer.write(head)
         await self.writer.drain()
         self.hijacked = True
         reader = self.reader
@@ -340,6 +349,8 @@ class Connection:
             headers.append(("Content-Type", resp.content_type))
             if resp.status not in _NO_BODY_STATUS:
                 headers.append(("Content-Length", str(len(resp.body))))
+        elif isinstance(resp, File):
+            headers += [("Content-Type", resp.content_type), ("Content-Length", str(resp.count))]
         elif isinstance(resp, Empty) and resp.status not in _NO_BODY_STATUS:
             headers.append(("Content-Length", "0"))
         if not keep_alive:
@@ -348,6 +359,9 @@ class Connection:
         if isinstance(resp, Raw) and not bodiless:
             self.writer.write(resp.body)
         await self.writer.drain()
+        if isinstance(resp, File) and not bodiless:
+            with open(resp.path, "rb") as handle:
+                await asyncio.get_running_loop().sendfile(self.writer.transport, handle, resp.offset, resp.count)
         if isinstance(resp, Stream):
             if bodiless:
                 await _aclose(resp.chunks)

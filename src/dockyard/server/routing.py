@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from dockyard import API_VERSION
 from dockyard.errors import InvalidParameter
+from dockyard.util import websocket
 from dockyard.util.aio import run_blocking  # noqa: F401  (routers import it from here)
 from dockyard.util.timeutil import parse_timestamp
 
@@ -20,10 +21,11 @@ _FALSE_WORDS = frozenset({"", "0", "no", "false", "none"})
 
 @dataclass
 class Hijack:
-    """The raw duplex stream of a hijacked connection; the handler closes `writer` when done."""
+    """The raw duplex stream of a hijacked connection (or a websocket's data frames); the handler closes
+    `writer` when done."""
 
     reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    writer: asyncio.StreamWriter | websocket.FrameWriter
 
 
 HIJACKED: object = object()
@@ -37,6 +39,9 @@ class Channel(Protocol):
 
     async def hijack(self, content_type: str, upgrade: bool) -> Hijack:
         """Send the hijack response head and hand over the raw stream."""
+
+    async def switch_protocols(self, headers: list[tuple[str, str]]) -> Hijack:
+        """Send "101 Switching Protocols" with `headers` and hand over the raw stream."""
 
 
 class Response:
@@ -75,6 +80,18 @@ class Stream(Response):
         self.content_type = content_type
 
 
+class File(Response):
+    """`count` bytes of a file from `offset`, sent with sendfile(2) (registry blobs)."""
+
+    def __init__(self, path: str, offset: int, count: int, status: int = 200,
+                 content_type: str = "application/octet-stream", headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, headers)
+        self.path = path
+        self.offset = offset
+        self.count = count
+        self.content_type = content_type
+
+
 class Empty(Response):
     """No body at all (204 by default)."""
 
@@ -99,6 +116,7 @@ class Request:
         self._channel = channel
         self._body: bytes | None = None
         self._streamed = False
+        self._websocket_pump: asyncio.Task[None] | None = None
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """First value of a query parameter, or `default` when absent."""
@@ -184,6 +202,31 @@ class Request:
             await self.body()
         upgrade = self.headers.get("upgrade", "").lower() == "tcp"
         return await self._channel.hijack(content_type, upgrade)
+
+    async def hijack_websocket(self, binary: bool = True) -> Hijack:
+        """Complete an RFC 6455 handshake (101 Switching Protocols with Sec-WebSocket-Accept) and return a
+        Hijack whose reader yields the payloads of the client's data frames and whose writer sends each write
+        as one binary (or text) frame; pings are answered and a close is echoed. InvalidParameter (before any
+        answer) for a request that is not a websocket handshake."""
+        key = self.headers.get("sec-websocket-key", "")
+        connection = {t.strip().lower() for t in self.headers.get("connection", "").split(",")}
+        if self.headers.get("upgrade", "").lower() != "websocket" or "upgrade" not in connection:
+            raise InvalidParameter("websocket: the client is not using the websocket protocol")
+        if self.headers.get("sec-websocket-version", "").strip() != "13":
+            raise InvalidParameter("websocket: unsupported version (want Sec-WebSocket-Version: 13)")
+        if not websocket.valid_key(key):
+            raise InvalidParameter("websocket: missing or malformed Sec-WebSocket-Key")
+        if not self._streamed:
+            await self.body()
+        headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                   ("Sec-WebSocket-Accept", websocket.accept_key(key))]
+        protocols = [p.strip() for p in self.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+        if protocols:
+            headers.append(("Sec-WebSocket-Protocol", protocols[0]))
+        raw = await self._channel.switch_protocols(headers)
+        stream = websocket.open_stream(raw.reader, raw.writer, websocket.BINARY if binary else websocket.TEXT)
+        self._websocket_pump = stream.pump  # a strong reference: the loop keeps only weak ones to tasks
+        return Hijack(stream.reader, stream.writer)
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

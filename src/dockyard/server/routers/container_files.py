@@ -10,8 +10,7 @@ from dockyard.containers.access import ContainerAccess
 from dockyard.containers.commit import commit, container_changes, export_rootfs
 from dockyard.containers.users import resolve_user
 from dockyard.errors import InvalidParameter
-from dockyard.server.routers.images import _BodyReader as BodyReader
-from dockyard.server.routers.images import _stream_from_writer as stream_from_writer
+from dockyard.server.bodyio import BodyReader, stream_from_writer
 from dockyard.server.routing import Empty, Json, Request, Router, Stream, run_blocking
 from dockyard.server.services import Services
 from dockyard.util.tartree import extract_tar
@@ -31,8 +30,8 @@ def register(router: Router, services: Services) -> None:
 
     def stat_of(ref: str, path: str) -> tuple[dict[str, Any], archive.PathStat]:
         doc = access.doc(ref)
-        with access.rootfs(doc) as rootfs:
-            return doc, archive.stat_path(rootfs, path, ref)
+        with access.files(doc) as view:
+            return doc, archive.stat_path(view.root, path, ref)
 
     @router.head("/containers/{id}/archive")
     async def stat(req: Request) -> Empty:
@@ -47,9 +46,9 @@ def register(router: Router, services: Services) -> None:
         doc, found = await run_blocking(stat_of, ref, path)
 
         def produce(out: BinaryIO) -> None:
-            """Tar the resource from a (re)mounted rootfs."""
-            with access.rootfs(doc) as rootfs:
-                archive.write_archive(archive.stat_path(rootfs, path, ref), path, out)
+            """Tar the resource from a (re)mounted view of the container's files."""
+            with access.files(doc) as view:
+                archive.write_archive(archive.stat_path(view.root, path, ref), path, out)
 
         access.publish(doc, "archive-path")
         return Stream(stream_from_writer(produce), content_type=TAR, headers={archive.STAT_HEADER: found.header()})
@@ -63,13 +62,13 @@ def register(router: Router, services: Services) -> None:
         body = BodyReader(req.stream_body(), asyncio.get_running_loop())
 
         def extract() -> None:
-            """Resolve the destination and unpack inside the mounted rootfs."""
-            with access.rootfs(doc) as rootfs:
-                dest = archive.extraction_dir(rootfs, path, ref, bool(doc["HostConfig"].get("ReadonlyRootfs")))
+            """Resolve the destination and unpack inside the mounted view of the container's files."""
+            with access.files(doc) as view:
+                dest = archive.extraction_dir(view, path, ref, bool(doc["HostConfig"].get("ReadonlyRootfs")))
                 user = doc["Config"].get("User") or ""
                 owner = None
                 if req.arg_bool("copyUIDGID") and user:
-                    resolved = resolve_user(rootfs, user)
+                    resolved = resolve_user(view.root, user)
                     owner = (resolved.uid, resolved.gid)
                 extract_tar(body, dest, no_overwrite, owner)  # type: ignore[arg-type]
 

@@ -8,15 +8,10 @@ from typing import Any, AsyncIterator
 
 from dockyard.errors import InvalidParameter
 from dockyard.logs.jsonfile import end_offset, read_log, tail_offset
-from dockyard.server.relay import open_attach, relay
+from dockyard.server.attach import MULTIPLEXED, RAW, STREAM_IDS, AttachOptions, serve_attach
 from dockyard.server.routing import HIJACKED, Empty, Json, Request, Router, Stream, run_blocking
-from dockyard.util.detachkeys import parse_detach_keys
 from dockyard.util.filters import parse_filters
 from dockyard.util.stdcopy import frame
-
-MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
-RAW = "application/vnd.docker.raw-stream"
-STREAM_IDS = {"stdout": 1, "stderr": 2}
 
 
 def register(router: Router, services: Any) -> None:
@@ -134,38 +129,8 @@ def register(router: Router, services: Any) -> None:
 
     @router.post("/containers/{id}/attach")
     async def attach(req: Request) -> object:
-        container_id = containers.require_attachable(req.params["id"])
-        _, path, tty = containers.log_path(container_id)
-        wanted = {name for name in ("stdout", "stderr") if req.arg_bool(name)}
-        offset = 0 if req.arg_bool("logs") else await run_blocking(end_offset, path)
-        follow = req.arg_bool("stream")
-        exits_before = containers.exit_count(container_id)
-        detach_keys = parse_detach_keys(req.arg("detachKeys"))
-        hijack = await req.hijack(RAW if tty else MULTIPLEXED)
-        containers.publish(container_id, "attach")
-        if follow and (tty or req.arg_bool("stdin")):  # live from the shim: stdin, prompts without newline
-            flags = {name: req.arg_bool(name) for name in ("stdin", "stdout", "stderr")}
-            live = await open_attach(containers, services.events, container_id, flags, detach_keys, tty)
-            if live is not None:
-                await relay(hijack, live)
-                return HIJACKED
-        entries = read_log(path, offset=offset, follow=follow,
-                           finished=lambda: containers.exit_count(container_id) != exits_before)
-        await _pump(entries, wanted, tty, hijack)
+        await serve_attach(services, req.params["id"], AttachOptions.from_request(req), req.hijack)
         return HIJACKED
-
-
-async def _pump(entries: Any, wanted: set[str], tty: bool, hijack: Any) -> None:
-    """Copy log entries to a hijacked connection until the container exits or the client leaves."""
-    try:
-        async for entry in entries:
-            if entry.stream in wanted:
-                hijack.writer.write(entry.data if tty else frame(STREAM_IDS[entry.stream], entry.data))
-                await hijack.writer.drain()
-    except ConnectionError:
-        pass  # the client hung up: nothing more to deliver
-    finally:
-        hijack.writer.close()
 
 
 def ps_table(ps_args: str, pids: list[int]) -> dict[str, Any]:

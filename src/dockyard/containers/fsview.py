@@ -1,0 +1,109 @@
+"""A container's file system as its processes see it, for cp: the root file system with the container's volumes,
+binds and /etc/{hosts,hostname,resolv.conf} mounted on it, assembled in a private scratch directory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from dockyard.errors import SystemError_
+from dockyard.runtime import linux as L
+from dockyard.util.securejoin import secure_join
+
+ETC_FILES = (("HostsPath", "/etc/hosts"), ("HostnamePath", "/etc/hostname"), ("ResolvConfPath", "/etc/resolv.conf"))
+
+
+@dataclass
+class MountedPath:
+    """One mount of the view: where it lands (container path and host path) and whether it is writable."""
+
+    destination: str
+    host_path: Path
+    rw: bool
+
+
+@dataclass
+class FileView:
+    """The assembled file system: `root` stands for the container's "/"."""
+
+    root: Path
+    mounts: list[MountedPath] = field(default_factory=list)
+
+    def mount_of(self, host_path: Path) -> MountedPath | None:
+        """The innermost mount holding `host_path` (a path already resolved inside `root`), or None."""
+        best: MountedPath | None = None
+        for mounted in self.mounts:
+            if host_path == mounted.host_path or mounted.host_path in host_path.parents:
+                if best is None or len(mounted.host_path.parts) > len(best.host_path.parts):
+                    best = mounted
+        return best
+
+
+def view_sources(doc: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(destination, host source, writable) for every volume and bind of the container whose source exists
+    (tmpfs mounts have no host side) and the daemon's /etc files it did not replace, parents first."""
+    sources = [(p["Destination"], p["Source"], bool(p.get("RW", True)))
+               for p in doc.get("Mounts") or [] if p.get("Type") in ("volume", "bind")]
+    taken = {dest.rstrip("/") for dest, _, _ in sources}
+    sources += [(destination, doc.get(key) or "", True) for key, destination in ETC_FILES if destination not in taken]
+    present = [s for s in sources if s[1] and os.path.exists(s[1])]
+    return sorted(present, key=lambda s: (s[0].rstrip("/").count("/"), s[0]))
+
+
+@contextlib.contextmanager
+def mounted_view(rootfs: Path, doc: dict[str, Any], scratch: Path) -> Iterator[FileView]:
+    """Bind `rootfs` at a fresh private directory under `scratch`, mount the container's volumes, binds and /etc
+    files on it (destinations resolved inside it, as the runtime does), yield the view, then detach it all."""
+    target = scratch / f"{doc['Id'][:12]}-view-{secrets.token_hex(4)}"
+    target.mkdir(parents=True, mode=0o700)
+    target = Path(os.path.realpath(target))  # secure_join answers with real paths
+    try:
+        L.mount(str(rootfs), str(target), None, L.MS_BIND)
+        try:
+            L.mount(None, str(target), None, L.MS_PRIVATE)
+            view = FileView(target)
+            for destination, source, rw in view_sources(doc):
+                view.mounts.append(_mount_one(target, destination, source, rw))
+            yield view
+        finally:
+            L.umount2(str(target), L.MNT_DETACH)  # the whole subtree goes with it
+    finally:
+        target.rmdir()
+
+
+def _mount_one(root: Path, destination: str, source: str, rw: bool) -> MountedPath:
+    """Bind `source` at `destination` resolved inside `root` (created as docker does when missing); the mount
+    goes through an O_PATH descriptor checked to lie inside `root`, so a swapped symlink cannot redirect it."""
+    resolved = secure_join(root, destination)
+    is_dir = os.path.isdir(source)
+    if not os.path.lexists(resolved):
+        if is_dir:
+            resolved.mkdir(parents=True, mode=0o755)
+        else:
+            resolved.parent.mkdir(parents=True, mode=0o755, exist_ok=True)
+            resolved.touch(mode=0o644)
+    fd = os.open(resolved, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        _check_inside(root, fd, resolved)
+        L.mount(source, f"/proc/self/fd/{fd}", None, L.MS_BIND | L.MS_REC)
+    finally:
+        os.close(fd)
+    if not rw:
+        fd = os.open(resolved, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            _check_inside(root, fd, resolved)
+            L.mount(None, f"/proc/self/fd/{fd}", None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
+        finally:
+            os.close(fd)
+    return MountedPath(destination, resolved, rw)
+
+
+def _check_inside(root: Path, fd: int, expected: Path) -> None:
+    """The descriptor still names `expected` under `root` (nothing was swapped for a symlink meanwhile)."""
+    actual = Path(os.readlink(f"/proc/self/fd/{fd}"))
+    if actual != expected or root not in actual.parents:
+        raise SystemError_(f"mount point {expected} moved while mounting (now {actual})")
