@@ -78,6 +78,7 @@ class NetworkService:
         self._live: dict[str, Live] = {}
         self._lock = asyncio.Lock()
         self._containers: Any = None
+        self._up: set[str] = set()  # networks whose bridge and chains this daemon has set up and not taken down
 
     def bind_containers(self, containers: Any) -> None:
         """The container service, for connect/disconnect (`network_doc`, `save_network`)."""
@@ -167,6 +168,8 @@ class NetworkService:
     def _ensure_up(self, record: dict[str, Any]) -> None:
         """Create the network's bridge and firewall chains unless they exist; re-pick an automatic subnet
         or default bridge name that another daemon has taken meanwhile."""
+        if record["Id"] in self._up and bridge.owner(record["Bridge"]) == _tag(record):
+            return  # set up by this daemon and still ours: no netlink or nft work on the start path
         with host_lock():
             name = record["Bridge"]
             mine = {r["Bridge"] for r in self._networks.values() if r.get("Bridge")}
@@ -191,6 +194,7 @@ class NetworkService:
             bridge.ensure_bridge(name, f"{config['Gateway']}/{prefix}", int(record["Options"].get(MTU_OPT, 1500)),
                                  _tag(record))
             firewall.install(name, config["Subnet"], bool(record.get("Internal")))
+            self._up.add(record["Id"])
 
     @staticmethod
     def _free_default_name(mine: set[str]) -> str:
@@ -200,9 +204,9 @@ class NetworkService:
                 return name
         raise Conflict("no free name for the default bridge")
 
-    @staticmethod
-    def _take_down(record: dict[str, Any]) -> None:
+    def _take_down(self, record: dict[str, Any]) -> None:
         """Remove the network's bridge and chains, if they are ours (another daemon may use the name now)."""
+        self._up.discard(record["Id"])
         with host_lock():
             if bridge.owner(record["Bridge"]) == _tag(record):
                 firewall.remove(record["Bridge"])
@@ -451,7 +455,8 @@ class NetworkService:
             published.setdefault(binding.key, []).append({"HostIp": host_ip, "HostPort": str(host_port)})
         sandbox["Ports"] = published
         await run_blocking(self._store.save_sandbox, sandbox)
-        await run_blocking(self._forward_in_kernel, sandbox)
+        if published:  # a fresh sandbox has no chains to replace: no nft run for port-less containers
+            await run_blocking(self._forward_in_kernel, sandbox)
         doc["NetworkSettings"]["Ports"] = ports_view(doc["Config"].get("ExposedPorts"), published)
 
     @staticmethod
