@@ -32,6 +32,8 @@ def detect(root: Path = DEFAULT_ROOT) -> CgroupFeatures:
 
 def discard_unsupported(host: dict[str, Any], features: CgroupFeatures | None = None) -> list[str]:
     """Drop BlkioWeight / OomKillDisable from `host` when unsupported and return docker's warnings for them."""
+    if not host.get("BlkioWeight") and host.get("OomKillDisable") is None:
+        return []
     found = features or detect()
     warnings: list[str] = []
     if host.get("BlkioWeight") and not found.blkio_weight:

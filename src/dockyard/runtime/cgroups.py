@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import time
 from abc import ABC, abstractmethod
@@ -297,6 +298,18 @@ class CgroupV2(Cgroup):
 
 def is_cgroup2(root: Path = DEFAULT_ROOT) -> bool:
     """Whether `root` itself is a cgroup2 mount (a pure v2 host), per /proc/self/mountinfo."""
+    if Path(root) == DEFAULT_ROOT:
+        return _host_is_cgroup2()
+    return _mounted_cgroup2(root)
+
+
+@functools.lru_cache(maxsize=1)
+def _host_is_cgroup2() -> bool:
+    """The host's own hierarchy does not change under a running process: read mountinfo once."""
+    return _mounted_cgroup2(DEFAULT_ROOT)
+
+
+def _mounted_cgroup2(root: Path) -> bool:
     target = os.path.realpath(root)
     with open("/proc/self/mountinfo") as f:
         for line in f:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import json
 import os
 import platform
@@ -101,8 +102,17 @@ class _ArgCmp(ctypes.Structure):
                 ("datum_b", ctypes.c_uint64)]
 
 
+def preload() -> None:
+    """Load libseccomp now if it is installed, so forked shims inherit it (missing: reported at use)."""
+    try:
+        _libseccomp()
+    except SeccompError:
+        return
+
+
+@functools.lru_cache(maxsize=1)
 def _libseccomp() -> ctypes.CDLL:
-    """Load libseccomp.so.2 and declare the functions used."""
+    """Load libseccomp.so.2 and declare the functions used (once per process: the zygote preloads it)."""
     try:
         lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
     except OSError as exc:

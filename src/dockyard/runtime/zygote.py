@@ -70,6 +70,10 @@ class ShimLauncher:
 def serve(fd: int) -> None:
     """Zygote side: fork a shim for every request until the daemon goes away."""
     from dockyard.runtime import shim
+    from dockyard.runtime import external  # noqa: F401  (the shim's run-time choice: import it once, here)
+    from dockyard.runtime.seccomp import preload
+
+    preload()
 
     sock = socket.socket(fileno=fd)
     while True:
