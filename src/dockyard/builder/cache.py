@@ -22,15 +22,23 @@ def step_key(parent_id: str, instruction: str, extra: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(doc.encode()).hexdigest()
 
 
-def checksum_paths(sources: list[tuple[Path, str]]) -> str:
-    """sha256 over names, types, modes, owners, sizes, link targets and contents (never mtimes) of each tree."""
+KnownDigest = Callable[[os.stat_result], "str | None"]
+
+
+def checksum_paths(sources: list[tuple[Path, str]], known: KnownDigest | None = None) -> str:
+    """sha256 over names, types, modes, owners, sizes, link targets and contents (never mtimes) of each tree;
+    `known` may supply a regular file's content sha256 (hashed as the context arrived) instead of a re-read."""
     digest = hashlib.sha256()
     for path, name in sources:
-        _hash_tree(digest, path, name)
+        _hash_tree(digest, path, name, known or _unknown)
     return digest.hexdigest()
 
 
-def _hash_tree(digest: "hashlib._Hash", path: Path, name: str) -> None:
+def _unknown(st: os.stat_result) -> None:
+    """No file's content digest is known in advance."""
+
+
+def _hash_tree(digest: "hashlib._Hash", path: Path, name: str, known: KnownDigest) -> None:
     """Add one path, and everything below it when it is a directory, in sorted order."""
     st = os.lstat(path)
     header = f"{name}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0{st.st_uid}\0{st.st_gid}\0{st.st_size}\0"
@@ -38,13 +46,20 @@ def _hash_tree(digest: "hashlib._Hash", path: Path, name: str) -> None:
     if stat.S_ISLNK(st.st_mode):
         digest.update(os.fsencode(os.readlink(path)))
     elif stat.S_ISREG(st.st_mode):
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+        digest.update(bytes.fromhex(known(st) or _file_sha256(path)))
     elif stat.S_ISDIR(st.st_mode):
         for child in sorted(os.listdir(path)):
-            _hash_tree(digest, path / child, f"{name}/{child}")
+            _hash_tree(digest, path / child, f"{name}/{child}", known)
     digest.update(b"\0\0")
+
+
+def _file_sha256(path: Path) -> str:
+    """A file's content sha256, read in chunks."""
+    file_digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            file_digest.update(chunk)
+    return file_digest.hexdigest()
 
 
 @dataclass

@@ -1,32 +1,95 @@
-"""The build context: extracted safely from the request's tar stream, then filtered by .dockerignore."""
+"""The build context: unpacked safely from the request's tar stream as it arrives, then filtered by .dockerignore."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import shutil
 import tarfile
 from pathlib import Path
-from typing import BinaryIO
 
-from dockyard.util.dockerignore import IgnoreMatcher, read_patterns
+from dockyard.builder.ctxfiles import ContextFiles, MemberData
+from dockyard.builder.tarstream import ChunkReader, data, members
 from dockyard.errors import InvalidParameter
-from dockyard.util.tarsafe import SafeExtractor, clean_name, decompressed
+from dockyard.util.aio import run_blocking
+from dockyard.util.dockerignore import IgnoreMatcher, read_patterns
+from dockyard.util.tarsafe import SafeExtractor, clean_name
 
 DOCKERIGNORE = ".dockerignore"
 
 
-def extract_context(stream: BinaryIO, dest: Path) -> None:
-    """Unpack a (plain or gzip) context tar into `dest`; refuses `../`, absolute names, devices and escaping links."""
-    dest.mkdir(parents=True, exist_ok=True)
-    extractor = SafeExtractor(dest)
-    try:
-        with tarfile.open(fileobj=decompressed(stream), mode="r|") as tar:  # type: ignore[call-overload]
-            for member in tar:
-                _check_member(member)
-                extractor.extract(tar, member, clean_name(member.name))
-    except tarfile.TarError as exc:
-        raise InvalidParameter(f"failed to read the build context: {exc}") from exc
-    extractor.finish()
+QUEUE_CHUNKS = 256
+
+
+class ContextReceiver:
+    """Unpacks a context tar (plain or gzip) into `dest` in one worker thread while the event loop hands it the
+    request body chunk by chunk; regular files come from (or go to) `files`. Refuses `../`, absolute names,
+    devices and escaping links."""
+
+    def __init__(self, dest: Path, files: ContextFiles) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        self.dest = dest
+        self.files = files
+        self._chunks: "queue.Queue[bytes | None]" = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._done = asyncio.ensure_future(run_blocking(self._work))
+
+    async def feed(self, chunk: bytes) -> None:
+        """Hand the worker one chunk of the tar stream."""
+        await self._put(chunk)
+
+    async def finish(self) -> None:
+        """End the stream and wait for the worker; raises what it failed with."""
+        await self._put(None)
+        await self._done
+
+    async def _put(self, item: bytes | None) -> None:
+        """Queue an item; waits (in a thread) only when the worker is behind."""
+        try:
+            self._chunks.put_nowait(item)
+        except queue.Full:
+            await run_blocking(self._chunks.put, item)
+
+    def _work(self) -> None:
+        """Read every member, then whatever follows the archive, so the feeder never waits forever."""
+        reader = ChunkReader(self._chunks)
+        try:
+            self._extract(reader)
+        finally:
+            reader.drain()
+
+    def _extract(self, reader: ChunkReader) -> None:
+        extractor = SafeExtractor(self.dest)
+        for member in members(reader):
+            _check_member(member)
+            name = clean_name(member.name)
+            if (member.isreg() or member.islnk()) and name != ".":
+                path = extractor.target(name)
+                extractor.make_parents(path)
+                _clear(path)
+                if member.isreg():
+                    self.files.place(name, member, data(reader, member), path)
+                else:
+                    _hard_link(extractor, member, path)
+            else:
+                extractor.extract(MemberData(data(reader, member)), member, name)  # type: ignore[arg-type]
+        extractor.finish()
+
+
+def _hard_link(extractor: SafeExtractor, member: tarfile.TarInfo, path: Path) -> None:
+    """A hard link to an earlier entry, with no attributes applied: the inode may be a kept file, shared."""
+    source = extractor.target(clean_name(member.linkname))
+    if not (source.exists() or source.is_symlink()) or (source.is_dir() and not source.is_symlink()):
+        raise InvalidParameter(f"invalid hardlink {member.name!r} -> {member.linkname!r}")
+    os.link(source, path, follow_symlinks=False)
+
+
+def _clear(path: Path) -> None:
+    """Make room for a file: remove what an earlier entry of the same name left."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.is_symlink() or path.exists():
+        path.unlink()
 
 
 def _check_member(member: tarfile.TarInfo) -> None:

@@ -11,10 +11,12 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from dockyard.builder import fsops, metadata
 from dockyard.builder.cache import BuildCache, checksum_paths, step_key
+from dockyard.builder.cachefrom import CacheSources
+from dockyard.builder.ctxfiles import ContextFiles
 from dockyard.builder.parser import Dockerfile, Instruction, ParseError, parse, parse_line
 from dockyard.builder.rootfs import StepRootfs, mounted_image, step_rootfs
 from dockyard.builder.runstep import RunRequest, run_container, write_bundle
@@ -32,7 +34,9 @@ SUPPORTED_PLATFORMS = ("", "linux", "linux/amd64")
 
 @dataclass
 class BuildOptions:
-    """The knobs of one build (POST /build query parameters)."""
+    """The knobs of one build (POST /build query parameters). `fetch(ref)` pulls an image, yielding docker's
+    progress messages; `remove` (rm or forcerm) only decides whether the removal of each step's container is
+    reported, since step containers never outlive their step here; `resources` are OCI linux.resources for RUN."""
 
     dockerfile: str = "Dockerfile"
     tags: list[str] = field(default_factory=list)
@@ -45,6 +49,10 @@ class BuildOptions:
     quiet: bool = False
     cache_from: list[str] = field(default_factory=list)
     platform: str = ""
+    pull: bool = False
+    fetch: Callable[[str], Iterator[dict[str, Any]]] | None = None
+    remove: bool = True
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 class Builder:
@@ -58,6 +66,7 @@ class Builder:
         work_root.mkdir(parents=True, exist_ok=True)
         cache_mounts.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
+        self.files = ContextFiles(work_root / "context-files")
 
     def _remove_leftovers(self) -> None:
         """At daemon start no build runs: drop what a crash left (step snapshots, unpacked contexts)."""
@@ -89,6 +98,11 @@ class Builder:
             emit({"stream": f"{image.id}\n"})
         return image.id
 
+    def release_context(self, context: Path) -> None:
+        """Delete a finished build's context, then trim the kept context files to their budget."""
+        shutil.rmtree(context)
+        self.files.prune()
+
     def prune(self) -> dict[str, Any]:
         """POST /build/prune: forget every cached step and delete the untagged images only the cache kept."""
         entries = self.cache.entries()
@@ -102,6 +116,7 @@ class Builder:
             with contextlib.suppress(NotFound):
                 self.images.remove(entry.image_id, False, False)
         self.cache.drop(deleted)
+        self.files.prune(0)
         return {"CachesDeleted": [k[len("sha256:"):] for k in deleted] or None,
                 "SpaceReclaimed": max(0, before - self.images.total_size())}
 
@@ -147,6 +162,7 @@ class _Run:
         self.total = len(numbered) + (1 if opts.labels else 0)
         self.names = {s.name: s.index for s in plan.stages if s.name}
         self.network = "none" if opts.network_mode == "none" else "host"
+        self.cache_sources: CacheSources | None = None
 
     def emit(self, msg: dict[str, Any]) -> None:
         """Progress text (suppressed with q=1)."""
@@ -160,6 +176,8 @@ class _Run:
     async def execute(self) -> Any:
         """Run the needed stages concurrently; each waits for the stages it reads from."""
         loop = asyncio.get_running_loop()
+        if self.opts.cache_from and not self.opts.no_cache:
+            self.cache_sources = await asyncio.to_thread(CacheSources, self.images, self.opts.cache_from)
         self.results = {i: loop.create_future() for i in self.plan.needed}
         tasks = [asyncio.create_task(self._stage(self.plan.stages[i])) for i in self.plan.needed]
         try:
@@ -208,10 +226,26 @@ class _Run:
         elif stage.base == "scratch":
             image = None
         else:
-            image = await asyncio.to_thread(self.images.resolve, stage.base)
+            image = await asyncio.to_thread(self._base_image, stage.base)
         if image is not None:
             self.say(f" ---> {short_id(image.id)}\n")
         return image
+
+    def _base_image(self, ref: str) -> Any:
+        """A FROM image: pulled first with `pull`, or when it is not here and the build can pull (as docker does)."""
+        if self.opts.fetch is not None and (self.opts.pull or not self._present(ref)):
+            for msg in self.opts.fetch(ref):
+                if "errorDetail" in msg or "error" in msg:
+                    raise NotFound((msg.get("errorDetail") or {}).get("message") or msg.get("error") or "pull failed")
+                self.emit(msg)
+        return self.images.resolve(ref)
+
+    def _present(self, ref: str) -> bool:
+        try:
+            self.images.resolve(ref)
+        except NotFound:
+            return False
+        return True
 
     async def _instruction(self, inst: Instruction, image: Any, state: metadata.StageState) -> Any:
         """Dispatch one instruction; returns the image after it."""
@@ -241,18 +275,25 @@ class _Run:
 
     # ----- committing -----------------------------------------------------------------------------
 
-    def _cached(self, key: str) -> Any:
-        """The image a step produced before, unless caching is off."""
+    def _cached(self, key: str, parent: Any, state: metadata.StageState, created: str, layered: bool) -> Any:
+        """The image a step produced before (here, or in a --cache-from image), unless caching is off."""
         if self.opts.no_cache:
             return None
         image_id = self.b.cache.get(key, lambda i: self.images.records.get(i) is not None)
-        return self.images.resolve(image_id) if image_id else None
+        if image_id:
+            return self.images.resolve(image_id)
+        if self.cache_sources is None:
+            return None
+        found = self.cache_sources.find(parent, created, layered, _config(state), state.author)
+        if found is not None:
+            self.b.cache.put(key, found.id)
+        return found
 
     async def _commit(self, image: Any, state: metadata.StageState, created: str, extra: dict[str, Any],
                       make_layer: Callable[[], Any] | None) -> Any:
         """Cache lookup, else run `make_layer` (an async fn returning an upper dir holder) and derive the image."""
         key = step_key(image.id if image else "scratch", created, extra)
-        hit = await asyncio.to_thread(self._cached, key)
+        hit = await asyncio.to_thread(self._cached, key, image, state, created, make_layer is not None)
         if hit is not None:
             self.say(" ---> Using cache\n")
             self.say(f" ---> {short_id(hit.id)}\n")
@@ -267,7 +308,7 @@ class _Run:
 
     def _derive(self, parent: Any, step: StepRootfs | None, state: metadata.StageState, created: str) -> Any:
         """Make the child image (layer streamed from the step's upper dir through a pipe) and resolve it."""
-        config = {k: v for k, v in state.config.items() if v is not None or k in ("Cmd", "Entrypoint")}
+        config = _config(state)
         if step is None:
             record = derive_image(self.images, parent, None, config, created, author=state.author)
             return self.images.resolve(record.id)
@@ -311,13 +352,14 @@ class _Run:
                 rootfs = await asyncio.to_thread(step.mount)
                 req = RunRequest(argv, list(state.config.get("Env") or []), args, state.config.get("WorkingDir") or "/",
                                  state.config.get("User") or "", "none" if network == "none" else "host",
-                                 self.opts.extra_hosts, oci_mounts)
+                                 self.opts.extra_hosts, oci_mounts, self.opts.resources)
                 await asyncio.to_thread(write_bundle, step.dir, rootfs, req)
                 code = await run_container(step.dir, lambda text: self.say(text))
                 await asyncio.to_thread(step.unmount)
                 if code != 0:
                     raise RuntimeFailure(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)
-                self.say(f"Removing intermediate container {step.key[len('build-'):][:12]}\n")
+                if self.opts.remove:
+                    self.say(f"Removing intermediate container {step.key[len('build-'):][:12]}\n")
                 return await asyncio.to_thread(derive, step)
 
         return await self._commit(image, state, created, extra, make_layer)
@@ -352,7 +394,20 @@ class _Run:
         if not source.exists():
             raise InvalidParameter(f"failed to mount {fields.get('source')}: not found (Dockerfile line {inst.line})")
         mode = "rw" if fields.get("rw", fields.get("readwrite")) == "true" else "ro"
+        if mode == "rw" and root == self.context:  # context files are shared links: writes go to a copy
+            source = await asyncio.to_thread(self._scratch_copy, source, stack)
         return {"destination": target, "type": "bind", "source": str(source), "options": ["rbind", mode]}
+
+    def _scratch_copy(self, source: Path, stack: contextlib.ExitStack) -> Path:
+        """A throw-away copy of a context path for a writable bind mount (BuildKit discards such writes too)."""
+        scratch = Path(tempfile.mkdtemp(dir=self.b.work_root, prefix="bind-"))
+        stack.callback(shutil.rmtree, scratch)
+        copy = scratch / "src"
+        if source.is_dir():
+            shutil.copytree(source, copy, symlinks=True)
+        else:
+            shutil.copy2(source, copy)
+        return copy
 
     async def _source_image(self, ref: str) -> Any:
         """The image a `--from` names: a stage's result, or an image by reference."""
@@ -385,7 +440,7 @@ class _Run:
                 checksum = "from:" + (src_image.id if src_image else "scratch")
             else:
                 resolved = await asyncio.to_thread(self._local_sources, sources, staged, inst)
-                checksum = await asyncio.to_thread(checksum_paths, resolved)
+                checksum = await asyncio.to_thread(checksum_paths, resolved, self.b.files.digest_of)
             kind = "multi" if len(sources) > 1 else "file"
             created = f"/bin/sh -c #(nop) {inst.cmd.upper()} {kind}:{checksum} in {dest} "
             extra = {"chown": chown, "chmod": inst.flag("chmod") or "", "sources": sources}
@@ -445,6 +500,11 @@ class _Run:
             owner.uid, owner.gid = user.uid, user.gid
         workdir = state.config.get("WorkingDir") or "/"
         fsops.copy_sources(found, rootfs, dest, workdir, owner, extract_archives=inst.cmd == "add")
+
+
+def _config(state: metadata.StageState) -> dict[str, Any]:
+    """The image config a step leaves: the stage's config without unset keys (Cmd and Entrypoint stay)."""
+    return {k: v for k, v in state.config.items() if v is not None or k in ("Cmd", "Entrypoint")}
 
 
 def _run_argv(inst: Instruction, state: metadata.StageState) -> list[str]:

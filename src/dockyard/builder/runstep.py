@@ -23,7 +23,7 @@ _POLL = 0.05
 
 @dataclass
 class RunRequest:
-    """What one RUN needs: argv, config env, build args, cwd, user, network and extra OCI mounts."""
+    """What one RUN needs: argv, config env, build args, cwd, user, network, extra OCI mounts and limits."""
 
     argv: list[str]
     env: list[str]
@@ -33,6 +33,7 @@ class RunRequest:
     network: str
     extra_hosts: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 def process_env(config_env: list[str], build_args: dict[str, str], home: str) -> list[str]:
@@ -59,7 +60,7 @@ def write_bundle(bundle: Path, rootfs: Path, req: RunRequest) -> None:
     spec = build_spec(args=req.argv, env=process_env(req.env, req.build_args, user.home), cwd=req.workdir or "/",
                       uid=user.uid, gid=user.gid, additional_gids=user.additional_gids, hostname=hostname,
                       mounts=mounts + req.mounts, network_mode=req.network,
-                      cgroups_path=f"{CGROUP_PARENT}/{bundle.name}")
+                      cgroups_path=f"{CGROUP_PARENT}/{bundle.name}", resources=req.resources or None)
     write_atomic(bundle / "config.json", json.dumps(spec).encode())
 
 

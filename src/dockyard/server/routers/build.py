@@ -3,22 +3,71 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
-import os
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
-from dockyard.builder.context import DOCKERIGNORE, apply_dockerignore, extract_context
+from dockyard.builder.context import DOCKERIGNORE, ContextReceiver, apply_dockerignore
 from dockyard.builder.executor import BuildOptions
+from dockyard.containers.hostspec import cpu_resources, memory_resources
+from dockyard.distribution.client import Credentials
+from dockyard.distribution.pull import Puller
 from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.server.routing import Json, Request, Router, Stream, run_blocking
 from dockyard.server.services import Services
+from dockyard.util import reference
 
 log = logging.getLogger(__name__)
 _DONE = object()
+
+
+_LIMITS = {"memory": "Memory", "memswap": "MemorySwap", "cpushares": "CpuShares", "cpuperiod": "CpuPeriod",
+           "cpuquota": "CpuQuota"}
+_MIN_MEMORY = 6 * 1024 * 1024
+_HUB_AUTH_KEY = "https://index.docker.io/v1/"
+
+
+def run_resources(req: Request) -> dict[str, Any]:
+    """memory/memswap/cpu* query parameters as OCI linux.resources for RUN steps (HostConfig's mapping)."""
+    host: dict[str, Any] = {field: req.arg_int(name, 0) for name, field in _LIMITS.items()}
+    host["CpusetCpus"], host["CpusetMems"] = req.arg("cpusetcpus") or "", req.arg("cpusetmems") or ""
+    if host["Memory"] and host["Memory"] < _MIN_MEMORY:
+        raise InvalidParameter("Minimum memory limit allowed is 6MB")
+    if host["MemorySwap"] > 0 and host["Memory"] and host["MemorySwap"] < host["Memory"]:
+        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
+    resources: dict[str, Any] = {}
+    if memory := memory_resources(host):
+        resources["memory"] = memory
+    if cpu := cpu_resources(host):
+        resources["cpu"] = cpu
+    return resources
+
+
+def fetcher(req: Request, services: Services) -> Callable[[str], Iterator[dict[str, Any]]]:
+    """Pull an image for FROM with the credentials of the build's X-Registry-Config header."""
+    auths = _registry_config(req.headers.get("x-registry-config"))
+
+    def fetch(ref: str) -> Iterator[dict[str, Any]]:
+        domain = reference.parse(ref).domain
+        auth = auths.get(domain) or (auths.get(_HUB_AUTH_KEY) if domain == reference.DEFAULT_DOMAIN else None)
+        header = base64.urlsafe_b64encode(json.dumps(auth or {}).encode()).decode()
+        puller = Puller(services.images, services.system.config, Credentials.from_header(header))
+        return puller.pull(ref, None)
+    return fetch
+
+
+def _registry_config(header: str | None) -> dict[str, Any]:
+    """X-Registry-Config: base64 JSON of registry -> auth config (empty when absent or unreadable)."""
+    if not header:
+        return {}
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except ValueError:
+        raise InvalidParameter("invalid X-Registry-Config header") from None
+    return doc if isinstance(doc, dict) else {}
 
 
 def options(req: Request) -> BuildOptions:
@@ -37,28 +86,17 @@ def options(req: Request) -> BuildOptions:
         target=req.arg("target") or "", no_cache=req.arg_bool("nocache"),
         labels={str(k): str(v) for k, v in labels.items()}, network_mode=req.arg("networkmode") or "default",
         extra_hosts=extra_hosts, quiet=req.arg_bool("q"), cache_from=[str(c) for c in cache_from],
-        platform=req.arg("platform") or "")
+        platform=req.arg("platform") or "", pull=req.arg_bool("pull"),
+        remove=req.arg_bool("rm", True) or req.arg_bool("forcerm"), resources=run_resources(req))
 
 
-async def receive_context(req: Request, dest: Path) -> None:
-    """Stream the request body through a pipe into a thread that extracts it safely into `dest`."""
-    read_fd, write_fd = os.pipe()
-    reader = open(read_fd, "rb")
-    extraction = asyncio.ensure_future(run_blocking(extract_context, reader, dest))
-    writer = open(write_fd, "wb", buffering=0)
+async def receive_context(req: Request, receiver: ContextReceiver) -> None:
+    """Hand the request body to the context receiver as it arrives; the stream always ends, even on errors."""
     try:
         async for chunk in req.stream_body():
-            if extraction.done():
-                break
-            await run_blocking(writer.write, chunk)
-    except BrokenPipeError:
-        pass  # the extractor stopped reading: its own error is raised below
+            await receiver.feed(chunk)
     finally:
-        writer.close()
-    try:
-        await extraction
-    finally:
-        reader.close()
+        await receiver.finish()
 
 
 def _error_message(exc: BaseException) -> dict[str, Any]:
@@ -75,12 +113,13 @@ def register(router: Router, services: Services) -> None:
         """Receive the context, then stream the build's progress as JSON lines."""
         builder = services.builder
         opts = options(req)
+        opts.fetch = fetcher(req, services)
         context = Path(await run_blocking(tempfile.mkdtemp, "", "ctx-", str(builder.work_root)))
         try:
-            await receive_context(req, context)
+            await receive_context(req, ContextReceiver(context, builder.files))
             await run_blocking(apply_dockerignore, context, (opts.dockerfile, DOCKERIGNORE))
         except BaseException:
-            await run_blocking(shutil.rmtree, context)
+            await run_blocking(builder.release_context, context)
             raise
         queue: asyncio.Queue[Any] = asyncio.Queue()
         loop = asyncio.get_running_loop()
@@ -98,7 +137,7 @@ def register(router: Router, services: Services) -> None:
                     log.error("build failed unexpectedly", exc_info=exc)
                 emit(_error_message(exc))
             finally:
-                await run_blocking(shutil.rmtree, context)
+                await run_blocking(builder.release_context, context)
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
         async def lines() -> AsyncIterator[bytes]:
