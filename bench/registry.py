@@ -133,8 +133,9 @@ def main() -> int:
         registries: dict[str, Callable[[], Iterator[Server]]] = {
             "dockyard": dockyard_registry, "distribution": distribution_registry}
         samples: dict[str, list[dict[str, float]]] = {name: [] for name in registries}
-        for _ in range(args.runs):
-            for name, start in registries.items():
+        for run in range(args.runs):
+            order = list(registries.items())
+            for name, start in order if run % 2 == 0 else reversed(order):  # alternate: no first-mover bias
                 with contextlib.contextmanager(start)() as server:
                     samples[name].append(one_run(server, images, work))
         report(samples)
