@@ -68,3 +68,15 @@ def test_sigterm_leaves_containers_running_and_dead_ones_get_their_code(own_daem
     doc = d.api("GET", "/containers/short/json")
     assert doc["State"]["Status"] == "exited"
     assert doc["State"]["ExitCode"] == 7
+
+
+def test_files_of_removed_containers_are_swept_at_start(own_daemon):
+    d = own_daemon
+    orphan = "f" * 64
+    for parent in (d.data_root / "containers", d.exec_root / "containers"):
+        (parent / orphan / "rootfs").mkdir(parents=True)
+        (parent / orphan / "leftover").write_text("x")
+    d.stop(signal.SIGKILL)
+    d.start()
+    for parent in (d.data_root / "containers", d.exec_root / "containers"):
+        assert not (parent / orphan).exists()

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import secrets
-import shutil
 import signal as signals
 import socket
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.probe import run_probe
 from dockyard.util.aio import run_blocking
 from dockyard.util.atomic import write_atomic
+from dockyard.util.fsutil import remove_tree
 from dockyard.util.filters import check_keys
 from dockyard.util.names import random_name, validate_name
 
@@ -372,6 +372,7 @@ class ContainerService:
             live.shim = shim
             status = await live.shim.wait()
             await self._handle_exit(doc["Id"], status.exit_code, status.finished_at, status.oom_killed, status.error)
+        await run_blocking(self._sweep_orphans)
         await self._restarts.resume(list(self._docs.values()))
 
     async def _save(self, doc: dict[str, Any]) -> None:
@@ -537,19 +538,28 @@ class ContainerService:
         self._health.unwatch(container_id)
         await run_blocking(self._store.delete, container_id)
         self._docs.pop(container_id, None)
-        await run_blocking(self._remove_files, container_id)
         await run_blocking(self._mounts.release, container_id, doc["Mounts"], volumes)
         self._publish(doc, "destroy")
         gone = self._live.pop(container_id, live)
         for waiter in gone.remove_waiters:
             if not waiter.done():
                 waiter.set_result(doc["State"]["ExitCode"])
+        # the record is gone, so nothing can reach these files any more; restore() sweeps what a crash left
+        await run_blocking(self._remove_files, container_id)
 
     def _remove_files(self, container_id: str) -> None:
         self._snapshots.unmount(self.bundle(container_id) / "rootfs")
         self._snapshots.remove_container(container_id)
-        shutil.rmtree(self.container_dir(container_id), ignore_errors=True)
-        shutil.rmtree(self.bundle(container_id), ignore_errors=True)
+        remove_tree(self.container_dir(container_id))
+        remove_tree(self.bundle(container_id))
+
+    def _sweep_orphans(self) -> None:
+        """Files of containers whose record is gone (a crash between the delete and the clean-up)."""
+        for parent in (self._containers_dir, self._bundles_dir):
+            if parent.is_dir():
+                for entry in parent.iterdir():
+                    if entry.name not in self._docs:
+                        self._remove_files(entry.name)
 
     async def rename(self, ref: str, new_name: str) -> None:
         doc = self._get(ref)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -18,3 +19,12 @@ def disk_usage(root: Path) -> int:
                 seen.add((info.st_dev, info.st_ino))
                 total += info.st_size
     return total
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a directory tree; a tree that is already gone is fine, any other failure is raised."""
+    def missing_is_fine(_fn: object, _path: str, exc_info: tuple) -> None:
+        if not isinstance(exc_info[1], FileNotFoundError):
+            raise exc_info[1]
+
+    shutil.rmtree(path, onerror=missing_is_fine)
