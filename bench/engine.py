@@ -31,7 +31,7 @@ def timed(cmd: list[str], env: dict[str, str], runs: int) -> float:
     return statistics.median(samples)
 
 
-CGROUP_PARENT = "dy-bench-dockerd"
+CGROUP_PARENT = f"dy-bench-dockerd-{os.getpid()}"  # per run: benchmarks may overlap
 
 
 class Dockerd:
