@@ -115,9 +115,11 @@ def main() -> int:
                                    capture_output=True).stdout
             subprocess.run(["docker", "load"], input=image, env=dockerd.env(), check=True, capture_output=True)
             urls["theirs"] = serve(docker_cli(dockerd.env()), free_port())
-        for _ in range(args.rounds):  # alternate, so that noise from the shared machine hits both alike
-            for who, url in urls.items():
+        order = list(urls.items())
+        for _ in range(args.rounds):  # alternate who goes first, so that noise and warm-up hit both alike
+            for who, url in order:
                 samples[who].append(measure(url, args.seconds))
+            order.reverse()
     finally:
         ours.remove_all_containers()
         destroy(ours)
