@@ -87,14 +87,13 @@ def delete_link(name: str) -> None:
 def add_endpoint(bridge: str, ep: Endpoint) -> None:
     """Create a veth pair, enslave one end to the bridge and configure the other inside the container's namespace."""
     temp = "t" + ep.host_ifname[1:]
-    with IPRoute() as ipr:
-        ipr.link("add", ifname=ep.host_ifname, kind="veth", peer={"ifname": temp})
+    with IPRoute() as ipr, open(ep.netns, "rb") as ns:
+        # the peer is born inside the namespace: a daemon killed from here on leaves no pair on the host,
+        # since the pair dies with the namespace pin that start-up sweeps
+        ipr.link("add", ifname=ep.host_ifname, kind="veth", peer={"ifname": temp, "net_ns_fd": ns.fileno()})
         try:
             host_index = _index(ipr, ep.host_ifname)
             ipr.link("set", index=host_index, master=_index(ipr, bridge), mtu=ep.mtu, state="up")
-            fd = open(ep.netns, "rb")
-            with fd:
-                ipr.link("set", index=_index(ipr, temp), net_ns_fd=fd.fileno())
         except BaseException:
             delete_link(ep.host_ifname)
             raise
