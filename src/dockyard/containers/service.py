@@ -27,6 +27,7 @@ from dockyard.containers.store import ContainerStore
 from dockyard.containers.users import resolve_user
 from dockyard.containers.views import summary
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, RuntimeFailure
+from dockyard.runtime.cgroup_spare import SpareCgroup
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.probe import run_probe
 from dockyard.util.aio import run_blocking
@@ -72,6 +73,8 @@ class ContainerService:
         self._mounts = MountManager(volumes)  # volumes, binds, tmpfs (dockyard.containers.mounts)
         self._userns = UsernsAllocator(data_root / "userns.json", lambda: set(self._docs))  # --userns=auto ids
         self._live: dict[str, Live] = {}
+        self._spare_cgroup = SpareCgroup(CGROUP_PARENT)
+        self._background: set[asyncio.Task] = set()
         self._docs: dict[str, dict[str, Any]] = {}
         self._restarts = RestartSupervisor(self._docs.get, self._save, lambda cid: self.start(cid, by_policy=True),
                                            self._kill_for_policy, self._publish)
@@ -262,6 +265,7 @@ class ContainerService:
                 await self.remove(doc["Id"])
             raise failed
         self._publish(doc, "start")
+        self._refill_spare_cgroup()
         self._health.watch(doc)
 
     def _launch(self, doc: dict[str, Any]) -> tuple[int, Any]:
@@ -274,6 +278,8 @@ class ContainerService:
             spec = self._spec(doc, rootfs)
             apply_runtime_options(spec, doc["HostConfig"])
             write_atomic(bundle / "config.json", json.dumps(spec).encode(), durable=False)
+            if not doc["HostConfig"].get("Runtime"):
+                self._spare_cgroup.claim(spec["linux"].get("cgroupsPath", ""))
             shim = self._shim_factory(bundle)
             pid = shim.launch(Path(doc["LogPath"]), open_stdin=bool(doc["Config"].get("OpenStdin")),
                               stdin_once=bool(doc["Config"].get("StdinOnce")))
@@ -373,6 +379,8 @@ class ContainerService:
             status = await live.shim.wait()
             await self._handle_exit(doc["Id"], status.exit_code, status.finished_at, status.oom_killed, status.error)
         await run_blocking(self._sweep_orphans)
+        await run_blocking(self._spare_cgroup.sweep)
+        self._refill_spare_cgroup()
         await self._restarts.resume(list(self._docs.values()))
 
     async def _save(self, doc: dict[str, Any]) -> None:
@@ -388,8 +396,21 @@ class ContainerService:
         """Run a healthcheck command inside the running container."""
         return await run_probe(self.bundle(doc["Id"]), doc["State"]["Pid"], argv, timeout)
 
+    def _refill_spare_cgroup(self) -> None:
+        """Make the next start's cgroup in the background."""
+        task = asyncio.get_running_loop().create_task(run_blocking(self._spare_cgroup.fill))
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("background work failed: %s", task.exception())
+
     async def shutdown(self) -> None:
         """Stop watching containers (they keep running: their shims own them)."""
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await run_blocking(self._spare_cgroup.drain)
         await self._health.close()
         tasks = [live.monitor for live in self._live.values() if live.monitor]
         for task in tasks:

@@ -10,6 +10,7 @@ exit is reported, so a restart may reuse the container id at once.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -96,6 +97,18 @@ def remove_extra_cgroups(cgroups_path: str, root: Path = DEFAULT_ROOT) -> None:
                     directory.rmdir()
                 except OSError as busy:  # reported in shim.log; the exit must still be recorded
                     print(f"cannot remove {directory}: {busy}", file=sys.stderr)
+            _remove_parent_if_empty(directory.parent, hierarchy)
+
+
+def _remove_parent_if_empty(parent: Path, hierarchy: Path) -> None:
+    """runc also made the parent (e.g. /dockyard) in that hierarchy; it goes once no container is left."""
+    if parent == hierarchy or not parent.is_dir() or any(child.is_dir() for child in parent.iterdir()):
+        return
+    try:
+        parent.rmdir()
+    except OSError as busy:  # another container's cgroup appeared meanwhile: it stays, correctly
+        if busy.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+            raise
 
 
 class ExternalShim(Shim):
