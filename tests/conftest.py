@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -42,3 +45,14 @@ def sdk(clean: Daemon):
 def need_docker_cli() -> None:
     if shutil.which("docker") is None:
         pytest.skip("the docker CLI is not installed")
+
+
+@pytest.fixture
+def cgroup2_root() -> Iterator[Path]:
+    """A cgroup2 hierarchy mounted at a temp dir, unmounted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="dockyard-cg2-") as tmp:
+        subprocess.run(["mount", "-t", "cgroup2", "none", tmp], check=True)
+        try:
+            yield Path(tmp)
+        finally:
+            subprocess.run(["umount", tmp], check=True)

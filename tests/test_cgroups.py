@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -56,17 +55,6 @@ def test_v1_lifecycle_and_cpuset_inheritance(sleeper: subprocess.Popen) -> None:
     assert (Path("/sys/fs/cgroup/cpuset") / parent_path.strip("/") / "c1" / "cpuset.cpus").read_text().strip() == cpus
     _exercise(cgroup, CgroupV1(parent_path), sleeper)
     assert not Path(f"/sys/fs/cgroup/memory{parent_path}").exists()
-
-
-@pytest.fixture
-def cgroup2_root() -> Iterator[Path]:
-    """A cgroup2 hierarchy mounted at a temp dir, unmounted afterwards."""
-    with tempfile.TemporaryDirectory(prefix="dockyard-cg2-") as tmp:
-        subprocess.run(["mount", "-t", "cgroup2", "none", tmp], check=True)
-        try:
-            yield Path(tmp)
-        finally:
-            subprocess.run(["umount", tmp], check=True)
 
 
 def test_v2_lifecycle_on_temp_mount(cgroup2_root: Path, sleeper: subprocess.Popen) -> None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -41,17 +38,6 @@ def test_v2_writes() -> None:
     assert unlimited == {"memory.max": "max", "memory.swap.max": "max"}
     with pytest.raises(ValueError):
         v2_writes({"memory": {"disableOOMKiller": True}})
-
-
-@pytest.fixture
-def cgroup2_root() -> Iterator[Path]:
-    """A cgroup2 hierarchy mounted at a temp dir, unmounted afterwards."""
-    with tempfile.TemporaryDirectory(prefix="dockyard-cg2-") as tmp:
-        subprocess.run(["mount", "-t", "cgroup2", "none", tmp], check=True)
-        try:
-            yield Path(tmp)
-        finally:
-            subprocess.run(["umount", tmp], check=True)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
