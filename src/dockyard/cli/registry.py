@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dockyard.cli import credhelpers
 from dockyard.cli.context import CommandError, Context
 from dockyard.cli.flags import Command, Flag
 from dockyard.client.transport import quote
@@ -46,8 +47,14 @@ def registry_key(host: str) -> str:
 
 def auth_header(host: str) -> str:
     """X-Registry-Auth for a registry from the stored credentials (base64url JSON)."""
-    entry = _load_config().get("auths", {}).get(registry_key(host), {})
-    doc: dict[str, str] = {"serveraddress": registry_key(host)}
+    key = registry_key(host)
+    config = _load_config()
+    doc: dict[str, str] = {"serveraddress": key}
+    helper = credhelpers.helper_for(config, key)
+    if helper:
+        doc.update(credhelpers.get(helper, key))
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
+    entry = config.get("auths", {}).get(key, {})
     if entry.get("auth"):
         user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
         doc.update(username=user, password=password)
@@ -133,8 +140,13 @@ def _login(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     host = server.split("://", 1)[-1].split("/", 1)[0]
     ctx.api.post("/auth", body={"username": user, "password": password, "serveraddress": server})
     config = _load_config()
-    config.setdefault("auths", {})[registry_key(host)] = {
-        "auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+    key = registry_key(host)
+    helper = credhelpers.helper_for(config, key)
+    if helper:
+        credhelpers.store(helper, key, user, password)
+        config.setdefault("auths", {})[key] = {}
+    else:
+        config.setdefault("auths", {})[key] = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
     _save_config(config)
     ctx.out("Login Succeeded\n")
     return 0
@@ -153,6 +165,9 @@ def _logout(ctx: Context, _o: dict[str, Any], args: list[str]) -> int:
     key = registry_key(host)
     config = _load_config()
     ctx.out(f"Removing login credentials for {host if key != HUB_KEY else 'https://index.docker.io/v1/'}\n")
+    helper = credhelpers.helper_for(config, key)
+    if helper:
+        credhelpers.erase(helper, key)
     if key in config.get("auths", {}):
         del config["auths"][key]
         _save_config(config)
