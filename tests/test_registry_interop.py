@@ -6,12 +6,11 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 import requests
 
+from dockerd_harness import private_dockerd
 from registry_fixtures import distribution_registry, dockyard_registry
 from test_interop_dockerd import dockerd  # noqa: F401 - the fixture
 
@@ -93,33 +92,9 @@ def test_pull_progress_lines_are_per_layer(clean, ours):
         clean.docker("rmi", name)
 
 
-def test_debian_dockerd_pushes_to_and_pulls_from_ours(ours):
-    base = Path(tempfile.mkdtemp(prefix="dy-dockerd-reg-"))
-    try:
-        _dockerd_roundtrip(ours, base)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _dockerd_roundtrip(ours, base: Path) -> None:
-    from test_interop_dockerd import CGROUP_PARENT, remove_cgroup_parent
-    import time
-    log = open(base / "dockerd.log", "wb")
-    proc = subprocess.Popen(
-        ["dockerd", "-H", f"unix://{base}/docker.sock", "--data-root", str(base / "data"),
-         "--exec-root", str(base / "exec"), "--pidfile", str(base / "docker.pid"), "--bridge", "none",
-         "--iptables=false", "--ip6tables=false", "--cgroup-parent", CGROUP_PARENT,
-         "--insecure-registry", ours.host], stdout=log, stderr=subprocess.STDOUT)
-    env = {"DOCKER_HOST": f"unix://{base}/docker.sock", "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-           "DOCKER_CONFIG": str(base / "config")}
-    try:
-        for _ in range(300):
-            if subprocess.run(["docker", "version"], env=env, capture_output=True).returncode == 0:
-                break
-            if proc.poll() is not None:
-                pytest.skip("dockerd does not run here")
-            time.sleep(0.1)
-        archive = base / "bb.tar"
+def test_debian_dockerd_pushes_to_and_pulls_from_ours(ours, tmp_path):
+    with private_dockerd("--insecure-registry", ours.host) as env:
+        archive = tmp_path / "bb.tar"
         run([sys.executable, "-m", "dockyard.tools.busybox_image", "--output", str(archive)])
         run(["docker", "load", "-i", str(archive)], env)
         name = f"{ours.host}/dockerd/busybox:t"
@@ -128,10 +103,3 @@ def _dockerd_roundtrip(ours, base: Path) -> None:
         run(["docker", "rmi", name, "busybox:latest"], env)
         run(["docker", "pull", name], env)
         assert requests.get(f"{ours.url}/v2/dockerd/busybox/tags/list").json()["tags"] == ["t"]
-    finally:
-        proc.terminate()
-        proc.wait(60)
-        log.close()
-        subprocess.run(["umount", "-R", str(base / "exec")], capture_output=True)
-        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
-        remove_cgroup_parent()
