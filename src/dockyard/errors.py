@@ -61,6 +61,12 @@ class Unavailable(DockyardError):
     status = 503
 
 
+class InsufficientStorage(DockyardError):
+    """The request needs more disk space than the host has free (507); refused before anything is written."""
+
+    status = 507
+
+
 class SystemError_(DockyardError):
     """An internal failure: host, runtime or store (500)."""
 
