@@ -59,37 +59,17 @@ class ContextReceiver:
             reader.drain()
 
     def _extract(self, reader: ChunkReader) -> None:
-        extractor = SafeExtractor(self.dest)
-        for member in members(reader):
-            _check_member(member)
-            name = clean_name(member.name)
-            if (member.isreg() or member.islnk()) and name != ".":
-                path = extractor.target(name)
-                extractor.make_parents(path)
-                _clear(path)
-                if member.isreg():
-                    self.files.place(name, member, data(reader, member), path)
+        with SafeExtractor(self.dest) as extractor:
+            for member in members(reader):
+                _check_member(member)
+                name = clean_name(member.name)
+                if member.islnk() and name != ".":
+                    extractor.link(name, member.linkname)  # no attributes: the inode may be a kept file, shared
+                elif member.isreg() and name != ".":
+                    self.files.place(name, member, data(reader, member), extractor.cleared(name))
                 else:
-                    _hard_link(extractor, member, path)
-            else:
-                extractor.extract(MemberData(data(reader, member)), member, name)  # type: ignore[arg-type]
-        extractor.finish()
-
-
-def _hard_link(extractor: SafeExtractor, member: tarfile.TarInfo, path: Path) -> None:
-    """A hard link to an earlier entry, with no attributes applied: the inode may be a kept file, shared."""
-    source = extractor.target(clean_name(member.linkname))
-    if not (source.exists() or source.is_symlink()) or (source.is_dir() and not source.is_symlink()):
-        raise InvalidParameter(f"invalid hardlink {member.name!r} -> {member.linkname!r}")
-    os.link(source, path, follow_symlinks=False)
-
-
-def _clear(path: Path) -> None:
-    """Make room for a file: remove what an earlier entry of the same name left."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.is_symlink() or path.exists():
-        path.unlink()
+                    extractor.extract(MemberData(data(reader, member)), member, name)  # type: ignore[arg-type]
+            extractor.finish()
 
 
 def _check_member(member: tarfile.TarInfo) -> None:

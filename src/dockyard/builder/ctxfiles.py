@@ -35,6 +35,7 @@ class MemberData:
 
 
 Attrs = tuple[int, int, int, float, tuple[tuple[str, str], ...]]
+Place = tuple[int, str]  # a directory descriptor and a name in it
 
 
 def file_attrs(member: tarfile.TarInfo) -> Attrs:
@@ -64,8 +65,9 @@ class ContextFiles:
         self._digests: dict[tuple[int, int], tuple[int, int, str]] = {}
         self._hints: dict[tuple[str, int, Attrs], str] = {}
 
-    def place(self, name: str, member: tarfile.TarInfo, pieces: Iterable[memoryview], target: Path) -> None:
-        """Link the file with this content and attributes to `target`, keeping it first if it is new."""
+    def place(self, name: str, member: tarfile.TarInfo, pieces: Iterable[memoryview], target: Place) -> None:
+        """Link the file with this content and attributes to `target` (a directory descriptor and a name in it),
+        keeping it first if it is new."""
         attrs = file_attrs(member)
         if member.size > MEMORY_LIMIT:
             digest = hashlib.sha256()
@@ -94,16 +96,16 @@ class ContextFiles:
         with open(fd, "rb") as kept:
             return key if kept.read() == b"".join(held) else None
 
-    def _link_kept(self, key: str, target: Path) -> bool:
+    def _link_kept(self, key: str, target: Place) -> bool:
         """Link a kept file to `target` and mark it most recently used; False when no such file is kept."""
         with self._lock:
             if key not in self._used:
                 return False
             self._used.move_to_end(key)
-            os.link(self.root / key, target)
+            os.link(self.root / key, target[1], dst_dir_fd=target[0])
             return True
 
-    def _keep(self, key: str, digest: str, temp: Path, target: Path) -> None:
+    def _keep(self, key: str, digest: str, temp: Path, target: Place) -> None:
         """Keep a newly written file under its key (unless another build just kept the same) and link it."""
         st = os.lstat(temp)
         with self._lock:
@@ -114,12 +116,13 @@ class ContextFiles:
                 self._used[key] = st.st_size
                 self._digests[(st.st_dev, st.st_ino)] = (st.st_size, st.st_mtime_ns, digest)
             self._used.move_to_end(key)
-            os.link(self.root / key, target)
+            os.link(self.root / key, target[1], dst_dir_fd=target[0])
 
     def _write(self, member: tarfile.TarInfo, pieces: Iterable[memoryview]) -> Path:
         """Write a new file under a temporary name, with mode, owner, xattrs and mtime from the header."""
         temp = f"tmp-{secrets.token_hex(8)}"
-        SafeExtractor(self.root).extract(MemberData(pieces), member, temp)  # type: ignore[arg-type]
+        with SafeExtractor(self.root) as extractor:
+            extractor.extract(MemberData(pieces), member, temp)  # type: ignore[arg-type]
         return self.root / temp
 
     def digest_of(self, st: os.stat_result) -> str | None:

@@ -91,7 +91,7 @@ def copy_sources(sources: list[tuple[Path, str]], rootfs: Path, dest: str, workd
             _copy_tree(path, target, owner)
         elif extract_archives and _is_archive(path):
             _make_dir(target, owner)
-            _extract(path, target)
+            _extract(path, rootfs, target)
         else:
             out = target / posixpath.basename(name) if is_dir else target
             _make_dir(out.parent, owner if is_dir else Owner())
@@ -156,16 +156,17 @@ def _is_archive(path: Path) -> bool:
     return path.is_file() and not path.is_symlink() and tarfile.is_tarfile(path)
 
 
-def _extract(archive: Path, target: Path) -> None:
-    """Unpack a local archive into `target`; nothing escapes it."""
-    extractor = SafeExtractor(target)
-    try:
-        with tarfile.open(archive, mode="r:*") as tar:
-            for member in tar:
-                extractor.extract(tar, member, clean_name(member.name))
-    except tarfile.TarError as exc:
-        raise InvalidParameter(f"failed to extract {archive.name}: {exc}") from exc
-    extractor.finish()
+def _extract(archive: Path, rootfs: Path, target: Path) -> None:
+    """Unpack a local archive into `target`, its paths resolved inside `rootfs`: nothing escapes the rootfs."""
+    base = str(target.relative_to(os.path.realpath(rootfs)))
+    with SafeExtractor(rootfs, base) as extractor:
+        try:
+            with tarfile.open(archive, mode="r:*") as tar:
+                for member in tar:
+                    extractor.extract(tar, member, clean_name(member.name))
+        except tarfile.TarError as exc:
+            raise InvalidParameter(f"failed to extract {archive.name}: {exc}") from exc
+        extractor.finish()
 
 
 def download(url: str, directory: Path) -> tuple[Path, str]:

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from dockyard.containers.fsview import FileView
 from dockyard.errors import Forbidden, InvalidParameter, NotFound
+from dockyard.util.inroot import fd_path, open_in_root, open_root
 from dockyard.util.securejoin import secure_join
 from dockyard.util.tartree import TreeWriter
 from dockyard.util.timeutil import format_ns
@@ -60,14 +61,13 @@ def _go_base(path: str) -> str:
 
 @dataclass
 class PathStat:
-    """docker's ContainerPathStat plus the host path it was read from."""
+    """docker's ContainerPathStat."""
 
     name: str
     size: int
     mode: int
     mtime: str
     link_target: str
-    host_path: Path
     is_dir: bool
 
     def header(self) -> str:
@@ -77,26 +77,35 @@ class PathStat:
         return base64.b64encode(json.dumps(body).encode()).decode()
 
 
-def stat_path(rootfs: Path, path: str, container: str) -> PathStat:
-    """Resolve every element but the last inside the rootfs, lstat the last (docker's StatPath)."""
-    abs_path = absolute_path(path)
+def _split(abs_path: str) -> tuple[str, str]:
+    """The directory to resolve fully and the last element to take as it is ("." when the path names the
+    directory itself: "/", "dir/" or "dir/.")."""
     directory, base = posixpath.split(abs_path)
-    resolved = secure_join(rootfs, directory)
-    if base not in ("", "."):
-        resolved = resolved / base
+    return directory, base if base not in ("", ".") else "."
+
+
+def stat_path(rootfs: Path, path: str, container: str) -> PathStat:
+    """Resolve every element but the last inside the rootfs (by the kernel), lstat the last (docker's StatPath)."""
+    abs_path = absolute_path(path)
+    directory, leaf = _split(abs_path)
+    root_fd = open_root(rootfs)
     try:
-        info = os.lstat(resolved)
-    except FileNotFoundError:
+        parent = open_in_root(root_fd, directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            info = os.stat(leaf, dir_fd=parent, follow_symlinks=False)
+        finally:
+            os.close(parent)
+    except (FileNotFoundError, NotADirectoryError):
         raise NotFound(f"Could not find the file {path} in container {container}") from None
-    except NotADirectoryError:
-        raise NotFound(f"Could not find the file {path} in container {container}") from None
+    finally:
+        os.close(root_fd)
     link_target = ""
     if stat.S_ISLNK(info.st_mode):
-        target = secure_join(rootfs, abs_path)
+        target = secure_join(rootfs, abs_path)  # only a name to report: nothing is opened by it
         relative = os.path.relpath(target, os.path.realpath(rootfs))
         link_target = "/" if relative == "." else "/" + relative
     return PathStat(_go_base(abs_path), info.st_size, go_file_mode(info.st_mode), format_ns(info.st_mtime_ns),
-                    link_target, resolved, stat.S_ISDIR(info.st_mode))
+                    link_target, stat.S_ISDIR(info.st_mode))
 
 
 def _archive_name(abs_path: str) -> str:
@@ -105,27 +114,35 @@ def _archive_name(abs_path: str) -> str:
     return "." if base == "/" else base
 
 
-def write_archive(found: PathStat, path: str, out: BinaryIO) -> None:
-    """GET /archive's body: the resource at `path`, its top entry renamed to the path's last element."""
+def write_archive(rootfs: Path, path: str, out: BinaryIO) -> None:
+    """GET /archive's body: the resource at `path` (parents resolved inside the rootfs, the last element not
+    followed), its top entry renamed to the path's last element."""
+    abs_path = absolute_path(path)
     writer = TreeWriter(out)
-    writer.add_tree(found.host_path, _archive_name(absolute_path(path)))
+    writer.add_in_root(rootfs, *_split(abs_path), _archive_name(abs_path))
     writer.close()
 
 
-def extraction_dir(view: FileView, path: str, container: str, readonly_rootfs: bool) -> Path:
-    """The host directory a PUT extracts into: `path` fully resolved inside the view; must be a directory, and
-    writable: in a read-write mount, or on the rootfs unless it is read-only (docker's messages)."""
-    abs_path = absolute_path(path)
-    resolved = secure_join(view.root, abs_path)
+def extraction_dir(view: FileView, path: str, container: str, readonly_rootfs: bool) -> str:
+    """Where a PUT extracts, relative to the view's root: `path` fully resolved inside the view by the kernel;
+    must be a directory, and writable: in a read-write mount, or on the rootfs unless it is read-only (docker's
+    messages)."""
+    root_fd = open_root(view.root)
     try:
-        info = os.lstat(resolved)
-    except (FileNotFoundError, NotADirectoryError):
+        fd = open_in_root(root_fd, absolute_path(path), os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
         raise NotFound(f"Could not find the file {path} in container {container}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise InvalidParameter("extraction point is not a directory")
+    except NotADirectoryError:
+        raise InvalidParameter("extraction point is not a directory") from None
+    finally:
+        os.close(root_fd)
+    try:
+        resolved = fd_path(fd)
+    finally:
+        os.close(fd)
     mounted = view.mount_of(resolved)
     if mounted is not None and not mounted.rw:
         raise Forbidden("mounted volume is marked read-only")
     if mounted is None and readonly_rootfs:
         raise Forbidden("container rootfs is marked read-only")
-    return resolved
+    return str(resolved.relative_to(view.root))

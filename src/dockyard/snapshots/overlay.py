@@ -6,7 +6,6 @@ import ctypes
 import errno
 import os
 import shutil
-import stat
 import tarfile
 import threading
 import uuid
@@ -22,7 +21,6 @@ from dockyard.util.tarsafe import SafeExtractor, clean_name, decompressed
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 _META_PREFIX = ".wh..wh."
-_OPAQUE_XATTR = "trusted.overlay.opaque"
 _MNT_DETACH = 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -211,38 +209,29 @@ class Snapshotter:
 def _unpack_layer(diff_tar: BinaryIO, dest: Path, diff_id: str) -> None:
     """Extract a layer into `dest`, converting docker whiteouts to overlay's, and verify its diff id."""
     reader = HashingReader(decompressed(diff_tar))
-    extractor = SafeExtractor(dest)
-    try:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
-            for member in tar:
-                _apply_member(tar, member, extractor)
-    except tarfile.TarError as exc:
-        raise InvalidParameter(f"invalid layer tar: {exc}") from exc
-    extractor.finish()
+    with SafeExtractor(dest) as extractor:
+        try:
+            with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    _apply_member(tar, member, extractor)
+        except tarfile.TarError as exc:
+            raise InvalidParameter(f"invalid layer tar: {exc}") from exc
+        extractor.finish()
     reader.drain()
     if reader.digest != diff_id:
         raise InvalidParameter(f"layer digest mismatch: got {reader.digest}, expected diff id {diff_id}")
 
 
 def _apply_member(tar: tarfile.TarFile, member: tarfile.TarInfo, extractor: SafeExtractor) -> None:
-    """Extract one member, turning .wh.X into a 0/0 char device and .wh..wh..opq into the opaque xattr."""
+    """Extract one member, turning .wh.X into a 0/0 char device and .wh..wh..opq into the opaque xattr, both
+    made inside the layer (a whiteout below a symlink resolves inside it too)."""
     name = clean_name(member.name)
     base = os.path.basename(name)
     if not base.startswith(WHITEOUT_PREFIX):
         extractor.extract(tar, member, name)
         return
     parent = os.path.dirname(name)
-    directory = extractor.target(parent) if parent else extractor.root
-    directory.mkdir(parents=True, exist_ok=True, mode=0o755)
     if base == OPAQUE_MARKER:
-        os.setxattr(directory, _OPAQUE_XATTR, b"y")
-    elif base.startswith(_META_PREFIX):
-        return
-    else:
-        hidden = directory / base[len(WHITEOUT_PREFIX):]
-        if hidden.is_dir() and not hidden.is_symlink():
-            shutil.rmtree(hidden)
-        elif hidden.exists() or hidden.is_symlink():
-            hidden.unlink()
-        os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0))
-        os.lchown(hidden, member.uid, member.gid)
+        extractor.mark_opaque(parent)
+    elif not base.startswith(_META_PREFIX):
+        extractor.hide(os.path.join(parent, base[len(WHITEOUT_PREFIX):]), member.uid, member.gid)

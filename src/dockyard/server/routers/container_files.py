@@ -48,7 +48,7 @@ def register(router: Router, services: Services) -> None:
         def produce(out: BinaryIO) -> None:
             """Tar the resource from a (re)mounted view of the container's files."""
             with access.files(doc) as view:
-                archive.write_archive(archive.stat_path(view.root, path, ref), path, out)
+                archive.write_archive(view.root, path, out)
 
         access.publish(doc, "archive-path")
         return Stream(stream_from_writer(produce), content_type=TAR, headers={archive.STAT_HEADER: found.header()})
@@ -70,7 +70,7 @@ def register(router: Router, services: Services) -> None:
                 if req.arg_bool("copyUIDGID") and user:
                     resolved = resolve_user(view.root, user)
                     owner = (resolved.uid, resolved.gid)
-                extract_tar(body, dest, no_overwrite, owner)  # type: ignore[arg-type]
+                extract_tar(body, view.root, dest, no_overwrite, owner)  # type: ignore[arg-type]
 
         await run_blocking(extract)
         access.publish(doc, "extract-to-dir")
