@@ -11,7 +11,8 @@ from typing import Any
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 DEFAULT_CONFIG_FILE = Path("/etc/dockyard/daemon.json")
 KNOWN_KEYS = {"hosts", "data-root", "exec-root", "log-level", "pidfile", "debug", "insecure-registries",
-              "registry-mirrors", "default-address-pools", "dns", "dns-search", "dns-opts", "labels"}
+              "registry-mirrors", "default-address-pools", "dns", "dns-search", "dns-opts", "labels",
+              "max-extract-file-size"}
 
 
 class ConfigError(Exception):
@@ -29,6 +30,7 @@ class DaemonConfig:
     log_level: str = "info"
     raw: dict[str, Any] = field(default_factory=dict)
     config_file: Path | None = None  # re-read on SIGHUP
+    max_extract_file_size: int | None = None  # bytes: the largest file an archive may bring (Dockyard's own key)
 
     @property
     def pidfile_path(self) -> Path:
@@ -81,4 +83,9 @@ def load(argv: list[str]) -> DaemonConfig:
     if merged.get("pidfile"):
         config.pidfile = Path(merged["pidfile"])
     config.log_level = "debug" if args.debug or merged.get("debug") else merged.get("log-level") or "info"
+    if "max-extract-file-size" in merged:
+        limit = merged["max-extract-file-size"]
+        if type(limit) is not int or limit <= 0:
+            raise ConfigError("max-extract-file-size must be a positive number of bytes")
+        config.max_extract_file_size = limit
     return config

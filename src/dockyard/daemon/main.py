@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 
 from dockyard.daemon.config import ConfigError, DaemonConfig, load
 from dockyard.daemon.lock import AlreadyRunning, DataRootLock
@@ -26,7 +28,10 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.server.services import Services
     from dockyard.snapshots.overlay import Snapshotter
     from dockyard.system.service import SystemService
+    from dockyard.util import tarsafe
 
+    if config.max_extract_file_size is not None:
+        tarsafe.max_file_size = config.max_extract_file_size
     loop = asyncio.get_running_loop()
     root = config.data_root
     db = MetadataDB(root / "metadata.db")
@@ -68,6 +73,15 @@ async def run(config: DaemonConfig) -> None:
     db.close()
 
 
+def prepare_roots(data_root: Path, exec_root: Path) -> None:
+    """Make the roots (modes set even when they exist, as dockerd does) so that no other host user can reach
+    what images bring, setuid files among them: the data root 0710; the exec root 0711 (its API socket stays
+    reachable to whom the socket's own mode allows), the bundles with the mounted root file systems 0700."""
+    for path, mode in ((data_root, 0o710), (exec_root, 0o711), (exec_root / "containers", 0o700)):
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+        os.chmod(path, mode)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `dockyard daemon` and `dockyardd`."""
     try:
@@ -78,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, config.log_level.upper().replace("FATAL", "CRITICAL")
                                       .replace("WARN", "WARNING"), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for path in (config.data_root, config.exec_root):
-        path.mkdir(parents=True, exist_ok=True, mode=0o711)
+    prepare_roots(config.data_root, config.exec_root)
     lock = DataRootLock(config.data_root, config.pidfile_path)
     try:
         lock.acquire()
