@@ -324,3 +324,29 @@ def test_build_add_of_the_corpus(clean, outside, workdir, need_docker_cli):
         assert run_corpus(outside, corpus(outside, workdir), feed) == []
     finally:
         cleanup_images(clean, "hostile-add/")
+
+
+def test_device_nodes_from_a_layer_cannot_be_used(clean, workdir, need_docker_cli):
+    from registry_images import busybox_base
+
+    base, busybox = busybox_base(workdir)
+    devices = tar_bytes([entry("evil-mem", tarfile.CHRTYPE, devmajor=1, devminor=1, mode=0o666),
+                         entry("evil-kmsg", tarfile.CHRTYPE, devmajor=1, devminor=11, mode=0o666),
+                         entry("evil-disk", tarfile.BLKTYPE, devmajor=7, devminor=0, mode=0o666)])
+    layers = [busybox.path.read_bytes(), devices]
+    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
+    config = json.dumps({**base, "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": ["hostile-dev:latest"],
+                            "Layers": ["0/layer.tar", "1/layer.tar"]}]).encode()
+    archive = workdir / "dev.tar"
+    archive.write_bytes(tar_bytes([entry("manifest.json", data=manifest), entry(config_name, data=config),
+                                   entry("0/layer.tar", data=layers[0]), entry("1/layer.tar", data=layers[1])]))
+    try:
+        assert clean.docker("load", "-i", str(archive)).returncode == 0
+        for device in ("/evil-mem", "/evil-kmsg", "/evil-disk"):
+            result = clean.docker("run", "--rm", "hostile-dev", "sh", "-c", f"ls -l {device} && head -c 1 {device}")
+            assert result.returncode != 0, (device, result)
+            assert b"Operation not permitted" in result.stderr, (device, result.stderr)
+    finally:
+        cleanup_images(clean, "hostile-dev")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.errors import InvalidParameter
-from dockyard.util.securejoin import secure_join
+from dockyard.util.inroot import open_in_root, open_root
 
 
 @dataclass
@@ -19,12 +21,23 @@ class ExecUser:
     home: str = "/"
 
 
+_TABLE_LIMIT = 16 << 20
+
+
 def _read_table(rootfs: Path, path: str) -> list[list[str]]:
-    target = secure_join(rootfs, path)
+    """The rows of a passwd-style file of the rootfs, opened inside it by the kernel (a symlink swapped in
+    cannot lead out); anything but a regular file (a fifo would block) counts as absent."""
+    root_fd = open_root(rootfs)
     try:
-        text = target.read_text(errors="replace")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        fd = open_in_root(root_fd, path, os.O_RDONLY | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
         return []
+    finally:
+        os.close(root_fd)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return []
+        text = handle.read(_TABLE_LIMIT).decode(errors="replace")
     return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
 
 
