@@ -65,16 +65,17 @@ class TreeWriter:
             if isinstance(item, int):
                 os.close(item)
                 continue
-            directory = self._add_one(*item)
+            directory = self.add_entry(*item)
             if directory is not None:
                 stack.append(directory)
                 arcname = item[2]
                 stack.extend((directory, child, posixpath.join(arcname, child))
                              for child in sorted(os.listdir(directory), reverse=True))
 
-    def _add_one(self, parent: int, leaf: str, arcname: str) -> int | None:
-        """Add one entry; returns a descriptor when it is a directory to descend into. Files that vanish meanwhile
-        are skipped; sockets too (a tar cannot hold them, docker skips them as well)."""
+    def add_entry(self, parent: int, leaf: str, arcname: str) -> int | None:
+        """Add one entry (not what is below it); returns a descriptor when it is a directory, for the caller to
+        descend into and close. Files that vanish meanwhile are skipped; sockets too (a tar cannot hold them,
+        docker skips them as well)."""
         try:
             st = os.stat(leaf, dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError:
@@ -114,6 +115,10 @@ class TreeWriter:
             self._tar.addfile(info, handle)
         if st.st_nlink > 1:
             self._inodes[inode] = info.name
+
+    def add_header(self, info: tarfile.TarInfo) -> None:
+        """Add an entry without data made by the caller (a whiteout, an opaque marker)."""
+        self._tar.addfile(info)
 
     def close(self) -> None:
         """Write the end-of-archive blocks."""
