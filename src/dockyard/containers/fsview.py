@@ -8,11 +8,12 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from dockyard.errors import SystemError_
 from dockyard.runtime import linux as L
-from dockyard.util.securejoin import secure_join
+from dockyard.util.inroot import fd_path, open_in_root, open_root
+from dockyard.util.tarsafe import SafeExtractor
 
 ETC_FILES = (("HostsPath", "/etc/hosts"), ("HostnamePath", "/etc/hostname"), ("ResolvConfPath", "/etc/resolv.conf"))
 
@@ -76,34 +77,39 @@ def mounted_view(rootfs: Path, doc: dict[str, Any], scratch: Path) -> Iterator[F
 
 
 def _mount_one(root: Path, destination: str, source: str, rw: bool) -> MountedPath:
-    """Bind `source` at `destination` resolved inside `root` (created as docker does when missing); the mount
-    goes through an O_PATH descriptor checked to lie inside `root`, so a swapped symlink cannot redirect it."""
-    resolved = secure_join(root, destination)
+    """Bind `source` at `destination` resolved inside `root` by the kernel (made as docker does when missing,
+    through descriptors, so a running container swapping a symlink in cannot make the daemon create or mount
+    anything outside); the mount goes through an O_PATH descriptor of the resolved mount point."""
     is_dir = os.path.isdir(source)
-    if not os.path.lexists(resolved):
-        if is_dir:
-            resolved.mkdir(parents=True, mode=0o755)
-        else:
-            resolved.parent.mkdir(parents=True, mode=0o755, exist_ok=True)
-            resolved.touch(mode=0o644)
-    fd = os.open(resolved, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        _check_inside(root, fd, resolved)
-        L.mount(source, f"/proc/self/fd/{fd}", None, L.MS_BIND | L.MS_REC)
-    finally:
-        os.close(fd)
-    if not rw:
-        fd = os.open(resolved, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with SafeExtractor(root) as maker:
+        parent, leaf = maker.parent(destination.strip("/"))
         try:
-            _check_inside(root, fd, resolved)
-            L.mount(None, f"/proc/self/fd/{fd}", None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC)
-        finally:
-            os.close(fd)
+            if is_dir:
+                os.mkdir(leaf, 0o755, dir_fd=parent)
+            else:
+                os.close(os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                                 dir_fd=parent))
+        except FileExistsError:
+            pass  # whatever is there (a symlink too) is resolved inside the root below
+    resolved = _mount_at(root, destination, lambda point: L.mount(source, point, None, L.MS_BIND | L.MS_REC))
+    if not rw:  # the new mount is reached by resolving again: the first descriptor names what lies below it
+        _mount_at(root, destination,
+                  lambda point: L.mount(None, point, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | L.MS_REC))
     return MountedPath(destination, resolved, rw)
 
 
-def _check_inside(root: Path, fd: int, expected: Path) -> None:
-    """The descriptor still names `expected` under `root` (nothing was swapped for a symlink meanwhile)."""
-    actual = Path(os.readlink(f"/proc/self/fd/{fd}"))
-    if actual != expected or root not in actual.parents:
-        raise SystemError_(f"mount point {expected} moved while mounting (now {actual})")
+def _mount_at(root: Path, destination: str, mount: Callable[[str], None]) -> Path:
+    """Resolve `destination` inside `root` by the kernel and mount on it through its O_PATH descriptor."""
+    root_fd = open_root(root)
+    try:
+        fd = open_in_root(root_fd, destination, os.O_PATH)
+    finally:
+        os.close(root_fd)
+    try:
+        resolved = fd_path(fd)
+        if root not in resolved.parents:
+            raise SystemError_(f"mount point {destination} resolved outside the view ({resolved})")
+        mount(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    return resolved
