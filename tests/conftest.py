@@ -34,6 +34,14 @@ def clean(daemon: Daemon) -> Iterator[Daemon]:
 
 
 @pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A scratch directory of the test's own (outside the daemon's roots), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="dy-work-"))
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture
 def sdk(clean: Daemon):
     docker = pytest.importorskip("docker")
     client = docker.DockerClient(base_url=clean.host, version="1.45")

@@ -8,9 +8,7 @@ import io
 import json
 import os
 import secrets
-import shutil
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -70,13 +68,6 @@ def _tree_digest(root: Path) -> dict[str, tuple]:
             else:
                 out[rel] = ("file", oct(st.st_mode & 0o7777), _sha256(path))
     return out
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="dy-cp-"))
-    yield path
-    shutil.rmtree(path)
 
 
 @pytest.fixture
