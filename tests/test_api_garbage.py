@@ -55,3 +55,82 @@ def test_api_version_prefixes(clean):
     assert status == 400 and b"client version 1.99 is too new. Maximum supported API version is 1.45" in raw
     status, raw = clean.request("GET", "/v1.12/version")
     assert status == 400 and b"is too old" in raw
+
+
+def _dockerd_ok(daemon) -> None:
+    """The CLI listings every user depends on still work."""
+    for args in (["images"], ["ps", "-a"]):
+        result = daemon.docker(*args)
+        assert result.returncode == 0, (args, result.stderr)
+    ids = daemon.docker("ps", "-aq").stdout.decode().split()
+    if ids:
+        result = daemon.docker("inspect", *ids)
+        assert result.returncode == 0, result.stderr
+
+
+def test_bad_input_is_4xx_and_nothing_unrenderable_is_stored(clean, need_docker_cli):
+    cid = clean.api("POST", "/containers/create", {"Image": "busybox"})["Id"]
+    deep = b'{"Image":"busybox","X":' + b"[" * 50000 + b"]" * 50000 + b"}"
+    cases = [
+        # wrong types, committed or created: refused before anything is stored
+        ("POST", f"/commit?container={cid}", b'{"Labels":{"a":1}}', b"Go struct field Config.Labels of type string"),
+        ("POST", "/containers/create", b'{"Image":"busybox","Labels":{"a":1}}', b"CreateRequest.Labels"),
+        ("POST", "/containers/create", b'{"Image":"busybox","labels":{"a":true}}', b"cannot unmarshal bool"),
+        ("POST", "/containers/create", b'{"Image":"busybox","Cmd":[1,2]}', b"cannot unmarshal number"),
+        ("POST", "/build?labels=%7B%22a%22%3A1%7D", b"", b"cannot unmarshal number"),
+        ("POST", "/networks/create", b'{"Name":"n1","Labels":{"a":[]}}', b"cannot unmarshal array"),
+        ("POST", "/networks/create", b'{"Name":"n1","IPAM":{"Options":{"a":1}}}', b"IPAM.IPAM.Options"),
+        ("POST", "/volumes/create", b'{"Name":"v1","Labels":{"a":{}}}', b"cannot unmarshal object"),
+        # integer overflow
+        ("POST", "/containers/create", b'{"Image":"busybox","HostConfig":{"Memory":9223372036854775808}}',
+         b"number 9223372036854775808 into Go struct field HostConfig.HostConfig.Memory of type int64"),
+        ("POST", "/containers/create", b'{"Image":"busybox","HostConfig":{"CpuShares":1e30}}', b"of type int64"),
+        ("POST", f"/containers/{cid}/update", b'{"PidsLimit":99999999999999999999}', b"of type int64"),
+        ("POST", f"/containers/{cid}/stop?t=99999999999999999999", None, b"value out of range"),
+        ("GET", "/containers/json?limit=-99999999999999999999", None, b"value out of range"),
+        ("POST", f"/containers/{cid}/kill?signal=" + "9" * 5000, None, b"Invalid signal"),
+        # NUL bytes, lone surrogates, nesting, NaN
+        ("POST", "/containers/create", b'{"Image":"busy\\u0000box"}', b"NUL byte"),
+        ("POST", "/containers/create?name=a%00b", b'{"Image":"busybox"}', b"NUL byte"),
+        ("POST", "/containers/create", b'{"Image":"busybox","Env":["A=\\u0000"]}', b"NUL byte"),
+        ("GET", "/containers/%00/json", None, b"NUL byte"),
+        ("POST", "/containers/create", b'{"Image":"busybox","Labels":{"a":"\\ud800"}}', b"lone surrogate"),
+        ("POST", "/volumes/create", b'{"Name":"\\udc00x"}', b"lone surrogate"),
+        ("POST", "/containers/create", deep, b"exceeded max depth"),
+        ("POST", "/containers/create", b"[" * 100000, b"invalid JSON"),
+        ("GET", "/containers/json?filters=" + "%5B" * 3000 + "%5D" * 3000, None, b"exceeded max depth"),
+        ("POST", "/containers/create", b'{"Image":"busybox","StopTimeout":NaN}', b"invalid JSON"),
+        ("GET", "/events?since=1e999&until=1", None, b"failed to parse"),
+        ("GET", "/events?since=nan&until=1", None, b"failed to parse"),
+        ("GET", f"/containers/{cid}/logs?stdout=1&since=" + "9" * 400 + "h", None, b"failed to parse"),
+        # overlong version prefixes
+        ("GET", "/v1.4444444444444444444/containers/json", None, b"is too new"),
+        ("GET", "/v1." + "4" * 5000 + "/version", None, b"is too new"),
+        # references, names
+        ("POST", "/images/busybox/tag?repo=UPPER&tag=x", None, b"invalid reference format"),
+        ("POST", "/images/busybox/tag?repo=ok&tag=::", None, b"invalid reference format"),
+        ("POST", "/images/busybox/tag?repo=" + "a" * 300, None, b"invalid reference format"),
+        ("POST", "/images/create?fromSrc=-&repo=ok&tag=::", b"", b"invalid reference format"),
+        ("POST", f"/commit?container={cid}&repo=UPPER", None, b"invalid reference format"),
+        ("POST", f"/containers/{cid}/rename?name=a%2Fb", None, b"Invalid container name"),
+        ("POST", "/networks/create", b'{"Name":"   "}', b"invalid name"),
+        ("POST", "/networks/create", b'{"Name":""}', b"network name is required"),
+        ("POST", "/volumes/create", b'{"Name":"a/b"}', b"invalid characters"),
+        ("POST", "/volumes/create", b'{"Name":".."}', b"invalid characters"),
+        ("POST", "/volumes/create", b'{"Name":"' + b"a" * 300 + b'"}', b"too long"),
+    ]
+    for method, path, body, expected in cases:
+        status, raw = clean.request(method, path, body, timeout=15)
+        assert 400 <= status < 500, (method, path[:80], body and body[:80], status, raw[:300])
+        assert expected in raw, (method, path[:80], raw[:300])
+    _dockerd_ok(clean)
+    assert clean.request("GET", "/_ping")[0] == 200
+    assert b"unexpected error" not in clean.log.read_bytes()
+
+
+def test_pull_references_are_refused_without_the_network(clean):
+    """Invalid fromImage references are answered before any registry is contacted (none is reachable)."""
+    for query in ("fromImage=UPPER", "fromImage=busybox&tag=::", "fromImage=" + "a" * 300, "fromImage=a%2F%2Fb"):
+        status, raw = clean.request("POST", f"/images/create?{query}", timeout=10)
+        assert status < 500, (query, status, raw)
+        assert b"invalid reference format" in raw, (query, raw)

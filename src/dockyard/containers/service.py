@@ -664,7 +664,7 @@ def container_env(config: dict[str, Any], hostname: str, home: str) -> list[str]
 def parse_signal(text: str) -> int:
     """`SIGTERM`, `TERM`, `term` or `15` to a number; InvalidParameter for anything else."""
     value = text.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit() and len(value) <= 3:  # never int() a 5000-digit string
         number = int(value)
         if 0 < number < 65:
             return number

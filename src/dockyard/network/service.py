@@ -223,6 +223,8 @@ class NetworkService:
         if not isinstance(body, dict) or not isinstance(body.get("Name"), str) or not body["Name"]:
             raise InvalidParameter("network name is required" if isinstance(body, dict) else "invalid JSON body")
         name = body["Name"]
+        if not name.strip():  # libnetwork's IsValidName
+            raise InvalidParameter(f"invalid name: {name}")
         driver = body.get("Driver") or "bridge"
         if driver in ("host", "null", "none"):
             raise Forbidden(f'only one instance of "{driver}" network is allowed')

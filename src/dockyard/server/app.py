@@ -11,6 +11,7 @@ from dockyard.errors import DockyardError, InvalidParameter, NotFound, status_of
 from dockyard.server.http import IDLE_TIMEOUT, HttpServer
 from dockyard.server.routing import HIJACKED, Json, Request, Response, Router
 from dockyard.server.services import Services
+from dockyard.server.validation import Validator
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,19 @@ COMMON_HEADERS = [
     ("Ostype", "linux"),
     ("Server", f"Dockyard/{__version__} (linux)"),
 ]
-_VERSION_PREFIX = re.compile(r"/v(\d+(?:\.\d+)?)(/.*)\Z", re.S)
+_VERSION_PREFIX = re.compile(r"/v([0-9.]+)(/.*)\Z", re.S)  # docker's /v{version:[0-9.]+}
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    """"1.45" -> (1, 45) for comparisons."""
-    return tuple(int(part) for part in version.split("."))
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """"1.45" -> ((1, "1"), (2, "45")): components compared as numbers of any length without int() (an
+    overlong prefix such as /v1.4444444444444444444 is just a large version); empty components are 0."""
+    key = []
+    for part in version.split("."):
+        digits = part.lstrip("0")
+        key.append((len(digits), digits))
+    while key and key[-1] == (0, ""):
+        key.pop()
+    return tuple(key)
 
 
 def split_version(path: str) -> tuple[str, str]:
@@ -48,13 +56,15 @@ def split_version(path: str) -> tuple[str, str]:
     if not m:
         return API_VERSION, path
     version, rest = m.group(1), m.group(2)
-    if _version_key(version) > _version_key(API_VERSION):
-        raise InvalidParameter(f"client version {version} is too new. "
+    key = _version_key(version)
+    shown = version if len(version) <= 64 else version[:64] + "..."
+    if key > _version_key(API_VERSION):
+        raise InvalidParameter(f"client version {shown} is too new. "
                                f"Maximum supported API version is {API_VERSION}")
-    if _version_key(version) < _version_key(MIN_API_VERSION):
-        raise InvalidParameter(f"client version {version} is too old. Minimum supported API version is "
+    if key < _version_key(MIN_API_VERSION):
+        raise InvalidParameter(f"client version {shown} is too old. Minimum supported API version is "
                                f"{MIN_API_VERSION}, please upgrade your client to a newer version")
-    return version, rest
+    return ".".join(digits or "0" for _, digits in key), rest  # "1.045.0" -> "1.45"
 
 
 class App:
@@ -62,18 +72,20 @@ class App:
 
     headers = COMMON_HEADERS
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, validator: Validator | None = None) -> None:
         self.router = router
+        self.validator = validator or Validator()
 
     async def handle(self, request: Request) -> Response | object:
         """Answer one request; never raises for a handler's failure."""
         try:
             request.api_version, path = split_version(request.path)
-            found = self.router.match(request.method, path)
+            found = self.router.find(request.method, path)
             if found is None:
                 raise NotFound("page not found")
-            handler, request.params = found
+            pattern, handler, request.params = found
             request.path = path
+            await self.validator.check(request, pattern)
             result = await handler(request)
         except Exception as exc:  # noqa: BLE001 - this is the one place errors become responses
             return self.error(exc)

@@ -11,12 +11,15 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from dockyard import API_VERSION
 from dockyard.errors import InvalidParameter
-from dockyard.util import websocket
+from dockyard.util import jsonsafe, websocket
 from dockyard.util.aio import run_blocking  # noqa: F401  (routers import it from here)
 from dockyard.util.timeutil import parse_timestamp
 
 DEFAULT_BODY_LIMIT = 64 << 20
 _FALSE_WORDS = frozenset({"", "0", "no", "false", "none"})
+_INT = re.compile(r"[+-]?[0-9]+\Z")
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_UNSET: Any = object()
 
 
 @dataclass
@@ -115,6 +118,7 @@ class Request:
         self.params: dict[str, str] = {}
         self._channel = channel
         self._body: bytes | None = None
+        self._json: Any = _UNSET
         self._streamed = False
         self._websocket_pump: asyncio.Task[None] | None = None
 
@@ -131,25 +135,26 @@ class Request:
         return value.strip().lower() not in _FALSE_WORDS
 
     def arg_int(self, name: str, default: int | None = None) -> int | None:
-        """Integer parameter; empty or absent gives `default`, junk raises InvalidParameter."""
+        """Integer parameter (Go's strconv.ParseInt, 64 bits); empty or absent gives `default`, junk or a
+        number beyond int64 raises InvalidParameter."""
         value = self.arg(name)
         if value is None or value == "":
             return default
-        try:
-            return int(value, 10)
-        except ValueError:
-            raise InvalidParameter(f'invalid value for "{name}": strconv.ParseInt: parsing "{value}": '
-                                   "invalid syntax") from None
+        if not _INT.match(value):
+            raise InvalidParameter(f'invalid value for "{name}": strconv.ParseInt: parsing "{value[:64]}": '
+                                   "invalid syntax")
+        number = int(value, 10) if len(value) <= 21 else _INT64_MAX + 1
+        if not _INT64_MIN <= number <= _INT64_MAX:
+            raise InvalidParameter(f'invalid value for "{name}": strconv.ParseInt: parsing "{value[:64]}": '
+                                   "value out of range")
+        return number
 
     def arg_json(self, name: str, default: Any = None) -> Any:
         """JSON-encoded parameter; empty or absent gives `default`."""
         value = self.arg(name)
         if value is None or value == "":
             return default
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise InvalidParameter(f'invalid JSON in parameter "{name}": {exc}') from None
+        return jsonsafe.loads(value, f'invalid JSON in parameter "{name}"')
 
     def arg_list(self, name: str) -> list[str]:
         """Every value of a repeated parameter (t=a&t=b)."""
@@ -176,16 +181,20 @@ class Request:
         return self._body
 
     async def json(self, required: bool = True) -> Any:
-        """The body decoded as JSON; None when empty and not required."""
+        """The body decoded as JSON (`util.jsonsafe`: only what Go would decode); None when empty and not
+        required. A body the validation layer already decoded and checked is handed over as it is."""
         raw = await self.body()
         if not raw.strip():
             if required:
                 raise InvalidParameter("invalid JSON: got EOF while reading request body")
             return None
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise InvalidParameter(f"invalid JSON: {exc}") from None
+        if self._json is _UNSET:
+            self._json = jsonsafe.loads(raw)
+        return self._json
+
+    def set_json(self, value: Any) -> None:
+        """Record the decoded body (server/validation.py), so handlers do not decode it again."""
+        self._json = value
 
     def stream_body(self) -> AsyncIterator[bytes]:
         """The request body chunk by chunk (Content-Length or chunked); can be consumed once."""
@@ -306,14 +315,19 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
         """The handler and decoded path parameters for a request, or None (docker: page not found)."""
+        found = self.find(method, path)
+        return None if found is None else (found[1], found[2])
+
+    def find(self, method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None:
+        """(route pattern, handler, decoded path parameters) for a request, or None."""
         route = self._routes.get(path)
         if route is not None and "{" not in route.pattern and method in route.handlers:
-            return route.handlers[method], {}
+            return route.pattern, route.handlers[method], {}
         for route in self._routes.values():
             if method not in route.handlers:
                 continue
             m = route.regex.match(path)
             if m:
                 params = {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
-                return route.handlers[method], params
+                return route.pattern, route.handlers[method], params
         return None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Iterable, Mapping
 
 from dockyard.errors import InvalidParameter
+from dockyard.util import jsonsafe
 
 Filters = dict[str, list[str]]
 
@@ -14,10 +14,7 @@ def parse_filters(text: str | None) -> Filters:
     """Parse {"k":{"v":true}} or the legacy {"k":["v"]}; empty text means no filters."""
     if text is None or not text.strip():
         return {}
-    try:
-        raw = json.loads(text)
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid filter: {exc}") from None
+    raw = jsonsafe.loads(text, "invalid filter")
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -88,6 +88,9 @@ def time_ago(unix_ts: float, now: float | None = None) -> str:
     return human_duration(current - unix_ts) + " ago"
 
 
+_MAX_DURATION = ((1 << 63) - 1) / 1e9
+
+
 def parse_duration(text: str) -> float:
     """Go time.ParseDuration ("1h30m", "300ms", "-1.5s") in seconds; ValueError like Go's."""
     s = text
@@ -109,4 +112,6 @@ def parse_duration(text: str) -> float:
             raise ValueError(f'time: invalid duration "{text}"')
         total += float(match.group(1)) * _DUR_UNIT[match.group(2)]
         pos = match.end()
+        if not total <= _MAX_DURATION:  # Go's Duration is int64 nanoseconds (also catches inf and nan)
+            raise ValueError(f'time: invalid duration "{text[:64]}"')
     return sign * total

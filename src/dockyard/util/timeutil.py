@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -45,9 +46,13 @@ def parse_timestamp(text: str) -> float:
     """Unix seconds from what docker accepts for since/until: "1700000000.5", RFC 3339, or a Go duration ago."""
     value = text.strip()
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise InvalidParameter(f'failed to parse value as time or duration: "{text[:64]}"')
+        return seconds
     if _RFC3339.match(value):
         return parse_rfc3339(value)
     try:

@@ -8,6 +8,7 @@ from typing import Any
 from dockyard.errors import InvalidParameter
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
+NAME_MAX = 255  # the volume's directory under <data-root>/volumes is named after it
 _LOCAL_OPTIONS = ("type", "device", "o", "size")
 _SIZE = re.compile(r"(\d+)([kKmMgG]?)\Z")
 
@@ -16,6 +17,8 @@ def validate_name(name: str) -> str:
     """The local driver's name rules: two or more of [a-zA-Z0-9_.-], starting alphanumeric."""
     if len(name) < 2:
         raise InvalidParameter("volume name is too short, names should be at least two alphanumeric characters")
+    if len(name.encode("utf-8", "surrogatepass")) > NAME_MAX:
+        raise InvalidParameter(f'volume name "{name[:32]}..." is too long: at most {NAME_MAX} bytes')
     if not _NAME.match(name):
         raise InvalidParameter(f'"{name}" includes invalid characters for a local volume name, only '
                                '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
