@@ -26,6 +26,7 @@ MAX_HEADERS = 256
 DRAIN_LIMIT = 1 << 20        # unread body we still skip to keep the connection alive
 READ_SIZE = 64 << 10
 IDLE_TIMEOUT = 300.0         # seconds a connection may take to send the next request head
+BACKLOG = 4096               # listen(2) backlog, as dockerd's (bursts of connects are queued, not refused)
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _REQUEST_LINE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/1\.([01])\Z")
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -458,7 +459,8 @@ class HttpServer:
             path = Path(rest)
             _remove_stale_socket(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            server = await asyncio.start_unix_server(self._accept, path=str(path), limit=MAX_LINE)
+            server = await asyncio.start_unix_server(self._accept, path=str(path), limit=MAX_LINE,
+                                                     backlog=BACKLOG)
             os.chmod(path, 0o660)
             self._sockets.append(path)
         elif scheme == "tcp":
@@ -466,7 +468,7 @@ class HttpServer:
             if not port.isdigit():
                 raise InvalidParameter(f"invalid listen address {address!r}")
             server = await asyncio.start_server(self._accept, host.strip("[]") or None, int(port),
-                                                limit=MAX_LINE)
+                                                limit=MAX_LINE, backlog=BACKLOG)
         else:
             raise InvalidParameter(f"unsupported listen address {address!r}")
         self._servers.append(server)
