@@ -67,12 +67,9 @@ GROUPS = ("container", "image", "system", "builder", "network", "volume")
 
 def _usage() -> str:
     """Top-level help."""
-    names = sorted(n for n in COMMANDS if " " not in n)
-    return (f"Usage:  {PROG} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
-            "Management Commands:\n  container   Manage containers\n  image       Manage images\n"
-            "  system      Manage Docker\n  volume      Manage volumes\n\nCommands:\n" +
-            "".join(f"  {n}\n" for n in names) +
-            f"\nRun '{PROG} COMMAND --help' for more information on a command.\n")
+    from dockyard.cli.helptext import usage
+
+    return usage(PROG, COMMANDS, GROUPS)
 
 
 def _split_globals(argv: list[str]) -> tuple[dict[str, object], list[str]]:
@@ -106,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     if gopts["version"]:
         from dockyard import __version__
         sys.stdout.write(f"Dockyard version {__version__}\n")
+        return 0
+    if rest and rest[0] in GROUPS and (len(rest) == 1 or rest[1] in ("--help", "-h")):
+        from dockyard.cli.helptext import group_usage
+
+        sys.stdout.write(group_usage(PROG, rest[0], COMMANDS))
         return 0
     found = _find(rest)
     if found is None:

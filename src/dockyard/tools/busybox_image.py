@@ -1,7 +1,8 @@
 """Build a deterministic busybox:latest docker archive from the host's static busybox and load it into a daemon.
 
-Usage: python -m dockyard.tools.busybox_image [--host unix:///run/dockyard/dockyard.sock] [--tag busybox:latest]
-[--output FILE]. Client side: standard library and dockyard.util only.
+Usage: python -m dockyard.tools.busybox_image [--host URL (default $DOCKER_HOST, else
+unix:///run/dockyard/dockyard.sock)] [--tag busybox:latest] [--output FILE].
+Client side: standard library and dockyard.util only.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import http.client
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -150,7 +152,8 @@ def load(host: str, archive: bytes) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="busybox_image", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="unix:///run/dockyard/dockyard.sock")
+    parser.add_argument("--host", default=os.environ.get("DOCKER_HOST") or "unix:///run/dockyard/dockyard.sock",
+                        help="daemon to load into (default: $DOCKER_HOST, else the default socket)")
     parser.add_argument("--tag", default="busybox:latest")
     parser.add_argument("--output", help="write the archive to this file instead of loading it")
     args = parser.parse_args(argv)
