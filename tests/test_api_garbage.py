@@ -89,6 +89,7 @@ def test_bad_input_is_4xx_and_nothing_unrenderable_is_stored(clean, need_docker_
         ("POST", f"/containers/{cid}/stop?t=99999999999999999999", None, b"value out of range"),
         ("GET", "/containers/json?limit=-99999999999999999999", None, b"value out of range"),
         ("POST", f"/containers/{cid}/kill?signal=" + "9" * 5000, None, b"Invalid signal"),
+        ("POST", f"/containers/{cid}/attach?detachKeys=%C3%A9&stdout=1", None, b"Invalid detach keys"),
         # NUL bytes, lone surrogates, nesting, NaN
         ("POST", "/containers/create", b'{"Image":"busy\\u0000box"}', b"NUL byte"),
         ("POST", "/containers/create?name=a%00b", b'{"Image":"busybox"}', b"NUL byte"),

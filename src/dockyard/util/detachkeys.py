@@ -14,7 +14,7 @@ def parse_detach_keys(text: str | None) -> bytes:
     out = bytearray()
     for key in filter(None, (k.strip() for k in spec.split(","))):
         low = key.lower()
-        if len(key) == 1:
+        if len(key) == 1 and key.isascii():  # Go counts bytes: one multi-byte character is not a key
             out.append(ord(key))
         elif low.startswith("ctrl-") and len(low) == 6 and ("a" <= low[5] <= "z" or low[5] in _CTRL_SPECIALS):
             out.append(ord(low[5]) - ord("a") + 1 if "a" <= low[5] <= "z" else _CTRL_SPECIALS[low[5]])
