@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Derive the request-body types the daemon validates from the Engine API spec, once, into
-src/dockyard/server/apischema.json (the daemon never reads ../shared at run time).
+src/dockyard/util/apischema.json (the daemon never reads ../shared at run time). Needs PyYAML (it comes with
+the project's test extra).
 
     python3 scripts/gen_apischema.py [path/to/docker-engine-api-v1.45.yaml]
 
@@ -10,7 +11,7 @@ dockerd's Go types differ from the spec (docker's StrSlice accepts a string; som
 the OVERRIDES below say so.
 
 Node encoding (compact, resolved by dockyard.server.validation):
-  "str" "bool" "num" "any" | "int" "i64" "i32" "u64" "u32" "u16" "u8" | "strslice" (string or [string])
+  "str" "bool" "num" "any" "time" | "int" "i64" "i32" "u64" "u32" "u16" "u8" | "strslice" (string or [string])
   {"arr": node} | {"map": node} | {"obj": "StructName", "fields": {name: node}} | {"ref": "Definition"}
   {"obj": ..., "fields": {}} with no fields is a free-form object (Go's struct{} or map[string]any).
 """
@@ -25,7 +26,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = REPO.parent / "shared" / "specs" / "docker-engine-api-v1.45.yaml"
-OUT = REPO / "src" / "dockyard" / "server" / "apischema.json"
+OUT = REPO / "src" / "dockyard" / "util" / "apischema.json"
 
 INT_FORMATS = {None: "int", "int64": "i64", "int32": "i32", "uint64": "u64", "uint32": "u32", "uint16": "u16",
                "uint8": "u8"}
@@ -49,6 +50,19 @@ ROOTS = {
     "NetworkConnect": ("ConnectOptions", "network.ConnectOptions"),
     "NetworkDisconnect": ("DisconnectOptions", "network.DisconnectOptions"),
     "SystemAuth": ("AuthConfig", "registry.AuthConfig"),
+}
+
+# Other documents the daemon stores and renders back, in the shape dockerd decodes them (not request bodies):
+# an image config from a pull, a load or an import (dockerd's image.Image; listings sort on `created`)
+TYPES = {
+    "Image": ("image.Image", {"obj": "Image", "fields": {
+        "architecture": "str", "os": "str", "os.version": "str", "os.features": {"arr": "str"}, "variant": "str",
+        "author": "str", "comment": "str", "created": "time", "docker_version": "str", "container": "str",
+        "parent": "str", "config": {"ref": "ImageConfig"}, "container_config": {"ref": "ImageConfig"},
+        "rootfs": {"obj": "RootFS", "fields": {"type": "str", "diff_ids": {"arr": "str"}}},
+        "history": {"arr": {"obj": "History", "fields": {
+            "created": "time", "author": "str", "created_by": "str", "comment": "str", "empty_layer": "bool"}}},
+    }}),
 }
 
 # (definition or title, field) -> node, where dockerd's Go type is not what the spec says
@@ -179,8 +193,24 @@ def convert(spec: dict) -> dict:
                     body = {**body, "obj": struct}
                 key = f"{method.upper()} {normalise(path)}"
                 operations[key] = {"operation": op_id, "gotype": gotype, "body": body}
+    types = {}
+    for name, (gotype, node) in TYPES.items():
+        for ref in _refs(node):
+            conv.definition(ref)
+        types[name] = {"gotype": gotype, "node": node}
     return {"source": "docker-engine-api-v1.45.yaml (swagger 2.0), by scripts/gen_apischema.py",
-            "definitions": dict(sorted(conv.defs.items())), "operations": dict(sorted(operations.items()))}
+            "definitions": dict(sorted(conv.defs.items())), "operations": dict(sorted(operations.items())),
+            "types": types}
+
+
+def _refs(node: object) -> list[str]:
+    """Definitions a hand-written node refers to."""
+    if isinstance(node, dict):
+        found = [node["ref"]] if "ref" in node else []
+        for value in node.values():
+            found += _refs(value)
+        return found
+    return []
 
 
 def normalise(path: str) -> str:
@@ -194,7 +224,8 @@ def main() -> int:
     spec = yaml.safe_load(spec_path.read_text())
     doc = convert(spec)
     OUT.write_text(json.dumps(doc, indent=None, separators=(",", ":"), sort_keys=False) + "\n")
-    print(f"{OUT}: {len(doc['definitions'])} definitions, {len(doc['operations'])} operations")
+    print(f"{OUT}: {len(doc['definitions'])} definitions, {len(doc['operations'])} operations, "
+          f"{len(doc['types'])} other types")
     return 0
 
 

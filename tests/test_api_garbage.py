@@ -135,3 +135,40 @@ def test_pull_references_are_refused_without_the_network(clean):
         status, raw = clean.request("POST", f"/images/create?{query}", timeout=10)
         assert status < 500, (query, status, raw)
         assert b"invalid reference format" in raw, (query, raw)
+
+
+def _image_archive(config: dict) -> bytes:
+    """A docker-save archive of one image without layers."""
+    import hashlib
+    import io
+    import tarfile
+    raw = json.dumps(config).encode()
+    name = hashlib.sha256(raw).hexdigest()
+    manifest = json.dumps([{"Config": f"{name}.json", "RepoTags": [f"hostile:{name[:12]}"], "Layers": []}]).encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for member, data in ((f"{name}.json", raw), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_images_docker_cannot_decode_are_never_recorded(clean, need_docker_cli):
+    """An image whose config has a number for a label (or an unparsable created time) would break
+    `docker images` for every user: load (and pull, which records images the same way) refuses it."""
+    base = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+            "rootfs": {"type": "layers", "diff_ids": []}, "config": {"Cmd": ["true"]}}
+    for change in ({"config": {"Labels": {"a": 1}}}, {"created": "yesterday"}, {"config": {"Env": "A=1"}},
+                   {"history": [{"created": 5}]}, {"config": {"Labels": {"a": "\ud800"}}}):
+        status, raw = clean.request("POST", "/images/load", _image_archive({**base, **change}),
+                                    headers={"Content-Type": "application/x-tar"})
+        assert b"invalid image config" in raw, (change, status, raw)
+        assert 400 <= status < 500 or b'"error"' in raw, (change, status, raw)
+    status, raw = clean.request("POST", "/images/load", _image_archive(base),
+                                headers={"Content-Type": "application/x-tar"})
+    assert status == 200 and b"Loaded image: hostile:" in raw, raw
+    _dockerd_ok(clean)
+    for image in clean.api("GET", "/images/json"):
+        if any(tag.startswith("hostile:") for tag in image["RepoTags"] or []):
+            clean.request("DELETE", f"/images/{image['Id']}?force=1")

@@ -13,7 +13,8 @@ import pytest
 
 from dockyard.errors import InvalidParameter
 from dockyard.server.app import split_version
-from dockyard.server.validation import SCHEMA_FILE, Validator, load_schema, route_key
+from dockyard.server.validation import Validator, route_key
+from dockyard.util.apitypes import SCHEMA_FILE, image_config, load_schema
 from dockyard.util import jsonsafe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,7 +110,7 @@ def test_schema_is_what_the_generator_makes_of_the_spec(tmp_path: Path) -> None:
         pytest.skip("the Engine API spec is not beside the repository")
     pytest.importorskip("yaml")
     script = REPO / "scripts" / "gen_apischema.py"
-    source = script.read_text().replace('OUT = REPO / "src" / "dockyard" / "server" / "apischema.json"',
+    source = script.read_text().replace('OUT = REPO / "src" / "dockyard" / "util" / "apischema.json"',
                                         f'OUT = Path({str(tmp_path / "out.json")!r})')
     (tmp_path / "gen.py").write_text(source)
     subprocess.run([sys.executable, str(tmp_path / "gen.py"), str(SPEC)], check=True, capture_output=True)
@@ -147,3 +148,26 @@ def test_validator_routes_are_cached() -> None:
     first = validator.rules("POST", "/containers/create")
     assert first[0] is not None and validator.rules("POST", "/containers/create") is first
     assert validator.rules("GET", "/containers/json") == (None, None)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"config": {"Labels": {"a": 1}}}, "Go struct field ImageConfig.config.Labels of type string"),
+    ({"config": {"Env": "A=1"}}, "of type []string"),
+    ({"created": "yesterday"}, 'parsing time "yesterday"'),
+    ({"created": "2024-13-45T00:00:00Z"}, "parsing time"),
+    ({"history": [{"created": 5}]}, "cannot unmarshal number"),
+    ({"config": []}, "cannot unmarshal array"),
+    ({"config": {"StopTimeout": 1e99}}, "of type int"),
+    ({"rootfs": {"type": "layers", "diff_ids": [1]}}, "RootFS.rootfs.diff_ids of type string"),
+])
+def test_image_configs_docker_cannot_decode_are_refused(change: dict, words: str) -> None:
+    config = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00.5Z",
+              "rootfs": {"type": "layers", "diff_ids": []}, "config": {"Cmd": ["true"], "Labels": {"a": "b"}}}
+    assert image_config(json.dumps(config).encode())["os"] == "linux"
+    config.update(change)
+    with pytest.raises(InvalidParameter) as info:
+        image_config(json.dumps(config).encode())
+    assert info.value.message.startswith("invalid image config: ") and words in info.value.message
+    for raw in (b'{"config":{"Labels":{"a":NaN}}}', b"[" * 5000, b'{"x":' * 200 + b"1" + b"}" * 200):
+        with pytest.raises(InvalidParameter):
+            image_config(raw)

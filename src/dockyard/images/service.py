@@ -14,7 +14,7 @@ from dockyard.images import archive, importer, listing, views
 from dockyard.images.records import ImageRecord, ImageRecords
 from dockyard.metadata.db import MetadataDB
 from dockyard.snapshots.overlay import Snapshotter
-from dockyard.util import reference
+from dockyard.util import apitypes, reference
 from dockyard.util.filters import check_keys
 from dockyard.util.digest import chain_ids, short_id
 from dockyard.util.timeutil import now_rfc3339
@@ -169,7 +169,8 @@ class ImageService:
         existing = self.records.get(config_digest)
         if existing is not None:
             return existing
-        config = self.content.read_json(config_digest)
+        with self.content.open(config_digest) as handle:
+            config = apitypes.image_config(handle.read())  # never record what `docker images` cannot decode
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(layers):
             raise InvalidParameter(f"image {config_digest} has {len(diff_ids)} diff ids but {len(layers)} layers")
