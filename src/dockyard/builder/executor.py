@@ -17,6 +17,7 @@ from dockyard.builder import fsops, metadata
 from dockyard.builder.cache import BuildCache, checksum_paths, step_key
 from dockyard.builder.cachefrom import CacheSources
 from dockyard.builder.ctxfiles import ContextFiles
+from dockyard.builder.output import OrderedOutput, current_stage
 from dockyard.builder.parser import Dockerfile, Instruction, ParseError, parse, parse_line
 from dockyard.builder.rootfs import StepRootfs, mounted_image, step_rootfs
 from dockyard.builder.runstep import RunRequest, run_container, write_bundle
@@ -156,6 +157,7 @@ class _Run:
         self.plan = plan
         self.escape = df.escape
         self.quiet_emit = emit
+        self.output = OrderedOutput(list(plan.needed), emit)
         self.results: dict[int, asyncio.Future[Any]] = {}
         numbered = [i for s in plan.needed for i in [plan.stages[s].from_inst, *plan.stages[s].instructions]]
         self.numbers = {id(inst): n for n, inst in enumerate(numbered, start=1)}
@@ -165,9 +167,9 @@ class _Run:
         self.cache_sources: CacheSources | None = None
 
     def emit(self, msg: dict[str, Any]) -> None:
-        """Progress text (suppressed with q=1)."""
+        """Progress text (suppressed with q=1), in step order whatever stage runs first."""
         if not self.opts.quiet:
-            self.quiet_emit(msg)
+            self.output.emit(msg)
 
     def say(self, text: str) -> None:
         """One progress line."""
@@ -190,10 +192,13 @@ class _Run:
                 if future.done() and not future.cancelled():
                     future.exception()
             raise
+        finally:
+            self.output.flush_all()
         return self.results[self.plan.target].result()
 
     async def _stage(self, stage: Stage) -> None:
         """FROM, ONBUILD triggers, every instruction; publishes the stage's image for its dependants."""
+        current_stage.set(stage.index)  # this task's own context: its lines are ordered as its stage
         try:
             image = await self._from(stage)
             state = metadata.StageState(config=dict((image.config.get("config") if image else None) or {}))
@@ -209,6 +214,8 @@ class _Run:
         except BaseException as exc:
             self.results[stage.index].set_exception(exc)
             raise
+        finally:
+            self.output.finished(stage.index)
         self.results[stage.index].set_result(image)
 
     def _announce(self, inst: Instruction) -> None:
@@ -276,14 +283,13 @@ class _Run:
     # ----- committing -----------------------------------------------------------------------------
 
     def _cached(self, key: str, parent: Any, state: metadata.StageState, created: str, layered: bool) -> Any:
-        """The image a step produced before (here, or in a --cache-from image), unless caching is off."""
+        """The image a step produced before (here, or with --cache-from in one of those images), unless caching is
+        off."""
         if self.opts.no_cache:
             return None
-        image_id = self.b.cache.get(key, lambda i: self.images.records.get(i) is not None)
-        if image_id:
-            return self.images.resolve(image_id)
-        if self.cache_sources is None:
-            return None
+        if self.cache_sources is None:  # with --cache-from only those images are sources, as in dockerd
+            image_id = self.b.cache.get(key, lambda i: self.images.records.get(i) is not None)
+            return self.images.resolve(image_id) if image_id else None
         found = self.cache_sources.find(parent, created, layered, _config(state), state.author)
         if found is not None:
             self.b.cache.put(key, found.id)
@@ -433,30 +439,28 @@ class _Run:
             raise InvalidParameter("ADD --from is not supported")
         owner = fsops.Owner(mode=_parse_chmod(inst.flag("chmod"), inst))
         chown = lexer.word(inst.flag("chown") or "")
-        with tempfile.TemporaryDirectory(dir=self.b.work_root, prefix="src-") as staging:
+        with tempfile.TemporaryDirectory(dir=self.b.work_root, prefix="src-") as staging, \
+                contextlib.ExitStack() as source_mount:
             staged = await asyncio.to_thread(self._stage_special, inst, sources, Path(staging), lexer)
-            if from_ref:
+            if from_ref:  # the source stage or image stays mounted for the checksum and the copy
                 src_image = await self._source_image(from_ref)
-                checksum = "from:" + (src_image.id if src_image else "scratch")
+                root = await asyncio.to_thread(source_mount.enter_context, mounted_image(
+                    self.images.snapshots, src_image.chain_id if src_image else None, self.b.work_root))
+                resolved = await asyncio.to_thread(fsops.resolve_sources, root, sources, False)
             else:
                 resolved = await asyncio.to_thread(self._local_sources, sources, staged, inst)
-                checksum = await asyncio.to_thread(checksum_paths, resolved, self.b.files.digest_of)
+            # keyed on what is copied, as docker does: a rebuilt stage with the same files keeps later steps cached
+            checksum = await asyncio.to_thread(checksum_paths, resolved, self.b.files.digest_of)
             kind = "multi" if len(sources) > 1 else "file"
             created = f"/bin/sh -c #(nop) {inst.cmd.upper()} {kind}:{checksum} in {dest} "
-            extra = {"chown": chown, "chmod": inst.flag("chmod") or "", "sources": sources}
+            extra = {"chown": chown, "chmod": inst.flag("chmod") or "", "sources": sources,
+                     "from": "stage" if from_ref else ""}
 
             async def make_layer(derive: Callable[[StepRootfs], Any]) -> Any:
                 chain = image.chain_id if image else None
-                with step_rootfs(self.images.snapshots, chain, self.b.work_root) as step, \
-                        contextlib.ExitStack() as stack:
-                    if from_ref:
-                        root = await asyncio.to_thread(stack.enter_context, mounted_image(
-                            self.images.snapshots, src_image.chain_id if src_image else None, self.b.work_root))
-                        found = await asyncio.to_thread(fsops.resolve_sources, root, sources, False)
-                    else:
-                        found = resolved
+                with step_rootfs(self.images.snapshots, chain, self.b.work_root) as step:
                     rootfs = await asyncio.to_thread(step.mount)
-                    await asyncio.to_thread(self._write_copy, rootfs, found, dest, state, owner, chown, inst)
+                    await asyncio.to_thread(self._write_copy, rootfs, resolved, dest, state, owner, chown, inst)
                     await asyncio.to_thread(step.unmount)
                     return await asyncio.to_thread(derive, step)
 

@@ -19,6 +19,7 @@ from dockyard.util.atomic import write_atomic
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CGROUP_PARENT = "/dockyard"
 _POLL = 0.05
+_STDERR_ON, _STDERR_OFF = "\x1b[91m", "\x1b[0m"
 
 
 @dataclass
@@ -92,9 +93,12 @@ async def run_container(bundle: Path, emit_output: Callable[[str], None]) -> int
 
 
 def _emit_lines(data: bytes, emit_output: Callable[[str], None]) -> bytes:
-    """Emit each complete json-file log line's text; returns the incomplete remainder."""
+    """Emit each complete json-file log line's text, stderr in bright red as dockerd sends it; returns the
+    incomplete remainder."""
     *complete, rest = data.split(b"\n")
     for line in complete:
         if line.strip():
-            emit_output(json.loads(line)["log"])
+            entry = json.loads(line)
+            text = entry["log"]
+            emit_output(f"{_STDERR_ON}{text}{_STDERR_OFF}" if entry.get("stream") == "stderr" else text)
     return rest

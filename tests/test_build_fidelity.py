@@ -1,0 +1,132 @@
+"""Classic builds answer as dockerd's do: RUN's stderr in red, --cache-from as the only cache source, progress in
+step order when stages run in parallel, COPY --from cached on the content it copies."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon_harness import Daemon
+from test_build_e2e import build, rmi, write
+
+pytestmark = pytest.mark.usefixtures("need_docker_cli")
+
+
+def test_run_stderr_is_wrapped_in_red(clean: Daemon, tmp_path: Path) -> None:
+    ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo to-out && echo to-err >&2\n"})
+    out = build(clean, ctx, "--no-cache")
+    text = out.stdout.decode()
+    assert out.returncode == 0, out.stderr
+    assert "\nto-out\n" in text
+    assert "\x1b[91mto-err\n\x1b[0m" in text, repr(text)
+
+
+def test_cache_from_makes_those_images_the_only_cache_source(clean: Daemon, tmp_path: Path) -> None:
+    ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nENV A=1\nRUN echo step-ran\n"})
+    try:
+        assert build(clean, ctx, "-t", "dybuild-cf-local").returncode == 0
+        again = build(clean, ctx)
+        assert again.stdout.decode().count("Using cache") == 2  # the local cache serves a plain rebuild
+        other = build(clean, ctx, "--cache-from", "busybox")
+        text = other.stdout.decode()
+        assert other.returncode == 0, other.stderr
+        assert "Using cache" not in text and "\nstep-ran\n" in text, text
+    finally:
+        rmi(clean, "dybuild-cf-local")
+
+
+PARALLEL = """\
+FROM busybox AS slow
+RUN sleep 2 && echo slow-done > /slow
+FROM busybox AS fast
+RUN echo fast-done > /fast && echo fast-printed
+FROM busybox
+COPY --from=slow /slow /slow
+COPY --from=fast /fast /fast
+"""
+
+
+def test_parallel_stages_print_in_step_order(clean: Daemon, tmp_path: Path) -> None:
+    ctx = write(tmp_path, {"Dockerfile": PARALLEL})
+    out = build(clean, ctx, "--no-cache")
+    text = out.stdout.decode()
+    assert out.returncode == 0, out.stderr
+    steps = [int(n) for n in re.findall(r"^Step (\d+)/\d+ :", text, re.M)]
+    assert steps == sorted(steps) == list(range(1, 8)), text
+    # each step's lines sit between its header and the next one
+    assert text.index("Step 3/7") < text.index("fast-printed") < text.index("Step 5/7"), text
+    assert text.index("Step 2/7") < text.index("Step 3/7")
+    block = text[text.index("Step 2/7"):text.index("Step 3/7")]
+    assert "Running in" in block and "Removing intermediate container" in block, block
+
+
+STAGED_COPY = """\
+FROM busybox AS gen
+ARG NONCE
+RUN echo "$NONCE" > /nonce && echo same-content > /out
+FROM busybox
+COPY --from=gen /out /out
+RUN echo after-copy-ran
+"""
+
+
+def test_copy_from_stays_cached_when_the_stage_makes_the_same_files(clean: Daemon, tmp_path: Path) -> None:
+    ctx = write(tmp_path, {"Dockerfile": STAGED_COPY})
+    first = build(clean, ctx, "--build-arg", "NONCE=1")
+    assert first.returncode == 0 and "\nafter-copy-ran\n" in first.stdout.decode(), first.stderr
+    second = build(clean, ctx, "--build-arg", "NONCE=2")
+    text = second.stdout.decode()
+    assert second.returncode == 0, second.stderr
+    tail = text[text.index("Step 4/6"):]  # the final stage: FROM, COPY --from, RUN
+    assert tail.count("Using cache") == 2 and "\nafter-copy-ran\n" not in tail, text
+
+
+def _processes_running(argv: list[str]) -> int:
+    """How many processes on the host run exactly `argv`."""
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                count += handle.read().split(b"\0")[:-1] == [a.encode() for a in argv]
+        except OSError:
+            continue
+    return count
+
+
+def test_a_build_whose_client_goes_away_stops_cleanly(clean: Daemon) -> None:
+    marker = ["sleep", "37.25"]
+    dockerfile = f"FROM busybox\nRUN echo started && {' '.join(marker)}\n".encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    body = buf.getvalue()
+    log_before = clean.log.read_text(errors="replace")
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(clean.socket))
+        conn.sendall(b"POST /v1.45/build?nocache=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        received = b""
+        while b"started" not in received:
+            chunk = conn.recv(65536)
+            assert chunk, received
+            received += chunk
+        started = time.time() + 10
+        while not _processes_running(marker) and time.time() < started:
+            time.sleep(0.05)
+        assert _processes_running(marker) == 1
+    deadline = time.time() + 10
+    while _processes_running(marker) and time.time() < deadline:
+        time.sleep(0.1)
+    assert _processes_running(marker) == 0, "the RUN step outlived its build"
+    time.sleep(0.5)
+    new_log = clean.log.read_text(errors="replace")[len(log_before):]
+    assert "Traceback" not in new_log and "never retrieved" not in new_log, new_log
