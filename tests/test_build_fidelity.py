@@ -4,6 +4,7 @@ step order when stages run in parallel, COPY --from cached on the content it cop
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import socket
@@ -130,3 +131,22 @@ def test_a_build_whose_client_goes_away_stops_cleanly(clean: Daemon) -> None:
     time.sleep(0.5)
     new_log = clean.log.read_text(errors="replace")[len(log_before):]
     assert "Traceback" not in new_log and "never retrieved" not in new_log, new_log
+
+
+def test_dockerignore_applied_by_the_daemon_to_an_unfiltered_context(clean: Daemon) -> None:
+    files = {"Dockerfile": b"FROM busybox\nCOPY . /ctx/\nRUN ls /ctx | sort | tr '\\n' ' '\n",
+             ".dockerignore": b"secret.txt\nlogs/\n", "keep.txt": b"k\n", "secret.txt": b"s\n", "logs/a.log": b"l\n"}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    status, body = clean.request("POST", "/build?nocache=1&t=dybuild-ignore", buf.getvalue(),
+                                 headers={"Content-Type": "application/x-tar"}, timeout=120)
+    try:
+        assert status == 200, body
+        text = "".join(json.loads(line).get("stream", "") for line in body.splitlines() if line.strip())
+        assert "Dockerfile keep.txt" in text and "secret.txt" not in text.split("RUN")[-1], text
+    finally:
+        rmi(clean, "dybuild-ignore")
