@@ -21,8 +21,8 @@ BURST = 600
 def quiet_daemon() -> Iterator[Daemon]:
     """A daemon of its own: the test stops it for a moment, which must not stall anyone else's tests."""
     d = new_daemon()
-    d.start()
     try:
+        d.start()
         yield d
     finally:
         if d.process is not None and d.process.poll() is None:

@@ -128,8 +128,8 @@ def fuzz_daemon() -> Iterator[NetnsDaemon]:
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.skip("unshare(1) and ip(8) are needed for the fuzz daemon's network namespace")
     d = NetnsDaemon(new_daemon().base)
-    d.start()
     try:
+        d.start()
         d.load_busybox()
         yield d
         d.remove_all_containers()
