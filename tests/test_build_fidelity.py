@@ -4,11 +4,13 @@ step order when stages run in parallel, COPY --from cached on the content it cop
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import os
 import re
 import socket
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -150,3 +152,67 @@ def test_dockerignore_applied_by_the_daemon_to_an_unfiltered_context(clean: Daem
         assert "Dockerfile keep.txt" in text and "secret.txt" not in text.split("RUN")[-1], text
     finally:
         rmi(clean, "dybuild-ignore")
+
+
+def _listener() -> tuple[socket.socket, list[bytes]]:
+    """A TCP server on the host's loopback that records whatever reaches it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    seen.append(conn.recv(100) or b"<connected>")
+                except OSError:
+                    seen.append(b"<connected>")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, seen
+
+
+def test_run_steps_get_their_own_network_namespace(clean: Daemon, tmp_path: Path) -> None:
+    server, seen = _listener()
+    port = server.getsockname()[1]
+    script = (f"echo links: $(ls /sys/class/net); ip -o -4 addr show dev eth0; "
+              f"echo probe | nc -w 2 127.0.0.1 {port} && echo reached-host || echo host-unreachable")
+    ctx = write(tmp_path, {"Dockerfile": f"FROM busybox\nRUN {script}\n"})
+    bridge = clean.api("GET", "/networks/bridge")["IPAM"]["Config"][0]["Subnet"]
+    try:
+        out = build(clean, ctx, "--no-cache")
+        text = out.stdout.decode()
+        assert out.returncode == 0, out.stderr
+        assert "\nlinks: eth0 lo\n" in text, text  # only its own interfaces, none of the host's
+        address = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", text)
+        assert address and ipaddress.ip_address(address.group(1)) in ipaddress.ip_network(bridge), text
+        assert "host-unreachable" in text and seen == [], (text, seen)
+        assert "nameserver 127.0.0.1" not in text
+        none = build(clean, ctx, "--no-cache", "--network", "none")
+        assert none.returncode == 0 and "\nlinks: lo\n" in none.stdout.decode(), none.stdout.decode()
+        host = build(clean, ctx, "--no-cache", "--network", "host")  # only when asked for
+        assert host.returncode == 0 and "reached-host" in host.stdout.decode() and seen, host.stdout.decode()
+    finally:
+        server.close()
+    assert not [name for name in os.listdir(clean.exec_root / "netns") if name.startswith("build-")]
+
+
+def test_run_steps_on_a_user_network_resolve_its_containers(clean: Daemon, tmp_path: Path) -> None:
+    assert clean.docker("network", "create", "dybuild-net").returncode == 0
+    try:
+        assert clean.docker("run", "-d", "--name", "dybuild-peer", "--network", "dybuild-net", "busybox",
+                            "sleep", "60").returncode == 0
+        ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nRUN nslookup dybuild-peer 127.0.0.11; ping -c1 -W2 dybuild-peer\n"})
+        out = build(clean, ctx, "--no-cache", "--network", "dybuild-net")
+        peer = clean.api("GET", "/containers/dybuild-peer/json")["NetworkSettings"]["Networks"]["dybuild-net"]
+        assert out.returncode == 0, out.stderr
+        assert peer["IPAddress"] in out.stdout.decode(), out.stdout.decode()
+    finally:
+        clean.docker("rm", "-f", "dybuild-peer")
+        clean.docker("network", "rm", "dybuild-net")

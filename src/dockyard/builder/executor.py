@@ -20,6 +20,7 @@ from dockyard.builder.ctxfiles import ContextFiles
 from dockyard.builder.output import OrderedOutput, current_stage
 from dockyard.builder.parser import Dockerfile, Instruction, ParseError, parse, parse_line
 from dockyard.builder.rootfs import StepRootfs, mounted_image, step_rootfs
+from dockyard.builder.runnet import RunNetworks, network_mode, release_leftovers, step_network, write_network_etc
 from dockyard.builder.runstep import RunRequest, run_container, write_bundle
 from dockyard.builder.stages import Plan, Stage, make_plan, stage_ref
 from dockyard.containers.users import resolve_user
@@ -59,8 +60,10 @@ class BuildOptions:
 class Builder:
     """Turns a context directory and options into an image; one instance serves every build of the daemon."""
 
-    def __init__(self, images: Any, cache: BuildCache, work_root: Path, cache_mounts: Path) -> None:
+    def __init__(self, images: Any, cache: BuildCache, work_root: Path, cache_mounts: Path,
+                 networks: RunNetworks) -> None:
         self.images = images
+        self.networks = networks
         self.cache = cache
         self.work_root = work_root
         self.cache_mounts = cache_mounts
@@ -68,6 +71,10 @@ class Builder:
         cache_mounts.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
         self.files = ContextFiles(work_root / "context-files")
+
+    async def restore(self) -> None:
+        """At daemon start: release the networks of RUN steps a crash interrupted."""
+        await release_leftovers(self.networks)
 
     def _remove_leftovers(self) -> None:
         """At daemon start no build runs: drop what a crash left (step snapshots, unpacked contexts)."""
@@ -163,7 +170,6 @@ class _Run:
         self.numbers = {id(inst): n for n, inst in enumerate(numbered, start=1)}
         self.total = len(numbered) + (1 if opts.labels else 0)
         self.names = {s.name: s.index for s in plan.stages if s.name}
-        self.network = "none" if opts.network_mode == "none" else "host"
         self.cache_sources: CacheSources | None = None
 
     def emit(self, msg: dict[str, Any]) -> None:
@@ -347,7 +353,7 @@ class _Run:
         prefix = f"|{len(args)} " + " ".join(f"{k}={v}" for k, v in sorted(args.items())) + " " if args else ""
         created = prefix + " ".join(argv)
         mounts = [state.lexer(self.escape).word(m) for m in inst.flag_values("mount")]
-        network = inst.flag("network") or self.network
+        network = network_mode(self.opts.network_mode, inst.flag("network") or "")
         extra = {"mounts": mounts, "run-network": inst.flag("network") or ""}
 
         async def make_layer(derive: Callable[[StepRootfs], Any]) -> Any:
@@ -356,11 +362,13 @@ class _Run:
                 self.say(f" ---> Running in {step.key[len('build-'):][:12]}\n")
                 oci_mounts = [await self._mount(spec, stack, inst) for spec in mounts]
                 rootfs = await asyncio.to_thread(step.mount)
-                req = RunRequest(argv, list(state.config.get("Env") or []), args, state.config.get("WorkingDir") or "/",
-                                 state.config.get("User") or "", "none" if network == "none" else "host",
-                                 self.opts.extra_hosts, oci_mounts, self.opts.resources)
-                await asyncio.to_thread(write_bundle, step.dir, rootfs, req)
-                code = await run_container(step.dir, lambda text: self.say(text))
+                async with step_network(self.b.networks, step.key, network) as joined:
+                    req = RunRequest(argv, list(state.config.get("Env") or []), args,
+                                     state.config.get("WorkingDir") or "/", state.config.get("User") or "", joined,
+                                     self.opts.extra_hosts, oci_mounts, self.opts.resources)
+                    await asyncio.to_thread(write_bundle, step.dir, rootfs, req)
+                    await write_network_etc(self.b.networks, step.key, network, step.dir)
+                    code = await run_container(step.dir, lambda text: self.say(text))
                 await asyncio.to_thread(step.unmount)
                 if code != 0:
                     raise RuntimeFailure(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)

@@ -535,6 +535,10 @@ class NetworkService:
         record = self.get("bridge")
         return record["IPAM"]["Config"][0]["Gateway"]
 
+    def sandbox_ids(self) -> list[str]:
+        """The ids of the containers (and build steps) this daemon holds a network sandbox for."""
+        return list(self._sandboxes)
+
     async def release(self, doc: dict[str, Any]) -> None:
         """After the container exits (or failed to start): free everything attach made; clear the live fields."""
         async with self._lock:
