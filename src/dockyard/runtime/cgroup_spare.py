@@ -33,11 +33,12 @@ class SpareCgroup:
         if not self.enabled:
             return
         parents = [d for d in open_cgroup(f"/{self._parent}", self._root).directories() if d.is_dir()]
-        if not parents:
-            return
-        for entry in parents[0].iterdir():
-            if entry.is_dir() and entry.name.startswith(SPARE_PREFIX) and not _owner_alive(entry.name):
-                open_cgroup(f"/{self._parent}/{entry.name}", self._root).remove()
+        # every hierarchy: a daemon killed while it made or removed a spare left it in some of them only
+        names = {entry.name for parent in parents for entry in parent.iterdir()
+                 if entry.is_dir() and entry.name.startswith(SPARE_PREFIX)}
+        for name in sorted(names):
+            if not _owner_alive(name):
+                open_cgroup(f"/{self._parent}/{name}", self._root).remove()
 
     def fill(self) -> None:
         """Make a spare unless one is ready (blocking: run it off the start path)."""
