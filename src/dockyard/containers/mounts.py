@@ -43,9 +43,9 @@ class MountManager:
         if spec.type == "volume":
             if self._volumes is None:
                 raise InvalidParameter("volumes are not available in this daemon")
+            # made and referenced in one transaction: a crash cannot leave a volume nobody references
             volume = self._volumes.create(spec.source or None, None, spec.driver_opts, spec.labels,
-                                          anonymous=not spec.source)
-            self._volumes.acquire(volume["Name"], container_id)
+                                          anonymous=not spec.source, user=container_id)
             return {"Type": "volume", "Name": volume["Name"], "Source": volume["Mountpoint"],
                     "Destination": spec.target, "Driver": volume["Driver"], "Mode": spec.mode, "RW": not spec.read_only,
                     "Propagation": ""}
@@ -105,6 +105,23 @@ class MountManager:
                 self._volumes.unmount(point["Name"], doc["Id"])
 
     # ----- remove ---------------------------------------------------------------------------------
+
+    def reconcile(self, records: list[dict[str, Any]], recorded: Any) -> None:
+        """At daemon start: every recorded container references its volumes again (a crash inside `rm` may
+        have dropped them before the record), references of containers without a record are dropped, and
+        anonymous volumes only those referenced are removed: they were made by a create that never got
+        recorded (a crash during create)."""
+        if self._volumes is None:
+            return
+        for doc in records:
+            for point in doc.get("Mounts") or []:
+                if point.get("Type") == "volume":
+                    try:
+                        self._volumes.acquire(point["Name"], doc["Id"])
+                    except NotFound:
+                        log.info("container %s: volume %s is gone", doc["Id"][:12], point["Name"])
+        for name in self._volumes.drop_unrecorded_users(set(recorded)):
+            log.info("removed anonymous volume %s of a container that was never recorded", name)
 
     def release(self, container_id: str, points: list[dict[str, Any]], remove_anonymous: bool) -> None:
         """Drop the container's volume references; remove its anonymous volumes when asked and unused."""

@@ -4,6 +4,12 @@ Docker's restartmanager: the delay starts at 100 ms and doubles up to one minute
 10 s or more resets it. `docker stop`/`kill` and `rm` cancel restarts; a manual start resets the count.
 `on-unhealthy` (Dockyard's own) behaves as `always` and also restarts a container whose healthcheck
 turns unhealthy (see containers/health.py).
+
+Between an exit and the policy's start the container is `restarting` (never `exited`): the start goes
+from `restarting` straight to `running`, and only if the container is still restarting when it holds
+the container's lock (see ContainerService.start), so a stop, a removal or another start that got there
+first turns it into nothing. A restart can be cancelled only while it waits out its back-off; once it
+has begun starting the container it finishes, and whoever stopped it then stops what it started.
 """
 
 from __future__ import annotations
@@ -91,7 +97,8 @@ class _Pending:
     """Back-off state of one container while the daemon runs."""
 
     delay: float = 0.0
-    task: asyncio.Task | None = None
+    task: asyncio.Task | None = None  # the restart in progress, from its scheduling until its start returned
+    waiting: bool = False  # the task still sleeps its back-off: cancelling it then is safe
     canceled: bool = False
     force: bool = False  # restart on the next exit whatever the policy (unhealthy)
 
@@ -100,7 +107,7 @@ class RestartSupervisor:
     """Decides after every exit whether to restart, waits the back-off, and starts the container again."""
 
     def __init__(self, get_doc: Callable[[str], dict[str, Any] | None], save: Callable[[dict[str, Any]], Awaitable[None]],
-                 start: Callable[[str], Awaitable[None]], kill: Callable[[str], Awaitable[None]],
+                 start: Callable[[str], Awaitable[bool]], kill: Callable[[str], Awaitable[None]],
                  publish: Callable[..., None]) -> None:
         self._get_doc = get_doc
         self._kill = kill
@@ -123,18 +130,29 @@ class RestartSupervisor:
         """`stop`, `kill` with the stop signal or SIGKILL, `rm -f`: no restart follows; a pending one ends."""
         self._state(doc["Id"]).canceled = True
         doc[MANUAL_KEY] = True
-        if self._cancel_task(doc["Id"]) or doc["State"].get("Restarting"):
-            clear_restarting(doc)
+        self._cancel_task(doc["Id"])
+        if doc["State"].get("Restarting"):
+            clear_restarting(doc)  # a policy start that has not begun launching now does nothing
         await self._save(doc)
 
     def _cancel_task(self, container_id: str) -> bool:
+        """End a restart still waiting out its back-off; True when a restart was pending at all.
+
+        A restart already starting the container is left to finish (cancelling it would abandon a
+        launch that goes on in its thread): the caller clears `restarting`, so a start that has not
+        taken the container's lock yet does nothing, and one that has is stopped by the caller next."""
         pending = self._pending.get(container_id)
         if pending is None or pending.task is None or pending.task.done():
             return False
-        if pending.task is not asyncio.current_task():
+        if pending.waiting and pending.task is not asyncio.current_task():
             pending.task.cancel()
-        pending.task = None
+            pending.task = None
         return True
+
+    def pending(self, container_id: str) -> bool:
+        """Whether a restart of the container is scheduled or under way."""
+        pending = self._pending.get(container_id)
+        return pending is not None and pending.task is not None and not pending.task.done()
 
     def forget(self, container_id: str) -> None:
         """The container is removed."""
@@ -162,35 +180,36 @@ class RestartSupervisor:
         pending.delay = FIRST_DELAY if pending.delay == 0.0 else min(pending.delay * 2, MAX_DELAY)
         doc["RestartCount"] = doc.get("RestartCount", 0) + 1
         mark_restarting(doc)
-        pending.task = asyncio.create_task(self._restart_after(doc["Id"], pending.delay))
+        pending.waiting = True
+        pending.task = asyncio.create_task(self._restart_after(doc["Id"], pending, pending.delay))
 
-    async def _restart_after(self, container_id: str, delay: float) -> None:
-        """Wait the back-off, then start the container again (a failed start is an exit like any other)."""
+    async def _restart_after(self, container_id: str, pending: _Pending, delay: float) -> None:
+        """Wait the back-off, then start the container again; a failed start leaves it exited (docker's)."""
         await asyncio.sleep(delay)
         doc = self._get_doc(container_id)
-        pending = self._pending.get(container_id)
-        if doc is None or pending is None or pending.task is not asyncio.current_task():
+        if doc is None or self._pending.get(container_id) is not pending or pending.task is not asyncio.current_task():
             return
-        pending.task = None
-        clear_restarting(doc)
+        pending.waiting = False  # from here on the restart runs to its end: see _cancel_task
         try:
-            await self._start(container_id)
+            started = await self._start(container_id)
         except DockyardError as failed:
             log.warning("restarting container %s failed: %s", container_id[:12], failed)
-            await self._save(doc)
             return
         except Exception:  # a background task: nobody else would see the error
             log.exception("restarting container %s failed", container_id[:12])
-            await self._save(doc)
             return
-        self._publish(doc, "restart")
+        finally:
+            if pending.task is asyncio.current_task():
+                pending.task = None
+        if started:
+            self._publish(doc, "restart")
 
     async def resume(self, docs: Iterable[dict[str, Any]]) -> None:
-        """At daemon start: restart what was waiting to restart, and what its policy restarts after a daemon restart."""
+        """At daemon start, for containers no shim runs: restart what was waiting to restart, and what its
+        policy restarts after a daemon restart."""
         for doc in docs:
             state = doc["State"]
-            pending = self._pending.get(doc["Id"])
-            if pending is not None and pending.task is not None:
+            if self.pending(doc["Id"]):
                 continue  # already scheduled by the exit handled during restore
             if state.get("Restarting"):
                 self._schedule(doc, self._state(doc["Id"]), 0.0)

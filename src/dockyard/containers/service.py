@@ -20,13 +20,13 @@ from dockyard.containers.host_features import discard_unsupported
 from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.containers.mounts import MountManager, merge_mounts
 from dockyard.containers.health import HealthMonitor
-from dockyard.containers.restart import RestartSupervisor
+from dockyard.containers.restart import RestartSupervisor, clear_restarting
 from dockyard.containers.runtime_options import apply_runtime_options
 from dockyard.containers.filters import matches
 from dockyard.containers.store import ContainerStore
 from dockyard.containers.users import resolve_user
 from dockyard.containers.views import summary
-from dockyard.errors import Conflict, InvalidParameter, NotFound, NotModified, RuntimeFailure
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotModified, RuntimeFailure
 from dockyard.runtime.cgroup_spare import SpareCgroup
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.probe import run_probe
@@ -47,11 +47,17 @@ LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before",
 
 @dataclass
 class Live:
-    """What the daemon holds in memory for one container between restarts."""
+    """What the daemon holds in memory for one container between restarts.
+
+    `lock` orders every change of the container's process: start (by a user or a restart policy), the
+    recording of an exit, update. `shim` is set exactly while a shim of the container runs, from the
+    launch (or the adoption at restore) until its exit has been recorded; a start proceeds only without
+    one, so at most one init ever runs per container."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     shim: Any = None
     monitor: asyncio.Task | None = None
+    removing: bool = False  # a removal is under way: no start may begin
     exit_waiters: list[asyncio.Future] = field(default_factory=list)
     remove_waiters: list[asyncio.Future] = field(default_factory=list)
     exits: int = 0  # how many times the container has exited since the daemon started
@@ -76,7 +82,7 @@ class ContainerService:
         self._spare_cgroup = SpareCgroup(CGROUP_PARENT)
         self._background: set[asyncio.Task] = set()
         self._docs: dict[str, dict[str, Any]] = {}
-        self._restarts = RestartSupervisor(self._docs.get, self._save, lambda cid: self.start(cid, by_policy=True),
+        self._restarts = RestartSupervisor(self._docs.get, self._save, self._start_by_policy,
                                            self._kill_for_policy, self._publish)
         self._health = HealthMonitor(self._save, self._publish, self._probe, self._restarts.restart_unhealthy)
 
@@ -229,50 +235,79 @@ class ContainerService:
 
     # ----- start ----------------------------------------------------------------------------------
 
-    async def start(self, ref: str, by_policy: bool = False) -> None:
+    async def start(self, ref: str) -> None:
         """POST /containers/{id}/start: mount, write the bundle, launch the shim, watch for the exit."""
         doc = self._get(ref)
+        await self._start_shielded(doc, by_policy=False)
+
+    async def _start_by_policy(self, container_id: str) -> bool:
+        """A restart policy's start: only of a container still `restarting`; False when there was nothing to do."""
+        doc = self._docs.get(container_id)
+        if doc is None:
+            return False
+        return await self._start_shielded(doc, by_policy=True)
+
+    async def _start_shielded(self, doc: dict[str, Any], by_policy: bool) -> bool:
+        """Run a start to its end even when the caller is cancelled: the launch goes on in its thread, and a
+        container launched but not recorded would run unseen (and be started a second time)."""
+        task = asyncio.ensure_future(self._start_locked(doc, by_policy))
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _start_locked(self, doc: dict[str, Any], by_policy: bool) -> bool:
         live = self._live_of(doc["Id"])
         async with live.lock:
             state = doc["State"]
-            if state["Paused"]:
-                raise Conflict("cannot start a paused container, try unpause instead")
-            if state["Running"]:
-                raise NotModified("container already started")
-            if state["Status"] in ("removing", "dead"):
-                raise Conflict("container is marked for removal and cannot be started")
-            if not by_policy:
+            if by_policy:
+                # restarting -> running, once: a stop, a removal or another start that came first wins
+                if not state["Restarting"] or live.shim is not None or live.removing or doc["Id"] not in self._docs:
+                    return False
+            else:
+                if state["Paused"]:
+                    raise Conflict("cannot start a paused container, try unpause instead")
+                if state["Running"] or live.shim is not None:
+                    raise NotModified("container already started")
+                if state["Status"] in ("removing", "dead") or live.removing:
+                    raise Conflict("container is marked for removal and cannot be started")
                 self._restarts.started_by_user(doc)
-            await self._network.attach(doc)
             try:
+                await self._network.attach(doc)
                 pid, shim = await run_blocking(self._launch, doc)
             except BaseException as error:
                 await self._network.release(doc)
-                if not isinstance(error, RuntimeFailure):
-                    raise
-                failure = error
-                record.mark_start_failed(doc, failure.exit_code, failure.message)
+                if by_policy:
+                    clear_restarting(doc)  # docker: a restart that fails leaves the container stopped
+                    doc["State"]["Error"] = getattr(error, "message", None) or str(error)
+                if isinstance(error, RuntimeFailure):
+                    record.mark_start_failed(doc, error.exit_code, error.message)
                 await run_blocking(self._store.save, doc)
-                failed = failure
+                failed = error
             else:
                 failed = None
+                log.debug("container %s started (pid %d%s)", doc["Id"][:12], pid, ", by its policy" if by_policy else "")
                 record.mark_running(doc, pid)
-                await run_blocking(self._store.save, doc)
                 live.shim = shim
-                live.monitor = asyncio.create_task(self._monitor(doc["Id"]))
+                live.monitor = asyncio.create_task(self._monitor(doc["Id"], shim))
+                await run_blocking(self._store.save, doc)
         if failed is not None:
-            if doc["HostConfig"].get("AutoRemove"):
+            if isinstance(failed, RuntimeFailure) and doc["HostConfig"].get("AutoRemove"):
                 await self.remove(doc["Id"])
             raise failed
         self._publish(doc, "start")
         self._refill_spare_cgroup()
         self._health.watch(doc)
+        return True
 
     def _launch(self, doc: dict[str, Any]) -> tuple[int, Any]:
         container_id = doc["Id"]
         bundle = self.bundle(container_id)
         rootfs = bundle / "rootfs"
         rootfs.mkdir(parents=True, exist_ok=True)
+        previous = self._shim_factory(bundle)
+        if previous.alive():  # never a second init next to a shim this daemon lost track of
+            raise Conflict(f"container {container_id} already has a running shim")
+        previous.wait_gone()  # a shim a killed daemon was launching or one closing down
+        self._snapshots.unmount(rootfs)  # what a start cut short left: no shim runs, so nothing uses it
         self._snapshots.mount_container(container_id, rootfs)
         try:
             spec = self._spec(doc, rootfs)
@@ -317,34 +352,47 @@ class ContainerService:
 
     # ----- exits ----------------------------------------------------------------------------------
 
-    async def _monitor(self, container_id: str) -> None:
+    async def _monitor(self, container_id: str, shim: Any) -> None:
         """Wait for the shim to report the exit, then record it (also after a daemon restart)."""
-        live = self._live[container_id]
-        status = await live.shim.wait()
-        await self._handle_exit(container_id, status.exit_code, status.finished_at, status.oom_killed,
+        status = await shim.wait()
+        await self._handle_exit(container_id, shim, status.exit_code, status.finished_at, status.oom_killed,
                                 status.error)
 
-    async def _handle_exit(self, container_id: str, exit_code: int, finished_at: str, oom: bool,
+    async def _handle_exit(self, container_id: str, shim: Any, exit_code: int, finished_at: str, oom: bool,
                            error: str = "") -> None:
-        doc = self._docs[container_id]
-        live = self._live_of(container_id)
-        await run_blocking(self._release, container_id, live.shim)
-        await self._network.release(doc)
-        record.mark_exited(doc, exit_code, finished_at, oom, error)
-        self._health.unwatch(container_id)
-        restarting = self._restarts.after_exit(doc, exit_code)
-        await run_blocking(self._store.save, doc)
-        live.shim = None
-        live.monitor = None
-        live.exits += 1
-        if oom:
-            self._publish(doc, "oom")
-        self._publish(doc, "die", exitCode=str(exit_code))
-        for waiter in live.exit_waiters:
-            if not waiter.done():
-                waiter.set_result(exit_code)
-        live.exit_waiters.clear()
-        if doc["HostConfig"].get("AutoRemove") and not restarting:
+        """Record an exit under the container's lock: running (or paused) -> exited, or -> restarting when
+        the policy says so, with nothing observable in between."""
+        doc = self._docs.get(container_id)
+        live = self._live.get(container_id)
+        if doc is None or live is None:
+            return
+        async with live.lock:
+            if live.shim is not shim:
+                return  # recorded already
+            try:
+                await run_blocking(self._release, container_id, shim)
+            except Exception:  # the exit is recorded all the same: a stuck "running" would block stop and rm
+                log.exception("cleaning up after container %s failed", container_id[:12])
+            try:
+                await self._network.release(doc)
+            except Exception:
+                log.exception("releasing the network of container %s failed", container_id[:12])
+            log.debug("container %s exited with %d", container_id[:12], exit_code)
+            record.mark_exited(doc, exit_code, finished_at, oom, error)
+            self._health.unwatch(container_id)
+            restarting = self._restarts.after_exit(doc, exit_code)
+            live.shim = None
+            live.monitor = None
+            live.exits += 1
+            await run_blocking(self._store.save, doc)
+            if oom:
+                self._publish(doc, "oom")
+            self._publish(doc, "die", exitCode=str(exit_code))
+            for waiter in live.exit_waiters:
+                if not waiter.done():
+                    waiter.set_result(exit_code)
+            live.exit_waiters.clear()
+        if doc["HostConfig"].get("AutoRemove") and not restarting and not live.removing:
             await self.remove(container_id, force=False, volumes=True)
 
     def _release(self, container_id: str, shim: Any) -> None:
@@ -354,34 +402,52 @@ class ContainerService:
             shim.cleanup()
 
     async def restore(self) -> None:
-        """After a daemon (re)start: load records, reconnect to live shims, settle the dead ones."""
+        """After a daemon (re)start: load records, reconnect to live shims, settle the dead ones.
+
+        A shim found listening is adopted (its container runs, whatever the record says). One still
+        there but not listening was being launched by the daemon that died (it cannot report to it, so
+        it ends) or is closing down: restore waits for it to go before settling the container, so no
+        start can run next to it. Restart policies act once everything is settled."""
         docs = await run_blocking(lambda: list(self._store.all()))
         for doc in docs:
             self._docs[doc["Id"]] = doc
+            self._live_of(doc["Id"])
+        await run_blocking(self._mounts.reconcile, docs, self._docs.keys())
+        idle = []
+        for doc in docs:
             live = self._live_of(doc["Id"])
             shim = self._shim_factory(self.bundle(doc["Id"]))
+            if not await run_blocking(shim.alive):
+                try:
+                    await run_blocking(shim.wait_gone)
+                except DockyardError as stuck:
+                    log.error("%s", stuck.message)
             if await run_blocking(shim.alive):
+                log.debug("restore: container %s runs (recorded %s): adopted", doc["Id"][:12], doc["State"]["Status"])
                 live.shim = shim
                 if not doc["State"]["Running"] or doc["State"]["Restarting"]:
                     # launched, but the daemon died before it recorded the start
                     record.mark_running(doc, await run_blocking(_adopted_pid, shim))
                     await self._save(doc)
-                live.monitor = asyncio.create_task(self._monitor(doc["Id"]))
+                live.monitor = asyncio.create_task(self._monitor(doc["Id"], shim))
                 self._health.watch(doc)
                 continue
+            log.debug("restore: container %s does not run (recorded %s)", doc["Id"][:12], doc["State"]["Status"])
             if not doc["State"]["Running"] or doc["State"]["Restarting"]:
                 # a start or restart the daemon died in may have left the rootfs mounted or a cgroup
                 await run_blocking(self._release, doc["Id"], shim if (self.bundle(doc["Id"]) / "config.json").exists()
                                    else None)
                 await self._network.release(doc)
+                idle.append(doc)
                 continue
             live.shim = shim
-            status = await live.shim.wait()
-            await self._handle_exit(doc["Id"], status.exit_code, status.finished_at, status.oom_killed, status.error)
+            status = await shim.wait()
+            await self._handle_exit(doc["Id"], shim, status.exit_code, status.finished_at, status.oom_killed,
+                                    status.error)
         await run_blocking(self._sweep_orphans)
         await run_blocking(self._spare_cgroup.sweep)
         self._refill_spare_cgroup()
-        await self._restarts.resume(list(self._docs.values()))
+        await self._restarts.resume(idle)
 
     async def _save(self, doc: dict[str, Any]) -> None:
         await run_blocking(self._store.save, doc)
@@ -390,7 +456,7 @@ class ContainerService:
         """SIGKILL from a policy (unhealthy): unlike `docker kill` it does not cancel restarts."""
         live = self._live_of(container_id)
         if live.shim is not None:
-            await self._signal(self._docs[container_id], live, signals.SIGKILL)
+            await self._kill_exiting(self._docs[container_id], live)
 
     async def _probe(self, doc: dict[str, Any], argv: list[str], timeout: float) -> tuple[int, str]:
         """Run a healthcheck command inside the running container."""
@@ -471,42 +537,76 @@ class ContainerService:
         await self._signal(doc, live, number)
 
     async def _signal(self, doc: dict[str, Any], live: Live, number: int) -> None:
-        await run_blocking(live.shim.kill, number)
+        shim = live.shim
+        if shim is None:
+            raise Conflict(f"Container {doc['Id']} is not running")
+        await run_blocking(shim.kill, number)
         self._publish(doc, "kill", signal=str(number))
         if doc["State"]["Paused"] and number == signals.SIGKILL:
-            await run_blocking(live.shim.resume)
+            await self._resume_quietly(shim)
+
+    async def _kill_exiting(self, doc: dict[str, Any], live: Live) -> None:
+        """SIGKILL a container that must end now; one that is exiting already needs none (its exit follows)."""
+        try:
+            await self._signal(doc, live, signals.SIGKILL)
+        except Conflict:
+            pass  # the process is gone: the monitor records its exit
+
+    @staticmethod
+    async def _resume_quietly(shim: Any) -> None:
+        try:
+            await run_blocking(shim.resume)
+        except Conflict:
+            pass  # it exited meanwhile
 
     async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
-        """POST /containers/{id}/stop: the stop signal, then SIGKILL after the timeout."""
+        """POST /containers/{id}/stop: the stop signal, then SIGKILL after the timeout.
+
+        304 only for a container that was not running when the request came; one that exits by itself
+        meanwhile, even exactly at the deadline, is simply stopped."""
         doc = self._get(ref)
         live = self._live_of(doc["Id"])
+        was_running = doc["State"]["Running"] or live.shim is not None  # restarting counts, as in docker
         await self._restarts.stopped_by_user(doc)
         async with live.lock:
             pass  # a start in flight (a policy restart) finishes first, so it is stopped too
-        if not doc["State"]["Running"] or live.shim is None:
-            raise NotModified("container already stopped")
+        if live.shim is None:
+            if not was_running:
+                raise NotModified("container already stopped")
+            self._publish(doc, "stop")
+            return
         config = doc["Config"]
         if timeout is None:
             timeout = config.get("StopTimeout")
             timeout = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
         number = parse_signal(signal or config.get("StopSignal") or "SIGTERM")
         exited = self.register_wait(doc["Id"], "next-exit")
-        await self._signal(doc, live, number)
-        if doc["State"]["Paused"]:
-            await run_blocking(live.shim.resume)
+        shim = live.shim
+        try:
+            await self._signal(doc, live, number)
+        except Conflict:
+            pass  # exiting already: wait for its exit below
+        else:
+            if doc["State"]["Paused"]:
+                await self._resume_quietly(shim)
         try:
             await asyncio.wait_for(asyncio.shield(exited), None if timeout < 0 else timeout)
         except asyncio.TimeoutError:
-            if live.shim is not None:
-                await self._signal(doc, live, signals.SIGKILL)
+            if live.shim is shim:
+                await self._kill_exiting(doc, live)
             await exited
         self._publish(doc, "stop")
 
     async def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
         doc = self._get(ref)
-        if doc["State"]["Running"]:
+        try:
             await self.stop(ref, timeout, signal)
-        await self.start(doc["Id"])
+        except NotModified:
+            pass  # docker restarts a stopped container too
+        try:
+            await self.start(doc["Id"])
+        except NotModified:
+            pass  # started by someone else meanwhile: it runs, as asked
         self._publish(doc, "restart")
 
     async def pause(self, ref: str) -> None:
@@ -544,22 +644,35 @@ class ContainerService:
         if force:
             await self._restarts.stopped_by_user(doc)
         async with live.lock:
-            pass  # a start in flight (a policy restart) finishes first, so it is removed too
-        if doc["State"]["Running"]:
-            if not force:
+            # a start in flight (a policy restart) finishes first, so it is removed too
+            if live.shim is not None and not force:
                 raise Conflict(f'cannot remove container "{doc["Name"]}": container is running: '
                                "stop the container before removing or force remove")
-            exited = self.register_wait(container_id, "next-exit")
-            await self._signal(doc, live, signals.SIGKILL)
-            await exited
-        if container_id not in self._docs:
-            return  # an AutoRemove exit handler got there first
-        doc["State"]["Status"] = "removing"
-        self._restarts.forget(container_id)
-        self._health.unwatch(container_id)
-        await run_blocking(self._store.delete, container_id)
+            if live.removing:
+                raise Conflict(f"removal of container {doc['Id']} is already in progress")
+            live.removing = True  # no start may begin from here on
+        try:
+            if live.shim is not None:
+                exited = self.register_wait(container_id, "next-exit")
+                await self._kill_exiting(doc, live)
+                await exited
+            if container_id not in self._docs:
+                return  # an AutoRemove exit handler got there first
+            status, doc["State"]["Status"] = doc["State"]["Status"], "removing"
+            self._restarts.forget(container_id)
+            self._health.unwatch(container_id)
+            try:
+                # references first: a crash after them leaves a record whose references restore() makes
+                # again, so a reference to a container without a record can only be a create never finished
+                await run_blocking(self._mounts.release, container_id, doc["Mounts"], volumes)
+                await run_blocking(self._store.delete, container_id)
+            except BaseException:
+                doc["State"]["Status"] = status
+                raise
+        except BaseException:
+            live.removing = False
+            raise
         self._docs.pop(container_id, None)
-        await run_blocking(self._mounts.release, container_id, doc["Mounts"], volumes)
         self._publish(doc, "destroy")
         gone = self._live.pop(container_id, live)
         for waiter in gone.remove_waiters:
@@ -640,6 +753,12 @@ class ContainerService:
         if state["Status"] == "exited" or state["Status"] == "dead":
             raise Conflict("You cannot attach to a stopped container, start it first")
         return doc["Id"]
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Done callback of a shielded start: its error was raised to the caller, unless that went away; log it then."""
+    if not task.cancelled() and task.exception() is not None and not isinstance(task.exception(), DockyardError):
+        log.debug("start finished after its caller went away: %r", task.exception())
 
 
 def _adopted_pid(shim: Any) -> int:

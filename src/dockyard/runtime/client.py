@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import select
+import signal
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from dockyard.runtime.zygote import ShimLauncher
 LAUNCHER = ShimLauncher()
 _LAUNCH_TIMEOUT = 60.0
 _REQUEST_TIMEOUT = 5.0
+_LINGER_TIMEOUT = 10.0
 
 
 @dataclass
@@ -81,6 +85,31 @@ class ShimClient:
         if not self.alive():
             return None
         return int(B.path(self.bundle, B.INIT_PID).read_text())
+
+    def lingering_pid(self) -> int | None:
+        """The pid of this bundle's shim process while it exists, listening or not (shim.pid names it, and
+        its stderr is this bundle's shim.log, so a reused pid is never taken for it); else None."""
+        try:
+            pid = int(B.path(self.bundle, B.SHIM_PID).read_text())
+            stderr = os.readlink(f"/proc/{pid}/fd/2")
+        except (OSError, ValueError):
+            return None
+        own = str(B.path(self.bundle, B.SHIM_LOG))
+        return pid if stderr in (own, own + " (deleted)") else None
+
+    def wait_gone(self, timeout: float = _LINGER_TIMEOUT) -> None:
+        """Wait until no shim process of this bundle is left: one that a killed daemon was launching ends
+        when it finds nobody to report to, one closing down ends at once; SIGKILL after `timeout`."""
+        deadline = time.monotonic() + timeout
+        killed = False
+        while (pid := self.lingering_pid()) is not None:
+            if time.monotonic() > deadline:
+                if killed:
+                    raise errors.SystemError_(f"the shim of container {self.name} (pid {pid}) does not end")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # its init has PDEATHSIG=SIGKILL: it goes too
+                killed, deadline = True, time.monotonic() + 5.0
+            time.sleep(0.01)
 
     def _connect(self) -> socket.socket | None:
         """A connection to the shim, or None when no shim listens."""

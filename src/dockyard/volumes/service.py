@@ -107,8 +107,10 @@ class VolumeService:
     # ----- create / remove -----------------------------------------------------------------------
 
     def create(self, name: str | None = None, driver: str | None = None, driver_opts: Any = None,
-               labels: Any = None, anonymous: bool = False) -> dict[str, Any]:
-        """POST /volumes/create: a new volume, or the existing one of that name (as docker answers)."""
+               labels: Any = None, anonymous: bool = False, user: str | None = None) -> dict[str, Any]:
+        """POST /volumes/create: a new volume, or the existing one of that name (as docker answers).
+
+        With `user` (a container being created) the volume is referenced by it in the same transaction."""
         driver = driver or "local"
         if driver != "local":
             raise NotFound(f'error looking up volume plugin {driver}: plugin "{driver}" not found')
@@ -124,10 +126,10 @@ class VolumeService:
         with self._lock:
             existing = self._store.get(name)
             if existing is not None:
-                return self._view(existing[0])
+                return self._view(self._store.add_user(name, user) if user else existing[0])
             self._data(name).mkdir(parents=True, exist_ok=True, mode=0o755)
             os.chmod(self._data(name).parent, 0o701)
-            self._store.insert(doc)
+            self._store.insert(doc, [user] if user else [])
         self._events.publish("volume", "create", name, {"driver": driver})
         return self._view(doc)
 
@@ -187,6 +189,23 @@ class VolumeService:
         """Forget references held by containers that no longer exist."""
         with self._lock:
             self._store.keep_users(live)
+
+    def drop_unrecorded_users(self, recorded: set[str]) -> list[str]:
+        """Forget references of containers without a record; remove the anonymous volumes that had only such
+        references (made for a create that a crash cut short). Returns the names removed."""
+        with self._lock:
+            orphaned = self._store.keep_users(recorded)
+            removed = []
+            for name in orphaned:
+                if not self.is_anonymous(name):
+                    continue
+                try:
+                    self.remove(name)
+                except (NotFound, Conflict) as kept:
+                    log.info("anonymous volume %s kept: %s", name, kept.message)
+                    continue
+                removed.append(name)
+        return removed
 
     def mount(self, name: str, container_id: str) -> Path:
         """The data directory for a starting container; an options volume (tmpfs, bind) is mounted on first use."""

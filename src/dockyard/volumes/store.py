@@ -24,12 +24,13 @@ class VolumeStore:
         for doc, users in self._db.query("SELECT doc, users FROM volumes ORDER BY name"):
             yield loads(doc), loads(users)
 
-    def insert(self, doc: dict[str, Any]) -> bool:
-        """Record a new volume; False (and nothing changes) when the name is taken."""
+    def insert(self, doc: dict[str, Any], users: list[str] | None = None) -> bool:
+        """Record a new volume (referenced by `users`); False (and nothing changes) when the name is taken."""
         with self._db.transaction() as cur:
             if cur.execute("SELECT 1 FROM volumes WHERE name = ?", (doc["Name"],)).fetchone():
                 return False
-            cur.execute("INSERT INTO volumes(name, doc, users) VALUES (?, ?, '[]')", (doc["Name"], dumps(doc)))
+            cur.execute("INSERT INTO volumes(name, doc, users) VALUES (?, ?, ?)",
+                        (doc["Name"], dumps(doc), dumps(list(users or []))))
         return True
 
     def delete_unused(self, name: str) -> dict[str, Any]:
@@ -55,13 +56,18 @@ class VolumeStore:
         except NotFound:
             return
 
-    def keep_users(self, live: set[str]) -> None:
-        """Forget references of containers that no longer exist (left by a crash between two writes)."""
+    def keep_users(self, live: set[str]) -> list[str]:
+        """Forget references of containers that no longer exist (left by a crash between two writes);
+        returns the volumes left without any reference that way."""
+        orphaned = []
         with self._db.transaction() as cur:
             for name, users in cur.execute("SELECT name, users FROM volumes").fetchall():
                 kept = [u for u in loads(users) if u in live]
                 if kept != loads(users):
                     cur.execute("UPDATE volumes SET users = ? WHERE name = ?", (dumps(kept), name))
+                    if not kept:
+                        orphaned.append(name)
+        return orphaned
 
     def _change_users(self, name: str, change: Any) -> dict[str, Any]:
         with self._db.transaction() as cur:
