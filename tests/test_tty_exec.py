@@ -370,3 +370,29 @@ def test_dockyard_run_proxies_signals(clean: Daemon) -> None:
             proc.wait()
     assert out == b"got-term\n", err
     assert proc.returncode == 9
+
+
+def test_run_t_terminal_lives_in_the_containers_devpts(clean: Daemon, need_docker_cli: None) -> None:
+    """`docker run -t`: the terminal is /dev/pts/0 of the container's own devpts, so `tty` names it and it
+    exists inside; /dev/console is the same terminal (as runc makes it); a non-root user owns its tty."""
+    result = clean.docker("run", "-t", "--rm", "--network", "none", "busybox", "tty", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"/dev/pts/0\r\n"
+    script = "stat -c '%t:%T' $(tty) /dev/console; ls /dev/pts"
+    result = clean.docker("run", "-t", "--rm", "--network", "none", "busybox", "sh", "-c", script, timeout=30)
+    assert result.returncode == 0, result.stderr
+    tty_dev, console_dev, *pts = result.stdout.decode().split()
+    assert tty_dev == console_dev == "88:0" and "0" in pts and "ptmx" in pts, result.stdout
+    result = clean.docker("run", "-t", "--rm", "--network", "none", "-u", "1000:1000", "busybox", "sh", "-c",
+                          "stat -c '%u %g %a' $(tty)", timeout=30)
+    assert result.stdout == b"1000 5 620\r\n", result.stdout
+
+
+def test_exec_t_terminal_lives_in_the_containers_devpts(clean: Daemon, web: str) -> None:
+    """`docker exec -t` gets the next pty of the container's devpts; without -t there is no terminal."""
+    result = clean.docker("exec", "-t", web, "sh", "-c", 'tty && test -c "$(tty)" && echo inside', timeout=30)
+    assert result.returncode == 0, result.stderr
+    name, inside = result.stdout.decode().split()
+    assert re.fullmatch(r"/dev/pts/\d+", name) and inside == "inside", result.stdout
+    result = clean.docker("exec", web, "tty", timeout=30)
+    assert (result.returncode, result.stdout) == (1, b"not a tty\n")

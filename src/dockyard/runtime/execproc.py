@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import open_cgroup
+from dockyard.runtime.console import open_console
 from dockyard.runtime.init import (
     ContainerError,
     apply_rlimits,
@@ -38,15 +39,16 @@ def _join_namespaces(init_pid: int) -> None:
             os.close(fd)
 
 
-def _child(process: dict[str, Any], stdio: tuple[int, int, int], err_fd: int) -> NoReturn:
-    """The process itself, inside the pid namespace: session, stdio, terminal, credentials, exec."""
+def _child(process: dict[str, Any], stdio: tuple[int, ...], err_fd: int, console: int | None) -> NoReturn:
+    """The process itself, inside the pid namespace: session, stdio or a terminal of the container's devpts,
+    credentials, exec."""
     code = 125
     try:
         os.setsid()
+        if console is not None:
+            open_console(console, process.get("user", {}).get("uid", 0), mount_console=False)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
-        if process.get("terminal"):
-            L.set_controlling_tty(0)
         apply_rlimits(process.get("rlimits", []))
         set_credentials(process)
         exec_process(process)
@@ -59,21 +61,21 @@ def _child(process: dict[str, Any], stdio: tuple[int, int, int], err_fd: int) ->
         os._exit(code)
 
 
-def exec_main(init_pid: int, cgroups_path: str, process: dict[str, Any], stdio: tuple[int, int, int],
-              err_fd: int, ack_fd: int) -> NoReturn:
+def exec_main(init_pid: int, cgroups_path: str, process: dict[str, Any], stdio: tuple[int, ...],
+              err_fd: int, ack_fd: int, console: int | None = None) -> NoReturn:
     """Run in a child of the shim: enter the container and start the process; once `ack_fd` reads EOF
     (the shim has seen the process) reap it and exit with its exit code (128+signal when killed).
     Failures go to `err_fd` as JSON."""
     code = 125
     try:
-        L.close_fds_except({*stdio, err_fd, ack_fd})
+        L.close_fds_except({*stdio, err_fd, ack_fd} | ({console} if console is not None else set()))
         if cgroups_path:
             open_cgroup(cgroups_path).add(os.getpid())
         _join_namespaces(init_pid)
         pid = os.fork()
         if pid == 0:
-            _child(process, stdio, err_fd)
-        for fd in {*stdio, err_fd}:
+            _child(process, stdio, err_fd, console)
+        for fd in {*stdio, err_fd} | ({console} if console is not None else set()):
             os.close(fd)
         os.read(ack_fd, 1)
         _, status = os.waitpid(pid, 0)

@@ -114,6 +114,8 @@ def _remove_parent_if_empty(parent: Path, hierarchy: Path) -> None:
 class ExternalShim(Shim):
     """A shim whose container is created and started by an external OCI runtime binary."""
 
+    console_inside = False  # runc/crun get the terminal as plain stdio (no console socket)
+
     def __init__(self, bundle: Path, log_path: Path, binary: str, open_stdin: bool, stdin_once: bool) -> None:
         super().__init__(bundle, log_path, open_stdin, stdin_once)
         self.binary = binary

@@ -13,6 +13,7 @@ from dockyard.oci.spec import ALL_CAPABILITIES
 from dockyard.runtime import linux as L
 from dockyard.runtime import mountapi as M
 from dockyard.runtime.cgroups import DEFAULT_ROOT, V1_CONTROLLERS, is_cgroup2
+from dockyard.runtime.console import open_console
 from dockyard.runtime.seccomp import SeccompFilter
 from dockyard.runtime.userns import (
     PreparedMounts,
@@ -422,10 +423,11 @@ def exec_process(process: dict[str, Any]) -> NoReturn:
         raise ContainerError(f'exec: "{args[0]}": {_strerror(exc)}') from exc
 
 
-def container_main(spec: dict[str, Any], rootfs: str, stdio: tuple[int, int, int], err_fd: int,
-                   go_fd: int, user_fd: int | None = None) -> NoReturn:
+def container_main(spec: dict[str, Any], rootfs: str, stdio: tuple[int, ...], err_fd: int,
+                   go_fd: int, user_fd: int | None = None, console: int | None = None) -> NoReturn:
     """Run in the forked child: wait for the shim's go, set everything up and exec; report failure on err_fd.
-    `user_fd` is the user namespace the shim created when the spec asks for one."""
+    `user_fd` is the user namespace the shim created when the spec asks for one; with `console` (a socket
+    to the shim) the process gets a terminal from the container's devpts instead of `stdio`."""
     code = 125
     try:
         if os.read(go_fd, 1) != b"1":
@@ -434,7 +436,7 @@ def container_main(spec: dict[str, Any], rootfs: str, stdio: tuple[int, int, int
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         os.setsid()
-        if spec["process"].get("terminal"):
+        if spec["process"].get("terminal") and console is None:
             L.set_controlling_tty(0)
         linux = spec.get("linux", {})
         nnp_spec = bool(spec["process"].get("noNewPrivileges"))
@@ -442,6 +444,8 @@ def container_main(spec: dict[str, Any], rootfs: str, stdio: tuple[int, int, int
         prepared, written = _enter_namespaces(spec, rootfs, user_fd)
         _setup_rootfs(spec, rootfs, prepared)
         _harden_paths(linux, written)
+        if console is not None:
+            open_console(console, spec["process"].get("user", {}).get("uid", 0), mount_console=True)
         if spec.get("root", {}).get("readonly"):
             _remount_ro("/")
         if spec.get("hostname"):

@@ -89,6 +89,8 @@ class Shim:
     """One container's supervisor: starts it, copies its output to the log and to attached clients,
     feeds its stdin, runs exec'd processes, answers requests, reaps it."""
 
+    console_inside = True  # a terminal comes from the container's own devpts (runtime/console.py)
+
     def __init__(self, bundle: Path, log_path: Path, open_stdin: bool = False, stdin_once: bool = False) -> None:
         self.bundle = bundle
         self.spec = json.loads((bundle / B.CONFIG).read_text())
@@ -96,7 +98,7 @@ class Shim:
         self.cgroup = open_cgroup(self.cgroups_path) if self.cgroups_path else None
         self.log = JsonLogWriter(log_path)
         self.sel = selectors.DefaultSelector()
-        self.stdio = Stdio.create(bool(self.spec["process"].get("terminal")), open_stdin)
+        self.stdio = Stdio.create(bool(self.spec["process"].get("terminal")), open_stdin, self.console_inside)
         self.stdin_once = stdin_once
         self.streams: dict[int, str] = {}
         self.buffers: dict[socket.socket, bytes] = {}
@@ -120,13 +122,12 @@ class Shim:
         _enter_pid_namespace(self.spec)
         pid = os.fork()
         if pid == 0:
-            container_main(self.spec, rootfs, self.stdio.child, sync_w, go_r, user_fd)
+            container_main(self.spec, rootfs, self.stdio.child, sync_w, go_r, user_fd, self.stdio.console)
         self.stdio.child_started()
         for fd in (sync_w, go_r, user_fd):
             if fd is not None:
                 os.close(fd)
         self.pid = pid
-        self.streams = dict(self.stdio.outputs)
         try:
             if self.cgroup:
                 self.cgroup.add(pid)
@@ -142,6 +143,8 @@ class Shim:
             os.waitpid(pid, 0)
             report = json.loads(failure)
             raise LaunchError(report["message"], report["exit_code"])
+        self.stdio.take_console()
+        self.streams = dict(self.stdio.outputs)
         self.pidfd = os.pidfd_open(pid)
         return pid
 
@@ -382,7 +385,7 @@ class Shim:
         ack_r, ack_w = os.pipe()
         helper = os.fork()
         if helper == 0:
-            exec_main(self.pid, self.cgroups_path, process, stdio.child, err_w, ack_r)
+            exec_main(self.pid, self.cgroups_path, process, stdio.child, err_w, ack_r, stdio.console)
         stdio.child_started()
         os.close(err_w)
         os.close(ack_r)
@@ -394,6 +397,7 @@ class Shim:
             stdio.abandon()
             report = json.loads(failure)
             return {"error": report["message"], "exit_code": report["exit_code"]}, None
+        stdio.take_console()
         proc = ExecProcess(exec_id, helper, os.pidfd_open(helper), stdio, conn)
         self.execs[exec_id] = proc
         for fd in stdio.outputs:

@@ -8,6 +8,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from dockyard.runtime.console import receive_console
+
 
 class Pipe:
     """A non-blocking writer to a process's stdin that queues what the process has not read yet."""
@@ -64,22 +66,33 @@ class Session:
 
 @dataclass
 class Stdio:
-    """A process's stdio: the fds the child gets, the output fds the shim reads, its stdin writer."""
+    """A process's stdio: the fds the child gets, the output fds the shim reads, its stdin writer.
 
-    child: tuple[int, int, int]
+    With a terminal the child gets none of these: it opens a pty in the container's own devpts and
+    sends the master back on `console` (see runtime/console.py); `take_console` then fills them in."""
+
+    child: tuple[int, ...]
     outputs: dict[int, str]
     stdin: Pipe | None
     master: int | None = None
     to_close: list[int] = field(default_factory=list)
+    console: int | None = None  # the child's end of the console socket
+    console_socket: socket.socket | None = None  # the shim's end
+    open_stdin: bool = False
 
     @classmethod
-    def create(cls, terminal: bool, open_stdin: bool) -> "Stdio":
-        """A pty (output logged as stdout) or pipes; stdin is a pipe only with `open_stdin`."""
-        if terminal:
+    def create(cls, terminal: bool, open_stdin: bool, in_container: bool = True) -> "Stdio":
+        """A pty (output logged as stdout) or pipes; stdin only with `open_stdin`. The pty comes from the
+        container's devpts, or with `in_container` False (an external runtime given plain stdio) the host's."""
+        if terminal and not in_container:
             master, slave = os.openpty()
             os.set_blocking(master, False)
             stdin = Pipe(os.dup(master)) if open_stdin else None
             return cls((slave, slave, slave), {master: "stdout"}, stdin, master, [slave])
+        if terminal:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            child_end = theirs.detach()
+            return cls((), {}, None, None, [child_end], child_end, ours, open_stdin)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         os.set_blocking(out_r, False)
@@ -90,6 +103,20 @@ class Stdio:
         else:
             in_r, stdin = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), None
         return cls((in_r, out_w, err_w), {out_r: "stdout", err_r: "stderr"}, stdin, None, [in_r, out_w, err_w])
+
+    def take_console(self) -> None:
+        """Once the child has exec'd: receive the master of its terminal and read and write through it."""
+        if self.console_socket is None:
+            return
+        try:
+            master = receive_console(self.console_socket)
+        finally:
+            self.console_socket.close()
+            self.console_socket = None
+        os.set_blocking(master, False)
+        self.master = master
+        self.outputs = {master: "stdout"}
+        self.stdin = Pipe(os.dup(master)) if self.open_stdin else None
 
     def child_started(self) -> None:
         """Close the child's ends in the shim once the child has them."""
@@ -105,6 +132,9 @@ class Stdio:
         self.outputs = {}
         if self.stdin is not None:
             self.stdin.close()
+        if self.console_socket is not None:
+            self.console_socket.close()
+            self.console_socket = None
 
 
 def read_chunk(fd: int) -> bytes | None:
