@@ -19,10 +19,10 @@ import pytest
 
 from dockyard import errors
 from dockyard.oci.spec import ALL_CAPABILITIES, DEFAULT_CAPABILITIES, build_spec
-from dockyard.runtime import linux
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.client import ShimClient
 from dockyard.runtime.jsonlog import JsonLogWriter, rfc3339nano
+from dockyard.util import linux
 
 BUSYBOX = "/usr/bin/busybox"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(BUSYBOX), reason="needs root and busybox")
