@@ -33,7 +33,7 @@ SIDEWAYS_ALLOWED: dict[str, set[str]] = {
 }
 
 ROUTERS = SRC / "server" / "routers"
-ROUTER_MAY_IMPORT = {"server", "util", "errors", ROOT}
+ROUTER_MAY_IMPORT = {"server", "util", "errors"}
 
 TOP_LEVEL = {p.stem for p in SRC.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
 
