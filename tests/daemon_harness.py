@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -14,7 +15,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from helpers import ok
+from host_probe import mounts_under
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKYARD = [sys.executable, "-m", "dockyard.entry"]
@@ -41,6 +45,7 @@ class Daemon:
     base: Path
     process: subprocess.Popen | None = None
     log: Path = field(init=False)
+    pids: set[int] = field(default_factory=set)  # every process started as this daemon, for orphan checks
 
     def __post_init__(self) -> None:
         self.log = self.base / "daemon.log"
@@ -69,16 +74,19 @@ class Daemon:
         env["DOCKER_CONFIG"] = str(self.base / "docker-config")
         return env
 
+    def command(self) -> list[str]:
+        """The daemon's command line."""
+        return DOCKYARD + ["daemon", "-H", self.host, "--data-root", str(self.data_root),
+                           "--exec-root", str(self.exec_root), "--config-file", str(self.config_file()),
+                           "--log-level", "debug"]
+
     def start(self, wait: float = 20) -> None:
+        """Start the daemon and wait until it answers /_ping."""
         self.base.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")
-        self.process = subprocess.Popen(
-            DOCKYARD + ["daemon", "-H", self.host, "--data-root", str(self.data_root),
-                        "--exec-root", str(self.exec_root), "--config-file", str(self.config_file()),
-                        "--log-level", "debug"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
-        )
+        self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         out.close()
+        self.pids.add(self.process.pid)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -119,6 +127,18 @@ class Daemon:
         finally:
             conn.close()
 
+    def hijack(self, path: str, body: bytes = b"", timeout: float = 10) -> tuple[socket.socket, bytes]:
+        """POST `path` (under /v1.45) with Upgrade: tcp; the connected socket and the response head."""
+        sock = socket.socket(socket.AF_UNIX)
+        sock.settimeout(timeout)
+        sock.connect(str(self.socket))
+        sock.sendall(f"POST /v1.45{path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        return sock, head
+
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """An API call that must succeed; returns decoded JSON (or None for an empty body)."""
         status, raw = self.request(method, path, body)
@@ -136,6 +156,14 @@ class Daemon:
         return subprocess.run(["docker", *args], env=self.env(), input=input, capture_output=True,
                               timeout=timeout)
 
+    def docker_ok(self, *args: str) -> str:
+        """stdout (stripped) of a docker CLI command that must succeed."""
+        return ok(self.docker(*args))
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """`docker inspect` of one object, which must exist."""
+        return json.loads(self.docker_ok("inspect", ref))[0]
+
     def load_busybox(self) -> None:
         result = subprocess.run([sys.executable, "-m", "dockyard.tools.busybox_image", "--host", self.host],
                                 capture_output=True, timeout=120, cwd=REPO)
@@ -151,15 +179,27 @@ def new_daemon() -> Daemon:
     return Daemon(Path(tempfile.mkdtemp(prefix="dy-test-")))
 
 
-def leftover_mounts(base: Path) -> list[str]:
-    """Mount points under a test daemon's directories that are still mounted."""
-    with open("/proc/self/mountinfo") as handle:
-        return [line.split()[4] for line in handle if line.split()[4].startswith(str(base))]
+@contextlib.contextmanager
+def busybox_daemon() -> Iterator[Daemon]:
+    """A started daemon with busybox:latest; afterwards its containers are removed (it is started again if it was
+    left stopped) and it is destroyed."""
+    d = new_daemon()
+    d.start()
+    try:
+        d.load_busybox()
+        yield d
+    finally:
+        try:
+            if d.process is None:
+                d.start()
+            d.remove_all_containers()
+        finally:
+            destroy(d)
 
 
 def destroy(daemon: Daemon) -> None:
     """Stop the daemon and remove its state; fails loudly if mounts were left behind."""
     daemon.stop()
-    left = leftover_mounts(daemon.base)
+    left = mounts_under(daemon.base)
     shutil.rmtree(daemon.base, ignore_errors=not left)
     assert not left, f"mounts left behind: {left}"

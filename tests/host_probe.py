@@ -65,11 +65,11 @@ def container_processes(base: Path) -> dict[str, Processes]:
     return found
 
 
-def mounts_under(base: Path) -> list[str]:
-    """Mount points under `base`, once per mount (a stacked mount counts twice)."""
+def mounts_under(base: Path | str) -> list[str]:
+    """Mount points at or under `base`, once per mount (a stacked mount counts twice)."""
     with open("/proc/self/mountinfo") as handle:
         points = [line.split()[4] for line in handle]
-    return [p for p in points if p == str(base) or p.startswith(str(base) + "/")]
+    return [p for p in points if p == str(base) or p.startswith(str(base).rstrip("/") + "/")]
 
 
 def rootfs_mounts(base: Path) -> dict[str, int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,14 +12,9 @@ from typing import Iterator
 
 import requests
 
+from helpers import free_port
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 20) -> None:
@@ -74,6 +68,14 @@ def dockyard_registry(*extra: str) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def secured_registry(tmp_path: Path, *extra: str) -> Iterator[Server]:
+    """`dockyard registry serve` with an htpasswd file that lets in carol (password `pw`) only."""
+    entry = subprocess.run([sys.executable, "-m", "dockyard.entry", "registry", "htpasswd", "carol"],
+                           input="pw\n", capture_output=True, text=True, check=True).stdout
+    (tmp_path / "htpasswd").write_text(entry)
+    yield from dockyard_registry("--htpasswd", str(tmp_path / "htpasswd"), *extra)
 
 
 def distribution_registry() -> Iterator[Server]:

@@ -22,8 +22,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -82,26 +80,13 @@ def _spec() -> Path:
 class NetnsDaemon(Daemon):
     """A daemon in a new network namespace with only `lo` up, on a unix socket and 127.0.0.1:PORT."""
 
+    def command(self) -> list[str]:
+        return ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *DOCKYARD, "daemon",
+                "-H", self.host, "-H", f"tcp://127.0.0.1:{PORT}", "--data-root", str(self.data_root),
+                "--exec-root", str(self.exec_root), "--config-file", str(self.config_file())]
+
     def start(self, wait: float = 30) -> None:
-        self.base.mkdir(parents=True, exist_ok=True)
-        out = open(self.log, "ab")
-        self.process = subprocess.Popen(
-            ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *DOCKYARD, "daemon",
-             "-H", self.host, "-H", f"tcp://127.0.0.1:{PORT}", "--data-root", str(self.data_root),
-             "--exec-root", str(self.exec_root), "--config-file", str(self.config_file())],
-            stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-        out.close()
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daemon exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                if self.request("GET", "/_ping")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"daemon did not answer in {wait}s:\n{self.log.read_text()}")
+        super().start(wait)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 
+from helpers import tar_files
+
 ROUTES = [
     ("POST", "/containers/create"), ("GET", "/containers/json"), ("GET", "/containers/{id}/json"),
     ("POST", "/containers/{id}/start"), ("POST", "/containers/{id}/stop"), ("POST", "/containers/{id}/restart"),
@@ -140,18 +142,10 @@ def test_pull_references_are_refused_without_the_network(clean):
 def _image_archive(config: dict) -> bytes:
     """A docker-save archive of one image without layers."""
     import hashlib
-    import io
-    import tarfile
     raw = json.dumps(config).encode()
     name = hashlib.sha256(raw).hexdigest()
     manifest = json.dumps([{"Config": f"{name}.json", "RepoTags": [f"hostile:{name[:12]}"], "Layers": []}]).encode()
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for member, data in ((f"{name}.json", raw), ("manifest.json", manifest)):
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+    return tar_files({f"{name}.json": raw, "manifest.json": manifest})
 
 
 def test_images_docker_cannot_decode_are_never_recorded(clean, need_docker_cli):

@@ -7,42 +7,14 @@ import hashlib
 import io
 import json
 import os
-import secrets
 import tarfile
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from daemon_harness import leftover_mounts
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def _tar(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buf.getvalue()
-
-
-def _file(name: str, data: bytes, mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
-    info = tarfile.TarInfo(name)
-    info.mode = mode
-    return info, data
-
-
-def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tuple[tarfile.TarInfo, None]:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.linkname = target
-    return info, None
+from helpers import file_member, link_member, tar_of, unique
+from host_probe import mounts_under
 
 
 def _sha256(path: Path) -> str:
@@ -73,7 +45,7 @@ def _tree_digest(root: Path) -> dict[str, tuple]:
 @pytest.fixture
 def box(clean):
     """A running busybox container (no network) named uniquely; removed by the `clean` fixture."""
-    name = _name("cp")
+    name = unique("cp")
     result = clean.docker("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "300")
     assert result.returncode == 0, result.stderr
     return name
@@ -116,7 +88,7 @@ def test_docker_cp_100mb_file_and_tree_round_trip(clean, box, workdir, need_dock
         assert result.returncode == 0, result.stderr
     assert _sha256(back / "big.bin") == _sha256(big)
     assert _tree_digest(back / "tree") == _tree_digest(tree)
-    assert not leftover_mounts(clean.exec_root / "mounts")
+    assert not mounts_under(clean.exec_root / "mounts")
 
 
 @pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
@@ -148,7 +120,7 @@ def test_dockyard_cp_round_trip_and_path_rules(clean, box, workdir, running):
     tar_out = clean.cli("cp", f"{box}:/tmp/renamed.txt", "-")
     with tarfile.open(fileobj=io.BytesIO(tar_out.stdout)) as tar:
         assert tar.getnames() == ["renamed.txt"]
-    tar_in = _tar(_file("from-stdin.txt", b"stdin!\n"))
+    tar_in = tar_of(file_member("from-stdin.txt", b"stdin!\n"))
     assert clean.cli("cp", "-", f"{box}:/tmp", input=tar_in).returncode == 0
     assert clean.cli("cp", f"{box}:/tmp/from-stdin.txt", str(workdir / "s.txt")).returncode == 0
     assert (workdir / "s.txt").read_bytes() == b"stdin!\n"
@@ -159,12 +131,12 @@ def test_dockyard_cp_round_trip_and_path_rules(clean, box, workdir, running):
     assert dir_on_file.returncode == 1 and b"cannot copy directory" in dir_on_file.stderr
     nothing = clean.cli("cp", f"{box}:/nope", str(workdir / "x"))
     assert nothing.returncode == 1 and b"Could not find the file /nope in container" in nothing.stderr
-    assert not leftover_mounts(clean.exec_root / "mounts")
+    assert not mounts_under(clean.exec_root / "mounts")
 
 
 def test_follow_link_option(clean, box, workdir):
     put = clean.request("PUT", f"/containers/{box}/archive?path=/tmp",
-                        _tar(_file("real.txt", b"real\n"), _link("alias", "real.txt")),
+                        tar_of(file_member("real.txt", b"real\n"), link_member("alias", "real.txt")),
                         {"Content-Type": "application/x-tar"})
     assert put[0] == 200, put
     plain = clean.cli("cp", f"{box}:/tmp/alias", str(workdir / "plain"))
@@ -177,7 +149,8 @@ def test_follow_link_option(clean, box, workdir):
 
 def test_stat_header_and_sdk_archive(sdk, clean, box):
     container = sdk.containers.get(box)
-    assert container.put_archive("/tmp", _tar(_file("x/y.txt", b"hello", 0o640), _link("x/ln", "/etc/passwd")))
+    assert container.put_archive("/tmp", tar_of(file_member("x/y.txt", b"hello", 0o640),
+                                                link_member("x/ln", "/etc/passwd")))
     stream, stat = container.get_archive("/tmp/x/y.txt")
     assert stat["name"] == "y.txt" and stat["size"] == 5 and stat["mode"] == 0o640
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
@@ -193,46 +166,37 @@ def test_stat_header_and_sdk_archive(sdk, clean, box):
 
 
 def test_no_overwrite_dir_non_dir_and_copy_uid_gid(clean, sdk):
-    name = _name("cp-user")
+    name = unique("cp-user")
     assert clean.docker("create", "--network", "none", "--user", "nobody", "--name", name, "busybox",
                         "true").returncode == 0
     container = sdk.containers.get(name)
-    assert container.put_archive("/tmp", _tar((tarfile.TarInfo("dir"), None)))
+    assert container.put_archive("/tmp", tar_of((tarfile.TarInfo("dir"), None)))
     dir_info = tarfile.TarInfo("dir")
     dir_info.type = tarfile.DIRTYPE
-    assert container.put_archive("/tmp", _tar((dir_info, None)))
+    assert container.put_archive("/tmp", tar_of((dir_info, None)))
     status, body = clean.request("PUT", f"/containers/{name}/archive?path=/tmp&noOverwriteDirNonDir=1",
-                                 _tar(_file("dir", b"not a dir")), {"Content-Type": "application/x-tar"})
+                                 tar_of(file_member("dir", b"not a dir")), {"Content-Type": "application/x-tar"})
     assert status == 400 and b"cannot overwrite directory" in body
-    owned = _file("owned.txt", b"x")
+    owned = file_member("owned.txt", b"x")
     owned[0].uid = owned[0].gid = 1234
-    status, _ = clean.request("PUT", f"/containers/{name}/archive?path=/tmp&copyUIDGID=1", _tar(owned),
+    status, _ = clean.request("PUT", f"/containers/{name}/archive?path=/tmp&copyUIDGID=1", tar_of(owned),
                               {"Content-Type": "application/x-tar"})
     assert status == 200
     stream, _ = container.get_archive("/tmp/owned.txt")
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
         member = tar.getmember("owned.txt")
         assert (member.uid, member.gid) == (65534, 65534)
-    status, _ = clean.request("PUT", f"/containers/{name}/archive?path=/tmp/owned.txt", _tar(_file("z", b"z")),
+    status, _ = clean.request("PUT", f"/containers/{name}/archive?path=/tmp/owned.txt", tar_of(file_member("z", b"z")),
                               {"Content-Type": "application/x-tar"})
     assert status == 400
 
 
 # ----- hostile symlinks and entries ---------------------------------------------------------------------
 
-@pytest.fixture
-def marker() -> Iterator[str]:
-    """A name that must never appear at the host's root or in the host's /etc."""
-    name = f"dy-escape-{secrets.token_hex(6)}"
-    yield name
-    for path in (Path("/") / name, Path("/etc") / name, Path("/tmp") / name):
-        assert not path.exists(), f"{path} was written on the host"
-
-
 @pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
 def test_hostile_symlinks_stay_inside_the_rootfs(clean, marker, running):
     # the container made links that point at the root, climb with ../ and name /etc absolutely
-    box = _name("cp-evil")
+    box = unique("cp-evil")
     script = ("ln -s / /evil-root && ln -s ../../../../../../.. /evil-up && ln -s /etc /evil-etc && "
               "touch /ready && sleep 300")
     assert clean.docker("run", "-d", "--network", "none", "--name", box, "busybox", "sh", "-c",
@@ -244,7 +208,7 @@ def test_hostile_symlinks_stay_inside_the_rootfs(clean, marker, running):
         time.sleep(0.05)
     if not running:
         _stop(clean, box)
-    payload = _tar(_file(marker, b"inside\n"))
+    payload = tar_of(file_member(marker, b"inside\n"))
     for dest in ("/evil-root", "/evil-up", "/evil-up/etc", "/evil-etc", "/evil-root/evil-up/tmp"):
         status, body = clean.request("PUT", f"/containers/{box}/archive?path={dest}", payload, headers)
         assert status == 200, (dest, body)
@@ -259,7 +223,7 @@ def test_hostile_symlinks_stay_inside_the_rootfs(clean, marker, running):
         assert tar.extractfile("passwd").read().startswith(b"root:x:0:0:root:/root:/bin/sh\nnobody")
     status, headers_raw = _head_stat(clean, box, "/evil-up")
     assert json.loads(base64.b64decode(headers_raw))["linkTarget"] == "/"
-    assert not leftover_mounts(clean.exec_root / "mounts")
+    assert not mounts_under(clean.exec_root / "mounts")
 
 
 def _head_stat(daemon, box: str, path: str) -> tuple[int, str]:
@@ -277,24 +241,26 @@ def _head_stat(daemon, box: str, path: str) -> tuple[int, str]:
 def test_hostile_tar_entries_are_refused_or_contained(clean, box, marker):
     headers = {"Content-Type": "application/x-tar"}
     refused = [
-        _tar(_file(f"../../../../{marker}", b"x")),                                   # climbing entry name
-        _tar(_link("up", f"../../../../{marker}"), _file("ok", b"x")),                 # relative link out
-        _tar(_link("hard", f"../../../../etc/{marker}", tarfile.LNKTYPE)),             # hard link out
+        tar_of(file_member(f"../../../../{marker}", b"x")),                           # climbing entry name
+        tar_of(link_member("up", f"../../../../{marker}"), file_member("ok", b"x")),  # relative link out
+        tar_of(link_member("hard", f"../../../../etc/{marker}", tarfile.LNKTYPE)),    # hard link out
     ]
     for body in refused:
         status, answer = clean.request("PUT", f"/containers/{box}/archive?path=/tmp", body, headers)
         assert status == 400, answer
     # a link to / followed by an entry below it, and an absolute name: both stay in the container
-    contained = _tar(_link("root-link", "/"), _file(f"root-link/{marker}", b"x"), _file(f"/abs-{marker}", b"y"))
+    contained = tar_of(link_member("root-link", "/"), file_member(f"root-link/{marker}", b"x"),
+                       file_member(f"/abs-{marker}", b"y"))
     status, answer = clean.request("PUT", f"/containers/{box}/archive?path=/tmp", contained, headers)
     assert status in (200, 400), answer
     assert not Path(f"/abs-{marker}").exists()
-    assert not leftover_mounts(clean.exec_root / "mounts")
+    assert not mounts_under(clean.exec_root / "mounts")
 
 
 def test_docker_cp_out_of_a_container_with_hostile_links(clean, box, workdir, marker, need_docker_cli):
     # a directory whose links point at the host's / and /etc: copying it out must copy links, not targets
-    body = _tar(_link("hostile/root", "/"), _link("hostile/etc", "/etc"), _file("hostile/plain", b"p"))
+    body = tar_of(link_member("hostile/root", "/"), link_member("hostile/etc", "/etc"),
+                  file_member("hostile/plain", b"p"))
     assert clean.request("PUT", f"/containers/{box}/archive?path=/tmp", body,
                          {"Content-Type": "application/x-tar"})[0] == 200
     for tool in (clean.docker, clean.cli):

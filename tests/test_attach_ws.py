@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import secrets
 import socket
 import struct
 import time
@@ -15,10 +14,7 @@ import pytest
 
 from daemon_harness import Daemon
 from dockyard.util import websocket
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
+from helpers import unique, wait_for
 
 
 # ----- a tiny websocket client written for the test (independent of the codec under test) ----------------------
@@ -134,10 +130,7 @@ def test_ws_stdin_echo_with_cat_ping_and_close(clean: Daemon) -> None:
 def test_ws_logs_then_follow_without_stdin_and_old_api_text_frames(clean: Daemon) -> None:
     name = create(clean, ["sh", "-c", "echo one; read x; echo two; echo err >&2"], OpenStdin=True)
     clean.api("POST", f"/containers/{name}/start")
-    deadline = time.monotonic() + 10
-    while b"one" not in clean.request("GET", f"/containers/{name}/logs?stdout=1")[1]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: b"one" in clean.request("GET", f"/containers/{name}/logs?stdout=1")[1], interval=0.05)
     # API 1.27: text frames, and every stream by default (the query chooses only from 1.42)
     ws = ws_connect(clean, f"/containers/{name}/attach/ws?logs=1&stream=1", version="1.27")
     try:
@@ -187,14 +180,7 @@ def test_ws_handshake_errors(clean: Daemon) -> None:
 # ----- logs=1 on the live (stdin) attach path ----------------------------------------------------------
 
 def _hijack(clean: Daemon, path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX)
-    sock.settimeout(15)
-    sock.connect(str(clean.socket))
-    sock.sendall(f"POST /v1.45{path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                 f"Content-Length: 0\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
+    sock, head = clean.hijack(path, timeout=15)
     assert head.startswith(b"HTTP/1.1 101 UPGRADED"), head
     return sock
 
@@ -212,10 +198,7 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
 def test_attach_logs_replayed_before_live_stdin(clean: Daemon, tty: bool) -> None:
     name = create(clean, ["sh", "-c", "echo before; exec cat"], OpenStdin=True, Tty=tty)
     clean.api("POST", f"/containers/{name}/start")
-    deadline = time.monotonic() + 10
-    while b"before" not in clean.request("GET", f"/containers/{name}/logs?stdout=1")[1]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: b"before" in clean.request("GET", f"/containers/{name}/logs?stdout=1")[1], interval=0.05)
     sock = _hijack(clean, f"/containers/{name}/attach?logs=1&stream=1&stdin=1&stdout=1&stderr=1")
     with sock:
         if tty:

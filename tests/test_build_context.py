@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import io
 import os
 import tarfile
 from pathlib import Path
@@ -16,25 +15,26 @@ from dockyard.builder.cache import checksum_paths
 from dockyard.builder.context import ContextReceiver
 from dockyard.builder.ctxfiles import ContextFiles
 from dockyard.errors import InvalidParameter
+from helpers import TarMember, tar_of
 
 LONG = "d" * 120 + "/" + "f" * 130
 
 
 def _tar(entries: list[tuple[str, bytes | None, dict]], fmt: int = tarfile.PAX_FORMAT) -> bytes:
     """A tar of (name, data or None for a directory, extra TarInfo fields)."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
-        for name, data, extra in entries:
-            info = tarfile.TarInfo(name)
-            info.mtime = 1_700_000_000
-            info.mode = 0o644
-            for key, value in extra.items():
-                setattr(info, key, value)
-            if data is None and "type" not in extra:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-            info.size = len(data) if data is not None else 0
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return out.getvalue()
+    return tar_of(*(_member(name, data, extra) for name, data, extra in entries), fmt=fmt)
+
+
+def _member(name: str, data: bytes | None, extra: dict) -> TarMember:
+    info = tarfile.TarInfo(name)
+    info.mtime = 1_700_000_000
+    info.mode = 0o644
+    for key, value in extra.items():
+        setattr(info, key, value)
+    if data is None and "type" not in extra:
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+    info.size = len(data) if data is not None else 0
+    return info, data
 
 
 def _receive(data: bytes, dest: Path, files: ContextFiles, piece: int = 7000) -> None:

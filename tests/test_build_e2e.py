@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon_harness import Daemon
+from daemon_harness import Daemon, busybox_daemon
+from helpers import file_member, link_member, tar_of
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -159,32 +160,12 @@ def test_sdk_build_with_buildargs(sdk, tmp_path: Path) -> None:
         sdk.images.remove("dybuild-sdk:1", force=True)
 
 
-def _tar(entries: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for info, data in entries:
-            info.size = len(data) if info.isreg() else 0
-            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    return buf.getvalue()
-
-
-def _file(name: str, data: bytes = b"x") -> tuple[tarfile.TarInfo, bytes]:
-    return tarfile.TarInfo(name), data
-
-
-def _link(name: str, target: str, kind: bytes) -> tuple[tarfile.TarInfo, bytes]:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.linkname = target
-    return info, b""
-
-
 @pytest.mark.parametrize("entry", [
-    _file("../escape.txt"), _file("/abs.txt"), _file("a/../../up.txt"),
-    _link("evil", "../../../etc", tarfile.SYMTYPE), _link("hard", "../../etc/passwd", tarfile.LNKTYPE),
+    file_member("../escape.txt", b"x"), file_member("/abs.txt", b"x"), file_member("a/../../up.txt", b"x"),
+    link_member("evil", "../../../etc", tarfile.SYMTYPE), link_member("hard", "../../etc/passwd", tarfile.LNKTYPE),
 ])
 def test_hostile_context_refused(clean: Daemon, entry) -> None:
-    body = _tar([_file("Dockerfile", b"FROM busybox\n"), entry])
+    body = tar_of(file_member("Dockerfile", b"FROM busybox\n"), entry)
     status, raw = clean.request("POST", "/build", body, {"Content-Type": "application/x-tar"})
     assert status == 400, raw
     assert b"message" in raw
@@ -192,7 +173,7 @@ def test_hostile_context_refused(clean: Daemon, entry) -> None:
 
 
 def test_api_stream_and_prune(clean: Daemon) -> None:
-    body = _tar([_file("Dockerfile", b"FROM busybox\nENV A=1\nLABEL x=y\n")])
+    body = tar_of(file_member("Dockerfile", b"FROM busybox\nENV A=1\nLABEL x=y\n"))
     status, raw = clean.request("POST", "/build?t=dybuild-api&labels=%7B%22k%22%3A%22v%22%7D", body,
                                 {"Content-Type": "application/x-tar"})
     assert status == 200
@@ -262,16 +243,10 @@ def test_dockyard_cli_features_and_builder_prune(clean: Daemon, tmp_path: Path) 
 
 
 def test_cache_survives_daemon_restart(tmp_path: Path) -> None:
-    from daemon_harness import destroy, new_daemon
-    d = new_daemon()
-    d.start()
-    try:
-        d.load_busybox()
+    with busybox_daemon() as d:
         ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY f /f\nRUN cat /f\n", "f": "x\n"})
         assert d.cli("build", "-t", "restart", str(ctx)).returncode == 0
         d.stop()
         d.start()
         out = d.cli("build", "-t", "restart", str(ctx)).stdout.decode()
         assert out.count("Using cache") == 2, out
-    finally:
-        destroy(d)

@@ -3,13 +3,11 @@ step order when stages run in parallel, COPY --from cached on the content it cop
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import json
 import os
 import re
 import socket
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from daemon_harness import Daemon
+from helpers import tar_files, wait_for
 from test_build_e2e import build, rmi, write
 
 pytestmark = pytest.mark.usefixtures("need_docker_cli")
@@ -106,12 +105,7 @@ def _processes_running(argv: list[str]) -> int:
 def test_a_build_whose_client_goes_away_stops_cleanly(clean: Daemon) -> None:
     marker = ["sleep", "37.25"]
     dockerfile = f"FROM busybox\nRUN echo started && {' '.join(marker)}\n".encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-    body = buf.getvalue()
+    body = tar_files({"Dockerfile": dockerfile})
     log_before = clean.log.read_text(errors="replace")
     with socket.socket(socket.AF_UNIX) as conn:
         conn.connect(str(clean.socket))
@@ -122,14 +116,9 @@ def test_a_build_whose_client_goes_away_stops_cleanly(clean: Daemon) -> None:
             chunk = conn.recv(65536)
             assert chunk, received
             received += chunk
-        started = time.time() + 10
-        while not _processes_running(marker) and time.time() < started:
-            time.sleep(0.05)
+        wait_for(lambda: _processes_running(marker), what="the RUN step", interval=0.05)
         assert _processes_running(marker) == 1
-    deadline = time.time() + 10
-    while _processes_running(marker) and time.time() < deadline:
-        time.sleep(0.1)
-    assert _processes_running(marker) == 0, "the RUN step outlived its build"
+    wait_for(lambda: not _processes_running(marker), what="the RUN step to end: it must not outlive its build")
     time.sleep(0.5)
     new_log = clean.log.read_text(errors="replace")[len(log_before):]
     assert "Traceback" not in new_log and "never retrieved" not in new_log, new_log
@@ -138,13 +127,7 @@ def test_a_build_whose_client_goes_away_stops_cleanly(clean: Daemon) -> None:
 def test_dockerignore_applied_by_the_daemon_to_an_unfiltered_context(clean: Daemon) -> None:
     files = {"Dockerfile": b"FROM busybox\nCOPY . /ctx/\nRUN ls /ctx | sort | tr '\\n' ' '\n",
              ".dockerignore": b"secret.txt\nlogs/\n", "keep.txt": b"k\n", "secret.txt": b"s\n", "logs/a.log": b"l\n"}
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    status, body = clean.request("POST", "/build?nocache=1&t=dybuild-ignore", buf.getvalue(),
+    status, body = clean.request("POST", "/build?nocache=1&t=dybuild-ignore", tar_files(files),
                                  headers={"Content-Type": "application/x-tar"}, timeout=120)
     try:
         assert status == 200, body

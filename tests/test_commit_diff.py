@@ -13,11 +13,7 @@ import pytest
 
 from dockyard.cli.container_extra import port_lines
 from dockyard.cli.context import CommandError
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
+from helpers import tar_of, unique
 
 CHANGES = "echo new > /newfile && echo extra >> /etc/passwd && rm /bin/ls && mkdir -p /tmp/d && touch /tmp/d/f"
 
@@ -25,7 +21,7 @@ CHANGES = "echo new > /newfile && echo extra >> /etc/passwd && rm /bin/ls && mkd
 @pytest.fixture
 def changed(clean):
     """A stopped container that added, changed and deleted files."""
-    name = _name("diff")
+    name = unique("diff")
     result = clean.docker("run", "--network", "none", "--name", name, "busybox", "sh", "-c", CHANGES)
     assert result.returncode == 0, result.stderr
     return name
@@ -39,7 +35,7 @@ def test_docker_diff_lists_added_changed_deleted(clean, changed, need_docker_cli
 
 
 def test_commit_then_run_sees_the_changes(clean, changed, need_docker_cli):
-    image = f"dy-commit-{secrets.token_hex(4)}:v1"
+    image = f"{unique('dy-commit')}:v1"
     result = clean.docker("commit", "-c", "ENV COMMITTED=yes", "-m", "my message", "-a", "me", changed, image)
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode().startswith("sha256:")
@@ -59,7 +55,7 @@ def test_commit_then_run_sees_the_changes(clean, changed, need_docker_cli):
 
 def test_commit_running_container_pauses_and_emits_events(clean, sdk):
     container = sdk.containers.run("busybox", ["sh", "-c", "echo hi > /hello; sleep 300"], detach=True,
-                                   network_mode="none", name=_name("commit-run"))
+                                   network_mode="none", name=unique("commit-run"))
     for _ in range(100):
         if any(c["Path"] == "/hello" for c in container.diff() or []):
             break
@@ -97,7 +93,7 @@ def test_events_for_cp_export_and_replay_filters(clean, changed, need_docker_cli
     since = int(time.time()) - 2
     clean.request("GET", f"/containers/{changed}/export")
     clean.request("GET", f"/containers/{changed}/archive?path=/newfile")
-    clean.request("PUT", f"/containers/{changed}/archive?path=/tmp", _empty_tar(),
+    clean.request("PUT", f"/containers/{changed}/archive?path=/tmp", tar_of(),
                   {"Content-Type": "application/x-tar"})
     result = clean.docker("events", "--since", str(since), "--until", str(int(time.time()) + 1),
                           "--filter", f"container={changed}", "--format", "{{.Action}}")
@@ -107,12 +103,6 @@ def test_events_for_cp_export_and_replay_filters(clean, changed, need_docker_cli
                         "--filter", "event=export", "--filter", f"container={changed}",
                         "--format", "{{.Action}} {{.Actor.Attributes.name}}")
     assert only.stdout.decode().splitlines() == [f"export {changed}"]
-
-
-def _empty_tar() -> bytes:
-    buf = io.BytesIO()
-    tarfile.open(fileobj=buf, mode="w").close()
-    return buf.getvalue()
 
 
 def test_sighup_reloads_and_publishes_a_daemon_event(clean, need_docker_cli):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
 import shutil
 import tarfile
 import tempfile
@@ -16,24 +15,12 @@ from typing import Iterator
 
 import pytest
 
-from daemon_harness import Daemon, leftover_mounts
+from daemon_harness import Daemon
 from dockyard.containers.fsview import FileView, MountedPath, view_sources
+from helpers import tar_files, unique
+from host_probe import mounts_under
 
 TAR = {"Content-Type": "application/x-tar"}
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def _tar(**files: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _untar_one(body: bytes, name: str) -> bytes:
@@ -57,7 +44,7 @@ def _stdout(framed: bytes) -> bytes:
 @pytest.fixture
 def mounted(clean: Daemon) -> Iterator[dict]:
     """A named volume at /data, a bind at /bind, a read-only bind at /ro; the host sides are removed after."""
-    volume = _name("cpvol")
+    volume = unique("cpvol")
     clean.api("POST", "/volumes/create", {"Name": volume})
     host = Path(tempfile.mkdtemp(prefix="dy-cpbind-"))
     (host / "rw").mkdir()
@@ -70,11 +57,11 @@ def mounted(clean: Daemon) -> Iterator[dict]:
         clean.remove_all_containers()
         clean.request("DELETE", f"/volumes/{volume}")
         shutil.rmtree(host)
-        assert not leftover_mounts(clean.exec_root / "mounts")
+        assert not mounts_under(clean.exec_root / "mounts")
 
 
 def _container(clean: Daemon, mounted: dict, running: bool) -> str:
-    name = _name("cpm")
+    name = unique("cpm")
     body = {"Image": "busybox", "Cmd": ["sh", "-c", "touch /ready; sleep 300"],
             "HostConfig": {"NetworkMode": "none",
                            "Binds": [f"{mounted['volume']}:/data", f"{mounted['bind']}:/bind",
@@ -100,9 +87,9 @@ def test_archive_api_goes_to_volumes_and_binds(clean: Daemon, mounted: dict, run
     (mounted["data"] / "from-volume.txt").write_bytes(b"volume side\n")
     (mounted["bind"] / "from-bind.txt").write_bytes(b"bind side\n")
     # into the volume and the bind: the sources get the files, the container's layer does not
-    assert clean.request("PUT", f"/containers/{name}/archive?path=/data", _tar(**{"in.txt": b"to volume\n"}),
+    assert clean.request("PUT", f"/containers/{name}/archive?path=/data", tar_files({"in.txt": b"to volume\n"}),
                          TAR)[0] == 200
-    assert clean.request("PUT", f"/containers/{name}/archive?path=/bind/", _tar(**{"in.txt": b"to bind\n"}),
+    assert clean.request("PUT", f"/containers/{name}/archive?path=/bind/", tar_files({"in.txt": b"to bind\n"}),
                          TAR)[0] == 200
     assert (mounted["data"] / "in.txt").read_bytes() == b"to volume\n"
     assert (mounted["bind"] / "in.txt").read_bytes() == b"to bind\n"
@@ -116,7 +103,7 @@ def test_archive_api_goes_to_volumes_and_binds(clean: Daemon, mounted: dict, run
     status, body = clean.request("GET", f"/containers/{name}/archive?path=/ro/kept.txt")
     assert status == 200 and _untar_one(body, "kept.txt") == b"read only\n"
     # a read-only bind refuses, as docker does
-    status, body = clean.request("PUT", f"/containers/{name}/archive?path=/ro", _tar(**{"x": b"x"}), TAR)
+    status, body = clean.request("PUT", f"/containers/{name}/archive?path=/ro", tar_files({"x": b"x"}), TAR)
     assert status == 403 and json.loads(body)["message"] == "mounted volume is marked read-only"
     assert sorted(os.listdir(mounted["ro"])) == ["kept.txt"]
     # the daemon's /etc files come from the container's directory
@@ -131,15 +118,6 @@ def test_archive_api_goes_to_volumes_and_binds(clean: Daemon, mounted: dict, run
         assert status == 200 and _stdout(out) == b"to volume\nto bind\n"
 
 
-@pytest.fixture
-def marker() -> Iterator[str]:
-    """A name that must never appear on the host outside the volume."""
-    name = f"dy-escape-{secrets.token_hex(6)}"
-    yield name
-    for path in (Path("/") / name, Path("/etc") / name, Path("/tmp") / name):
-        assert not path.exists(), f"{path} was written on the host"
-
-
 @pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
 def test_hostile_links_inside_a_volume_stay_in_the_container(clean: Daemon, mounted: dict, marker: str,
                                                               running: bool) -> None:
@@ -150,7 +128,7 @@ def test_hostile_links_inside_a_volume_stay_in_the_container(clean: Daemon, moun
     os.symlink("/etc", data / "evil-etc")
     for dest in ("/data/evil-root", "/data/evil-up/tmp", "/data/evil-etc"):
         status, body = clean.request("PUT", f"/containers/{name}/archive?path={dest}",
-                                     _tar(**{marker: b"inside\n"}), TAR)
+                                     tar_files({marker: b"inside\n"}), TAR)
         assert status == 200, (dest, body)
     upper = _upper(clean, name)
     for rel in (marker, f"tmp/{marker}", f"etc/{marker}"):
@@ -162,7 +140,7 @@ def test_hostile_links_inside_a_volume_stay_in_the_container(clean: Daemon, moun
     assert status == 200 and _untar_one(body, "passwd").startswith(b"root:x:0:0:root:/root:/bin/sh\nnobody")
     # a link in the volume back into the volume's own mount point still lands in the volume
     os.symlink("/data", data / "self")
-    assert clean.request("PUT", f"/containers/{name}/archive?path=/data/self", _tar(**{"again": b"v\n"}),
+    assert clean.request("PUT", f"/containers/{name}/archive?path=/data/self", tar_files({"again": b"v\n"}),
                          TAR)[0] == 200
     assert (data / "again").read_bytes() == b"v\n"
 

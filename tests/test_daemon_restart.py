@@ -6,22 +6,7 @@ import signal
 import subprocess
 import time
 
-import pytest
-
-from daemon_harness import DOCKYARD, REPO, destroy, new_daemon
-
-
-@pytest.fixture
-def own_daemon():
-    """A daemon of this test's own, so it can be killed without disturbing the others."""
-    d = new_daemon()
-    d.start()
-    d.load_busybox()
-    yield d
-    if d.process is None:
-        d.start()
-    d.remove_all_containers()
-    destroy(d)
+from daemon_harness import DOCKYARD, REPO
 
 
 def log_lines(d, name: str) -> int:

@@ -7,12 +7,9 @@ import time
 
 import pytest
 
+from helpers import out
+
 pytestmark = pytest.mark.usefixtures("need_docker_cli")
-
-
-def out(result) -> str:
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    return result.stdout.decode()
 
 
 def test_version_and_info(clean):

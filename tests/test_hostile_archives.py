@@ -20,10 +20,9 @@ from typing import Callable, Iterator
 import pytest
 
 from daemon_harness import Daemon
+from helpers import TarMember, tar_of
 from registry_fixtures import dockyard_registry
 from registry_images import LAYER_TAR, Layer, file_digest, push
-
-Member = tuple[tarfile.TarInfo, bytes | None]
 
 
 # ----- the marker tree outside every root ---------------------------------------------------------------------
@@ -67,7 +66,7 @@ def snapshot(base: Path) -> dict[str, tuple]:
 # ----- building hostile archives ----------------------------------------------------------------------------
 
 def entry(name: str, kind: bytes = tarfile.REGTYPE, data: bytes | None = None, linkname: str = "",
-          mode: int = 0o644, **extra: object) -> Member:
+          mode: int = 0o644, **extra: object) -> TarMember:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = mode
@@ -81,17 +80,9 @@ def entry(name: str, kind: bytes = tarfile.REGTYPE, data: bytes | None = None, l
     return info, data
 
 
-def with_xattr(member: Member, key: str) -> Member:
+def with_xattr(member: TarMember, key: str) -> TarMember:
     member[0].pax_headers["SCHILY.xattr." + key] = "x"
     return member
-
-
-def tar_bytes(members: list[Member]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buf.getvalue()
 
 
 def declared_size_tar(name: str, size: int) -> bytes:
@@ -124,7 +115,7 @@ def corpus(marker: Path, workdir: Path) -> dict[str, bytes]:
     m = str(marker)
     up = "../" * 12 + m.lstrip("/")
     sym, lnk, dirt = tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE
-    cases: dict[str, list[Member]] = {
+    cases: dict[str, list[TarMember]] = {
         "dotdot-file": [entry(f"{up}/victim", data=b"pwned")],
         "absolute-file": [entry(f"{m}/victim", data=b"pwned")],
         "symlink-dir-write": [entry("d", sym, linkname=m), entry("d/victim", data=b"pwned"),
@@ -160,7 +151,7 @@ def corpus(marker: Path, workdir: Path) -> dict[str, bytes]:
         "long-path": [entry("d/" * 2100 + "f", data=b"x")],
         "long-symlink-target": [entry("s", sym, linkname="a/" * 2100)],
     }
-    archives = {name: tar_bytes(members) for name, members in cases.items()}
+    archives = {name: tar_of(*members) for name, members in cases.items()}
     archives["oversize-header"] = declared_size_tar("huge", 1 << 60)
     archives["oversize-free-space"] = declared_size_tar("big", (1 << 40) - 1)
     archives["sparse-huge"] = sparse_tar(workdir, "huge", 1 << 41)
@@ -177,8 +168,8 @@ def save_archive(layer: bytes, tag: str) -> bytes:
                          "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": ["layer/layer.tar"]}]).encode()
-    return tar_bytes([entry("manifest.json", data=manifest), entry(config_name, data=config),
-                      entry("layer", tarfile.DIRTYPE, mode=0o755), entry("layer/layer.tar", data=layer)])
+    return tar_of(entry("manifest.json", data=manifest), entry(config_name, data=config),
+                  entry("layer", tarfile.DIRTYPE, mode=0o755), entry("layer/layer.tar", data=layer))
 
 
 def run_corpus(marker: Path, archives: dict[str, bytes], feed: Callable[[str, bytes], str]) -> list[str]:
@@ -323,9 +314,9 @@ def test_device_nodes_from_a_layer_cannot_be_used(clean, workdir, need_docker_cl
     from registry_images import busybox_base
 
     base, busybox = busybox_base(workdir)
-    devices = tar_bytes([entry("evil-mem", tarfile.CHRTYPE, devmajor=1, devminor=1, mode=0o666),
-                         entry("evil-kmsg", tarfile.CHRTYPE, devmajor=1, devminor=11, mode=0o666),
-                         entry("evil-disk", tarfile.BLKTYPE, devmajor=7, devminor=0, mode=0o666)])
+    devices = tar_of(entry("evil-mem", tarfile.CHRTYPE, devmajor=1, devminor=1, mode=0o666),
+                     entry("evil-kmsg", tarfile.CHRTYPE, devmajor=1, devminor=11, mode=0o666),
+                     entry("evil-disk", tarfile.BLKTYPE, devmajor=7, devminor=0, mode=0o666))
     layers = [busybox.path.read_bytes(), devices]
     diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
     config = json.dumps({**base, "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
@@ -333,8 +324,8 @@ def test_device_nodes_from_a_layer_cannot_be_used(clean, workdir, need_docker_cl
     manifest = json.dumps([{"Config": config_name, "RepoTags": ["hostile-dev:latest"],
                             "Layers": ["0/layer.tar", "1/layer.tar"]}]).encode()
     archive = workdir / "dev.tar"
-    archive.write_bytes(tar_bytes([entry("manifest.json", data=manifest), entry(config_name, data=config),
-                                   entry("0/layer.tar", data=layers[0]), entry("1/layer.tar", data=layers[1])]))
+    archive.write_bytes(tar_of(entry("manifest.json", data=manifest), entry(config_name, data=config),
+                               entry("0/layer.tar", data=layers[0]), entry("1/layer.tar", data=layers[1])))
     try:
         assert clean.docker("load", "-i", str(archive)).returncode == 0
         for device in ("/evil-mem", "/evil-kmsg", "/evil-disk"):

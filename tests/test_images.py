@@ -20,6 +20,7 @@ from dockyard.images.service import ImageService
 from dockyard.metadata.db import MetadataDB
 from dockyard.snapshots.overlay import Snapshotter
 from dockyard.tools.busybox_image import build_archive
+from helpers import sha, tar_files
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="layer unpacking needs root")
 
@@ -64,20 +65,6 @@ def env(tmp_path: Path, busybox_archive: bytes) -> Iterator[Env]:
         {"stream": "Loaded image: busybox:latest\n"}]
     yield environment
     environment.db.close()
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def tar_bytes(files: dict[str, bytes], mtime: int = 0) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(data), mtime
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def busybox_id(env: Env) -> str:
@@ -191,14 +178,14 @@ def test_rmi_by_id_with_tags_in_two_repositories(env: Env) -> None:
 
 
 def import_image(env: Env, files: dict[str, bytes], repo: str | None, changes: list[str], **kw) -> str:
-    return env.service.import_(io.BytesIO(tar_bytes(files)), repo, kw.get("tag"), changes, kw.get("message", ""))
+    return env.service.import_(io.BytesIO(tar_files(files)), repo, kw.get("tag"), changes, kw.get("message", ""))
 
 
 def test_import_with_changes(env: Env) -> None:
     changes = ['CMD ["/bin/app", "-v"]', "ENV A=1 B=two", "ENV A 3", "LABEL team=core tier=web",
                "EXPOSE 80 53/udp", "WORKDIR /srv", "USER nobody", "ENTRYPOINT run it", "VOLUME /data",
                "STOPSIGNAL SIGINT"]
-    data = tar_bytes({"srv/app": b"payload"})
+    data = tar_files({"srv/app": b"payload"})
     image_id = env.service.import_(io.BytesIO(gzip.compress(data)), "imported", "v2", changes, "first import")
     info = env.service.inspect("imported:v2")
     assert info["Id"] == image_id and info["Comment"] == "first import"
@@ -281,7 +268,7 @@ def legacy_archive(layer: bytes, config: dict, tag: str) -> bytes:
                                       "Layers": [f"{v1}/layer.tar"]}]).encode(),
         "repositories": json.dumps({repo: {tag_name: v1}}).encode(),
     }
-    return tar_bytes(files)
+    return tar_files(files)
 
 
 def layer_config(layer_diff: str) -> dict:
@@ -290,7 +277,7 @@ def layer_config(layer_diff: str) -> dict:
 
 
 def test_load_legacy_layout(env: Env) -> None:
-    layer = tar_bytes({"hello": b"world"})
+    layer = tar_files({"hello": b"world"})
     config = layer_config(sha(layer))
     progress = list(env.service.load(io.BytesIO(legacy_archive(layer, config, "legacy:1")), False))
     assert progress == [{"stream": "Loaded image: legacy:1\n"}]
@@ -303,7 +290,7 @@ def test_load_legacy_layout(env: Env) -> None:
 
 
 def test_load_oci_layout_with_gzip_and_nested_index(env: Env) -> None:
-    layer = tar_bytes({"oci": b"layout"})
+    layer = tar_files({"oci": b"layout"})
     layer_gz = gzip.compress(layer, mtime=0)
     config = json.dumps(layer_config(sha(layer))).encode()
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -320,7 +307,7 @@ def test_load_oci_layout_with_gzip_and_nested_index(env: Env) -> None:
         "annotations": {"io.containerd.image.name": "registry.example.com/oci/app:3"}}]}).encode()
     files = {f"blobs/sha256/{sha(b)[7:]}": b for b in (layer_gz, config, manifest, inner)}
     files.update({"index.json": index, "oci-layout": b'{"imageLayoutVersion":"1.0.0"}'})
-    assert list(env.service.load(io.BytesIO(tar_bytes(files)), False)) == [
+    assert list(env.service.load(io.BytesIO(tar_files(files)), False)) == [
         {"stream": "Loaded image: registry.example.com/oci/app:3\n"}]
     image = env.service.resolve("registry.example.com/oci/app:3")
     assert image.id == sha(config)
@@ -334,22 +321,22 @@ def test_load_oci_layout_with_gzip_and_nested_index(env: Env) -> None:
 
 def test_load_bad_archive_changes_nothing(env: Env) -> None:
     before = set(env.content.digests())
-    layer = tar_bytes({"a": b"1"})
+    layer = tar_files({"a": b"1"})
     config = layer_config(sha(b"a different layer"))
     with pytest.raises(InvalidParameter, match="digest mismatch"):
         list(env.service.load(io.BytesIO(legacy_archive(layer, config, "broken:1")), False))
     tampered = {f"blobs/sha256/{'0' * 64}": b"not what the name says", "index.json": b'{"manifests": []}'}
     with pytest.raises(InvalidParameter):
-        list(env.service.load(io.BytesIO(tar_bytes(tampered)), False))
+        list(env.service.load(io.BytesIO(tar_files(tampered)), False))
     with pytest.raises(InvalidParameter):
-        list(env.service.load(io.BytesIO(tar_bytes({"../escape": b"x"})), False))
+        list(env.service.load(io.BytesIO(tar_files({"../escape": b"x"})), False))
     assert set(env.content.digests()) == before and env.service.count() == 1
     assert list((env.content.root / "ingest").iterdir()) == []
 
 
 def test_load_retags_existing_name(env: Env) -> None:
     old = busybox_id(env)
-    layer = tar_bytes({"new": b"1"})
+    layer = tar_files({"new": b"1"})
     progress = list(env.service.load(io.BytesIO(legacy_archive(layer, layer_config(sha(layer)),
                                                                 "busybox:latest")), False))
     assert progress[0]["stream"] == (f"The image busybox:latest already exists, renaming the old one with ID "
@@ -391,7 +378,7 @@ def test_http_routes(clean) -> None:  # type: ignore[no-untyped-def]
 
     changes = quote('CMD ["/x"]')
     status, body = daemon.request("POST", f"/images/create?fromSrc=-&repo=httpimp&tag=1&changes={changes}",
-                                  tar_bytes({"x": b"#!"}), {"Content-Type": "application/x-tar"})
+                                  tar_files({"x": b"#!"}), {"Content-Type": "application/x-tar"})
     assert status == 200
     image_id = json.loads(body.splitlines()[-1])["status"]
     try:

@@ -11,6 +11,7 @@ import pytest
 
 from dockyard.runtime.cgroups import CgroupV2, is_cgroup2
 from dockyard.runtime.resources import blkio_to_io_weight, shares_to_weight, v1_writes, v2_writes
+from helpers import wait_for
 
 V1 = Path("/sys/fs/cgroup")
 RESOURCES = {"memory": {"limit": 64 << 20, "swap": 128 << 20, "reservation": 32 << 20},
@@ -101,10 +102,7 @@ def test_pids_limit_stops_a_fork_bomb(clean) -> None:  # type: ignore[no-untyped
     cg = V1 / "pids" / "dockyard" / _id(clean, name)
     try:
         assert (cg / "pids.max").read_text().strip() == "20"
-        deadline = time.monotonic() + 10
-        while int((cg / "pids.events").read_text().split()[1]) == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert int((cg / "pids.events").read_text().split()[1]) > 0  # forks were refused
+        wait_for(lambda: int((cg / "pids.events").read_text().split()[1]) > 0, what="a refused fork")
         assert int((cg / "pids.current").read_text()) <= 20
         assert clean.docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip() == b"true"
     finally:

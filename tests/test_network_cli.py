@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import uuid
 
 from daemon_harness import Daemon
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, (result.stdout, result.stderr)
-    return result.stdout.decode().strip()
+from helpers import ok, unique
 
 
 def test_network_commands(clean: Daemon) -> None:
-    name, box = f"cli-{uuid.uuid4().hex[:8]}", f"box-{uuid.uuid4().hex[:8]}"
+    name, box = unique("cli"), unique("box")
     net_id = ok(clean.cli("network", "create", "--subnet", "10.213.0.0/24", "--label", "k=v", name))
     try:
         listed = ok(clean.cli("network", "ls", "--filter", f"name={name}", "--format", "{{.Name}} {{.Driver}}"))

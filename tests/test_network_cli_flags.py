@@ -4,14 +4,13 @@ and `dockyard port` printing what `docker port` prints for the same container.""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
 from daemon_harness import Daemon
 from dockyard.cli.context import CommandError
 from dockyard.cli.netflags import parse_expose, parse_publish
-from test_network_docker import free_port, ok
+from helpers import free_port, ok, unique
 
 FLAGS = ["-p", "127.0.0.1::8080", "-p", "9000-9001:80-81/udp", "-p", "8000-8010:90", "--expose", "7000-7001",
          "-P", "--add-host", "gw:host-gateway", "--add-host", "db:10.1.2.3", "--dns", "9.9.9.9",
@@ -40,9 +39,9 @@ def _created(daemon: Daemon, cli: str, name: str, extra: list[str]) -> dict:
 
 
 def test_create_body_matches_docker_cli(clean: Daemon, need_docker_cli: None) -> None:
-    net = f"flags-{uuid.uuid4().hex[:8]}"
+    net = unique("flags")
     ok(clean.docker("network", "create", "--subnet", "10.214.0.0/24", net))
-    mine, theirs = f"mine-{uuid.uuid4().hex[:8]}", f"theirs-{uuid.uuid4().hex[:8]}"
+    mine, theirs = unique("mine"), unique("theirs")
     try:
         docs = [_created(clean, cli, name, FLAGS) for cli, name in (("dockyard", mine), ("docker", theirs))]
         for key in ("PortBindings", "PublishAllPorts", "Dns", "DnsSearch", "DnsOptions", "ExtraHosts"):
@@ -62,7 +61,7 @@ def test_create_body_matches_docker_cli(clean: Daemon, need_docker_cli: None) ->
 
 
 def test_port_output_matches_docker_port(clean: Daemon, need_docker_cli: None) -> None:
-    name = f"ports-{uuid.uuid4().hex[:8]}"
+    name = unique("ports")
     try:
         udp = free_port()
         ok(clean.cli("run", "-d", "--name", name, "-p", "127.0.0.1::8080", "-p", f"{udp}:80/udp", "--expose", "7001",

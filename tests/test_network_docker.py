@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
-import uuid
 
 import pytest
 
-from daemon_harness import Daemon, destroy, new_daemon
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, (result.stdout, result.stderr)
-    return result.stdout.decode().strip()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fetch(url: str, attempts: int = 30) -> str:
-    """GET over loopback, retrying while the server in the container starts."""
-    for _ in range(attempts):
-        try:
-            with urllib.request.urlopen(url, timeout=3) as response:
-                return response.read().decode()
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} never answered")
+from daemon_harness import Daemon, busybox_daemon
+from helpers import fetch, free_port, ok, unique
 
 
 def links() -> str:
@@ -143,10 +116,7 @@ def test_sdk_connect_with_alias_and_ports(sdk, clean: Daemon) -> None:
 
 
 def test_restart_keeps_addresses_and_ports_and_sigkill_leaves_nothing(need_docker_cli: None) -> None:
-    daemon = new_daemon()
-    daemon.start()
-    try:
-        daemon.load_busybox()
+    with busybox_daemon() as daemon:
         port = free_port()
         default_id = ok(daemon.docker("network", "inspect", "-f", "{{.Id}}", "bridge"))
         net_id = ok(daemon.docker("network", "create", "keep"))
@@ -169,8 +139,4 @@ def test_restart_keeps_addresses_and_ports_and_sigkill_leaves_nothing(need_docke
         assert pins(daemon) == []
         ok(daemon.docker("network", "prune", "-f"))
         assert_no_trace(daemon, net_id)
-    finally:
-        if daemon.process is not None:
-            daemon.remove_all_containers()
-        destroy(daemon)
     assert f"dockyard:{default_id[:24]}" not in links()  # idle bridges go when the daemon stops

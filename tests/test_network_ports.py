@@ -7,23 +7,18 @@ import ipaddress
 import json
 import socket
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 from pyroute2 import IPRoute
 
-from daemon_harness import Daemon, destroy, new_daemon
-from test_network_docker import fetch, free_port, ok
+from daemon_harness import Daemon, busybox_daemon
+from helpers import fetch, free_port, ok, unique
 
 BUSY = ("busybox", "httpd", "-f", "-p", "8080", "-h", "/etc")
 # busybox has no UDP server: the host's python3 (read-only, chrooted) answers inside the container's namespace
 UDP_ECHO = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 9000))\n"
             "while True:\n    data, peer = s.recvfrom(100)\n    s.sendto(b'echo:' + data, peer)\n")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def host_address() -> str:
@@ -134,10 +129,7 @@ def test_udp_and_port_ranges(clean: Daemon, need_docker_cli: None) -> None:
 
 
 def test_rules_outlive_a_killed_daemon_and_go_with_the_container(need_docker_cli: None) -> None:
-    daemon = new_daemon()
-    daemon.start()
-    try:
-        daemon.load_busybox()
+    with busybox_daemon() as daemon:
         port = free_port()
         ok(daemon.docker("run", "-d", "--name", "keep", "-p", f"127.0.0.1:{port}:8080", *BUSY))
         sid = short_id(daemon, "keep")
@@ -149,7 +141,3 @@ def test_rules_outlive_a_killed_daemon_and_go_with_the_container(need_docker_cli
         assert "root:" in fetch(f"http://127.0.0.1:{port}/passwd")
         ok(daemon.docker("rm", "-f", "keep"))
         assert not any(sid in chain for chain in chains())
-    finally:
-        if daemon.process is not None:
-            daemon.remove_all_containers()
-        destroy(daemon)

@@ -10,17 +10,11 @@ import os
 import pytest
 import zstandard
 
-from registry_fixtures import dockyard_registry
 from registry_images import Layer, busybox_base, data_layer, image_config, push
 from dockyard.util.mediatypes import LAYER_ZSTD
 from dockyard.util.tarsafe import decompressed
 
 pytestmark = pytest.mark.usefixtures("need_docker_cli")
-
-
-@pytest.fixture(scope="module")
-def reg():
-    yield from dockyard_registry()
 
 
 def zstd_layer(plain: Layer, frames: int = 1) -> Layer:
@@ -39,14 +33,14 @@ def test_decompressed_reads_multi_frame_zstd():
     assert decompressed(io.BytesIO(blob)).read() == payload
 
 
-def test_pull_image_with_zstd_layers(clean, reg, tmp_path):
+def test_pull_image_with_zstd_layers(clean, shared_reg, tmp_path):
     base_config, base = busybox_base(tmp_path)
     payload = os.urandom(3 << 20) + b"compressible " * 100_000
     data = data_layer(tmp_path / "data.tar", "z.bin", payload)
     layers = [zstd_layer(base), zstd_layer(data, frames=3)]
-    push(reg.url, "zstd/image", "v1", image_config(base_config, layers), layers)
-    name = f"{reg.host}/zstd/image:v1"
-    status, body = clean.request("POST", f"/images/create?fromImage={reg.host}/zstd/image&tag=v1", timeout=120)
+    push(shared_reg.url, "zstd/image", "v1", image_config(base_config, layers), layers)
+    name = f"{shared_reg.host}/zstd/image:v1"
+    status, body = clean.request("POST", f"/images/create?fromImage={shared_reg.host}/zstd/image&tag=v1", timeout=120)
     assert status == 200 and b"errorDetail" not in body, body[-500:]
     try:
         ran = clean.docker("run", "--rm", name, "sha256sum", "/data/z.bin")
@@ -58,10 +52,10 @@ def test_pull_image_with_zstd_layers(clean, reg, tmp_path):
         clean.docker("rmi", name)
 
 
-def test_pull_refuses_an_unknown_layer_type(clean, reg, tmp_path):
+def test_pull_refuses_an_unknown_layer_type(clean, shared_reg, tmp_path):
     base_config, base = busybox_base(tmp_path)
     odd = Layer(base.path, "application/vnd.oci.image.layer.v1.tar+encrypted", base.diff_id)
-    push(reg.url, "zstd/odd", "v1", image_config(base_config, [odd]), [odd])
-    status, body = clean.request("POST", f"/images/create?fromImage={reg.host}/zstd/odd&tag=v1", timeout=120)
+    push(shared_reg.url, "zstd/odd", "v1", image_config(base_config, [odd]), [odd])
+    status, body = clean.request("POST", f"/images/create?fromImage={shared_reg.host}/zstd/odd&tag=v1", timeout=120)
     assert status == 200 and b"unsupported layer media type application/vnd.oci.image.layer.v1.tar+encrypted" in body
-    assert clean.request("GET", f"/images/{reg.host}/zstd/odd:v1/json")[0] == 404
+    assert clean.request("GET", f"/images/{shared_reg.host}/zstd/odd:v1/json")[0] == 404

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from registry_fixtures import dockyard_registry
+from registry_fixtures import secured_registry
 
 
 @pytest.fixture(params=["basic", "token"])
 def secured(request, tmp_path):
-    entry = subprocess.run([sys.executable, "-m", "dockyard.entry", "registry", "htpasswd", "carol"],
-                           input="pw\n", capture_output=True, text=True, check=True).stdout
-    (tmp_path / "htpasswd").write_text(entry)
-    yield from dockyard_registry("--htpasswd", str(tmp_path / "htpasswd"), "--auth", request.param)
+    yield from secured_registry(tmp_path, "--auth", request.param)
 
 
 def test_login_push_pull_search_logout(clean, secured):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from registry_fixtures import dockyard_registry
+from registry_fixtures import secured_registry
 
 HELPER = '''#!{python}
 """A fake docker-credential helper keeping credentials in a JSON file."""
@@ -36,10 +35,7 @@ store.write_text(json.dumps(creds))
 
 @pytest.fixture
 def secured(tmp_path):
-    entry = subprocess.run([sys.executable, "-m", "dockyard.entry", "registry", "htpasswd", "carol"],
-                           input="pw\n", capture_output=True, text=True, check=True).stdout
-    (tmp_path / "htpasswd").write_text(entry)
-    yield from dockyard_registry("--htpasswd", str(tmp_path / "htpasswd"))
+    yield from secured_registry(tmp_path)
 
 
 @pytest.fixture

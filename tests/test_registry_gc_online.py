@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -10,27 +9,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 import requests
 
-from registry_fixtures import dockyard_registry
 from dockyard.registry import digests, gc
 from dockyard.registry.storage import Storage
+from helpers import sha
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar"
 PUSHES = 20
 OLD = time.time() - 7200
 CHUNK = 256 << 10
-
-
-@pytest.fixture
-def reg():
-    yield from dockyard_registry()
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def upload(http: requests.Session, base: str, repo: str, data: bytes) -> str:

@@ -11,15 +11,10 @@ import pytest
 import requests
 
 from dockerd_harness import private_dockerd
-from registry_fixtures import distribution_registry, dockyard_registry
+from registry_fixtures import distribution_registry
 from test_interop_dockerd import dockerd  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.usefixtures("need_docker_cli")
-
-
-@pytest.fixture(scope="module")
-def ours():
-    yield from dockyard_registry()
 
 
 @pytest.fixture(scope="module")
@@ -33,23 +28,24 @@ def run(cmd: list[str], env: dict[str, str] | None = None, data: bytes | None = 
     return result.stdout.decode()
 
 
-def test_skopeo_copies_in_and_out(ours, tmp_path):
+def test_skopeo_copies_in_and_out(shared_reg, tmp_path):
     if shutil.which("skopeo") is None:
         pytest.skip("skopeo is not installed")
     archive = tmp_path / "bb.tar"
     run([sys.executable, "-m", "dockyard.tools.busybox_image", "--output", str(archive)])
     run(["skopeo", "copy", "--dest-tls-verify=false", f"docker-archive:{archive}",
-         f"docker://{ours.host}/skopeo/busybox:v1"])
+         f"docker://{shared_reg.host}/skopeo/busybox:v1"])
     run(["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-         f"docker://{ours.host}/skopeo/busybox:v1", f"docker://{ours.host}/skopeo/copy:v2"])
-    run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{ours.host}/skopeo/copy:v2", f"oci:{tmp_path}/out:v2"])
+         f"docker://{shared_reg.host}/skopeo/busybox:v1", f"docker://{shared_reg.host}/skopeo/copy:v2"])
+    run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{shared_reg.host}/skopeo/copy:v2",
+         f"oci:{tmp_path}/out:v2"])
     index = json.loads((tmp_path / "out" / "index.json").read_text())
     assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "v2"
-    assert json.loads(run(["skopeo", "list-tags", "--tls-verify=false", f"docker://{ours.host}/skopeo/busybox"]))[
+    assert json.loads(run(["skopeo", "list-tags", "--tls-verify=false", f"docker://{shared_reg.host}/skopeo/busybox"]))[
         "Tags"] == ["v1"]
 
 
-@pytest.mark.parametrize("which", ["ours", "distribution"])
+@pytest.mark.parametrize("which", ["shared_reg", "distribution"], ids=["ours", "distribution"])
 def test_docker_cli_push_and_pull_through_our_daemon(clean, which, request):
     registry = request.getfixturevalue(which)
     name = f"{registry.host}/cli/busybox:{which}"
@@ -66,15 +62,15 @@ def test_docker_cli_push_and_pull_through_our_daemon(clean, which, request):
     clean.docker("rmi", name)
 
 
-def test_pull_progress_lines_are_per_layer(clean, ours):
-    name = f"{ours.host}/progress/busybox:p"
+def test_pull_progress_lines_are_per_layer(clean, shared_reg):
+    name = f"{shared_reg.host}/progress/busybox:p"
     clean.docker("tag", "busybox", name)
     assert clean.docker("push", name, timeout=120).returncode == 0
     image_id = clean.api("GET", f"/images/{name}/json")["Id"]
     clean.docker("rmi", name)
     clean.docker("rmi", "busybox")
     try:
-        status, body = clean.request("POST", f"/images/create?fromImage={ours.host}/progress/busybox&tag=p")
+        status, body = clean.request("POST", f"/images/create?fromImage={shared_reg.host}/progress/busybox&tag=p")
         assert status == 200
         lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
         statuses = [(line.get("status"), line.get("id")) for line in lines]
@@ -92,14 +88,14 @@ def test_pull_progress_lines_are_per_layer(clean, ours):
         clean.docker("rmi", name)
 
 
-def test_debian_dockerd_pushes_to_and_pulls_from_ours(ours, tmp_path):
-    with private_dockerd("--insecure-registry", ours.host) as env:
+def test_debian_dockerd_pushes_to_and_pulls_from_ours(shared_reg, tmp_path):
+    with private_dockerd("--insecure-registry", shared_reg.host) as env:
         archive = tmp_path / "bb.tar"
         run([sys.executable, "-m", "dockyard.tools.busybox_image", "--output", str(archive)])
         run(["docker", "load", "-i", str(archive)], env)
-        name = f"{ours.host}/dockerd/busybox:t"
+        name = f"{shared_reg.host}/dockerd/busybox:t"
         run(["docker", "tag", "busybox:latest", name], env)
         assert "digest: sha256:" in run(["docker", "push", name], env)
         run(["docker", "rmi", name, "busybox:latest"], env)
         run(["docker", "pull", name], env)
-        assert requests.get(f"{ours.url}/v2/dockerd/busybox/tags/list").json()["tags"] == ["t"]
+        assert requests.get(f"{shared_reg.url}/v2/dockerd/busybox/tags/list").json()["tags"] == ["t"]

@@ -1,22 +1,14 @@
-"""daemon.json `registry-mirrors` with a "host=mirror" entry serves pulls of a registry that does not resolve."""
+"""daemon.json `registry-mirrors` with a "host=reg" entry serves pulls of a registry that does not resolve."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
 from daemon_harness import destroy, new_daemon
-from registry_fixtures import dockyard_registry
 
 
-@pytest.fixture
-def mirror():
-    yield from dockyard_registry()
-
-
-def test_pull_of_unresolvable_registry_comes_from_mirror(clean, mirror):
-    source = f"{mirror.host}/x/y:mirrored"
+def test_pull_of_unresolvable_registry_comes_from_mirror(clean, reg):
+    source = f"{reg.host}/x/y:mirrored"
     assert clean.cli("tag", "busybox", source).returncode == 0
     try:
         pushed = clean.cli("push", source, timeout=120)
@@ -26,7 +18,7 @@ def test_pull_of_unresolvable_registry_comes_from_mirror(clean, mirror):
     daemon = new_daemon()
     try:
         daemon.base.mkdir(parents=True, exist_ok=True)
-        daemon.config_file().write_text(json.dumps({"registry-mirrors": [f"nowhere.invalid=http://{mirror.host}"]}))
+        daemon.config_file().write_text(json.dumps({"registry-mirrors": [f"nowhere.invalid=http://{reg.host}"]}))
         daemon.start()
         pulled = daemon.cli("pull", "nowhere.invalid/x/y:mirrored", timeout=120)
         assert pulled.returncode == 0, (pulled.stdout, pulled.stderr)

@@ -7,25 +7,19 @@ import os
 import pytest
 import requests
 
-from registry_fixtures import dockyard_registry
 
 oras_client = pytest.importorskip("oras.client")
 
 
-@pytest.fixture(scope="module")
-def reg():
-    yield from dockyard_registry()
-
-
 @pytest.mark.parametrize("chunked", [False, True], ids=["monolithic", "chunked"])
-def test_oras_push_and_pull_an_artifact(reg, tmp_path, chunked):
+def test_oras_push_and_pull_an_artifact(shared_reg, tmp_path, chunked):
     payload = os.urandom(300_000)
     src = tmp_path / "src"
     src.mkdir()
     (src / "artifact.bin").write_bytes(payload)
     (src / "notes.txt").write_text("hello from oras\n")
-    client = oras_client.OrasClient(hostname=reg.host, insecure=True)
-    target = f"{reg.host}/oras/artifact:{'chunked' if chunked else 'mono'}"
+    client = oras_client.OrasClient(hostname=shared_reg.host, insecure=True)
+    target = f"{shared_reg.host}/oras/artifact:{'chunked' if chunked else 'mono'}"
     cwd = os.getcwd()
     os.chdir(src)  # oras names layers by the paths given, relative ones keep the titles plain
     try:
@@ -34,7 +28,7 @@ def test_oras_push_and_pull_an_artifact(reg, tmp_path, chunked):
     finally:
         os.chdir(cwd)
     assert resp.status_code == 201, resp.text
-    manifest = requests.get(f"{reg.url}/v2/oras/artifact/manifests/{target.rsplit(':', 1)[1]}",
+    manifest = requests.get(f"{shared_reg.url}/v2/oras/artifact/manifests/{target.rsplit(':', 1)[1]}",
                             headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
     titles = sorted(l["annotations"]["org.opencontainers.image.title"] for l in manifest["layers"])
     assert titles == ["artifact.bin", "notes.txt"]
@@ -43,4 +37,4 @@ def test_oras_push_and_pull_an_artifact(reg, tmp_path, chunked):
     assert sorted(os.path.basename(f) for f in files) == ["artifact.bin", "notes.txt"]
     assert (out / "artifact.bin").read_bytes() == payload
     assert (out / "notes.txt").read_text() == "hello from oras\n"
-    assert target.rsplit(":", 1)[1] in client.get_tags(f"{reg.host}/oras/artifact")
+    assert target.rsplit(":", 1)[1] in client.get_tags(f"{shared_reg.host}/oras/artifact")

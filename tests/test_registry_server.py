@@ -12,19 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from helpers import sha
 from registry_fixtures import dockyard_registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-def sha(data: bytes, alg: str = "sha256") -> str:
-    return f"{alg}:{hashlib.new(alg, data).hexdigest()}"
-
-
-@pytest.fixture
-def reg():
-    yield from dockyard_registry()
 
 
 def push_blob(base: str, repo: str, data: bytes, alg: str = "sha256") -> str:

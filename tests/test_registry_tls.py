@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_fixtures import free_port
+from helpers import free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon_harness import Daemon, destroy, new_daemon
+from daemon_harness import Daemon
 from host_probe import container_processes, orphans, rootfs_mounts
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("need_docker_cli")]
@@ -27,32 +27,9 @@ DEADLINE_ROUNDS = int(os.environ.get("DEADLINE_ROUNDS", "8"))
 SEED = int(os.environ.get("RACE_SEED", "11"))
 
 
-@pytest.fixture
-def own_daemon():
-    """A daemon of this test's own (it gets SIGKILLed); everything it made is checked to be gone at the end."""
-    d = new_daemon()
-    d.start()
-    d.pids = {d.process.pid}
-    try:
-        d.load_busybox()
-        yield d
-    finally:
-        if d.process is None:
-            d.start()
-        d.remove_all_containers()
-        destroy(d)
-
-
 def restart_daemon(d: Daemon, sig: int = signal.SIGKILL) -> None:
     d.stop(sig)
     d.start()
-    d.pids.add(d.process.pid)
-
-
-def run_ok(d: Daemon, *args: str) -> str:
-    result = d.docker(*args)
-    assert result.returncode == 0, (args, result.stderr)
-    return result.stdout.decode().strip()
 
 
 def states(d: Daemon) -> dict[str, dict]:
@@ -118,7 +95,7 @@ def test_sigkill_while_policy_restarts_never_doubles(own_daemon: Daemon) -> None
     ids = set()
     for index in range(12):
         flags, command = FLAPPERS[index % len(FLAPPERS)]
-        ids.add(run_ok(d, "run", "-d", *flags, "busybox", "sh", "-c", command))
+        ids.add(d.docker_ok("run", "-d", *flags, "busybox", "sh", "-c", command))
     for round_ in range(RESTORE_ROUNDS):
         time.sleep(rng.uniform(0.0, 0.5))
         restart_daemon(d)
@@ -134,7 +111,7 @@ def test_sigkill_while_policy_restarts_never_doubles(own_daemon: Daemon) -> None
 def test_restarting_never_shows_exited(own_daemon: Daemon) -> None:
     """Between an exit and the policy's start the container is `restarting` (docker's State.Restarting)."""
     d = own_daemon
-    cid = run_ok(d, "run", "-d", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 1")
+    cid = d.docker_ok("run", "-d", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 1")
     seen: list[str] = []
     deadline = time.monotonic() + 4.0
     while time.monotonic() < deadline:
@@ -164,7 +141,7 @@ def test_stop_and_restart_at_the_deadline(own_daemon: Daemon) -> None:
     failures = []
     for round_ in range(DEADLINE_ROUNDS):
         delay = 0.90 + 0.01 * (round_ % 10)  # around the deadline: before it, at it, while SIGKILL goes out
-        cid = run_ok(d, "run", "-d", "busybox", *deadline_command(delay))
+        cid = d.docker_ok("run", "-d", "busybox", *deadline_command(delay))
         ids.add(cid)
         time.sleep(0.2)
         result = d.docker("stop", "-t", "1", cid)
@@ -172,7 +149,7 @@ def test_stop_and_restart_at_the_deadline(own_daemon: Daemon) -> None:
         if result.returncode != 0 or state["Running"]:
             failures.append(f"stop round {round_} ({delay:.2f}s): rc {result.returncode} "
                             f"{result.stderr.decode().strip()} {state['Status']}")
-        run_ok(d, "start", cid)
+        d.docker_ok("start", cid)
         time.sleep(0.2)
         before = d.api("GET", f"/containers/{cid}/json")["State"]
         result = d.docker("restart", "-t", "1", cid)
@@ -195,11 +172,11 @@ def test_crash_during_create_leaves_no_anonymous_volume(own_daemon: Daemon) -> N
     volume (referenced only by an id that never got a record) is removed at start-up; volumes of recorded
     containers, and an anonymous volume a `docker rm` without -v left, are kept."""
     d = own_daemon
-    kept_cid = run_ok(d, "create", "-v", "/data", "busybox", "true")
+    kept_cid = d.docker_ok("create", "-v", "/data", "busybox", "true")
     kept_volume = d.api("GET", f"/containers/{kept_cid}/json")["Mounts"][0]["Name"]
-    gone_cid = run_ok(d, "create", "-v", "/data", "busybox", "true")
+    gone_cid = d.docker_ok("create", "-v", "/data", "busybox", "true")
     dangling = d.api("GET", f"/containers/{gone_cid}/json")["Mounts"][0]["Name"]
-    run_ok(d, "rm", gone_cid)  # docker keeps anonymous volumes without -v
+    d.docker_ok("rm", gone_cid)  # docker keeps anonymous volumes without -v
     d.stop(signal.SIGKILL)
     # what the killed create left: an anonymous volume referenced by an id with no record
     ghost, ghost_volume = "e" * 64, "f" * 64
@@ -210,13 +187,12 @@ def test_crash_during_create_leaves_no_anonymous_volume(own_daemon: Daemon) -> N
         db.execute("INSERT INTO volumes(name, doc, users) VALUES (?, ?, ?)",
                    (ghost_volume, json.dumps(doc), json.dumps([ghost])))
     d.start()
-    d.pids.add(d.process.pid)
     names = {v["Name"] for v in d.api("GET", "/volumes")["Volumes"] or []}
     assert ghost_volume not in names and not (d.data_root / "volumes" / ghost_volume).exists()
     assert {kept_volume, dangling} <= names
-    assert d.api("GET", f"/volumes/{kept_volume}") and run_ok(d, "rm", "-v", kept_cid)
+    assert d.api("GET", f"/volumes/{kept_volume}") and d.docker_ok("rm", "-v", kept_cid)
     names = {v["Name"] for v in d.api("GET", "/volumes")["Volumes"] or []}
     assert kept_volume not in names
-    run_ok(d, "volume", "rm", dangling)
+    d.docker_ok("volume", "rm", dangling)
     end_clean(d, set(), set())
     assert not any(Path(d.data_root / "volumes").iterdir())

@@ -4,15 +4,14 @@ archive may bring is daemon.json's max-extract-file-size."""
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 from daemon_harness import destroy, new_daemon
+from helpers import file_member, tar_files, tar_of
 
 
 
@@ -24,12 +23,7 @@ def as_nobody(*argv: str) -> subprocess.CompletedProcess:
 def _suid_image() -> bytes:
     """A one-file image: /bin/suid, a setuid-root copy of the host's `id`."""
     data = Path(shutil.which("id") or "/usr/bin/id").read_bytes()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("bin/suid")
-        info.size, info.mode = len(data), 0o4755
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return tar_of(file_member("bin/suid", data, mode=0o4755))
 
 
 def test_nobody_cannot_reach_files_under_the_roots(need_docker_cli):
@@ -64,13 +58,8 @@ def test_max_extract_file_size_from_daemon_json(need_docker_cli):
     (daemon.base / "daemon.json").write_text('{"max-extract-file-size": 1024}')
     daemon.start()
     try:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            for name, size in (("small", 1024), ("big", 1025)):
-                info = tarfile.TarInfo(name)
-                info.size = size
-                tar.addfile(info, io.BytesIO(b"x" * size))
-        result = daemon.docker("import", "-", "limited", input=buf.getvalue())
+        layer = tar_files({"small": b"x" * 1024, "big": b"x" * 1025})
+        result = daemon.docker("import", "-", "limited", input=layer)
         assert result.returncode != 0
         assert b"declares 1025 bytes, over the limit of 1024" in result.stderr, result.stderr
     finally:

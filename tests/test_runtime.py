@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import resource
@@ -13,16 +14,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
+import helpers
 from dockyard import errors
 from dockyard.oci.spec import ALL_CAPABILITIES, DEFAULT_CAPABILITIES, build_spec
-from dockyard.runtime import linux
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.client import ShimClient
 from dockyard.runtime.jsonlog import JsonLogWriter, rfc3339nano
+from dockyard.util import linux
 
 BUSYBOX = "/usr/bin/busybox"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(BUSYBOX), reason="needs root and busybox")
@@ -110,12 +112,7 @@ def bundle(lower: Path, tmp_path: Path) -> Iterator[Bundle]:
         b.close()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll until predicate() is true."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
+wait_for = functools.partial(helpers.wait_for, timeout=5.0, interval=0.02)  # a runtime's changes come quickly
 
 
 def test_output_streams_partial_line_and_exit_code(bundle: Bundle) -> None:

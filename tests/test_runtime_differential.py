@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from daemon_harness import Daemon
+from helpers import wait_for
 
 PROBE = ("echo uid=$(id -u) gid=$(id -g) groups=$(id -G); echo host=$(hostname); grep Cap /proc/self/status; "
          "echo nofile=$(ulimit -n) nproc=$(ulimit -u); echo pid1=$(cat /proc/1/cmdline | tr '\\0' ' '); "
@@ -95,9 +95,7 @@ def test_init_reaps_zombies_and_forwards_signals(clean: Daemon, need_docker_cli:
     assert run.returncode == 0, run.stderr
     info = json.loads(clean.docker("inspect", "diff-init").stdout)[0]
     assert info["HostConfig"]["Init"] is True and info["Path"] == "sh"
-    deadline = time.monotonic() + 10
-    while b"ready" not in clean.docker("logs", "diff-init").stdout and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: b"ready" in clean.docker("logs", "diff-init").stdout, what="ready")
     top = clean.docker("top", "diff-init").stdout.decode()
     assert "/sbin/docker-init -- sh -c" in top
     assert clean.docker("stop", "-t", "10", "diff-init").returncode == 0

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon_harness import Daemon, destroy, leftover_mounts, new_daemon
+from daemon_harness import Daemon, destroy, new_daemon
+from host_probe import cgroup_dirs, mounts_under
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("need_docker_cli")]
 
 KILLS = 24
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTAINERS = {
     # name: (docker run flags, command, settles running)
     "t-always": (["--restart", "always"], ["sleep", "1001"], True),
@@ -44,10 +44,6 @@ def processes_with_cmdline(argv: list[str]) -> list[int]:
     return pids
 
 
-def cgroup_dirs(container_id: str) -> list[Path]:
-    return list(CGROUP_ROOT.glob(f"*/dockyard/{container_id}")) + list(CGROUP_ROOT.glob(f"dockyard/{container_id}"))
-
-
 def docs(d: Daemon) -> dict[str, dict]:
     return {c["Name"].lstrip("/"): c for c in (d.api("GET", f"/containers/{e['Id']}/json")
                                              for e in d.api("GET", "/containers/json?all=1"))}
@@ -63,7 +59,7 @@ def check_consistent(d: Daemon, ids: dict[str, str]) -> None:
         if command[0] == "sleep":
             assert len(processes_with_cmdline(command)) <= 1, f"{name} runs twice"
     running = {doc["Id"] for doc in current.values() if doc["State"]["Running"] and doc["State"]["Pid"]}
-    mounted = {Path(m).parent.name for m in leftover_mounts(d.base) if m.endswith("/rootfs")}
+    mounted = {Path(m).parent.name for m in mounts_under(d.base) if m.endswith("/rootfs")}
     assert mounted <= running, f"orphaned mounts: {mounted - running}"
     for name, doc in current.items():
         if doc["Id"] not in running and not doc["State"]["Restarting"]:

@@ -7,32 +7,16 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import time
-import uuid
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from daemon_harness import DOCKYARD, REPO, Daemon
+from helpers import unique, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-
-
-def unique(prefix: str) -> str:
-    """A container name no other test uses."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until `predicate` holds; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -216,6 +200,14 @@ def tmux(clean: Daemon) -> Iterator[Tmux]:
     server.kill()
 
 
+def resize_and_check(tmux: Tmux, columns: int, rows: int) -> None:
+    """Resize the terminal; the shell in it must see the new size."""
+    tmux.resize(columns, rows)
+    time.sleep(0.5)
+    tmux.type("clear; stty size", "Enter")
+    tmux.expect(rf"(?m)^{rows} {columns}\s*$")
+
+
 def _interactive_session(clean: Daemon, tmux: Tmux, client: str, name: str) -> None:
     """`run -it` a shell, compute, follow a resize, detach, re-attach, exec -it into it, exit."""
     tmux.start(f"{client} run -it --network none --name {name} busybox sh")
@@ -224,10 +216,7 @@ def _interactive_session(clean: Daemon, tmux: Tmux, client: str, name: str) -> N
     tmux.expect(r"(?m)^42\s*$")
     tmux.type("stty size", "Enter")
     tmux.expect(r"(?m)^24 80\s*$")
-    tmux.resize(100, 30)
-    time.sleep(0.5)
-    tmux.type("clear; stty size", "Enter")
-    tmux.expect(r"(?m)^30 100\s*$")
+    resize_and_check(tmux, 100, 30)
     tmux.type("C-p", "C-q")
     wait_for(tmux.dead, what="detach")
     assert clean.api("GET", f"/containers/{name}/json")["State"]["Running"]
@@ -241,10 +230,7 @@ def _interactive_session(clean: Daemon, tmux: Tmux, client: str, name: str) -> N
     tmux.type("clear; echo exec-$((5*5)); stty size", "Enter")
     tmux.expect(r"(?m)^exec-25\s*$")
     tmux.expect(r"(?m)^30 100\s*$")
-    tmux.resize(90, 20)
-    time.sleep(0.5)
-    tmux.type("clear; stty size", "Enter")
-    tmux.expect(r"(?m)^20 90\s*$")
+    resize_and_check(tmux, 90, 20)
     tmux.type("exit 5", "Enter")
     wait_for(tmux.dead, what="exec to end")
     assert clean.api("GET", f"/containers/{name}/json")["State"]["Running"]
@@ -284,7 +270,7 @@ def test_detach_key_syntax_and_scanner() -> None:
 def test_stdin_attach_without_tty_and_custom_detach_keys(clean: Daemon, need_docker_cli: None) -> None:
     name = unique("cat")
     assert clean.docker("run", "-d", "-i", "--network", "none", "--name", name, "busybox", "cat").returncode == 0
-    sock, head = _hijack(clean, f"/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-x,x")
+    sock, head = clean.hijack(f"/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-x,x")
     with sock:
         assert head.startswith(b"HTTP/1.1 101") and b"application/vnd.docker.multiplexed-stream" in head
         sock.sendall(b"line-one\n")
@@ -297,19 +283,6 @@ def test_stdin_attach_without_tty_and_custom_detach_keys(clean: Daemon, need_doc
         assert sock.recv(65536) == b""  # the daemon ends the session at the detach keys
     assert clean.api("GET", f"/containers/{name}/json")["State"]["Running"]
     assert clean.docker("logs", name).stdout == b"line-one\n"
-
-
-def _hijack(clean: Daemon, path: str, body: bytes = b"") -> tuple[socket.socket, bytes]:
-    """Send a POST with Upgrade: tcp; the connected socket and the response head."""
-    sock = socket.socket(socket.AF_UNIX)
-    sock.settimeout(10)
-    sock.connect(str(clean.socket))
-    sock.sendall(f"POST /v1.45{path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
-                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    return sock, head
 
 
 def test_resize_api_events_and_content_types(clean: Daemon, need_docker_cli: None) -> None:
@@ -344,7 +317,7 @@ def _hijacked_start(clean: Daemon, exec_id: str, tty: bool) -> tuple[int, dict[s
     """POST /exec/{id}/start with Upgrade: tcp; the status, headers and everything until EOF."""
     import json
 
-    sock, head = _hijack(clean, f"/exec/{exec_id}/start", json.dumps({"Detach": False, "Tty": tty}).encode())
+    sock, head = clean.hijack(f"/exec/{exec_id}/start", json.dumps({"Detach": False, "Tty": tty}).encode())
     with sock:
         rest = b""
         while chunk := sock.recv(65536):

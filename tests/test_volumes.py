@@ -13,16 +13,12 @@ from pathlib import Path
 import pytest
 
 from daemon_harness import destroy, new_daemon
-from volume_helpers import ANONYMOUS_LABEL, PREFIX, inspect, mounts_under, out, remove_test_volumes, volumes
+from helpers import out
+from host_probe import mounts_under
+from volume_helpers import ANONYMOUS_LABEL, PREFIX, volumes
 
 pytestmark = pytest.mark.usefixtures("need_docker_cli")
 
-
-@pytest.fixture
-def vd(clean):
-    """The session daemon; the test's containers and volumes are removed afterwards."""
-    yield clean
-    remove_test_volumes(clean)
 
 
 @pytest.fixture
@@ -35,7 +31,7 @@ def test_named_volume_outlives_its_container(vd):
     name = PREFIX + "data"
     assert out(vd.docker("volume", "create", name)).strip() == name
     out(vd.docker("run", "--name", PREFIX + "w", "-v", f"{name}:/data", "busybox", "sh", "-c", "echo keep > /data/f"))
-    cid = inspect(vd, PREFIX + "w")["Id"]
+    cid = vd.inspect(PREFIX + "w")["Id"]
     busy = vd.docker("volume", "rm", name)
     assert busy.returncode == 1
     assert busy.stderr.decode().strip() == (f"Error response from daemon: remove {name}: volume is in use - [{cid}]")
@@ -91,7 +87,7 @@ def test_anonymous_volumes_go_with_rm_v_and_auto_remove(vd):
     out(vd.docker("run", "--rm", "-v", "/anon", "busybox", "sh", "-c", "echo x > /anon/f"))
     assert set(volumes(vd)) == before
     out(vd.docker("run", "--name", PREFIX + "a", "-v", "/anon", "-v", PREFIX + "named:/named", "busybox", "true"))
-    info = inspect(vd, PREFIX + "a")
+    info = vd.inspect(PREFIX + "a")
     anon = [m for m in info["Mounts"] if m["Destination"] == "/anon"][0]
     assert anon["Type"] == "volume" and len(anon["Name"]) == 64 and anon["RW"] is True and anon["Driver"] == "local"
     assert ANONYMOUS_LABEL in volumes(vd)[anon["Name"]]["Labels"]
@@ -103,7 +99,7 @@ def test_anonymous_volumes_go_with_rm_v_and_auto_remove(vd):
 def test_prune_spares_named_volumes_unless_all(vd):
     out(vd.docker("volume", "create", "--label", "keep=no", PREFIX + "p1"))
     out(vd.docker("run", "--name", PREFIX + "anon", "-v", "/a", "busybox", "true"))
-    anon = inspect(vd, PREFIX + "anon")["Mounts"][0]["Name"]
+    anon = vd.inspect(PREFIX + "anon")["Mounts"][0]["Name"]
     in_use = vd.docker("volume", "prune", "-f")
     assert anon not in out(in_use)
     out(vd.docker("rm", PREFIX + "anon"))
@@ -123,7 +119,7 @@ def test_mount_flag_tmpfs_and_inspect_shapes(vd, host_dir):
                   "--tmpfs", "/run2:size=2m",
                   "-v", f"{host_dir}:/hb:ro", "busybox",
                   "sh", "-c", "grep -E ' /(mt|run2|mv|mb|hb) ' /proc/mounts; stat -c %a /mt; touch /mv/x"))
-    mounts = {m["Destination"]: m for m in inspect(vd, PREFIX + "m")["Mounts"]}
+    mounts = {m["Destination"]: m for m in vd.inspect(PREFIX + "m")["Mounts"]}
     assert set(mounts) == {"/mv", "/mb", "/mt", "/hb"}
     source = volumes(vd)[PREFIX + "mv"]["Mountpoint"]
     assert mounts["/mv"] == {"Type": "volume", "Name": PREFIX + "mv", "Source": source, "Destination": "/mv",
@@ -147,7 +143,7 @@ def test_volumes_from(vd):
     assert got.stdout == b"shared\na\n" and b"Read-only file system" in got.stderr
     rw = vd.docker("run", "--name", PREFIX + "dst", "--volumes-from", PREFIX + "src", "busybox", "touch", "/data/ok")
     out(rw)
-    anon = [m["Name"] for m in inspect(vd, PREFIX + "src")["Mounts"] if m["Destination"] == "/anon"][0]
+    anon = [m["Name"] for m in vd.inspect(PREFIX + "src")["Mounts"] if m["Destination"] == "/anon"][0]
     out(vd.docker("rm", "-v", PREFIX + "dst"))
     assert anon in volumes(vd), "an anonymous volume another container uses must survive rm -v"
     out(vd.docker("rm", "-v", PREFIX + "src"))
@@ -162,7 +158,7 @@ def test_image_volume_makes_an_anonymous_volume(vd, tmp_path):
     try:
         listing = out(vd.docker("run", "--name", PREFIX + "iv", tag, "sh", "-c", "cat /vol/f; stat -c '%u %g' /vol"))
         assert listing == "img\n7 9\n"
-        mount = inspect(vd, PREFIX + "iv")["Mounts"][0]
+        mount = vd.inspect(PREFIX + "iv")["Mounts"][0]
         assert mount["Destination"] == "/vol" and mount["Type"] == "volume" and mount["Mode"] == ""
         out(vd.docker("rm", "-v", PREFIX + "iv"))
         assert mount["Name"] not in volumes(vd)
@@ -262,7 +258,7 @@ def test_system_df_agrees_with_du(vd):
     du = du_content(volume["Mountpoint"])
     assert abs(volume["UsageData"]["Size"] - du) <= du * 0.01
     container = [c for c in df["Containers"] if c["Names"] == ["/" + PREFIX + "dfc"]][0]
-    upper = inspect(vd, PREFIX + "dfc")["GraphDriver"]["Data"]["UpperDir"]
+    upper = vd.inspect(PREFIX + "dfc")["GraphDriver"]["Data"]["UpperDir"]
     du = du_content(upper)
     assert abs(container["SizeRw"] - du) <= du * 0.01
     image = [i for i in df["Images"] if "busybox:latest" in (i["RepoTags"] or [])][0]
@@ -298,7 +294,7 @@ def test_concurrent_create_and_remove_are_safe(vd):
 
 def test_system_prune_with_the_docker_cli(vd):
     out(vd.docker("run", "--name", PREFIX + "sp", "-v", "/anon", "-v", PREFIX + "spn:/n", "busybox", "true"))
-    anon = inspect(vd, PREFIX + "sp")["Mounts"]
+    anon = vd.inspect(PREFIX + "sp")["Mounts"]
     anon_name = [m["Name"] for m in anon if m["Destination"] == "/anon"][0]
     pruned = out(vd.docker("system", "prune", "-f", "--volumes"))
     assert "Deleted Containers:" in pruned and anon_name in pruned
@@ -312,7 +308,7 @@ def test_volumes_and_references_survive_a_daemon_kill():
         d.load_busybox()
         out(d.docker("run", "--name", "keeper", "-v", "kept:/k", "-v", "/anon", "busybox", "sh", "-c",
                      "echo safe > /k/f"))
-        anon = [m["Name"] for m in inspect(d, "keeper")["Mounts"] if m["Destination"] == "/anon"][0]
+        anon = [m["Name"] for m in d.inspect("keeper")["Mounts"] if m["Destination"] == "/anon"][0]
         d.stop(signal.SIGKILL)
         (d.data_root / "volumes" / ".trash-interrupted" / "_data").mkdir(parents=True)
         d.start()

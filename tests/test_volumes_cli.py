@@ -5,16 +5,10 @@ from __future__ import annotations
 import json
 import tempfile
 
-import pytest
-
 from dockyard.cli.mountflags import parse_mount_flag
-from volume_helpers import PREFIX, out, remove_test_volumes, volumes
+from helpers import out
+from volume_helpers import PREFIX, volumes
 
-
-@pytest.fixture
-def vd(clean):
-    yield clean
-    remove_test_volumes(clean)
 
 
 def test_parse_mount_flag():

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from dockyard.errors import SystemError_
-from dockyard.runtime import linux as L
+from dockyard.util import linux as L
 from dockyard.util.inroot import fd_path, open_in_root, open_root
 from dockyard.util.tarsafe import SafeExtractor
 

@@ -112,7 +112,7 @@ def _stage(content: ContentStore, stream: BinaryIO) -> _Staged:
     """Read the archive once, streaming each file into an ingest."""
     staged = _Staged(content)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
             for member in tar:
                 _stage_member(staged, tar, member)
     except tarfile.TarError as exc:
@@ -297,11 +297,13 @@ def _selected(service: "ImageService", refs: list[str]) -> dict[str, list[refere
 def save(service: "ImageService", refs: list[str], out: BinaryIO) -> None:
     """Write a docker 25-style archive: blobs/sha256/*, index.json, manifest.json, repositories, oci-layout."""
     selected = _selected(service, refs)
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         _add_dir(tar, "blobs")
         _add_dir(tar, "blobs/sha256")
         written: set[str] = set()
-        index, manifests, repositories = [], [], {}
+        index: list[dict[str, Any]] = []
+        manifests: list[dict[str, Any]] = []
+        repositories: dict[str, dict[str | None, str]] = {}
         for image_id, tags in selected.items():
             record = service.records.get(image_id)
             assert record is not None

@@ -19,8 +19,10 @@ def derive_image(service: "ImageService", parent: "Image | None", layer: BinaryI
                  empty_layer: bool | None = None) -> "ImageRecord":
     """Store the uncompressed `layer` tar (if any), write config + manifest, unpack, record; no tag."""
     created = now_rfc3339()
-    base = dict(parent.config) if parent is not None else {"architecture": "amd64", "os": "linux"}
-    parent_layers = list(service.records.get(parent.id).layers) if parent is not None else []
+    base: dict[str, Any] = dict(parent.config) if parent is not None else {"architecture": "amd64", "os": "linux"}
+    parent_record = service.records.get(parent.id) if parent is not None else None
+    assert parent is None or parent_record is not None, f"image {parent.id} has no record"
+    parent_layers = list(parent_record.layers) if parent_record is not None else []
     diff_ids = list((base.get("rootfs") or {}).get("diff_ids") or [])
     layers = list(parent_layers)
     if layer is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def _index(ipr: IPRoute, ifname: str) -> int | None:
     return found[0] if found else None
 
 
-def host_routes(exclude: set[str] = frozenset()) -> list[ipaddress.IPv4Network]:
+def host_routes(exclude: AbstractSet[str] = frozenset()) -> list[ipaddress.IPv4Network]:
     """Destinations of the host's IPv4 routes (main table), minus those on interfaces in `exclude`."""
     nets = []
     with IPRoute() as ipr:

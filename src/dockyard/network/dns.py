@@ -107,6 +107,7 @@ class _Server(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Any) -> None:
         reply = answer(data, self.lookup)
         if reply is not None:
+            assert self.transport is not None  # datagrams arrive only after connection_made
             self.transport.sendto(reply, addr)
             return
         task = asyncio.get_running_loop().create_task(self._forward(data, addr))

@@ -11,7 +11,7 @@ from typing import Any, Callable, TypeVar
 
 from pyroute2 import IPRoute
 
-from dockyard.runtime import linux as L
+from dockyard.util import linux as L
 
 T = TypeVar("T")
 

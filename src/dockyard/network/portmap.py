@@ -117,9 +117,10 @@ class _UdpListener(asyncio.DatagramProtocol):
         asyncio.get_running_loop().create_task(self._open(addr, data))
 
     async def _open(self, addr: tuple[str, int], first: bytes) -> None:
-        assert self.transport is not None
+        transport = self.transport
+        assert transport is not None
         relay, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: _UdpRelay(self.transport, addr), remote_addr=self.target)
+            lambda: _UdpRelay(transport, addr), remote_addr=self.target)
         self.relays[addr] = relay
         relay.sendto(first)
 

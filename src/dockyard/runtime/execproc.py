@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from typing import Any, NoReturn
 
-from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.console import open_console
 from dockyard.runtime.init import (
@@ -17,6 +16,7 @@ from dockyard.runtime.init import (
     set_credentials,
 )
 from dockyard.runtime.userns import setns_all
+from dockyard.util import linux as L
 
 # Joined in this order; the mount namespace late, because joining it changes our root directory, and the
 # user namespace last, because joining it drops our privileges over the others.

@@ -23,10 +23,10 @@ from typing import Any
 
 from dockyard.oci.spec import ALL_CAPABILITIES
 from dockyard.runtime import bundle as B
-from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import DEFAULT_ROOT, V1_CONTROLLERS, is_cgroup2
 from dockyard.runtime.init import classify_exit_code
 from dockyard.runtime.shim import LaunchError, Shim, write_atomic
+from dockyard.util import linux as L
 
 RUNTIME_ANNOTATION = "org.dockyard.runtime"  # config.json annotation: path of the runtime binary
 STATE_DIR = "runtime-state"

@@ -10,7 +10,6 @@ import stat
 from typing import Any, NoReturn
 
 from dockyard.oci.spec import ALL_CAPABILITIES
-from dockyard.runtime import linux as L
 from dockyard.runtime import mountapi as M
 from dockyard.runtime.cgroups import DEFAULT_ROOT, V1_CONTROLLERS, is_cgroup2
 from dockyard.runtime.console import open_console
@@ -22,6 +21,7 @@ from dockyard.runtime.userns import (
     join_user_namespace,
     mount_attrs,
 )
+from dockyard.util import linux as L
 
 _FLAG_OPTIONS: dict[str, tuple[bool, int]] = {
     "ro": (True, L.MS_RDONLY), "rw": (False, L.MS_RDONLY), "nosuid": (True, L.MS_NOSUID),

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from dockyard.runtime import bundle as B
-from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.init import ContainerError, exec_process, set_credentials
 from dockyard.runtime.userns import setns_all
+from dockyard.util import linux as L
 
 _SRC_DIR = str(Path(__file__).resolve().parents[2])
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from dockyard.runtime.probe import main; main(sys.argv[2:])"

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dockyard.runtime import bundle as B
-from dockyard.runtime import linux as L
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.execproc import exec_main
 from dockyard.runtime.init import container_main
@@ -28,6 +27,7 @@ from dockyard.runtime.jsonlog import JsonLogWriter, rfc3339nano
 from dockyard.runtime.shimio import Pipe, Session, Stdio, read_chunk
 from dockyard.runtime.streams import STREAM_KINDS, encode, encode_exit
 from dockyard.runtime.userns import create_user_namespace, wants_user_namespace
+from dockyard.util import linux as L
 
 # Without a pid namespace, orphaned processes may keep the output pipes open after init exits.
 _DRAIN_TIMEOUT = 2.0

@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.runtime import linux as L
 from dockyard.runtime import mountapi as M
+from dockyard.util import linux as L
 
 _MS_TO_ATTR = ((L.MS_RDONLY, M.MOUNT_ATTR_RDONLY), (L.MS_NOSUID, M.MOUNT_ATTR_NOSUID),
                (L.MS_NODEV, M.MOUNT_ATTR_NODEV), (L.MS_NOEXEC, M.MOUNT_ATTR_NOEXEC))

@@ -233,6 +233,7 @@ class Request:
         if protocols:
             headers.append(("Sec-WebSocket-Protocol", protocols[0]))
         raw = await self._channel.switch_protocols(headers)
+        assert isinstance(raw.writer, asyncio.StreamWriter)  # the connection itself, not yet framed
         stream = websocket.open_stream(raw.reader, raw.writer, websocket.BINARY if binary else websocket.TEXT)
         self._websocket_pump = stream.pump  # a strong reference: the loop keeps only weak ones to tasks
         return Hijack(stream.reader, stream.writer)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from dockyard.errors import SystemError_
-from dockyard.runtime import linux as L
+from dockyard.util import linux as L
 
 _ESCAPE = re.compile(r"\\([0-7]{3})")
 

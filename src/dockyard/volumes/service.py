@@ -13,7 +13,7 @@ from typing import Any
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound, SystemError_
 from dockyard.metadata.db import MetadataDB
-from dockyard.runtime import linux as L
+from dockyard.util import linux as L
 from dockyard.util.filters import check_keys, match_label
 from dockyard.util.fsutil import disk_usage
 from dockyard.volumes.copyup import copy_tree

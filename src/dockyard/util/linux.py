@@ -1,4 +1,4 @@
-"""Thin ctypes wrappers over the Linux syscalls the runtime needs (Python 3.11 lacks most of them)."""
+"""Thin ctypes wrappers over the Linux syscalls Python 3.11 lacks (namespaces, mounts, pivot_root, ttys)."""
 
 from __future__ import annotations
 
