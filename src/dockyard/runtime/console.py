@@ -12,7 +12,7 @@ import os
 import socket
 import struct
 
-from dockyard.runtime import linux as L
+from dockyard.util import linux as L
 
 TIOCSPTLCK = 0x40045431  # _IOW('T', 0x31, int): lock or unlock the peer
 TIOCGPTPEER = 0x5441  # _IO('T', 0x41): open the peer of a master by descriptor, never by path
