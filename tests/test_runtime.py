@@ -220,11 +220,22 @@ def test_pause_resume_and_pids(bundle: Bundle) -> None:
     assert pid in pids and len(pids) >= 1
     wait_for(lambda: len(bundle.entries()) > 2)
     bundle.client.pause()
+    time.sleep(0.2)  # the shim logs what the process wrote before it froze
     frozen_count = len(bundle.entries())
     time.sleep(0.4)
     assert len(bundle.entries()) == frozen_count
     bundle.client.resume()
     wait_for(lambda: len(bundle.entries()) > frozen_count + 2)
+
+
+def test_sigkill_ends_a_paused_container(bundle: Bundle) -> None:
+    """SIGKILL of a frozen container thaws it (as runc does), so the kill lands and the exit is reported."""
+    bundle.write_spec(["sleep", "100"])
+    bundle.client.launch(bundle.log)
+    bundle.client.pause()
+    bundle.client.kill(signal.SIGKILL)
+    status = asyncio.run(asyncio.wait_for(bundle.client.wait(), 10))
+    assert status.exit_code == 137
 
 
 def test_cleanup_leaves_nothing(bundle: Bundle) -> None:

@@ -257,8 +257,11 @@ class Shim:
         if op == "kill":
             if self.exit_code is not None:
                 return {"error": "container is not running"}, None
+            number = req.get("signal", signal.SIGKILL)
             try:
-                signal.pidfd_send_signal(self.pidfd, int(req.get("signal", signal.SIGKILL)))
+                signal.pidfd_send_signal(self.pidfd, int(number))
+                if int(number) == signal.SIGKILL and self.cgroup:
+                    self.cgroup.thaw()  # as runc does: a frozen process gets its SIGKILL only once thawed
             except (OSError, ValueError) as exc:
                 return {"error": str(exc)}, None
             return {"ok": True}, None
