@@ -19,11 +19,11 @@ from typing import AsyncIterator, Iterator
 
 import pytest
 
-from dockyard.errors import Conflict, NotFound
+from dockyard.errors import Conflict, InsufficientStorage, NotFound
 from dockyard.events.bus import EventBus
 from dockyard.server.app import serve
 from dockyard.server.routers import system
-from dockyard.server.routing import HIJACKED, Empty, Json, Raw, Request, Router, Stream
+from dockyard.server.routing import HIJACKED, Empty, File, Json, Raw, Request, Router, Stream
 from dockyard.server.services import Services
 from dockyard.system.service import SystemService
 
@@ -128,6 +128,14 @@ def make_router() -> Router:
     @r.get("/boom")
     async def boom(req: Request) -> Json:
         raise RuntimeError("kaboom")
+
+    @r.get("/full")
+    async def full(req: Request) -> Json:
+        raise InsufficientStorage("no space left for the blob")
+
+    @r.get("/empty-file")
+    async def empty_file(req: Request) -> File:
+        return File("/dev/null", 0, 0)
 
     @r.get("/where")
     async def where(req: Request) -> Json:
@@ -328,6 +336,31 @@ def test_error_mapping_and_server_survives(server: ServerThread) -> None:
     assert (resp.status, json.loads(resp.read())) == (404, {"message": "page not found"})
     conn.request("GET", "/where")
     assert conn.getresponse().status == 200
+    conn.close()
+
+
+def test_refusals_are_logged(server: ServerThread, caplog: pytest.LogCaptureFixture) -> None:
+    """A 4xx is logged at debug with what was refused; a 5xx at error with its traceback."""
+    caplog.set_level("DEBUG", logger="dockyard")
+    assert get(server, "/missing")[0] == 404
+    assert get(server, "/full")[0] == 507
+    assert get(server, "/boom")[0] == 500
+    records = {r.getMessage(): r for r in caplog.records if r.name.startswith("dockyard.server")}
+    refused = records["GET /missing -> 404: No such container: abc"]
+    assert refused.levelname == "DEBUG"
+    full = records["GET /full -> 507: no space left for the blob"]
+    assert full.levelname == "ERROR" and full.exc_info is not None
+    boom = records["unexpected error while serving a request (GET /boom)"]
+    assert boom.levelname == "ERROR" and boom.exc_info is not None
+
+
+def test_zero_byte_file_is_served(server: ServerThread) -> None:
+    """A zero-byte blob or file: headers with Content-Length 0, and the connection stays usable."""
+    conn = UnixHTTPConnection(server.sock)
+    for _ in range(2):
+        conn.request("GET", "/empty-file")
+        resp = conn.getresponse()
+        assert (resp.status, resp.getheader("Content-Length"), resp.read()) == (200, "0", b"")
     conn.close()
 
 

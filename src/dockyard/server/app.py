@@ -88,19 +88,24 @@ class App:
             await self.validator.check(request, pattern)
             result = await handler(request)
         except Exception as exc:  # noqa: BLE001 - this is the one place errors become responses
-            return self.error(exc)
+            return self.error(exc, f"{request.method} {request.path}")
         if result is not HIJACKED and not isinstance(result, Response):
-            return self.error(TypeError(f"handler for {request.method} {request.path} returned {result!r}"))
+            where = f"{request.method} {request.path}"
+            return self.error(TypeError(f"handler for {where} returned {result!r}"), where)
         return result
 
-    def error(self, exc: BaseException) -> Response:
-        """{"message": ...} with the error's status; unexpected errors are logged with their traceback."""
-        if isinstance(exc, DockyardError):
-            message = exc.message
+    def error(self, exc: BaseException, where: str = "a request that could not be read") -> Response:
+        """{"message": ...} with the error's status. The daemon says what it refused: a 4xx is logged at
+        debug, a 5xx at error with its traceback (unexpected errors are 500s too)."""
+        status = status_of(exc)
+        message = exc.message if isinstance(exc, DockyardError) else str(exc) or type(exc).__name__
+        if not isinstance(exc, DockyardError):
+            log.error("unexpected error while serving a request (%s)", where, exc_info=exc)
+        elif status >= 500:
+            log.error("%s -> %d: %s", where, status, message, exc_info=exc)
         else:
-            log.error("unexpected error while serving a request", exc_info=exc)
-            message = str(exc) or type(exc).__name__
-        return Json({"message": message}, status=status_of(exc))
+            log.debug("%s -> %d: %s", where, status, message)
+        return Json({"message": message}, status=status)
 
 
 def build_router(services: Services) -> Router:

@@ -184,7 +184,8 @@ class Connection:
                 self._close()
             return False
         if result is HIJACKED or not isinstance(result, Response):
-            result = self.app.error(SystemError_(f"handler for {head.method} {path} returned no response"))
+            result = self.app.error(SystemError_(f"handler for {head.method} {path} returned no response"),
+                                    f"{head.method} {path}")
         keep_alive = head.keep_alive and not self._continue_due
         sent = await self._send(result, head.method, keep_alive)
         return sent and keep_alive and await self._finish_body()
@@ -360,7 +361,7 @@ class Connection:
         if isinstance(resp, Raw) and not bodiless:
             self.writer.write(resp.body)
         await self.writer.drain()
-        if isinstance(resp, File) and not bodiless:
+        if isinstance(resp, File) and not bodiless and resp.count > 0:  # sendfile refuses a count of 0
             with open(resp.path, "rb") as handle:
                 await asyncio.get_running_loop().sendfile(self.writer.transport, handle, resp.offset, resp.count)
         if isinstance(resp, Stream):
