@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 CGROUP_PARENT = "/dockyard"
 DEFAULT_STOP_TIMEOUT = 10
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+KILL_WAIT = 10.0  # seconds `kill` waits for a SIGKILLed container's exit to be recorded
 LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
                 "network", "volume", "publish", "expose", "is-task")
 
@@ -526,7 +527,9 @@ class ContainerService:
     # ----- signals --------------------------------------------------------------------------------
 
     async def kill(self, ref: str, signal: str | None = None) -> None:
-        """POST /containers/{id}/kill."""
+        """POST /containers/{id}/kill. With SIGKILL it returns once the exit is recorded (as dockerd's does,
+        bounded), so an inspect right after shows the container exited; a process that was exiting
+        already counts as killed."""
         doc = self._get(ref)
         number = parse_signal(signal or "SIGKILL")
         live = self._live_of(doc["Id"])
@@ -534,7 +537,15 @@ class ContainerService:
             await self._restarts.stopped_by_user(doc)
         if not doc["State"]["Running"] or live.shim is None:
             raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not running")
-        await self._signal(doc, live, number)
+        if number != signals.SIGKILL:
+            await self._signal(doc, live, number)
+            return
+        exited = self.register_wait(doc["Id"], "next-exit")
+        await self._kill_exiting(doc, live)
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), KILL_WAIT)
+        except asyncio.TimeoutError:
+            log.warning("container %s: no exit recorded %ss after SIGKILL", doc["Id"][:12], KILL_WAIT)
 
     async def _signal(self, doc: dict[str, Any], live: Live, number: int) -> None:
         shim = live.shim
