@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -140,3 +141,30 @@ def test_restart_keeps_addresses_and_ports_and_sigkill_leaves_nothing(need_docke
         ok(daemon.docker("network", "prune", "-f"))
         assert_no_trace(daemon, net_id)
     assert f"dockyard:{default_id[:24]}" not in links()  # idle bridges go when the daemon stops
+
+
+def test_embedded_dns_answers_over_tcp(clean: Daemon, need_docker_cli: None) -> None:
+    """127.0.0.11 answers over TCP too (length-prefixed, several queries on one connection), as over UDP."""
+    net, db = unique("tcpdns"), unique("db")
+    ok(clean.docker("network", "create", net))
+    try:
+        ok(clean.docker("run", "-d", "--name", db, "--network", net, "--network-alias", "store",
+                        "busybox", "sleep", "300"))
+        ip = ok(clean.docker("inspect", "-f", "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}" % net, db))
+        pid = ok(clean.docker("inspect", "-f", "{{.State.Pid}}", db))
+        script = ("import socket, struct, sys\n"
+                  "from dnslib import DNSRecord\n"
+                  "s = socket.create_connection(('127.0.0.11', 53), timeout=5)\n"
+                  "for name in sys.argv[1:]:\n"
+                  "    q = DNSRecord.question(name).pack()\n"
+                  "    s.sendall(struct.pack('!H', len(q)) + q)\n"
+                  "    n = struct.unpack('!H', s.recv(2, socket.MSG_WAITALL))[0]\n"
+                  "    reply = DNSRecord.parse(s.recv(n, socket.MSG_WAITALL))\n"
+                  "    print(name, ','.join(str(r.rdata) for r in reply.rr))\n")
+        result = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", script, db, "store"],
+                                capture_output=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.decode().split("\n")[:2] == [f"{db} {ip}", f"store {ip}"], result.stdout
+    finally:
+        clean.docker("rm", "-f", db)
+        clean.docker("network", "rm", net)

@@ -1,5 +1,6 @@
 """The embedded DNS server: 127.0.0.11:53 inside each container on a user network answers container names,
-aliases and short ids of its networks, and forwards everything else to the upstream resolvers."""
+aliases and short ids of its networks, and forwards everything else to the upstream resolvers; over UDP
+and over TCP (RFC 1035 4.2.2: each message behind a two-byte length), as dockerd's does."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 import re
 import socket
+import struct
 from pathlib import Path
 from typing import Any, Callable
 
@@ -93,6 +95,63 @@ async def forward(query: bytes, upstreams: list[str]) -> bytes | None:
     return None
 
 
+async def forward_tcp(query: bytes, upstreams: list[str]) -> bytes | None:
+    """Ask each upstream resolver in turn over TCP (a client asks by TCP for answers UDP cannot carry)."""
+    for server in upstreams:
+        try:
+            return await asyncio.wait_for(_ask_tcp(server, query), FORWARD_TIMEOUT)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError) as failed:
+            log.debug("dns forward over tcp to %s: %r", server, failed)
+    return None
+
+
+async def _ask_tcp(server: str, query: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(server, 53)
+    try:
+        writer.write(struct.pack("!H", len(query)) + query)
+        await writer.drain()
+        return await _read_message(reader)
+    finally:
+        writer.close()
+
+
+async def _read_message(reader: asyncio.StreamReader) -> bytes:
+    """One length-prefixed DNS message from a TCP stream."""
+    (length,) = struct.unpack("!H", await reader.readexactly(2))
+    return await reader.readexactly(length)
+
+
+class _TcpServer:
+    """Serves one container's 127.0.0.11:53 over TCP: any number of queries per connection."""
+
+    def __init__(self, lookup: Lookup, upstreams: Callable[[], list[str]]) -> None:
+        self.lookup, self.upstreams = lookup, upstreams
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
+        try:
+            while True:
+                query = await asyncio.wait_for(_read_message(reader), FORWARD_TIMEOUT * 2)
+                reply = answer(query, self.lookup)
+                if reply is None:
+                    reply = await forward_tcp(query, self.upstreams()) or servfail(query)
+                if reply is None:
+                    return
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                await writer.drain()
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            return  # the client is done, went away or went quiet
+        finally:
+            self.writers.discard(writer)
+            writer.close()
+
+    def close(self) -> None:
+        """Hang up on every client."""
+        for writer in list(self.writers):
+            writer.close()
+
+
 class _Server(asyncio.DatagramProtocol):
     """Serves one container's 127.0.0.11:53."""
 
@@ -121,24 +180,36 @@ class _Server(asyncio.DatagramProtocol):
 
 
 class DnsServer:
-    """The resolver a container reaches at 127.0.0.11 (UDP); the socket lives in its namespace."""
+    """The resolver a container reaches at 127.0.0.11 (UDP and TCP); the sockets live in its namespace."""
 
-    def __init__(self, server: _Server) -> None:
+    def __init__(self, server: _Server, tcp: asyncio.Server, tcp_clients: _TcpServer) -> None:
         self._server = server
+        self._tcp = tcp
+        self._tcp_clients = tcp_clients
 
     @classmethod
     async def start(cls, namespace: Path, lookup: Lookup, upstreams: Callable[[], list[str]]) -> DnsServer:
-        """Bind 127.0.0.11:53 inside `namespace` and serve it on the running loop."""
+        """Bind 127.0.0.11:53 (UDP and TCP) inside `namespace` and serve them on the running loop."""
         loop = asyncio.get_running_loop()
-        sock = await loop.run_in_executor(None, netns.socket_in, namespace, socket.SOCK_DGRAM, (ADDRESS, 53))
+        udp = await loop.run_in_executor(None, netns.socket_in, namespace, socket.SOCK_DGRAM, (ADDRESS, 53))
+        try:
+            tcp_sock = await loop.run_in_executor(None, netns.socket_in, namespace, socket.SOCK_STREAM, (ADDRESS, 53))
+        except BaseException:
+            udp.close()
+            raise
         server = _Server(lookup, upstreams)
-        await loop.create_datagram_endpoint(lambda: server, sock=sock)
-        return cls(server)
+        await loop.create_datagram_endpoint(lambda: server, sock=udp)
+        tcp_clients = _TcpServer(lookup, upstreams)
+        tcp = await asyncio.start_server(tcp_clients.serve, sock=tcp_sock)
+        return cls(server, tcp, tcp_clients)
 
     async def close(self) -> None:
         """Stop answering."""
+        self._tcp.close()
+        self._tcp_clients.close()
         if self._server.transport is not None:
             self._server.transport.close()
         for task in list(self._server.tasks):
             task.cancel()
         await asyncio.gather(*self._server.tasks, return_exceptions=True)
+        await self._tcp.wait_closed()
