@@ -60,8 +60,26 @@ def test_api_shapes_and_errors(clean):
     assert same == first, "creating an existing volume answers the existing one"
     listing = clean.api("GET", "/volumes")
     assert listing["Warnings"] is None and first["Name"] in {v["Name"] for v in listing["Volumes"]}
-    assert ANONYMOUS_LABEL not in (volumes(clean)[first["Name"]]["Labels"] or {})
+    assert volumes(clean)[first["Name"]]["Labels"] == {ANONYMOUS_LABEL: ""}  # dockerd: nameless is anonymous
     clean.api("DELETE", f"/volumes/{first['Name']}")
     df = clean.api("GET", "/system/df?type=volume")
     assert set(df) == {"Volumes"}
     assert clean.request("GET", "/system/df?type=bogus")[0] == 400
+
+
+def test_nameless_volumes_are_anonymous_and_prune_follows_the_api_version(clean):
+    """dockerd: a volume created without a name carries com.docker.volume.anonymous; prune before API 1.42
+    removes every unused volume, from 1.42 on only anonymous ones unless all=true."""
+    label = {"dyt-prune-version": "1"}
+    selector = '{"label":["dyt-prune-version=1"]}'
+    try:
+        for version, named_goes in (("1.41", True), ("1.45", False)):
+            named = clean.api("POST", "/volumes/create", {"Name": PREFIX + "named", "Labels": label})["Name"]
+            nameless = clean.api("POST", "/volumes/create", {"Labels": label})
+            assert nameless["Labels"] == {**label, ANONYMOUS_LABEL: ""}, nameless
+            pruned = clean.api("POST", f"/v{version}/volumes/prune?filters={selector}")["VolumesDeleted"] or []
+            assert nameless["Name"] in pruned and (named in pruned) == named_goes, (version, pruned)
+            clean.request("DELETE", f"/volumes/{named}")
+    finally:
+        for volume in clean.api("GET", f"/volumes?filters={selector}")["Volumes"] or []:
+            clean.request("DELETE", f"/volumes/{volume['Name']}")

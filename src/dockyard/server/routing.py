@@ -105,6 +105,11 @@ class Empty(Response):
 Handler = Callable[["Request"], Awaitable[Any]]
 
 
+def _version_key(text: str) -> tuple[int, ...]:
+    """"1.45" -> (1, 45)."""
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
 class Request:
     """One HTTP request as a handler sees it."""
 
@@ -121,6 +126,10 @@ class Request:
         self._json: Any = _UNSET
         self._streamed = False
         self._websocket_pump: asyncio.Task[None] | None = None
+
+    def api_older_than(self, version: str) -> bool:
+        """Whether the client asked for an API version before `version` ("1.42"): old clients, old rules."""
+        return _version_key(self.api_version) < _version_key(version)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """First value of a query parameter, or `default` when absent."""

@@ -118,6 +118,8 @@ class VolumeService:
             raise InvalidParameter("json: cannot unmarshal into Go struct field CreateOptions.Labels of type "
                                    "map[string]string")
         options = validate_options(driver_opts)
+        if not name:
+            anonymous = True  # dockerd: a volume created without a name is anonymous
         name = validate_name(name) if name else secrets.token_hex(32)
         if anonymous:
             labels = {**(labels or {}), ANONYMOUS_LABEL: ""}

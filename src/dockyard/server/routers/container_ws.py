@@ -8,22 +8,16 @@ from dockyard.server.routing import HIJACKED, Hijack, Request, Router
 from dockyard.server.services import Services
 
 
-def _version(text: str) -> tuple[int, ...]:
-    """"1.45" -> (1, 45)."""
-    return tuple(int(part) for part in text.split(".") if part.isdigit())
-
-
 def register(router: Router, services: Services) -> None:
     """Add the websocket attach route (GET, and POST as some clients send) to `router`."""
 
     async def attach_ws(req: Request) -> object:
         """Handshake, then the attach session over websocket frames."""
-        version = _version(req.api_version)
-        options = AttachOptions.from_request(req, default=version < (1, 42))
+        options = AttachOptions.from_request(req, default=req.api_older_than("1.42"))
 
         async def open_client(_content_type: str) -> Hijack:
             """Upgrade once the container is known to be attachable."""
-            return await req.hijack_websocket(binary=version >= (1, 28))
+            return await req.hijack_websocket(binary=not req.api_older_than("1.28"))
 
         await serve_attach(services, req.params["id"], options, open_client, multiplex=False)
         return HIJACKED

@@ -35,7 +35,10 @@ def register(router: Router, services: Any) -> None:
 
     @router.post("/volumes/prune")
     async def prune(req: Request) -> Json:
-        return Json(await run_blocking(volumes.prune, parse_filters(req.arg("filters"))))
+        filters = parse_filters(req.arg("filters"))
+        if req.api_older_than("1.42"):
+            filters["all"] = ["true"]  # dockerd: before 1.42 prune removed every unused volume
+        return Json(await run_blocking(volumes.prune, filters))
 
     @router.get("/volumes/{name}")
     async def inspect(req: Request) -> Json:
