@@ -83,6 +83,19 @@ def test_valid_bodies_pass() -> None:
         CREATE.check(jsonsafe.loads(body, depth_check=False))
 
 
+def test_fields_are_renamed_as_go_matches_them() -> None:
+    """Go's decoder matches struct fields case-insensitively (an exact match first, the last key winning):
+    services get the field's own name; map keys (labels) keep theirs."""
+    body = jsonsafe.loads('{"image":"busybox","hostconfig":{"memory":5,"PORTBINDINGS":{"80/tcp":[{"hostport":"8"}]}},'
+                          '"Labels":{"lower":"x"},"cmd":["a"],"Cmd":["b"],"CMD":["c"]}', depth_check=False)
+    CREATE.check(body)
+    assert body == {"Image": "busybox", "HostConfig": {"Memory": 5, "PortBindings": {"80/tcp": [{"HostPort": "8"}]}},
+                    "Labels": {"lower": "x"}, "Cmd": ["c"]}
+    exec_config = jsonsafe.loads('{"detachKeys":"ctrl-x","tty":true,"cmd":["sh"]}', depth_check=False)
+    load_schema().operations["POST /containers/{}/exec"].check(exec_config)
+    assert exec_config == {"DetachKeys": "ctrl-x", "Tty": True, "Cmd": ["sh"]}
+
+
 def test_other_operations_and_query_json() -> None:
     ops = load_schema().operations
     assert refused(ops["POST /commit"], '{"Labels":{"a":1}}') == \

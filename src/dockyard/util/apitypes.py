@@ -206,13 +206,14 @@ class Map(Node):
 
 
 class Obj(Node):
-    """A Go struct: known fields are checked (matched case-insensitively, as Go does), others only for
-    their strings and depth; with no fields at all it is a free-form object (struct {}, map[string]any)."""
+    """A Go struct: known fields are checked (matched case-insensitively, as Go does, and renamed to the
+    field's own name, so `detachKeys` reaches a service as `DetachKeys`), others only for their strings and
+    depth; with no fields at all it is a free-form object (struct {}, map[string]any)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.fields: dict[str, Node] = {}
-        self.folded: dict[str, Node] = {}
+        self.folded: dict[str, tuple[str, Node]] = {}
 
     @property
     def gotype(self) -> str:  # type: ignore[override]
@@ -220,7 +221,7 @@ class Obj(Node):
 
     def set_fields(self, fields: dict[str, Node]) -> None:
         self.fields = fields
-        self.folded = {_fold(k): v for k, v in fields.items()}
+        self.folded = {_fold(k): (k, v) for k, v in fields.items()}
 
     def check(self, value: Any, struct: str, path: str) -> None:
         if type(value) is not dict:
@@ -230,18 +231,35 @@ class Obj(Node):
         name = self.name or struct
         fields, folded = self.fields, self.folded
         prefix = path + "." if path else ""
+        renamed = False
         for key, element in value.items():
             if "\x00" in key or not key.isascii():
                 _check_text(key, name, prefix + key)
             node = fields.get(key)
             if node is None:
-                node = folded.get(_fold(key))
+                field = folded.get(_fold(key))
+                if field is not None:
+                    node, renamed = field[1], True
             if node is None:
                 if type(element) is not str and type(element) is not dict and type(element) is not list:
                     continue
                 _check_free(element, name, prefix + key)
             else:
                 node.check(element, name, prefix + key)
+        if renamed:
+            _canonical_keys(value, fields, folded)
+
+
+def _canonical_keys(value: dict[str, Any], fields: dict[str, Node], folded: dict[str, tuple[str, Node]]) -> None:
+    """Rename keys that matched a field only case-insensitively to the field's name; like Go's decoder,
+    the last of several keys for one field wins."""
+    items = list(value.items())
+    value.clear()
+    for key, element in items:
+        if key not in fields and (field := folded.get(_fold(key))) is not None:
+            key = field[0]
+        value.pop(key, None)
+        value[key] = element
 
 
 def _fold(key: str) -> str:
