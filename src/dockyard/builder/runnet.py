@@ -13,17 +13,24 @@ from dockyard.util.aio import run_blocking
 STEP_PREFIX = "build-"
 
 
+class StepEtc(Protocol):
+    """What a step's network puts into its resolv.conf and hosts."""
+
+    def write(self, host: dict[str, Any], hostname: str, container_dir: Path) -> None: ...
+
+
 class RunNetworks(Protocol):
     """What the builder needs of the network service: plan and attach a sandbox for a throwaway container,
-    write its /etc files, release it, and list the sandboxes it holds (to release a crash's leftovers)."""
+    say what its /etc files take, release it, and list the sandboxes it holds (to release a crash's leftovers)."""
 
     def plan(self, host_config: dict[str, Any], networking: Any, config: dict[str, Any]) -> dict[str, Any]: ...
 
-    async def attach(self, doc: dict[str, Any]) -> None: ...
+    async def attach(self, container_id: str, name: str, host_config: dict[str, Any],
+                     exposed: dict[str, Any] | None, networks: dict[str, Any]) -> dict[str, Any]: ...
 
-    def write_etc(self, doc: dict[str, Any], container_dir: Path) -> None: ...
+    def etc_plan(self, container_id: str) -> StepEtc: ...
 
-    async def release(self, doc: dict[str, Any]) -> None: ...
+    async def release(self, container_id: str) -> None: ...
 
     def sandbox_ids(self) -> list[str]: ...
 
@@ -43,30 +50,24 @@ async def step_network(networks: RunNetworks, step_key: str, mode: str) -> Async
     if mode in ("host", "none"):
         yield mode
         return
-    doc = _step_doc(step_key, mode)
-    doc["NetworkSettings"]["Networks"] = networks.plan(doc["HostConfig"], None, doc["Config"])
-    await networks.attach(doc)
+    host = {"NetworkMode": mode}
+    planned = networks.plan(host, None, {})
+    settings = await networks.attach(step_key, f"/{step_key}", host, None, planned)
     try:
-        yield doc["NetworkSettings"].get("SandboxKey") or "none"
+        yield settings.get("SandboxKey") or "none"
     finally:
-        await networks.release(doc)
+        await networks.release(step_key)
 
 
 async def write_network_etc(networks: RunNetworks, step_key: str, mode: str, bundle: Path) -> None:
     """Point the step's resolv.conf and hosts at its network (embedded DNS on user networks, its own address)."""
     if mode not in ("host", "none"):
-        await run_blocking(networks.write_etc, _step_doc(step_key, mode), bundle)
+        await run_blocking(networks.etc_plan(step_key).write, {"NetworkMode": mode},
+                           step_key[len(STEP_PREFIX):][:12], bundle)
 
 
 async def release_leftovers(networks: RunNetworks) -> None:
     """Release the sandboxes of RUN steps a crash left behind (no build survives a daemon restart)."""
     for sandbox_id in networks.sandbox_ids():
         if sandbox_id.startswith(STEP_PREFIX):
-            await networks.release(_step_doc(sandbox_id, "bridge"))
-
-
-def _step_doc(step_key: str, mode: str) -> dict[str, Any]:
-    """The part of a container record the network service reads, for a RUN step's throwaway container."""
-    hostname = step_key[len(STEP_PREFIX):][:12]
-    return {"Id": step_key, "Name": f"/{step_key}", "HostConfig": {"NetworkMode": mode},
-            "Config": {"Hostname": hostname}, "NetworkSettings": {"Networks": {}, "Ports": {}}}
+            await networks.release(sandbox_id)

@@ -19,6 +19,9 @@ from dockyard.containers.etcfiles import write_etc_files
 from dockyard.containers.host_features import discard_unsupported
 from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.containers.mounts import MountManager, merge_mounts
+from dockyard.containers.networking import ContainerNetworking, container_ref
+from dockyard.containers.protocols import (ContainerSnapshots, EtcFiles, EventPublisher, ImageLookup,
+                                           NetworkAttachment, Shim, ShimFactory, VolumeMounts)
 from dockyard.containers.health import HealthMonitor
 from dockyard.containers.restart import RestartSupervisor, clear_restarting
 from dockyard.containers.runtime_options import apply_runtime_options
@@ -55,7 +58,7 @@ class Live:
     one, so at most one init ever runs per container."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    shim: Any = None
+    shim: Shim | None = None
     monitor: asyncio.Task | None = None
     removing: bool = False  # a removal is under way: no start may begin
     exit_waiters: list[asyncio.Future] = field(default_factory=list)
@@ -66,8 +69,9 @@ class Live:
 class ContainerService:
     """Owns container records and their lifecycle; talks to images, snapshots and the runtime."""
 
-    def __init__(self, data_root: Path, exec_root: Path, store: ContainerStore, images: Any, snapshots: Any,
-                 events: Any, shim_factory: Callable[[Path], Any], *, network: Any, volumes: Any = None) -> None:
+    def __init__(self, data_root: Path, exec_root: Path, store: ContainerStore, images: ImageLookup,
+                 snapshots: ContainerSnapshots, events: EventPublisher, shim_factory: ShimFactory, *,
+                 network: NetworkAttachment, volumes: VolumeMounts | None = None) -> None:
         self._containers_dir = data_root / "containers"
         self._bundles_dir = exec_root / "containers"
         self._store = store
@@ -75,7 +79,8 @@ class ContainerService:
         self._snapshots = snapshots
         self._events = events
         self._shim_factory = shim_factory
-        self._network = network  # network service: plan/attach/write_etc/release (dockyard.network.service)
+        self._network = network
+        self._networking = ContainerNetworking(network)
         self._mounts = MountManager(volumes)  # volumes, binds, tmpfs (dockyard.containers.mounts)
         self._userns = UsernsAllocator(data_root / "userns.json", lambda: set(self._docs))  # --userns=auto ids
         self._live: dict[str, Live] = {}
@@ -271,10 +276,10 @@ class ContainerService:
                     raise Conflict("container is marked for removal and cannot be started")
                 self._restarts.started_by_user(doc)
             try:
-                await self._network.attach(doc)
-                pid, shim = await run_blocking(self._launch, doc)
+                await self._networking.attach(doc)
+                pid, shim = await run_blocking(self._launch, doc, self._network.etc_plan(doc["Id"]))
             except BaseException as error:
-                await self._network.release(doc)
+                await self._networking.release(doc)
                 if by_policy:
                     clear_restarting(doc)  # docker: a restart that fails leaves the container stopped
                     doc["State"]["Error"] = getattr(error, "message", None) or str(error)
@@ -298,7 +303,7 @@ class ContainerService:
         self._health.watch(doc)
         return True
 
-    def _launch(self, doc: dict[str, Any]) -> tuple[int, Any]:
+    def _launch(self, doc: dict[str, Any], etc: EtcFiles) -> tuple[int, Shim]:
         container_id = doc["Id"]
         bundle = self.bundle(container_id)
         rootfs = bundle / "rootfs"
@@ -310,7 +315,7 @@ class ContainerService:
         self._snapshots.unmount(rootfs)  # what a start cut short left: no shim runs, so nothing uses it
         self._snapshots.mount_container(container_id, rootfs)
         try:
-            spec = self._spec(doc, rootfs)
+            spec = self._spec(doc, rootfs, etc)
             apply_runtime_options(spec, doc["HostConfig"])
             write_atomic(bundle / "config.json", json.dumps(spec).encode(), durable=False)
             if not doc["HostConfig"].get("Runtime"):
@@ -324,13 +329,13 @@ class ContainerService:
             raise
         return pid, shim
 
-    def _spec(self, doc: dict[str, Any], rootfs: Path) -> dict[str, Any]:
+    def _spec(self, doc: dict[str, Any], rootfs: Path, etc: EtcFiles) -> dict[str, Any]:
         config, host = doc["Config"], doc["HostConfig"]
         network = "host" if host.get("NetworkMode") == "host" else doc["NetworkSettings"]["SandboxKey"] or "none"
         container_dir = self.container_dir(doc["Id"])
         hostname = config["Hostname"]
         write_etc_files(container_dir, hostname, network, host.get("ExtraHosts"))
-        self._network.write_etc(doc, container_dir)
+        etc.write(host, hostname, container_dir)
         try:
             user = resolve_user(rootfs, config.get("User") or "", host.get("GroupAdd"))
         except InvalidParameter as bad:
@@ -374,7 +379,7 @@ class ContainerService:
             except Exception:  # the exit is recorded all the same: a stuck "running" would block stop and rm
                 log.exception("cleaning up after container %s failed", container_id[:12])
             try:
-                await self._network.release(doc)
+                await self._networking.release(doc)
             except Exception:
                 log.exception("releasing the network of container %s failed", container_id[:12])
             log.debug("container %s exited with %d", container_id[:12], exit_code)
@@ -437,7 +442,7 @@ class ContainerService:
                 # a start or restart the daemon died in may have left the rootfs mounted or a cgroup
                 await run_blocking(self._release, doc["Id"], shim if (self.bundle(doc["Id"]) / "config.json").exists()
                                    else None)
-                await self._network.release(doc)
+                await self._networking.release(doc)
                 idle.append(doc)
                 continue
             live.shim = shim
@@ -739,13 +744,23 @@ class ContainerService:
         doc = self._get(ref)
         return doc["Id"], Path(doc["LogPath"]), bool(doc["Config"].get("Tty"))
 
-    def network_doc(self, ref: str) -> dict[str, Any]:
-        """The live record of a container, for the network service to change its NetworkSettings."""
-        return self._get(ref)
+    async def connect_network(self, network_ref: str, body: Any) -> None:
+        """POST /networks/{id}/connect: join a running container now, a stopped one at its next start."""
+        container = container_ref(body)
+        network_id = self._network.get(network_ref)["Id"]
+        doc = self._get(container)
+        async with self._live_of(doc["Id"]).lock:
+            await self._networking.connect(network_id, doc, body.get("EndpointConfig"))
+            await self._save(doc)
 
-    async def save_network(self, container_id: str) -> None:
-        """Persist a record after the network service changed its NetworkSettings (connect/disconnect)."""
-        await run_blocking(self._store.save, self._docs[container_id])
+    async def disconnect_network(self, network_ref: str, body: Any) -> None:
+        """POST /networks/{id}/disconnect."""
+        container = container_ref(body)
+        network_id = self._network.get(network_ref)["Id"]
+        doc = self._get(container)
+        async with self._live_of(doc["Id"]).lock:
+            await self._networking.disconnect(network_id, doc)
+            await self._save(doc)
 
     def require_attachable(self, ref: str) -> str:
         doc = self._get(ref)

@@ -48,7 +48,6 @@ async def run(config: DaemonConfig) -> None:
     volumes = VolumeService(root / "volumes", db, events)
     containers = ContainerService(root, config.exec_root, ContainerStore(db), images, snapshots, events, ShimClient,
                                   network=networks, volumes=volumes)
-    networks.bind_containers(containers)
     images.set_usage_check(containers.image_users)
     system = SystemService(config.raw, root, images, containers, events=events)
     await containers.restore()
