@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import fcntl
 import hashlib
@@ -124,7 +125,7 @@ class NetworkService:
         record = self.get(ref)
         return network_view(record, self._containers_view(record))
 
-    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def list(self, filters: dict[str, builtins.list[str]]) -> builtins.list[dict[str, Any]]:
         """GET /networks with docker's filters."""
         check_keys(filters, LIST_FILTERS)
         return [network_view(r, self._containers_view(r)) for r in self._networks.values()
@@ -219,7 +220,7 @@ class NetworkService:
         self._up.discard(record["Id"])
         await run_blocking(_take_down_bridge, record["Bridge"], _tag(record))
 
-    def _subnets(self, except_id: str = "") -> list[ipaddress.IPv4Network]:
+    def _subnets(self, except_id: str = "") -> builtins.list[ipaddress.IPv4Network]:
         return [ipaddress.IPv4Network(c["Subnet"]) for r in self._networks.values() if r["Id"] != except_id
                 for c in r["IPAM"]["Config"]]
 
@@ -251,7 +252,7 @@ class NetworkService:
         return {"Id": record["Id"], "Warning": ""}
 
     @staticmethod
-    def _ipam_config(ipam_body: dict[str, Any]) -> list[dict[str, str]]:
+    def _ipam_config(ipam_body: dict[str, Any]) -> builtins.list[dict[str, str]]:
         """Validate user IPAM settings (one IPv4 pool at most); [] means pick one."""
         configs = ipam_body.get("Config") or []
         if len(configs) > 1:
@@ -318,7 +319,7 @@ class NetworkService:
             del self._networks[record["Id"]]
         self._events.publish("network", "destroy", record["Id"], {"name": record["Name"], "type": "bridge"})
 
-    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+    async def prune(self, filters: dict[str, builtins.list[str]]) -> dict[str, Any]:
         """POST /networks/prune: every user network without endpoints."""
         check_keys(filters, ("until", "label", "label!"))
         deleted = []
@@ -464,7 +465,7 @@ class NetworkService:
                        sandbox: dict[str, Any]) -> dict[str, Any]:
         """Open the container's published ports and record them in the sandbox; returns NetworkSettings.Ports."""
         live = self._live[container_id]
-        published: dict[str, list[dict[str, str]]] = {}
+        published: dict[str, builtins.list[dict[str, str]]] = {}
         for binding in bindings_of(host_config, exposed):
             host_ip, host_port = await live.proxy.publish(binding, self._primary_ip(sandbox))
             published.setdefault(binding.key, []).append({"HostIp": host_ip, "HostPort": str(host_port)})
@@ -482,7 +483,7 @@ class NetworkService:
     def _primary_ip(self, sandbox: dict[str, Any]) -> str:
         return self._primary(sandbox)[1]["IP"]
 
-    def _forwards(self, sandbox: dict[str, Any]) -> list[portnat.Forward]:
+    def _forwards(self, sandbox: dict[str, Any]) -> builtins.list[portnat.Forward]:
         """The kernel DNAT rules of the sandbox's published ports (to its first interface)."""
         network_id, ep = self._primary(sandbox)
         bridge_name = self._networks[network_id]["Bridge"]
@@ -490,7 +491,7 @@ class NetworkService:
                                 int(key.partition("/")[0]), bridge_name)
                 for key, entries in sandbox["Ports"].items() for entry in entries]
 
-    def _resolve(self, container_id: str, name: str) -> list[str]:
+    def _resolve(self, container_id: str, name: str) -> builtins.list[str]:
         """Addresses of `name` (container name, alias or short id, optionally `.network`) on the asker's networks."""
         sandbox = self._sandboxes.get(container_id)
         if sandbox is None:
@@ -530,7 +531,7 @@ class NetworkService:
         record = self.get("bridge")
         return record["IPAM"]["Config"][0]["Gateway"]
 
-    def sandbox_ids(self) -> list[str]:
+    def sandbox_ids(self) -> builtins.list[str]:
         """The ids of the containers (and build steps) this daemon holds a network sandbox for."""
         return list(self._sandboxes)
 
