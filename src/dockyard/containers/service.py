@@ -128,8 +128,8 @@ class ContainerService:
         return self._containers_dir / container_id
 
     def resolve_id(self, ref: str) -> str:
-        """Full id of a container named by id, prefix or name."""
-        return self._get(ref)["Id"]
+        """Full id of a container named by id, prefix or name (from any thread)."""
+        return self._copy_of(ref)["Id"]
 
     def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         """GET /containers/{id}/json (from any thread: it reads the record as last saved)."""
@@ -188,8 +188,9 @@ class ContainerService:
     # ----- events ---------------------------------------------------------------------------------
 
     def publish(self, ref: str, action: str, **extra: str) -> None:
-        """Publish a container event with docker's attributes (image, name, labels) for an action done elsewhere."""
-        self._publish(self._get(ref), action, **extra)
+        """Publish a container event with docker's attributes (image, name, labels) for an action done elsewhere
+        (from any thread)."""
+        self._publish(self._copy_of(ref), action, **extra)
 
     def _publish(self, doc: dict[str, Any], action: str, **extra: str) -> None:
         attributes = dict(doc["Config"].get("Labels") or {})
@@ -750,22 +751,26 @@ class ContainerService:
     # ----- processes ------------------------------------------------------------------------------
 
     def pids(self, ref: str) -> builtins.list[int]:
-        """Host pids of the container's processes (for `top`); 409 when it is not running."""
-        doc = self._get(ref)
-        live = self._live_of(doc["Id"])
-        if not doc["State"]["Running"] or live.shim is None:
+        """Host pids of the container's processes (for `top`; from any thread); 409 when it is not running."""
+        doc = self._copy_of(ref)
+        shim = self._shim_of(doc["Id"])
+        if not doc["State"]["Running"] or shim is None:
             raise Conflict(f"Container {doc['Id']} is not running")
-        return live.shim.pids()
+        return shim.pids()
 
     def runtime_of(self, ref: str) -> tuple[dict[str, Any], Any]:
         """The container's record as last saved (a copy nobody changes) and its live shim handle, None unless
-        running (attach, exec)."""
-        doc = self._get(ref)
-        return self._copies[doc["Id"]], self._live_of(doc["Id"]).shim
+        running (attach, exec; from any thread)."""
+        doc = self._copy_of(ref)
+        return doc, self._shim_of(doc["Id"])
+
+    def _shim_of(self, container_id: str) -> Shim | None:
+        live = self._live.get(container_id)
+        return live.shim if live is not None else None
 
     def log_path(self, ref: str) -> tuple[str, Path, bool]:
-        """Id, json log file and whether the container has a TTY."""
-        doc = self._get(ref)
+        """Id, json log file and whether the container has a TTY (from any thread)."""
+        doc = self._copy_of(ref)
         return doc["Id"], Path(doc["LogPath"]), bool(doc["Config"].get("Tty"))
 
     async def connect_network(self, network_ref: str, body: Any) -> None:
@@ -787,7 +792,8 @@ class ContainerService:
             await self._save(doc)
 
     def require_attachable(self, ref: str) -> str:
-        doc = self._get(ref)
+        """The id of a container that attach may join: not stopped (from any thread)."""
+        doc = self._copy_of(ref)
         state = doc["State"]
         if state["Status"] == "exited" or state["Status"] == "dead":
             raise Conflict("You cannot attach to a stopped container, start it first")
