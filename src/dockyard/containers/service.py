@@ -171,8 +171,8 @@ class ContainerService:
         """Containers created from an image, and whether each runs (for rmi's conflicts; from any thread)."""
         return [(d["Id"], d["State"]["Running"]) for d in self._copies.values() if d["Image"] == image_id]
 
-    def list(self, all_: bool = False, limit: int = -1, size: bool = False, filters: dict[str, builtins.list[str]] | None = None,
-             ) -> builtins.list[dict[str, Any]]:
+    def list(self, all_: bool = False, limit: int = -1, size: bool = False,
+             filters: dict[str, builtins.list[str]] | None = None) -> builtins.list[dict[str, Any]]:
         """GET /containers/json: newest first, docker's filters (from any thread)."""
         filters = filters or {}
         check_keys(filters, LIST_FILTERS)
