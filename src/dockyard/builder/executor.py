@@ -20,12 +20,12 @@ from dockyard.builder.ctxfiles import ContextFiles
 from dockyard.builder.output import OrderedOutput, current_stage
 from dockyard.builder.parser import Dockerfile, Instruction, ParseError, parse, parse_line
 from dockyard.builder.rootfs import StepRootfs, mounted_image, step_rootfs
-from dockyard.builder.runnet import RunNetworks, network_mode, release_leftovers, step_network, write_network_etc
-from dockyard.builder.runstep import RunRequest, run_container, write_bundle
+from dockyard.builder.runnet import network_mode
+from dockyard.builder.runstep import RunRequest, StepContainers, run_step
 from dockyard.builder.stages import Plan, Stage, make_plan, stage_ref
-from dockyard.containers.users import resolve_user
 from dockyard.errors import InvalidParameter, NotFound, RuntimeFailure
 from dockyard.images.derive import derive_image
+from dockyard.oci.users import resolve_user
 from dockyard.snapshots.diff import write_layer_tar
 from dockyard.util import reference
 from dockyard.util.digest import short_id
@@ -38,7 +38,8 @@ SUPPORTED_PLATFORMS = ("", "linux", "linux/amd64")
 class BuildOptions:
     """The knobs of one build (POST /build query parameters). `fetch(ref)` pulls an image, yielding docker's
     progress messages; `remove` (rm or forcerm) only decides whether the removal of each step's container is
-    reported, since step containers never outlive their step here; `resources` are OCI linux.resources for RUN."""
+    reported, since step containers never outlive their step here; `limits` are HostConfig limits (Memory,
+    MemorySwap, CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems) for RUN."""
 
     dockerfile: str = "Dockerfile"
     tags: list[str] = field(default_factory=list)
@@ -54,16 +55,16 @@ class BuildOptions:
     pull: bool = False
     fetch: Callable[[str], Iterator[dict[str, Any]]] | None = None
     remove: bool = True
-    resources: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, Any] = field(default_factory=dict)
 
 
 class Builder:
     """Turns a context directory and options into an image; one instance serves every build of the daemon."""
 
     def __init__(self, images: Any, cache: BuildCache, work_root: Path, cache_mounts: Path,
-                 networks: RunNetworks) -> None:
+                 containers: StepContainers) -> None:
         self.images = images
-        self.networks = networks
+        self.containers = containers
         self.cache = cache
         self.work_root = work_root
         self.cache_mounts = cache_mounts
@@ -71,10 +72,6 @@ class Builder:
         cache_mounts.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
         self.files = ContextFiles(work_root / "context-files")
-
-    async def restore(self) -> None:
-        """At daemon start: release the networks of RUN steps a crash interrupted."""
-        await release_leftovers(self.networks)
 
     def _remove_leftovers(self) -> None:
         """At daemon start no build runs: drop what a crash left (step snapshots, unpacked contexts)."""
@@ -361,14 +358,11 @@ class _Run:
             with step_rootfs(self.images.snapshots, chain, self.b.work_root) as step, contextlib.ExitStack() as stack:
                 self.say(f" ---> Running in {step.key[len('build-'):][:12]}\n")
                 oci_mounts = [await self._mount(spec, stack, inst) for spec in mounts]
-                rootfs = await asyncio.to_thread(step.mount)
-                async with step_network(self.b.networks, step.key, network) as joined:
-                    req = RunRequest(argv, list(state.config.get("Env") or []), args,
-                                     state.config.get("WorkingDir") or "/", state.config.get("User") or "", joined,
-                                     self.opts.extra_hosts, oci_mounts, self.opts.resources)
-                    await asyncio.to_thread(write_bundle, step.dir, rootfs, req)
-                    await write_network_etc(self.b.networks, step.key, network, step.dir)
-                    code = await run_container(step.dir, lambda text: self.say(text))
+                await asyncio.to_thread(step.mount)
+                req = RunRequest(argv, list(state.config.get("Env") or []), args,
+                                 state.config.get("WorkingDir") or "/", state.config.get("User") or "", network,
+                                 self.opts.extra_hosts, oci_mounts, self.opts.limits)
+                code = await run_step(self.b.containers, step.dir, req, lambda text: self.say(text))
                 await asyncio.to_thread(step.unmount)
                 if code != 0:
                     raise RuntimeFailure(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)

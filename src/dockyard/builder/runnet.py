@@ -3,29 +3,9 @@ resolv.conf), a user network with its DNS, `none`, or the host's only when the b
 
 from __future__ import annotations
 
-import contextlib
-from pathlib import Path
-from typing import Any, AsyncIterator, Protocol
-
 from dockyard.errors import InvalidParameter
-from dockyard.util.aio import run_blocking
 
 STEP_PREFIX = "build-"
-
-
-class RunNetworks(Protocol):
-    """What the builder needs of the network service: plan and attach a sandbox for a throwaway container,
-    write its /etc files, release it, and list the sandboxes it holds (to release a crash's leftovers)."""
-
-    def plan(self, host_config: dict[str, Any], networking: Any, config: dict[str, Any]) -> dict[str, Any]: ...
-
-    async def attach(self, doc: dict[str, Any]) -> None: ...
-
-    def write_etc(self, doc: dict[str, Any], container_dir: Path) -> None: ...
-
-    async def release(self, doc: dict[str, Any]) -> None: ...
-
-    def sandbox_ids(self) -> list[str]: ...
 
 
 def network_mode(build_mode: str, step_flag: str) -> str:
@@ -34,39 +14,3 @@ def network_mode(build_mode: str, step_flag: str) -> str:
     if mode.startswith("container:"):
         raise InvalidParameter("network mode container:<id> is not supported for builds")
     return "bridge" if mode == "default" else mode
-
-
-@contextlib.asynccontextmanager
-async def step_network(networks: RunNetworks, step_key: str, mode: str) -> AsyncIterator[str]:
-    """Attach the step to `mode` for the duration; yields what the OCI spec's network namespace takes: a pinned
-    namespace's path, "none" or "host"."""
-    if mode in ("host", "none"):
-        yield mode
-        return
-    doc = _step_doc(step_key, mode)
-    doc["NetworkSettings"]["Networks"] = networks.plan(doc["HostConfig"], None, doc["Config"])
-    await networks.attach(doc)
-    try:
-        yield doc["NetworkSettings"].get("SandboxKey") or "none"
-    finally:
-        await networks.release(doc)
-
-
-async def write_network_etc(networks: RunNetworks, step_key: str, mode: str, bundle: Path) -> None:
-    """Point the step's resolv.conf and hosts at its network (embedded DNS on user networks, its own address)."""
-    if mode not in ("host", "none"):
-        await run_blocking(networks.write_etc, _step_doc(step_key, mode), bundle)
-
-
-async def release_leftovers(networks: RunNetworks) -> None:
-    """Release the sandboxes of RUN steps a crash left behind (no build survives a daemon restart)."""
-    for sandbox_id in networks.sandbox_ids():
-        if sandbox_id.startswith(STEP_PREFIX):
-            await networks.release(_step_doc(sandbox_id, "bridge"))
-
-
-def _step_doc(step_key: str, mode: str) -> dict[str, Any]:
-    """The part of a container record the network service reads, for a RUN step's throwaway container."""
-    hostname = step_key[len(STEP_PREFIX):][:12]
-    return {"Id": step_key, "Name": f"/{step_key}", "HostConfig": {"NetworkMode": mode},
-            "Config": {"Hostname": hostname}, "NetworkSettings": {"Networks": {}, "Ports": {}}}

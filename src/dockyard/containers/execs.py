@@ -8,10 +8,10 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.containers.service import container_env
-from dockyard.containers.users import resolve_user
+from dockyard.containers.launcher import container_env
 from dockyard.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from dockyard.oci.spec import ALL_CAPABILITIES
+from dockyard.oci.users import resolve_user
 from dockyard.util.aio import run_blocking
 
 _LAUNCH_WAIT = 5.0  # how long a resize waits for an exec whose start is under way

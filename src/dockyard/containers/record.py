@@ -71,3 +71,12 @@ def set_paused(doc: dict[str, Any], paused: bool) -> None:
 
 def short_id(container_id: str) -> str:
     return container_id[:12]
+
+
+def clear_network(doc: dict[str, Any]) -> None:
+    """A stopped container's NetworkSettings: no sandbox, addresses or published ports (its networks stay)."""
+    settings = doc["NetworkSettings"]
+    settings.update(SandboxID="", SandboxKey="", EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0,
+                    MacAddress="", Ports={})
+    for entry in (settings.get("Networks") or {}).values():
+        entry.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, DNSNames=None)

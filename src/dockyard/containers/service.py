@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import builtins
+import copy
+import functools
 import logging
 import secrets
 import signal as signals
@@ -12,35 +14,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from dockyard.containers import hostspec, record
-from dockyard.containers.config import (command_of, merge_with_image, replace_or_append_env, validate_config,
-                                         validate_host_config)
-from dockyard.containers.etcfiles import write_etc_files
-from dockyard.containers.host_features import discard_unsupported
-from dockyard.containers.userns_ids import UsernsAllocator
-from dockyard.containers.mounts import MountManager, merge_mounts
-from dockyard.containers.health import HealthMonitor
-from dockyard.containers.restart import RestartSupervisor, clear_restarting
-from dockyard.containers.runtime_options import apply_runtime_options
+from dockyard.containers import record
+from dockyard.containers.config import command_of, merge_with_image, validate_config, validate_host_config
 from dockyard.containers.filters import matches
+from dockyard.containers.health import HealthMonitor
+from dockyard.containers.host_features import discard_unsupported
+from dockyard.containers.launcher import CGROUP_PARENT, Launch, Launcher, container_env
+from dockyard.containers.mounts import MountManager
+from dockyard.containers.networking import ContainerNetworking, container_ref
+from dockyard.containers.protocols import (ContainerSnapshots, EventPublisher, ImageLookup, NetworkAttachment, Shim,
+                                           ShimFactory, VolumeMounts)
+from dockyard.containers.restart import RestartSupervisor, clear_restarting
+from dockyard.containers.steps import ThrowawayRunner
 from dockyard.containers.store import ContainerStore
-from dockyard.containers.users import resolve_user
+from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.containers.views import summary
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotModified, RuntimeFailure
 from dockyard.runtime.cgroup_spare import SpareCgroup
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.probe import run_probe
 from dockyard.util.aio import run_blocking
-from dockyard.util.atomic import write_atomic
 from dockyard.util.fsutil import remove_tree
 from dockyard.util.filters import check_keys
 from dockyard.util.names import random_name, validate_name
 
 log = logging.getLogger(__name__)
 
-CGROUP_PARENT = "/dockyard"
 DEFAULT_STOP_TIMEOUT = 10
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 KILL_WAIT = 10.0  # seconds `kill` waits for a SIGKILLed container's exit to be recorded
 LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
                 "network", "volume", "publish", "expose", "is-task")
@@ -56,7 +56,7 @@ class Live:
     one, so at most one init ever runs per container."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    shim: Any = None
+    shim: Shim | None = None
     monitor: asyncio.Task | None = None
     removing: bool = False  # a removal is under way: no start may begin
     exit_waiters: list[asyncio.Future] = field(default_factory=list)
@@ -67,8 +67,9 @@ class Live:
 class ContainerService:
     """Owns container records and their lifecycle; talks to images, snapshots and the runtime."""
 
-    def __init__(self, data_root: Path, exec_root: Path, store: ContainerStore, images: Any, snapshots: Any,
-                 events: Any, shim_factory: Callable[[Path], Any], *, network: Any, volumes: Any = None) -> None:
+    def __init__(self, data_root: Path, exec_root: Path, store: ContainerStore, images: ImageLookup,
+                 snapshots: ContainerSnapshots, events: EventPublisher, shim_factory: ShimFactory, *,
+                 network: NetworkAttachment, volumes: VolumeMounts | None = None) -> None:
         self._containers_dir = data_root / "containers"
         self._bundles_dir = exec_root / "containers"
         self._store = store
@@ -76,13 +77,18 @@ class ContainerService:
         self._snapshots = snapshots
         self._events = events
         self._shim_factory = shim_factory
-        self._network = network  # network service: plan/attach/write_etc/release (dockyard.network.service)
+        self._network = network
+        self._networking = ContainerNetworking(network)
         self._mounts = MountManager(volumes)  # volumes, binds, tmpfs (dockyard.containers.mounts)
-        self._userns = UsernsAllocator(data_root / "userns.json", lambda: set(self._docs))  # --userns=auto ids
         self._live: dict[str, Live] = {}
         self._spare_cgroup = SpareCgroup(CGROUP_PARENT)
         self._background: set[asyncio.Task] = set()
-        self._docs: dict[str, dict[str, Any]] = {}
+        self._docs: dict[str, dict[str, Any]] = {}  # the records: read and changed on the loop only
+        # copies of the records as last saved, for worker threads: replaced (never changed) on the loop
+        self._copies: dict[str, dict[str, Any]] = {}
+        userns = UsernsAllocator(data_root / "userns.json", lambda: set(self._copies))  # --userns=auto ids
+        self._launcher = Launcher(shim_factory, self._mounts, userns, self._spare_cgroup, self._copy_of)
+        self._throwaways = ThrowawayRunner(network, self._launcher, self._refill_spare_cgroup)
         self._restarts = RestartSupervisor(self._docs.get, self._save, self._start_by_policy,
                                            self._kill_for_policy, self._publish)
         self._health = HealthMonitor(self._save, self._publish, self._probe, self._restarts.restart_unhealthy)
@@ -96,6 +102,23 @@ class ContainerService:
             raise NotFound(f"No such container: {ref}")
         return doc
 
+    def _copy_of(self, ref: str) -> dict[str, Any]:
+        """A container's record as last saved (a copy that nobody changes): for worker threads."""
+        doc = self._copies.get(self._store.find_id(ref))
+        if doc is None:
+            raise NotFound(f"No such container: {ref}")
+        return doc
+
+    def _share(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Refresh the copy worker threads see of a recorded container (on the loop); returns the copy."""
+        snapshot = copy.deepcopy(doc)
+        if doc["Id"] in self._docs:
+            self._copies = {**self._copies, doc["Id"]: snapshot}
+        return snapshot
+
+    def _unshare(self, container_id: str) -> None:
+        self._copies = {cid: d for cid, d in self._copies.items() if cid != container_id}
+
     def _live_of(self, container_id: str) -> Live:
         return self._live.setdefault(container_id, Live())
 
@@ -106,19 +129,19 @@ class ContainerService:
         return self._containers_dir / container_id
 
     def resolve_id(self, ref: str) -> str:
-        """Full id of a container named by id, prefix or name."""
-        return self._get(ref)["Id"]
+        """Full id of a container named by id, prefix or name (from any thread)."""
+        return self._copy_of(ref)["Id"]
 
     def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
-        doc = self._get(ref)
-        out = dict(doc)
-        out["GraphDriver"] = self._graph_driver(doc["Id"])
+        """GET /containers/{id}/json (from any thread: it reads the record as last saved)."""
+        out = copy.deepcopy(self._copy_of(ref))
+        out["GraphDriver"] = self._graph_driver(out)
         if size:
-            out["SizeRw"], out["SizeRootFs"] = self._sizes(doc)
+            out["SizeRw"], out["SizeRootFs"] = self._sizes(out)
         return out
 
-    def _graph_driver(self, container_id: str) -> dict[str, Any]:
-        doc = self._docs[container_id]
+    def _graph_driver(self, doc: dict[str, Any]) -> dict[str, Any]:
+        container_id = doc["Id"]
         upper = self._snapshots.container_upper(container_id)
         image = self._images.resolve(doc["Image"])
         lowers = self._snapshots.lower_dirs(image.chain_id) if image.chain_id else []
@@ -138,26 +161,27 @@ class ContainerService:
         return rw, rw + base
 
     def counts(self) -> dict[str, int]:
-        """Totals for /info."""
-        states = [d["State"] for d in self._docs.values()]
+        """Totals for /info (from any thread)."""
+        states = [d["State"] for d in self._copies.values()]
         paused = sum(1 for s in states if s["Paused"])
         running = sum(1 for s in states if s["Running"]) - paused
         return {"total": len(states), "running": running, "paused": paused,
                 "stopped": len(states) - running - paused}
 
-    def image_users(self, image_id: str) -> list[tuple[str, bool]]:
-        """Containers created from an image, and whether each runs (for rmi's conflicts)."""
-        return [(d["Id"], d["State"]["Running"]) for d in self._docs.values() if d["Image"] == image_id]
+    def image_users(self, image_id: str) -> builtins.list[tuple[str, bool]]:
+        """Containers created from an image, and whether each runs (for rmi's conflicts; from any thread)."""
+        return [(d["Id"], d["State"]["Running"]) for d in self._copies.values() if d["Image"] == image_id]
 
-    def list(self, all_: bool = False, limit: int = -1, size: bool = False, filters: dict[str, list[str]] | None = None,
-             ) -> list[dict[str, Any]]:
-        """GET /containers/json: newest first, docker's filters."""
+    def list(self, all_: bool = False, limit: int = -1, size: bool = False,
+             filters: dict[str, builtins.list[str]] | None = None) -> builtins.list[dict[str, Any]]:
+        """GET /containers/json: newest first, docker's filters (from any thread)."""
         filters = filters or {}
         check_keys(filters, LIST_FILTERS)
-        docs = sorted(self._docs.values(), key=lambda d: d["Created"], reverse=True)
+        copies = self._copies
+        docs = sorted(copies.values(), key=lambda d: d["Created"], reverse=True)
         if not all_ and limit <= 0 and not filters.get("status") and not filters.get("exited"):
             docs = [d for d in docs if d["State"]["Running"]]
-        docs = [d for d in docs if matches(d, filters, self._docs, self._store, self._images)]
+        docs = [d for d in docs if matches(d, filters, copies, self._store, self._images)]
         if limit > 0:
             docs = docs[:limit]
         return [summary(d, self._sizes(d) if size else None) for d in docs]
@@ -165,8 +189,9 @@ class ContainerService:
     # ----- events ---------------------------------------------------------------------------------
 
     def publish(self, ref: str, action: str, **extra: str) -> None:
-        """Publish a container event with docker's attributes (image, name, labels) for an action done elsewhere."""
-        self._publish(self._get(ref), action, **extra)
+        """Publish a container event with docker's attributes (image, name, labels) for an action done elsewhere
+        (from any thread)."""
+        self._publish(self._copy_of(ref), action, **extra)
 
     def _publish(self, doc: dict[str, Any], action: str, **extra: str) -> None:
         attributes = dict(doc["Config"].get("Labels") or {})
@@ -201,13 +226,14 @@ class ContainerService:
         doc["NetworkSettings"]["Networks"] = networks
         await run_blocking(self._prepare_dirs, container_id, image.chain_id)
         try:
-            doc["Mounts"] = await run_blocking(self._mounts.prepare, container_id, config, host, self._get)
+            doc["Mounts"] = await run_blocking(self._mounts.prepare, container_id, config, host, self._copy_of)
             await run_blocking(self._insert_named, doc, name)
         except BaseException:
             await run_blocking(self._mounts.release, container_id, doc["Mounts"], True)
             await run_blocking(self._remove_files, container_id)
             raise
         self._docs[container_id] = doc
+        self._share(doc)
         self._live_of(container_id)
         self._publish(doc, "create")
         return {"Id": container_id, "Warnings": warnings}
@@ -271,17 +297,18 @@ class ContainerService:
                 if state["Status"] in ("removing", "dead") or live.removing:
                     raise Conflict("container is marked for removal and cannot be started")
                 self._restarts.started_by_user(doc)
+            failed: BaseException | None
             try:
-                await self._network.attach(doc)
-                pid, shim = await run_blocking(self._launch, doc)
+                await self._networking.attach(doc)
+                pid, shim = await run_blocking(self._launch, copy.deepcopy(doc), self._launch_in(doc))
             except BaseException as error:
-                await self._network.release(doc)
+                await self._networking.release(doc)
                 if by_policy:
                     clear_restarting(doc)  # docker: a restart that fails leaves the container stopped
                     doc["State"]["Error"] = getattr(error, "message", None) or str(error)
                 if isinstance(error, RuntimeFailure):
                     record.mark_start_failed(doc, error.exit_code, error.message)
-                await run_blocking(self._store.save, doc)
+                await self._save(doc)
                 failed = error
             else:
                 failed = None
@@ -289,67 +316,48 @@ class ContainerService:
                 record.mark_running(doc, pid)
                 live.shim = shim
                 live.monitor = asyncio.create_task(self._monitor(doc["Id"], shim))
-                await run_blocking(self._store.save, doc)
+                await self._save(doc)
         if failed is not None:
             if isinstance(failed, RuntimeFailure) and doc["HostConfig"].get("AutoRemove"):
                 await self.remove(doc["Id"])
             raise failed
         self._publish(doc, "start")
         self._refill_spare_cgroup()
-        self._health.watch(doc)
+        self._watch_health(doc)
         return True
 
-    def _launch(self, doc: dict[str, Any]) -> tuple[int, Any]:
+    def _launch_in(self, doc: dict[str, Any]) -> Launch:
+        """Where and with what a recorded container launches (taken on the loop)."""
         container_id = doc["Id"]
-        bundle = self.bundle(container_id)
-        rootfs = bundle / "rootfs"
+        return Launch(self.bundle(container_id), self.container_dir(container_id), Path(doc["LogPath"]),
+                      self._network.etc_plan(container_id),
+                      functools.partial(container_env, doc["Config"], doc["Config"]["Hostname"]))
+
+    def _launch(self, doc: dict[str, Any], where: Launch) -> tuple[int, Shim]:
+        """Mount the container's rootfs and launch it (in a worker thread, from a copy of the record)."""
+        container_id = doc["Id"]
+        rootfs = where.bundle / "rootfs"
         rootfs.mkdir(parents=True, exist_ok=True)
-        previous = self._shim_factory(bundle)
+        previous = self._shim_factory(where.bundle)
         if previous.alive():  # never a second init next to a shim this daemon lost track of
             raise Conflict(f"container {container_id} already has a running shim")
         previous.wait_gone()  # a shim a killed daemon was launching or one closing down
         self._snapshots.unmount(rootfs)  # what a start cut short left: no shim runs, so nothing uses it
         self._snapshots.mount_container(container_id, rootfs)
         try:
-            spec = self._spec(doc, rootfs)
-            apply_runtime_options(spec, doc["HostConfig"])
-            write_atomic(bundle / "config.json", json.dumps(spec).encode(), durable=False)
-            if not doc["HostConfig"].get("Runtime"):
-                self._spare_cgroup.claim(spec["linux"].get("cgroupsPath", ""))
-            shim = self._shim_factory(bundle)
-            pid = shim.launch(Path(doc["LogPath"]), open_stdin=bool(doc["Config"].get("OpenStdin")),
-                              stdin_once=bool(doc["Config"].get("StdinOnce")))
+            return self._launcher.launch(doc, where)
         except BaseException:
             self._mounts.stopped(doc)
             self._snapshots.unmount(rootfs)
             raise
-        return pid, shim
 
-    def _spec(self, doc: dict[str, Any], rootfs: Path) -> dict[str, Any]:
-        config, host = doc["Config"], doc["HostConfig"]
-        network = "host" if host.get("NetworkMode") == "host" else doc["NetworkSettings"]["SandboxKey"] or "none"
-        container_dir = self.container_dir(doc["Id"])
-        hostname = config["Hostname"]
-        write_etc_files(container_dir, hostname, network, host.get("ExtraHosts"))
-        self._network.write_etc(doc, container_dir)
-        try:
-            user = resolve_user(rootfs, config.get("User") or "", host.get("GroupAdd"))
-        except InvalidParameter as bad:
-            raise RuntimeFailure(bad.message, exit_code=126) from bad
-        env = container_env(config, hostname, user.home)
-        mounts = [
-            {"destination": f"/etc/{name}", "type": "bind", "source": str(container_dir / name),
-             "options": ["rbind", "rprivate"]}
-            for name in ("resolv.conf", "hostname", "hosts")
-        ]
-        mounts = merge_mounts(self._mounts.oci_mounts(doc, rootfs), mounts)
-        return hostspec.build(
-            host, self._get, userns=self._userns.mappings(doc["Id"], host.get("UsernsMode")),
-            args=[doc["Path"], *doc["Args"]], env=env, cwd=config.get("WorkingDir") or "/",
-            uid=user.uid, gid=user.gid, additional_gids=user.additional_gids, hostname=hostname,
-            terminal=bool(config.get("Tty")), readonly_rootfs=bool(host.get("ReadonlyRootfs")), mounts=mounts,
-            network_mode=network, cgroups_path=f"{CGROUP_PARENT}/{doc['Id']}", privileged=bool(host.get("Privileged")),
-        )
+    async def run_throwaway(self, container_id: str, bundle: Path, config: dict[str, Any],
+                            host_config: dict[str, Any], mounts: builtins.list[dict[str, Any]],
+                            output: Callable[[str], None]) -> int:
+        """Run a container that is never recorded (a build's RUN step) through `docker run`'s launch path:
+        `config` (Cmd, Env as it is, WorkingDir, User, Hostname) in `bundle` (its rootfs/ mounted); returns its
+        exit code once it has ended."""
+        return await self._throwaways.run(container_id, bundle, config, host_config, mounts, output)
 
     # ----- exits ----------------------------------------------------------------------------------
 
@@ -371,11 +379,11 @@ class ContainerService:
             if live.shim is not shim:
                 return  # recorded already
             try:
-                await run_blocking(self._release, container_id, shim)
+                await run_blocking(self._release, copy.deepcopy(doc), shim)
             except Exception:  # the exit is recorded all the same: a stuck "running" would block stop and rm
                 log.exception("cleaning up after container %s failed", container_id[:12])
             try:
-                await self._network.release(doc)
+                await self._networking.release(doc)
             except Exception:
                 log.exception("releasing the network of container %s failed", container_id[:12])
             log.debug("container %s exited with %d", container_id[:12], exit_code)
@@ -385,7 +393,7 @@ class ContainerService:
             live.shim = None
             live.monitor = None
             live.exits += 1
-            await run_blocking(self._store.save, doc)
+            await self._save(doc)
             if oom:
                 self._publish(doc, "oom")
             self._publish(doc, "die", exitCode=str(exit_code))
@@ -396,9 +404,10 @@ class ContainerService:
         if doc["HostConfig"].get("AutoRemove") and not restarting and not live.removing:
             await self.remove(container_id, force=False, volumes=True)
 
-    def _release(self, container_id: str, shim: Any) -> None:
-        self._mounts.stopped(self._docs[container_id])
-        self._snapshots.unmount(self.bundle(container_id) / "rootfs")
+    def _release(self, doc: dict[str, Any], shim: Shim | None) -> None:
+        """After an exit (in a worker thread, from a copy of the record): volumes, rootfs and shim let go."""
+        self._mounts.stopped(doc)
+        self._snapshots.unmount(self.bundle(doc["Id"]) / "rootfs")
         if shim is not None:
             shim.cleanup()
 
@@ -413,7 +422,9 @@ class ContainerService:
         for doc in docs:
             self._docs[doc["Id"]] = doc
             self._live_of(doc["Id"])
-        await run_blocking(self._mounts.reconcile, docs, self._docs.keys())
+        self._copies = copy.deepcopy(self._docs)
+        await run_blocking(self._mounts.reconcile, copy.deepcopy(docs), set(self._docs))
+        await self._release_unrecorded_sandboxes()
         idle = []
         for doc in docs:
             live = self._live_of(doc["Id"])
@@ -431,27 +442,39 @@ class ContainerService:
                     record.mark_running(doc, await run_blocking(_adopted_pid, shim))
                     await self._save(doc)
                 live.monitor = asyncio.create_task(self._monitor(doc["Id"], shim))
-                self._health.watch(doc)
+                self._watch_health(doc)
                 continue
             log.debug("restore: container %s does not run (recorded %s)", doc["Id"][:12], doc["State"]["Status"])
             if not doc["State"]["Running"] or doc["State"]["Restarting"]:
                 # a start or restart the daemon died in may have left the rootfs mounted or a cgroup
-                await run_blocking(self._release, doc["Id"], shim if (self.bundle(doc["Id"]) / "config.json").exists()
-                                   else None)
-                await self._network.release(doc)
+                await run_blocking(self._release, copy.deepcopy(doc),
+                                   shim if (self.bundle(doc["Id"]) / "config.json").exists() else None)
+                await self._networking.release(doc)
                 idle.append(doc)
                 continue
             live.shim = shim
             status = await shim.wait()
             await self._handle_exit(doc["Id"], shim, status.exit_code, status.finished_at, status.oom_killed,
                                     status.error)
-        await run_blocking(self._sweep_orphans)
+        await run_blocking(self._sweep_orphans, set(self._docs))
         await run_blocking(self._spare_cgroup.sweep)
         self._refill_spare_cgroup()
         await self._restarts.resume(idle)
 
+    def _watch_health(self, doc: dict[str, Any]) -> None:
+        """Probe a started container's health (status `starting` from now on, as inspect shows)."""
+        self._health.watch(doc)
+        self._share(doc)
+
+    async def _release_unrecorded_sandboxes(self) -> None:
+        """Release network sandboxes no container record owns: throwaway containers (RUN steps) a crash cut off."""
+        for sandbox_id in self._network.sandbox_ids():
+            if sandbox_id not in self._docs:
+                await self._network.release(sandbox_id)
+
     async def _save(self, doc: dict[str, Any]) -> None:
-        await run_blocking(self._store.save, doc)
+        """Persist a record from a copy taken now, which worker threads see from here on."""
+        await run_blocking(self._store.save, self._share(doc))
 
     async def _kill_for_policy(self, container_id: str) -> None:
         """SIGKILL from a policy (unhealthy): unlike `docker kill` it does not cancel restarts."""
@@ -459,7 +482,7 @@ class ContainerService:
         if live.shim is not None:
             await self._kill_exiting(self._docs[container_id], live)
 
-    async def _probe(self, doc: dict[str, Any], argv: list[str], timeout: float) -> tuple[int, str]:
+    async def _probe(self, doc: dict[str, Any], argv: builtins.list[str], timeout: float) -> tuple[int, str]:
         """Run a healthcheck command inside the running container."""
         return await run_probe(self.bundle(doc["Id"]), doc["State"]["Pid"], argv, timeout)
 
@@ -515,13 +538,14 @@ class ContainerService:
         """docker update: under the container's lock, `apply(record)` (blocking) returns HostConfig changes to save."""
         doc = self._get(ref)
         async with self._live_of(doc["Id"]).lock:
-            changes = await run_blocking(apply, doc)
+            changes = await run_blocking(apply, copy.deepcopy(doc))
             doc["HostConfig"].update(changes)
-            await run_blocking(self._store.save, doc)
+            await self._save(doc)
         return doc
 
     def is_running(self, container_id: str) -> bool:
-        doc = self._docs.get(container_id)
+        """Whether the container runs (from any thread)."""
+        doc = self._copies.get(container_id)
         return bool(doc and doc["State"]["Running"])
 
     # ----- signals --------------------------------------------------------------------------------
@@ -551,10 +575,8 @@ class ContainerService:
         shim = live.shim
         if shim is None:
             raise Conflict(f"Container {doc['Id']} is not running")
-        await run_blocking(shim.kill, number)
+        await run_blocking(shim.kill, number)  # a SIGKILL thaws a paused container (runtime/shim.py)
         self._publish(doc, "kill", signal=str(number))
-        if doc["State"]["Paused"] and number == signals.SIGKILL:
-            await self._resume_quietly(shim)
 
     async def _kill_exiting(self, doc: dict[str, Any], live: Live) -> None:
         """SIGKILL a container that must end now; one that is exiting already needs none (its exit follows)."""
@@ -629,7 +651,7 @@ class ContainerService:
             raise Conflict(f"Container {doc['Id']} is already paused")
         await run_blocking(live.shim.pause)
         record.set_paused(doc, True)
-        await run_blocking(self._store.save, doc)
+        await self._save(doc)
         self._publish(doc, "pause")
 
     async def unpause(self, ref: str) -> None:
@@ -639,7 +661,7 @@ class ContainerService:
             raise Conflict(f"Container {doc['Id']} is not paused")
         await run_blocking(live.shim.resume)
         record.set_paused(doc, False)
-        await run_blocking(self._store.save, doc)
+        await self._save(doc)
         self._publish(doc, "unpause")
 
     # ----- remove / rename / prune ---------------------------------------------------------------
@@ -670,6 +692,7 @@ class ContainerService:
             if container_id not in self._docs:
                 return  # an AutoRemove exit handler got there first
             status, doc["State"]["Status"] = doc["State"]["Status"], "removing"
+            self._share(doc)
             self._restarts.forget(container_id)
             self._health.unwatch(container_id)
             try:
@@ -679,11 +702,13 @@ class ContainerService:
                 await run_blocking(self._store.delete, container_id)
             except BaseException:
                 doc["State"]["Status"] = status
+                self._share(doc)
                 raise
         except BaseException:
             live.removing = False
             raise
         self._docs.pop(container_id, None)
+        self._unshare(container_id)
         self._publish(doc, "destroy")
         gone = self._live.pop(container_id, live)
         for waiter in gone.remove_waiters:
@@ -698,12 +723,12 @@ class ContainerService:
         remove_tree(self.container_dir(container_id))
         remove_tree(self.bundle(container_id))
 
-    def _sweep_orphans(self) -> None:
+    def _sweep_orphans(self, recorded: set[str]) -> None:
         """Files of containers whose record is gone (a crash between the delete and the clean-up)."""
         for parent in (self._containers_dir, self._bundles_dir):
             if parent.is_dir():
                 for entry in parent.iterdir():
-                    if entry.name not in self._docs:
+                    if entry.name not in recorded:
                         self._remove_files(entry.name)
 
     async def rename(self, ref: str, new_name: str) -> None:
@@ -714,10 +739,12 @@ class ContainerService:
         name = validate_name(new_name)
         if name == old:
             raise Conflict("Renaming a container with the same name as its current name")
-        await run_blocking(self._store.rename, doc, name)
+        await run_blocking(self._store.rename, copy.deepcopy(doc), name)
+        doc["Name"] = name
+        self._share(doc)
         self._publish(doc, "rename", oldName=old)
 
-    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+    async def prune(self, filters: dict[str, builtins.list[str]]) -> dict[str, Any]:
         """POST /containers/prune: remove every stopped container the filters select."""
         check_keys(filters, ("until", "label", "label!"))
         deleted, reclaimed = [], 0
@@ -732,34 +759,50 @@ class ContainerService:
 
     # ----- processes ------------------------------------------------------------------------------
 
-    def pids(self, ref: str) -> list[int]:
-        """Host pids of the container's processes (for `top`); 409 when it is not running."""
-        doc = self._get(ref)
-        live = self._live_of(doc["Id"])
-        if not doc["State"]["Running"] or live.shim is None:
+    def pids(self, ref: str) -> builtins.list[int]:
+        """Host pids of the container's processes (for `top`; from any thread); 409 when it is not running."""
+        doc = self._copy_of(ref)
+        shim = self._shim_of(doc["Id"])
+        if not doc["State"]["Running"] or shim is None:
             raise Conflict(f"Container {doc['Id']} is not running")
-        return live.shim.pids()
+        return shim.pids()
 
     def runtime_of(self, ref: str) -> tuple[dict[str, Any], Any]:
-        """The container's record (read-only) and its live shim handle, None unless running (attach, exec)."""
-        doc = self._get(ref)
-        return doc, self._live_of(doc["Id"]).shim
+        """The container's record as last saved (a copy nobody changes) and its live shim handle, None unless
+        running (attach, exec; from any thread)."""
+        doc = self._copy_of(ref)
+        return doc, self._shim_of(doc["Id"])
+
+    def _shim_of(self, container_id: str) -> Shim | None:
+        live = self._live.get(container_id)
+        return live.shim if live is not None else None
 
     def log_path(self, ref: str) -> tuple[str, Path, bool]:
-        """Id, json log file and whether the container has a TTY."""
-        doc = self._get(ref)
+        """Id, json log file and whether the container has a TTY (from any thread)."""
+        doc = self._copy_of(ref)
         return doc["Id"], Path(doc["LogPath"]), bool(doc["Config"].get("Tty"))
 
-    def network_doc(self, ref: str) -> dict[str, Any]:
-        """The live record of a container, for the network service to change its NetworkSettings."""
-        return self._get(ref)
+    async def connect_network(self, network_ref: str, body: Any) -> None:
+        """POST /networks/{id}/connect: join a running container now, a stopped one at its next start."""
+        container = container_ref(body)
+        network_id = self._network.get(network_ref)["Id"]
+        doc = self._get(container)
+        async with self._live_of(doc["Id"]).lock:
+            await self._networking.connect(network_id, doc, body.get("EndpointConfig"))
+            await self._save(doc)
 
-    async def save_network(self, container_id: str) -> None:
-        """Persist a record after the network service changed its NetworkSettings (connect/disconnect)."""
-        await run_blocking(self._store.save, self._docs[container_id])
+    async def disconnect_network(self, network_ref: str, body: Any) -> None:
+        """POST /networks/{id}/disconnect."""
+        container = container_ref(body)
+        network_id = self._network.get(network_ref)["Id"]
+        doc = self._get(container)
+        async with self._live_of(doc["Id"]).lock:
+            await self._networking.disconnect(network_id, doc)
+            await self._save(doc)
 
     def require_attachable(self, ref: str) -> str:
-        doc = self._get(ref)
+        """The id of a container that attach may join: not stopped (from any thread)."""
+        doc = self._copy_of(ref)
         state = doc["State"]
         if state["Status"] == "exited" or state["Status"] == "dead":
             raise Conflict("You cannot attach to a stopped container, start it first")
@@ -778,17 +821,6 @@ def _adopted_pid(shim: Any) -> int:
         return shim.pid or 0
     except FileNotFoundError:
         return 0
-
-
-def container_env(config: dict[str, Any], hostname: str, home: str) -> list[str]:
-    """Docker's process environment: PATH, HOSTNAME, TERM for a TTY, the config's, then HOME."""
-    env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
-    if config.get("Tty"):
-        env.append("TERM=xterm")
-    env = replace_or_append_env(env, config.get("Env") or [])
-    if not any(item.startswith("HOME=") for item in env):
-        env.append(f"HOME={home}")
-    return env
 
 
 def parse_signal(text: str) -> int:

@@ -48,15 +48,14 @@ async def run(config: DaemonConfig) -> None:
     volumes = VolumeService(root / "volumes", db, events)
     containers = ContainerService(root, config.exec_root, ContainerStore(db), images, snapshots, events, ShimClient,
                                   network=networks, volumes=volumes)
-    networks.bind_containers(containers)
     images.set_usage_check(containers.image_users)
     system = SystemService(config.raw, root, images, containers, events=events)
     await containers.restore()
     volumes.keep_users({c["Id"] for c in containers.list(all_=True)})
     from dockyard.builder.cache import BuildCache
     from dockyard.builder.executor import Builder
-    builder = Builder(images, BuildCache(db), root / "builder" / "work", root / "builder" / "cache-mounts", networks)
-    await builder.restore()
+    builder = Builder(images, BuildCache(db), root / "builder" / "work", root / "builder" / "cache-mounts",
+                      containers)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
                         networks=networks, volumes=volumes)
     server = await serve(build_router(services), config.hosts)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
+import copy
 import fcntl
 import hashlib
 import ipaddress
@@ -15,7 +17,9 @@ from typing import Any, Iterator
 
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
 from dockyard.network import bridge, firewall, ipam, netns, portnat
-from dockyard.network.dns import ADDRESS, DnsServer, host_resolvers
+from dockyard.network.dns import DnsServer, host_resolvers
+from dockyard.network.endpoints import ContainerEndpoints
+from dockyard.network.etc import EtcPlan
 from dockyard.network.portmap import Binding, PortProxy, bindings_of
 from dockyard.network.store import NetworkStore
 from dockyard.network.views import BUILTIN, LIST_FILTERS, endpoint_settings, matches, network_view, ports_view
@@ -30,6 +34,16 @@ HOST_LOCK = Path("/run/lock/dockyard-network.lock")  # shared by every daemon on
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 MTU_OPT = "com.docker.network.driver.mtu"
 DRIVERS = {"bridge": "bridge", "host": "host", "null": "null", "none": "null"}
+
+
+@dataclass(frozen=True)
+class _Neighbours:
+    """What bringing a bridge up needs to know of this daemon's other networks (a copy taken on the loop)."""
+
+    up: bool  # this daemon set the bridge up already
+    in_use: bool  # the network has endpoints
+    bridges: set[str]  # bridge names of this daemon's networks
+    subnets: list[ipaddress.IPv4Network]  # subnets of the other networks
 
 
 @dataclass
@@ -77,12 +91,7 @@ class NetworkService:
         self._sandboxes: dict[str, dict[str, Any]] = {}
         self._live: dict[str, Live] = {}
         self._lock = asyncio.Lock()
-        self._containers: Any = None
         self._up: set[str] = set()  # networks whose bridge and chains this daemon has set up and not taken down
-
-    def bind_containers(self, containers: Any) -> None:
-        """The container service, for connect/disconnect (`network_doc`, `save_network`)."""
-        self._containers = containers
 
     # ----- lookups ------------------------------------------------------------------------------
 
@@ -116,7 +125,7 @@ class NetworkService:
         record = self.get(ref)
         return network_view(record, self._containers_view(record))
 
-    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def list(self, filters: dict[str, builtins.list[str]]) -> builtins.list[dict[str, Any]]:
         """GET /networks with docker's filters."""
         check_keys(filters, LIST_FILTERS)
         return [network_view(r, self._containers_view(r)) for r in self._networks.values()
@@ -133,26 +142,25 @@ class NetworkService:
                 await self._create_record(_new_record(name, driver), default=name == "bridge")
         for sandbox in await run_blocking(lambda: list(self._store.sandboxes())):
             self._sandboxes[sandbox["Id"]] = sandbox
-        await run_blocking(self._sweep_pins)
+        await run_blocking(self._sweep_pins, {Path(sb["Key"]).name for sb in self._sandboxes.values()})
         for record in self._networks.values():
             if record["Driver"] == "bridge" and (record["Name"] != "bridge" or self._endpoints_of(record["Id"])):
                 try:
-                    await run_blocking(self._ensure_up, record)
+                    await self._ensure_up(record)
                 except DockyardError as failed:  # the daemon still starts; this network's containers cannot
                     log.error("network %s cannot be brought up: %s", record["Name"], failed.message)
         for cid, sandbox in self._sandboxes.items():
             if netns.is_pinned(Path(sandbox["Key"])):
                 await self._open_live(cid, sandbox, restoring=True)
 
-    def _sweep_pins(self) -> None:
+    def _sweep_pins(self, owned: set[str]) -> None:
         """Unpin namespaces no sandbox record owns (a crash between pinning and recording)."""
         if not self._netns_dir.is_dir():
             return
-        owned = {Path(sb["Key"]).name for sb in self._sandboxes.values()}
         for pin in self._netns_dir.iterdir():
             if pin.name not in owned:
                 netns.destroy(pin)
-                self._unforward(pin.name)
+                _unforward(pin.name)
 
     async def shutdown(self) -> None:
         """Close resolvers and proxies; take down bridges no running container uses (they come back at start)."""
@@ -161,24 +169,36 @@ class NetworkService:
         self._live.clear()
         for record in self._networks.values():
             if record["Driver"] == "bridge" and not self._endpoints_of(record["Id"]):
-                await run_blocking(self._take_down, record)
+                await self._take_down(record)
 
     # ----- bridges ------------------------------------------------------------------------------
 
-    def _ensure_up(self, record: dict[str, Any]) -> None:
-        """Create the network's bridge and firewall chains unless they exist; re-pick an automatic subnet
-        or default bridge name that another daemon has taken meanwhile."""
-        if record["Id"] in self._up and bridge.owner(record["Bridge"]) == _tag(record):
+    async def _ensure_up(self, record: dict[str, Any]) -> None:
+        """Create the network's bridge and firewall chains unless they exist (in a thread, on a copy of the record
+        and of what the other networks hold); keep the subnet or bridge name it had to re-pick."""
+        work = copy.deepcopy(record)
+        others = _Neighbours(up=record["Id"] in self._up, in_use=bool(self._endpoints_of(record["Id"])),
+                             bridges={r["Bridge"] for r in self._networks.values() if r.get("Bridge")},
+                             subnets=self._subnets(except_id=record["Id"]))
+        try:
+            await run_blocking(self._bring_up, work, others)
+        finally:
+            record.update(work)
+        self._up.add(record["Id"])
+
+    def _bring_up(self, record: dict[str, Any], others: _Neighbours) -> None:
+        """The blocking part of `_ensure_up`: re-pick an automatic subnet or default bridge name another daemon
+        has taken meanwhile (changing `record`, a copy), then make the bridge and chains."""
+        if others.up and bridge.owner(record["Bridge"]) == _tag(record):
             return  # set up by this daemon and still ours: no netlink or nft work on the start path
         with host_lock():
             name = record["Bridge"]
-            mine = {r["Bridge"] for r in self._networks.values() if r.get("Bridge")}
             config = record["IPAM"]["Config"][0]
             found = bridge.owner(name)
             if found is not None and found != _tag(record):
-                if record["Name"] != "bridge" or self._endpoints_of(record["Id"]):
+                if record["Name"] != "bridge" or others.in_use:
                     raise Conflict(f"bridge {name} already exists on the host and is not this network's")
-                record["Bridge"] = name = self._free_default_name(mine)
+                record["Bridge"] = name = _free_default_name(others.bridges)
                 record["Options"][BRIDGE_NAME_OPT] = name
             if found != _tag(record):
                 subnet = ipaddress.IPv4Network(config["Subnet"])
@@ -186,7 +206,7 @@ class NetworkService:
                 if any(subnet.overlaps(r) for r in routes):
                     if not record.get("AutoSubnet"):
                         raise Forbidden(f"Pool overlaps with other one on this address space: {subnet}")
-                    subnet = ipam.pick_subnet(routes + self._subnets(except_id=record["Id"]))
+                    subnet = ipam.pick_subnet(routes + others.subnets)
                     record["IPAM"]["Config"] = [{"Subnet": str(subnet), "Gateway": str(ipam.default_gateway(subnet))}]
                 self._store.save_network(record)
             config = record["IPAM"]["Config"][0]
@@ -194,25 +214,13 @@ class NetworkService:
             bridge.ensure_bridge(name, f"{config['Gateway']}/{prefix}", int(record["Options"].get(MTU_OPT, 1500)),
                                  _tag(record))
             firewall.install(name, config["Subnet"], bool(record.get("Internal")))
-            self._up.add(record["Id"])
 
-    @staticmethod
-    def _free_default_name(mine: set[str]) -> str:
-        for n in range(1, 100):
-            name = f"dockyard{n}"
-            if name not in mine and bridge.owner(name) is None:
-                return name
-        raise Conflict("no free name for the default bridge")
-
-    def _take_down(self, record: dict[str, Any]) -> None:
+    async def _take_down(self, record: dict[str, Any]) -> None:
         """Remove the network's bridge and chains, if they are ours (another daemon may use the name now)."""
         self._up.discard(record["Id"])
-        with host_lock():
-            if bridge.owner(record["Bridge"]) == _tag(record):
-                firewall.remove(record["Bridge"])
-                bridge.delete_link(record["Bridge"])
+        await run_blocking(_take_down_bridge, record["Bridge"], _tag(record))
 
-    def _subnets(self, except_id: str = "") -> list[ipaddress.IPv4Network]:
+    def _subnets(self, except_id: str = "") -> builtins.list[ipaddress.IPv4Network]:
         return [ipaddress.IPv4Network(c["Subnet"]) for r in self._networks.values() if r["Id"] != except_id
                 for c in r["IPAM"]["Config"]]
 
@@ -244,7 +252,7 @@ class NetworkService:
         return {"Id": record["Id"], "Warning": ""}
 
     @staticmethod
-    def _ipam_config(ipam_body: dict[str, Any]) -> list[dict[str, str]]:
+    def _ipam_config(ipam_body: dict[str, Any]) -> builtins.list[dict[str, str]]:
         """Validate user IPAM settings (one IPv4 pool at most); [] means pick one."""
         configs = ipam_body.get("Config") or []
         if len(configs) > 1:
@@ -291,7 +299,7 @@ class NetworkService:
         self._networks[record["Id"]] = record
         if record["Driver"] == "bridge" and not default:
             try:
-                await run_blocking(self._ensure_up, record)
+                await self._ensure_up(record)
             except BaseException:
                 self._networks.pop(record["Id"], None)
                 await run_blocking(self._store.delete_network, record["Id"])
@@ -306,12 +314,12 @@ class NetworkService:
             if self._endpoints_of(record["Id"]):
                 raise Conflict(f"error while removing network: network {record['Name']} id {record['Id']} "
                                "has active endpoints")
-            await run_blocking(self._take_down, record)
+            await self._take_down(record)
             await run_blocking(self._store.delete_network, record["Id"])
             del self._networks[record["Id"]]
         self._events.publish("network", "destroy", record["Id"], {"name": record["Name"], "type": "bridge"})
 
-    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+    async def prune(self, filters: dict[str, builtins.list[str]]) -> dict[str, Any]:
         """POST /networks/prune: every user network without endpoints."""
         check_keys(filters, ("until", "label", "label!"))
         deleted = []
@@ -369,18 +377,18 @@ class NetworkService:
 
     # ----- container start / exit ---------------------------------------------------------------
 
-    async def attach(self, doc: dict[str, Any]) -> None:
-        """Before the container starts: its namespace, an endpoint per network, resolver and published ports."""
-        networks = doc["NetworkSettings"]["Networks"] or self.plan(doc["HostConfig"], None, doc["Config"])
-        doc["NetworkSettings"]["Networks"] = networks
-        records = [self.get(settings.get("NetworkID") or name) for name, settings in networks.items()]
+    async def attach(self, container_id: str, name: str, host_config: dict[str, Any], exposed: dict[str, Any] | None,
+                     networks: dict[str, Any]) -> dict[str, Any]:
+        """Before a container starts: its namespace, an endpoint per network (`networks`: a copy of its planned
+        endpoint settings), resolver and published ports. Returns the NetworkSettings fields the container records."""
+        settings: dict[str, Any] = {"Networks": networks}
+        records = [self.get(entry.get("NetworkID") or net) for net, entry in networks.items()]
         if not records or records[0]["Driver"] != "bridge":
-            doc["NetworkSettings"]["Ports"] = ports_view(doc["Config"].get("ExposedPorts"), {})
-            return
-        container_id = doc["Id"]
+            settings["Ports"] = ports_view(exposed, {})
+            return settings
         pin = self._netns_dir / container_id[:12]
-        sandbox = {"Id": container_id, "Key": str(pin), "Name": doc["Name"].lstrip("/"),
-                   "Dns": list(doc["HostConfig"].get("Dns") or []), "Endpoints": {}, "Ports": {}}
+        sandbox = {"Id": container_id, "Key": str(pin), "Name": name.lstrip("/"),
+                   "Dns": list(host_config.get("Dns") or []), "Endpoints": {}, "Ports": {}}
         async with self._lock:
             self._sandboxes[container_id] = sandbox
             try:
@@ -388,17 +396,18 @@ class NetworkService:
                 for record in records:
                     await self._add_endpoint(sandbox, record, networks[record["Name"]])
                 await self._open_live(container_id, sandbox, restoring=False)
-                await self._publish(doc, sandbox)
+                settings["Ports"] = await self._publish(container_id, host_config, exposed, sandbox)
             except BaseException:
                 await self._teardown(container_id)
                 raise
-        self._fill_settings(doc, sandbox)
+        self._fill_settings(settings, container_id, sandbox)
+        return settings
 
     async def _add_endpoint(self, sandbox: dict[str, Any], record: dict[str, Any], settings: dict[str, Any]) -> None:
         """Allocate an address on the network and plumb a veth for it into the sandbox."""
         if record["Driver"] != "bridge":
             raise InvalidParameter(f"cannot connect a container to network {record['Name']} as well")
-        await run_blocking(self._ensure_up, record)
+        await self._ensure_up(record)
         config = record["IPAM"]["Config"][0]
         subnet = ipaddress.IPv4Network(config["Subnet"])
         reserved = {ipaddress.IPv4Address(config["Gateway"])}
@@ -421,7 +430,7 @@ class NetworkService:
         except BaseException:
             del sandbox["Endpoints"][record["Id"]]
             raise
-        await run_blocking(self._store.save_sandbox, sandbox)
+        await self._save_sandbox(sandbox)
 
     @staticmethod
     def _next_ifindex(sandbox: dict[str, Any]) -> int:
@@ -446,20 +455,25 @@ class NetworkService:
                 for entry in entries:
                     binding = Binding(int(port), proto, entry["HostIp"], entry["HostPort"])
                     await live.proxy.publish(binding, self._primary_ip(sandbox), int(entry["HostPort"]))
-            await run_blocking(self._forward_in_kernel, sandbox)
+            await run_blocking(_forward_in_kernel, Path(sandbox["Key"]).name, self._forwards(sandbox))
 
-    async def _publish(self, doc: dict[str, Any], sandbox: dict[str, Any]) -> None:
-        """Open the container's published ports and record them in the sandbox and NetworkSettings.Ports."""
-        live = self._live[doc["Id"]]
-        published: dict[str, list[dict[str, str]]] = {}
-        for binding in bindings_of(doc["HostConfig"], doc["Config"].get("ExposedPorts")):
+    async def _save_sandbox(self, sandbox: dict[str, Any]) -> None:
+        """Persist a sandbox from a copy taken on the loop (the live one changes meanwhile)."""
+        await run_blocking(self._store.save_sandbox, copy.deepcopy(sandbox))
+
+    async def _publish(self, container_id: str, host_config: dict[str, Any], exposed: dict[str, Any] | None,
+                       sandbox: dict[str, Any]) -> dict[str, Any]:
+        """Open the container's published ports and record them in the sandbox; returns NetworkSettings.Ports."""
+        live = self._live[container_id]
+        published: dict[str, builtins.list[dict[str, str]]] = {}
+        for binding in bindings_of(host_config, exposed):
             host_ip, host_port = await live.proxy.publish(binding, self._primary_ip(sandbox))
             published.setdefault(binding.key, []).append({"HostIp": host_ip, "HostPort": str(host_port)})
         sandbox["Ports"] = published
-        await run_blocking(self._store.save_sandbox, sandbox)
+        await self._save_sandbox(sandbox)
         if published:  # a fresh sandbox has no chains to replace: no nft run for port-less containers
-            await run_blocking(self._forward_in_kernel, sandbox)
-        doc["NetworkSettings"]["Ports"] = ports_view(doc["Config"].get("ExposedPorts"), published)
+            await run_blocking(_forward_in_kernel, Path(sandbox["Key"]).name, self._forwards(sandbox))
+        return ports_view(exposed, published)
 
     @staticmethod
     def _primary(sandbox: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -469,21 +483,15 @@ class NetworkService:
     def _primary_ip(self, sandbox: dict[str, Any]) -> str:
         return self._primary(sandbox)[1]["IP"]
 
-    def _forward_in_kernel(self, sandbox: dict[str, Any]) -> None:
-        """DNAT the sandbox's published ports in the kernel (the userland proxy keeps each port reserved and
-        carries only what no rule catches: sctp is refused, and every port when nft is missing)."""
-        if not portnat.available():
-            log.warning("nft is missing: published ports go through the userland proxy only")
-            return
+    def _forwards(self, sandbox: dict[str, Any]) -> builtins.list[portnat.Forward]:
+        """The kernel DNAT rules of the sandbox's published ports (to its first interface)."""
         network_id, ep = self._primary(sandbox)
         bridge_name = self._networks[network_id]["Bridge"]
-        forwards = [portnat.Forward(key.partition("/")[2], entry["HostIp"], int(entry["HostPort"]), ep["IP"],
-                                    int(key.partition("/")[0]), bridge_name)
-                    for key, entries in sandbox["Ports"].items() for entry in entries]
-        with host_lock():
-            portnat.install(Path(sandbox["Key"]).name, forwards)
+        return [portnat.Forward(key.partition("/")[2], entry["HostIp"], int(entry["HostPort"]), ep["IP"],
+                                int(key.partition("/")[0]), bridge_name)
+                for key, entries in sandbox["Ports"].items() for entry in entries]
 
-    def _resolve(self, container_id: str, name: str) -> list[str]:
+    def _resolve(self, container_id: str, name: str) -> builtins.list[str]:
         """Addresses of `name` (container name, alias or short id, optionally `.network`) on the asker's networks."""
         sandbox = self._sandboxes.get(container_id)
         if sandbox is None:
@@ -500,54 +508,37 @@ class NetworkService:
                     found.append(ep["IP"])
         return found
 
-    def _fill_settings(self, doc: dict[str, Any], sandbox: dict[str, Any]) -> None:
-        """NetworkSettings as docker shows them for a running container."""
-        settings = doc["NetworkSettings"]
+    def _fill_settings(self, settings: dict[str, Any], container_id: str, sandbox: dict[str, Any]) -> None:
+        """NetworkSettings fields as docker shows them for a running container (`settings` has its Networks)."""
         settings.update(SandboxID=hashlib.sha256(sandbox["Key"].encode()).hexdigest(), SandboxKey=sandbox["Key"])
         for record in (self._networks[nid] for nid in sandbox["Endpoints"]):
             ep = sandbox["Endpoints"][record["Id"]]
             entry = settings["Networks"].setdefault(record["Name"], endpoint_settings(record["Id"]))
             entry.update(NetworkID=record["Id"], EndpointID=ep["EndpointID"], Gateway=ep["NetworkGateway"],
                          IPAddress=ep["IP"], IPPrefixLen=ep["Prefix"], MacAddress=ep["Mac"],
-                         DNSNames=[sandbox["Name"], doc["Id"][:12], *ep["Aliases"]] if ep["User"] else None)
+                         DNSNames=[sandbox["Name"], container_id[:12], *ep["Aliases"]] if ep["User"] else None)
             if record["Name"] == "bridge":
                 settings.update(EndpointID=ep["EndpointID"], Gateway=ep["NetworkGateway"], IPAddress=ep["IP"],
                                 IPPrefixLen=ep["Prefix"], MacAddress=ep["Mac"])
 
-    def write_etc(self, doc: dict[str, Any], container_dir: Path) -> None:
-        """Point resolv.conf at the embedded resolver (user networks) or --dns servers; the container's own
-        address and `host-gateway` in /etc/hosts."""
-        host = doc["HostConfig"]
-        if host.get("NetworkMode") == "host":
-            return
-        sandbox = self._sandboxes.get(doc["Id"])
+    def etc_plan(self, container_id: str) -> EtcPlan:
+        """What the container's resolv.conf and hosts take from its network (write them with `EtcPlan.write`)."""
+        sandbox = self._sandboxes.get(container_id)
         embedded = sandbox is not None and any(ep["User"] for ep in sandbox["Endpoints"].values())
-        resolv = container_dir / "resolv.conf"
-        if embedded or host.get("Dns") or host.get("DnsSearch") or host.get("DnsOptions"):
-            resolv.write_text(resolv_conf(resolv.read_text(), embedded, host))
-        hosts = container_dir / "hosts"
-        text = hosts.read_text().replace("host-gateway\t", f"{self._host_gateway()}\t")
-        if sandbox is not None:
-            text += f"{self._primary_ip(sandbox)}\t{doc['Config']['Hostname']}\n"
-        hosts.write_text(text)
+        return EtcPlan(embedded, self._host_gateway(), self._primary_ip(sandbox) if sandbox is not None else None)
 
     def _host_gateway(self) -> str:
         record = self.get("bridge")
         return record["IPAM"]["Config"][0]["Gateway"]
 
-    def sandbox_ids(self) -> list[str]:
+    def sandbox_ids(self) -> builtins.list[str]:
         """The ids of the containers (and build steps) this daemon holds a network sandbox for."""
         return list(self._sandboxes)
 
-    async def release(self, doc: dict[str, Any]) -> None:
-        """After the container exits (or failed to start): free everything attach made; clear the live fields."""
+    async def release(self, container_id: str) -> None:
+        """After the container exits (or failed to start): free everything attach made."""
         async with self._lock:
-            await self._teardown(doc["Id"])
-        settings = doc["NetworkSettings"]
-        settings.update(SandboxID="", SandboxKey="", EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0,
-                        MacAddress="", Ports={})
-        for entry in (settings.get("Networks") or {}).values():
-            entry.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, DNSNames=None)
+            await self._teardown(container_id)
 
     async def _teardown(self, container_id: str) -> None:
         live = self._live.pop(container_id, None)
@@ -557,16 +548,11 @@ class NetworkService:
         if sandbox is None:
             return
         if sandbox["Ports"]:
-            await run_blocking(self._unforward, Path(sandbox["Key"]).name)
+            await run_blocking(_unforward, Path(sandbox["Key"]).name)
         for ep in sandbox["Endpoints"].values():
             await run_blocking(bridge.delete_link, ep["HostIfname"])
         await run_blocking(netns.destroy, Path(sandbox["Key"]))
         await run_blocking(self._store.delete_sandbox, container_id)
-
-    @staticmethod
-    def _unforward(short_id: str) -> None:
-        with host_lock():
-            portnat.remove(short_id)
 
     @staticmethod
     async def _close_live(live: Live) -> None:
@@ -576,79 +562,77 @@ class NetworkService:
 
     # ----- connect / disconnect -----------------------------------------------------------------
 
-    async def connect(self, ref: str, body: Any) -> None:
-        """POST /networks/{id}/connect: join a running container now, a stopped one at its next start."""
-        if not isinstance(body, dict) or not body.get("Container"):
-            raise InvalidParameter("Container is required")
-        record = self.get(ref)
-        doc = self._containers.network_doc(body["Container"])
-        if doc["HostConfig"].get("NetworkMode") in ("host", "none"):
+    async def connect(self, network_id: str, container: ContainerEndpoints, config: dict[str, Any]) -> dict[str, Any]:
+        """Join a container to a network: a running one now, a stopped one at its next start; returns the
+        NetworkSettings fields the container records."""
+        record = self.get(network_id)
+        if container.mode in ("host", "none"):
             raise InvalidParameter("container sharing network namespace with another container or host cannot "
                                    "be connected to any other network")
-        networks = doc["NetworkSettings"]["Networks"]
-        if record["Name"] in networks and (not doc["State"]["Running"] or doc["Id"] in self._sandboxes and
-                                            record["Id"] in self._sandboxes[doc["Id"]]["Endpoints"]):
-            raise Forbidden(f"endpoint with name {doc['Name'].lstrip('/')} already exists in network "
+        sandbox = self._sandboxes.get(container.id)
+        if record["Name"] in container.networks and (not container.running or sandbox is not None and
+                                                     record["Id"] in sandbox["Endpoints"]):
+            raise Forbidden(f"endpoint with name {container.name.lstrip('/')} already exists in network "
                             f"{record['Name']}")
-        config = body.get("EndpointConfig") or {}
-        settings = self.plan({"NetworkMode": record["Name"]}, {"EndpointsConfig": {record["Name"]: config}},
-                             {})[record["Name"]]
-        networks[record["Name"]] = settings
-        sandbox = self._sandboxes.get(doc["Id"])
-        if doc["State"]["Running"] and sandbox is not None:
+        entry = self.plan({"NetworkMode": record["Name"]}, {"EndpointsConfig": {record["Name"]: config}},
+                          {})[record["Name"]]
+        settings: dict[str, Any] = {"Networks": {**container.networks, record["Name"]: entry}}
+        if container.running and sandbox is not None:
             async with self._lock:
-                try:
-                    await self._add_endpoint(sandbox, record, settings)
-                except BaseException:
-                    del networks[record["Name"]]
-                    raise
-                await self._open_live(doc["Id"], sandbox, restoring=False)
-            self._fill_settings(doc, sandbox)
-        await self._containers.save_network(doc["Id"])
+                await self._add_endpoint(sandbox, record, entry)
+                await self._open_live(container.id, sandbox, restoring=False)
+            self._fill_settings(settings, container.id, sandbox)
         self._events.publish("network", "connect", record["Id"],
-                             {"container": doc["Id"], "name": record["Name"], "type": record["Driver"]})
+                             {"container": container.id, "name": record["Name"], "type": record["Driver"]})
+        return settings
 
-    async def disconnect(self, ref: str, body: Any) -> None:
-        """POST /networks/{id}/disconnect."""
-        if not isinstance(body, dict) or not body.get("Container"):
-            raise InvalidParameter("Container is required")
-        record = self.get(ref)
-        doc = self._containers.network_doc(body["Container"])
-        networks = doc["NetworkSettings"]["Networks"]
-        if record["Name"] not in networks:
-            raise Forbidden(f"container {doc['Id']} is not connected to network {record['Name']}")
+    async def disconnect(self, network_id: str, container: ContainerEndpoints) -> dict[str, Any]:
+        """Take a container off a network; returns the NetworkSettings fields the container records."""
+        record = self.get(network_id)
+        if record["Name"] not in container.networks:
+            raise Forbidden(f"container {container.id} is not connected to network {record['Name']}")
         if record["Driver"] != "bridge":
             raise Forbidden(f"container cannot be disconnected from {record['Name']} network")
-        sandbox = self._sandboxes.get(doc["Id"])
+        sandbox = self._sandboxes.get(container.id)
         if sandbox is not None and record["Id"] in sandbox["Endpoints"]:
             async with self._lock:
                 ep = sandbox["Endpoints"].pop(record["Id"])
                 await run_blocking(bridge.remove_endpoint, self._endpoint(sandbox, ep, record))
-                await run_blocking(self._store.save_sandbox, sandbox)
-        del networks[record["Name"]]
+                await self._save_sandbox(sandbox)
+        settings: dict[str, Any] = {"Networks": {name: entry for name, entry in container.networks.items()
+                                                 if name != record["Name"]}}
         if record["Name"] == "bridge":
-            doc["NetworkSettings"].update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
-        await self._containers.save_network(doc["Id"])
+            settings.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
         self._events.publish("network", "disconnect", record["Id"],
-                             {"container": doc["Id"], "name": record["Name"], "type": record["Driver"]})
+                             {"container": container.id, "name": record["Name"], "type": record["Driver"]})
+        return settings
 
 
-def resolv_conf(current: str, embedded: bool, host: dict[str, Any]) -> str:
-    """resolv.conf for a container: 127.0.0.11 on user networks, else --dns servers; search and options kept
-    from the host's unless --dns-search / --dns-option are given."""
-    lines = current.splitlines()
-    search = [ln for ln in lines if ln.startswith(("search", "domain"))]
-    options = [ln for ln in lines if ln.startswith("options")]
-    if host.get("DnsSearch"):
-        search = ["search " + " ".join(host["DnsSearch"])]
-    if host.get("DnsOptions"):
-        options = ["options " + " ".join(host["DnsOptions"])]
-    if embedded:
-        servers = [f"nameserver {ADDRESS}"]
-        options = options or ["options ndots:0"]
-    elif host.get("Dns"):
-        servers = [f"nameserver {s}" for s in host["Dns"]]
-    else:
-        servers = [ln for ln in lines if ln.startswith("nameserver")]
-    return "\n".join(servers + search + options) + "\n"
+def _forward_in_kernel(short_id: str, forwards: list[portnat.Forward]) -> None:
+    """DNAT a sandbox's published ports in the kernel (the userland proxy keeps each port reserved and
+    carries only what no rule catches: sctp is refused, and every port when nft is missing)."""
+    if not portnat.available():
+        log.warning("nft is missing: published ports go through the userland proxy only")
+        return
+    with host_lock():
+        portnat.install(short_id, forwards)
 
+
+def _unforward(short_id: str) -> None:
+    with host_lock():
+        portnat.remove(short_id)
+
+
+def _take_down_bridge(name: str, tag: str) -> None:
+    with host_lock():
+        if bridge.owner(name) == tag:
+            firewall.remove(name)
+            bridge.delete_link(name)
+
+
+def _free_default_name(mine: set[str]) -> str:
+    for n in range(1, 100):
+        name = f"dockyard{n}"
+        if name not in mine and bridge.owner(name) is None:
+            return name
+    raise Conflict("no free name for the default bridge")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 OCI_VERSION = "1.1.0"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # a process's PATH unless set
 
 DEFAULT_CAPABILITIES: list[str] = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",

@@ -12,7 +12,6 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from dockyard.builder.context import DOCKERIGNORE, ContextReceiver, apply_dockerignore
 from dockyard.builder.executor import BuildOptions
-from dockyard.containers.hostspec import cpu_resources, memory_resources
 from dockyard.distribution.client import Credentials
 from dockyard.distribution.pull import Puller
 from dockyard.errors import DockyardError, InvalidParameter
@@ -30,20 +29,15 @@ _MIN_MEMORY = 6 * 1024 * 1024
 _HUB_AUTH_KEY = "https://index.docker.io/v1/"
 
 
-def run_resources(req: Request) -> dict[str, Any]:
-    """memory/memswap/cpu* query parameters as OCI linux.resources for RUN steps (HostConfig's mapping)."""
+def run_limits(req: Request) -> dict[str, Any]:
+    """memory/memswap/cpu* query parameters as HostConfig limits for RUN steps (the ones given)."""
     host: dict[str, Any] = {field: req.arg_int(name, 0) for name, field in _LIMITS.items()}
     host["CpusetCpus"], host["CpusetMems"] = req.arg("cpusetcpus") or "", req.arg("cpusetmems") or ""
     if host["Memory"] and host["Memory"] < _MIN_MEMORY:
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
     if host["MemorySwap"] > 0 and host["Memory"] and host["MemorySwap"] < host["Memory"]:
         raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
-    resources: dict[str, Any] = {}
-    if memory := memory_resources(host):
-        resources["memory"] = memory
-    if cpu := cpu_resources(host):
-        resources["cpu"] = cpu
-    return resources
+    return {field: value for field, value in host.items() if value}
 
 
 def fetcher(req: Request, services: Services) -> Callable[[str], Iterator[dict[str, Any]]]:
@@ -87,7 +81,7 @@ def options(req: Request) -> BuildOptions:
         labels={str(k): str(v) for k, v in labels.items()}, network_mode=req.arg("networkmode") or "default",
         extra_hosts=extra_hosts, quiet=req.arg_bool("q"), cache_from=[str(c) for c in cache_from],
         platform=req.arg("platform") or "", pull=req.arg_bool("pull"),
-        remove=req.arg_bool("rm", True) or req.arg_bool("forcerm"), resources=run_resources(req))
+        remove=req.arg_bool("rm", True) or req.arg_bool("forcerm"), limits=run_limits(req))
 
 
 async def receive_context(req: Request, receiver: ContextReceiver) -> None:

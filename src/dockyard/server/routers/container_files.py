@@ -8,8 +8,8 @@ from typing import Any, BinaryIO
 from dockyard.containers import archive
 from dockyard.containers.access import ContainerAccess
 from dockyard.containers.commit import commit, container_changes, export_rootfs
-from dockyard.containers.users import resolve_user
 from dockyard.errors import InvalidParameter
+from dockyard.oci.users import resolve_user
 from dockyard.server.bodyio import BodyReader, stream_from_writer
 from dockyard.server.routing import Empty, Json, Request, Router, Stream, run_blocking
 from dockyard.server.services import Services

@@ -11,6 +11,7 @@ from dockyard.util.filters import parse_filters
 def register(router: Router, services: Any) -> None:
     """Add the network routes to the router."""
     networks = services.networks
+    containers = services.containers
 
     @router.get("/networks")
     async def list_(req: Request) -> Json:
@@ -31,12 +32,12 @@ def register(router: Router, services: Any) -> None:
 
     @router.post("/networks/{id}/connect")
     async def connect(req: Request) -> Empty:
-        await networks.connect(req.params["id"], await req.json())
+        await containers.connect_network(req.params["id"], await req.json())
         return Empty(status=200)
 
     @router.post("/networks/{id}/disconnect")
     async def disconnect(req: Request) -> Empty:
-        await networks.disconnect(req.params["id"], await req.json())
+        await containers.disconnect_network(req.params["id"], await req.json())
         return Empty(status=200)
 
     @router.post("/networks/prune")
