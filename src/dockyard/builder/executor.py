@@ -9,19 +9,20 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, AsyncGenerator, AsyncIterator, Callable
 
 from dockyard.builder import fsops, metadata
 from dockyard.builder.cache import BuildCache, checksum_paths, step_key
 from dockyard.builder.cachefrom import CacheSources
 from dockyard.builder.ctxfiles import ContextFiles
+from dockyard.builder.options import BuildOptions
 from dockyard.builder.output import OrderedOutput, current_stage
 from dockyard.builder.parser import Dockerfile, Instruction, ParseError, parse, parse_line
 from dockyard.builder.rootfs import StepRootfs, mounted_image, step_rootfs
 from dockyard.builder.runnet import RunNetworks, network_mode, release_leftovers, step_network, write_network_etc
 from dockyard.builder.runstep import RunRequest, run_container, write_bundle
+from dockyard.builder.request import build_options, start_build
 from dockyard.builder.stages import Plan, Stage, make_plan, stage_ref
 from dockyard.containers.users import resolve_user
 from dockyard.errors import InvalidParameter, NotFound, RuntimeFailure
@@ -32,29 +33,6 @@ from dockyard.util.digest import short_id
 
 Emit = Callable[[dict[str, Any]], None]
 SUPPORTED_PLATFORMS = ("", "linux", "linux/amd64")
-
-
-@dataclass
-class BuildOptions:
-    """The knobs of one build (POST /build query parameters). `fetch(ref)` pulls an image, yielding docker's
-    progress messages; `remove` (rm or forcerm) only decides whether the removal of each step's container is
-    reported, since step containers never outlive their step here; `resources` are OCI linux.resources for RUN."""
-
-    dockerfile: str = "Dockerfile"
-    tags: list[str] = field(default_factory=list)
-    build_args: dict[str, str | None] = field(default_factory=dict)
-    target: str = ""
-    no_cache: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
-    network_mode: str = "default"
-    extra_hosts: list[str] = field(default_factory=list)
-    quiet: bool = False
-    cache_from: list[str] = field(default_factory=list)
-    platform: str = ""
-    pull: bool = False
-    fetch: Callable[[str], Iterator[dict[str, Any]]] | None = None
-    remove: bool = True
-    resources: dict[str, Any] = field(default_factory=dict)
 
 
 class Builder:
@@ -105,6 +83,13 @@ class Builder:
         if opts.quiet:  # docker's -q: the only output is the image id
             emit({"stream": f"{image.id}\n"})
         return image.id
+
+    async def build_request(self, chunks: AsyncIterator[bytes], fields: dict[str, Any], limits: dict[str, Any],
+                            registry_config: str | None) -> AsyncGenerator[dict[str, Any], None]:
+        """POST /build: options from the parsed query, RUN limits and the X-Registry-Config header; the context
+        is received from `chunks` (its errors raise here), then the build runs as its messages are read."""
+        opts = build_options(fields, limits, self.images, registry_config)
+        return await start_build(self, chunks, opts)
 
     def release_context(self, context: Path) -> None:
         """Delete a finished build's context, then trim the kept context files to their budget."""

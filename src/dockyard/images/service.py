@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Protocol
+from typing import Any, BinaryIO, Callable, Iterator, Mapping, Protocol
 
 from dockyard.content.store import ContentStore
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images import archive, importer, listing, views
 from dockyard.images.records import ImageRecord, ImageRecords
+from dockyard.images.transfer import ImageTransfer
 from dockyard.metadata.db import MetadataDB
 from dockyard.snapshots.overlay import Snapshotter
 from dockyard.util import apitypes, reference
@@ -25,7 +28,7 @@ UsageCheck = Callable[[str], list[tuple[str, bool]]]
 class EventPublisher(Protocol):
     """The slice of the event bus the image service uses."""
 
-    def publish(self, type_: str, action: str, actor_id: str, attributes: dict[str, str] | None = None) -> None:
+    def publish(self, type_: str, action: str, actor_id: str, attributes: Mapping[str, str] | None = None) -> object:
         """Publish one event."""
 
 
@@ -45,7 +48,7 @@ class ImageService:
     """Images as names pointing at a config blob plus layer blobs unpacked into snapshots."""
 
     def __init__(self, root: Path, db: MetadataDB, content: ContentStore, snapshots: Snapshotter,
-                 events: EventPublisher) -> None:
+                 events: EventPublisher, registry_config: dict[str, Any] | None = None) -> None:
         self.root = root
         self.records = ImageRecords(db)
         self.content = content
@@ -53,6 +56,7 @@ class ImageService:
         self.events = events
         self.lock = threading.RLock()
         self._usage: UsageCheck = lambda _image_id: []
+        self._transfer = ImageTransfer(self, {} if registry_config is None else registry_config)
 
     def set_usage_check(self, fn: UsageCheck) -> None:
         """Install fn(image_id) -> [(container_id, running)] used by rmi and prune."""
@@ -306,11 +310,30 @@ class ImageService:
         self.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
+    # ----- registries ----------------------------------------------------------------------------
+
+    def pull(self, from_image: str, tag: str | None, auth: str | None = None,
+             platform: str | None = None) -> Iterator[dict]:
+        """POST /images/create?fromImage=: progress messages; `auth` is the X-Registry-Auth header."""
+        return self._transfer.pull(from_image, tag, auth, platform)
+
+    def push(self, name: str, tag: str | None, auth: str | None = None) -> Iterator[dict]:
+        """POST /images/{name}/push: progress messages; `auth` is the X-Registry-Auth header."""
+        return self._transfer.push(name, tag, auth)
+
     # ----- archives ------------------------------------------------------------------------------
 
     def import_(self, stream: BinaryIO, repo: str | None, tag: str | None, changes: list[str], message: str) -> str:
         """POST /images/create?fromSrc=-: one layer from a tar (plain or gzip); returns the image id."""
         return importer.import_image(self, stream, repo, tag, changes, message)
+
+    def import_url(self, url: str, repo: str | None, tag: str | None, changes: builtins.list[str],
+                   message: str) -> str:
+        """POST /images/create?fromSrc=<http(s) URL>: docker import from the URL, streamed."""
+        if not url.startswith(("http://", "https://")):
+            raise InvalidParameter(f"unsupported import source {url!r}")
+        with urllib.request.urlopen(url) as response:  # noqa: S310 - scheme checked above
+            return self.import_(response, repo, tag, changes, message)
 
     def load(self, stream: BinaryIO, quiet: bool) -> Iterator[dict]:
         """POST /images/load: docker (legacy or OCI-layout) archive; yields progress objects."""

@@ -448,7 +448,7 @@ class HttpServer:
     def __init__(self, app: Application, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.app = app
         self.idle_timeout = idle_timeout
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[asyncio.Server] = []
         self._sockets: list[Path] = []
         self._connections: dict[asyncio.Task[Any], Connection] = {}
 

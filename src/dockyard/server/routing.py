@@ -7,7 +7,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, cast
 
 from dockyard import API_VERSION
 from dockyard.errors import InvalidParameter
@@ -233,7 +233,8 @@ class Request:
         if protocols:
             headers.append(("Sec-WebSocket-Protocol", protocols[0]))
         raw = await self._channel.switch_protocols(headers)
-        stream = websocket.open_stream(raw.reader, raw.writer, websocket.BINARY if binary else websocket.TEXT)
+        writer = cast(asyncio.StreamWriter, raw.writer)  # the connection itself, not yet a websocket
+        stream = websocket.open_stream(raw.reader, writer, websocket.BINARY if binary else websocket.TEXT)
         self._websocket_pump = stream.pump  # a strong reference: the loop keeps only weak ones to tasks
         return Hijack(stream.reader, stream.writer)
 
