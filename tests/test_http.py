@@ -489,7 +489,8 @@ def system_server(sockdir: Path) -> Iterator[ServerThread]:
     events = EventBus()
     root = sockdir / "root"
     services = Services(FakeImages(), FakeContainers(), events,
-                        SystemService({}, root, FakeImages(), FakeContainers(), events))
+                        SystemService({}, root, FakeImages(), FakeContainers(), events),
+                        *[None] * 9)  # the system routes use no other backend
     router = Router()
     system.register(router, services)
     srv = ServerThread(router, sockdir / "sys.sock")

@@ -6,7 +6,6 @@ import contextlib
 from typing import Any
 
 from dockyard.errors import NotFound
-from dockyard.images.derive import derive_image
 from dockyard.util.tarsafe import decompressed
 
 
@@ -45,7 +44,7 @@ class CacheSources:
             if not entry.get("empty_layer"):
                 descriptor = self.images.records.get(source.id).layers[len(_diff_ids(parent))]
                 layer = decompressed(stack.enter_context(self.images.content.open(descriptor["digest"])))
-            record = derive_image(self.images, parent, layer, config, entry["created_by"], author=author)
+            record = self.images.derive(parent, layer, config, entry["created_by"], author=author)
         return self.images.resolve(record.id)
 
 

@@ -9,22 +9,22 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, AsyncGenerator, AsyncIterator, Callable
 
 from dockyard.builder import fsops, metadata
 from dockyard.builder.cache import BuildCache, checksum_paths, step_key
 from dockyard.builder.cachefrom import CacheSources
 from dockyard.builder.ctxfiles import ContextFiles
+from dockyard.builder.options import BuildOptions
 from dockyard.builder.output import OrderedOutput, current_stage
 from dockyard.builder.parser import Dockerfile, Instruction, ParseError, parse, parse_line
 from dockyard.builder.rootfs import StepRootfs, mounted_image, step_rootfs
 from dockyard.builder.runnet import network_mode
 from dockyard.builder.runstep import RunRequest, StepContainers, run_step
+from dockyard.builder.request import build_options, start_build
 from dockyard.builder.stages import Plan, Stage, make_plan, stage_ref
 from dockyard.errors import InvalidParameter, NotFound, RuntimeFailure
-from dockyard.images.derive import derive_image
 from dockyard.oci.users import resolve_user
 from dockyard.snapshots.diff import write_layer_tar
 from dockyard.util import reference
@@ -32,30 +32,6 @@ from dockyard.util.digest import short_id
 
 Emit = Callable[[dict[str, Any]], None]
 SUPPORTED_PLATFORMS = ("", "linux", "linux/amd64")
-
-
-@dataclass
-class BuildOptions:
-    """The knobs of one build (POST /build query parameters). `fetch(ref)` pulls an image, yielding docker's
-    progress messages; `remove` (rm or forcerm) only decides whether the removal of each step's container is
-    reported, since step containers never outlive their step here; `limits` are HostConfig limits (Memory,
-    MemorySwap, CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems) for RUN."""
-
-    dockerfile: str = "Dockerfile"
-    tags: list[str] = field(default_factory=list)
-    build_args: dict[str, str | None] = field(default_factory=dict)
-    target: str = ""
-    no_cache: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
-    network_mode: str = "default"
-    extra_hosts: list[str] = field(default_factory=list)
-    quiet: bool = False
-    cache_from: list[str] = field(default_factory=list)
-    platform: str = ""
-    pull: bool = False
-    fetch: Callable[[str], Iterator[dict[str, Any]]] | None = None
-    remove: bool = True
-    limits: dict[str, Any] = field(default_factory=dict)
 
 
 class Builder:
@@ -102,6 +78,13 @@ class Builder:
         if opts.quiet:  # docker's -q: the only output is the image id
             emit({"stream": f"{image.id}\n"})
         return image.id
+
+    async def build_request(self, chunks: AsyncIterator[bytes], fields: dict[str, Any], limits: dict[str, Any],
+                            registry_config: str | None) -> AsyncGenerator[dict[str, Any], None]:
+        """POST /build: options from the parsed query, RUN limits and the X-Registry-Config header; the context
+        is received from `chunks` (its errors raise here), then the build runs as its messages are read."""
+        opts = build_options(fields, limits, self.images, registry_config)
+        return await start_build(self, chunks, opts)
 
     def release_context(self, context: Path) -> None:
         """Delete a finished build's context, then trim the kept context files to their budget."""
@@ -319,7 +302,7 @@ class _Run:
         """Make the child image (layer streamed from the step's upper dir through a pipe) and resolve it."""
         config = _config(state)
         if step is None:
-            record = derive_image(self.images, parent, None, config, created, author=state.author)
+            record = self.images.derive(parent, None, config, created, author=state.author)
             return self.images.resolve(record.id)
         read_fd, write_fd = os.pipe()
         failures: list[BaseException] = []
@@ -335,7 +318,7 @@ class _Run:
         writer.start()
         try:
             with open(read_fd, "rb") as layer:
-                record = derive_image(self.images, parent, layer, config, created, author=state.author)
+                record = self.images.derive(parent, layer, config, created, author=state.author)
         finally:
             writer.join()
         if failures:

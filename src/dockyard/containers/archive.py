@@ -18,8 +18,6 @@ from dockyard.util.securejoin import secure_join
 from dockyard.util.tartree import TreeWriter
 from dockyard.util.timeutil import format_ns
 
-STAT_HEADER = "X-Docker-Container-Path-Stat"
-
 # Go's os.FileMode type bits, which docker puts in ContainerPathStat.mode
 _GO_DIR, _GO_SYMLINK, _GO_DEVICE, _GO_PIPE, _GO_SOCKET = 1 << 31, 1 << 27, 1 << 26, 1 << 25, 1 << 24
 _GO_SETUID, _GO_SETGID, _GO_CHARDEV, _GO_STICKY = 1 << 23, 1 << 22, 1 << 21, 1 << 20

@@ -12,8 +12,7 @@ from typing import Any, BinaryIO, Callable
 
 from dockyard.containers.access import ContainerAccess
 from dockyard.errors import InvalidParameter
-from dockyard.images.changes import apply_changes
-from dockyard.images.derive import derive_image
+from dockyard.util.configchanges import apply_changes
 from dockyard.snapshots.diff import changes, write_layer_tar
 from dockyard.util import reference
 from dockyard.util.tartree import TreeWriter
@@ -144,7 +143,7 @@ def create_image(access: ContainerAccess, images: Any, doc: dict[str, Any], laye
     config = merge_config(config, container_config)
     parent = images.resolve(doc["Image"])
     created_by = " ".join(container_config.get("Cmd") or [])
-    record = derive_image(images, parent, layer, config, created_by, comment=comment, author=author)
+    record = images.derive(parent, layer, config, created_by, comment=comment, author=author)
     return record.id
 
 

@@ -133,9 +133,10 @@ class ExecService:
         rec.started = True
         return rec
 
-    async def launch(self, rec: ExecRecord) -> tuple[Any, Any]:
-        """Start a claimed exec in its container: (reader, writer) of the shim's exec session.
-        RuntimeFailure with docker's text when the process cannot be started (exit code recorded)."""
+    async def launch(self, rec: ExecRecord, console: tuple[int, int] | None = None) -> tuple[Any, Any]:
+        """Start a claimed exec in its container: (reader, writer) of the shim's exec session; a TTY gets the
+        `console` (height, width) size. RuntimeFailure with docker's text when the process cannot be started
+        (exit code recorded)."""
         try:
             doc, shim = self._containers.runtime_of(rec.container_id)
             _check_runnable(doc, shim)
@@ -152,6 +153,8 @@ class ExecService:
         rec.running, rec.pid = True, int(answer["pid"])
         rec.launched.set()
         self._containers.publish(rec.container_id, f"exec_start: {' '.join(rec.cmd)}", execID=rec.id)
+        if rec.tty and console is not None:
+            await self.resize(rec.id, *console)
         return reader, writer
 
     def _process(self, doc: dict[str, Any], rec: ExecRecord) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import asyncio
 import builtins
 import copy
 import functools
+import json
 import logging
 import secrets
 import signal as signals
@@ -27,6 +28,8 @@ from dockyard.containers.protocols import (ContainerSnapshots, EventPublisher, I
 from dockyard.containers.restart import RestartSupervisor, clear_restarting
 from dockyard.containers.steps import ThrowawayRunner
 from dockyard.containers.store import ContainerStore
+from dockyard.containers.top import ps_table
+from dockyard.containers.update import apply_update, changes_of, drop_unsupported
 from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.containers.views import summary
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotModified, RuntimeFailure
@@ -807,6 +810,30 @@ class ContainerService:
         if state["Status"] == "exited" or state["Status"] == "dead":
             raise Conflict("You cannot attach to a stopped container, start it first")
         return doc["Id"]
+
+    # ----- resize, update and top (whole requests of their routers) ----------------------------------------
+
+    async def resize(self, ref: str, height: int, width: int) -> None:
+        """POST /containers/{id}/resize: the TTY window size of a running container."""
+        doc, shim = self.runtime_of(ref)
+        if shim is None:
+            raise Conflict(f"Container {doc['Id']} is not running")
+        await run_blocking(shim.resize, height, width)
+        self.publish(doc["Id"], "resize", height=str(height), width=str(width))
+
+    async def update(self, ref: str, body: Any) -> builtins.list[str]:
+        """POST /containers/{id}/update: check the new limits, program a running container's cgroup, keep them in
+        HostConfig; docker's warnings for what this host cannot apply."""
+        changes = changes_of(body)
+        warnings = drop_unsupported(changes)
+        container_id = self.resolve_id(ref)
+        bundle = self.bundle(container_id)
+        await self.update_host_config(container_id, lambda doc: apply_update(doc, changes, bundle))
+        return warnings
+
+    def top(self, ref: str, ps_args: str) -> dict[str, Any]:
+        """GET /containers/{id}/top: the rows of the host's `ps` for the container's processes."""
+        return ps_table(ps_args, self.pids(ref))
 
 
 def _retrieve(task: asyncio.Future) -> None:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, AsyncGenerator
 
+from dockyard.errors import Conflict, NotFound, SystemError_
 from dockyard.runtime.cgroup_stats import online_cpus, open_stats, system_cpu_usage
+from dockyard.util.aio import run_blocking
 from dockyard.util.timeutil import ZERO_TIME, now_rfc3339
 
 _NET_FIELDS = ("rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets", "tx_errors",
                "tx_dropped")
 _NET_COLUMNS = (0, 1, 2, 3, 8, 9, 10, 11)  # positions of those counters in /proc/net/dev
+INTERVAL = 1.0
+
+if TYPE_CHECKING:
+    from dockyard.containers.service import ContainerService
 
 
 def empty_stats(doc: dict[str, Any]) -> dict[str, Any]:
@@ -70,3 +77,51 @@ def with_previous(current: dict[str, Any], previous: dict[str, Any] | None) -> d
         current["precpu_stats"] = previous["cpu_stats"]
         current["preread"] = previous["read"]
     return current
+
+
+class ContainerStats:
+    """GET /containers/{id}/stats: one reading, two readings a second apart, or a reading each second."""
+
+    def __init__(self, containers: ContainerService) -> None:
+        self._containers = containers
+
+    async def _reading(self, ref: str) -> dict[str, Any] | None:
+        """A sample of a running container; None when it is not running (or stops meanwhile)."""
+        doc = await run_blocking(self._containers.inspect, ref)
+        if not doc["State"]["Running"]:
+            return None
+        try:
+            return await run_blocking(sample, doc, self._containers.bundle(doc["Id"]))
+        except (FileNotFoundError, Conflict, SystemError_):  # it exited between inspect and the reading
+            return None
+
+    async def once(self, ref: str, one_shot: bool) -> dict[str, Any]:
+        """stream=0: docker's StatsJSON, with precpu from a reading a second earlier unless `one_shot`."""
+        doc = await run_blocking(self._containers.inspect, ref)
+        first = await self._reading(ref)
+        if first is None:
+            return empty_stats(doc)
+        if one_shot:
+            return first
+        await asyncio.sleep(INTERVAL)
+        second = await self._reading(ref)
+        return with_previous(second, first) if second is not None else first
+
+    async def stream(self, ref: str) -> AsyncGenerator[dict[str, Any], None]:
+        """stream=1: NotFound raises here; then a reading each second while the container runs (nothing while it
+        is stopped, as docker), until it is removed."""
+        await run_blocking(self._containers.inspect, ref)
+        return self._readings(ref)
+
+    async def _readings(self, ref: str) -> AsyncGenerator[dict[str, Any], None]:
+        """The readings of `stream`, each with precpu from the one before."""
+        previous = None
+        while True:
+            try:
+                current = await self._reading(ref)
+            except NotFound:  # removed: the stream ends, as docker's does
+                return
+            if current is not None:
+                yield with_previous(current, previous)
+            previous = current
+            await asyncio.sleep(INTERVAL)

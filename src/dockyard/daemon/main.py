@@ -39,7 +39,7 @@ async def run(config: DaemonConfig) -> None:
     events.bind_loop(loop)
     content = ContentStore(root / "content")
     snapshots = Snapshotter(root / "snapshots", db)
-    images = ImageService(root / "images", db, content, snapshots, events)
+    images = ImageService(root / "images", db, content, snapshots, events, registry_config=config.raw)
     from dockyard.network.service import NetworkService
     from dockyard.network.store import NetworkStore
     networks = NetworkService(NetworkStore(db), config.exec_root, events)
@@ -56,8 +56,18 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.builder.executor import Builder
     builder = Builder(images, BuildCache(db), root / "builder" / "work", root / "builder" / "cache-mounts",
                       containers)
+    from dockyard.containers.access import ContainerAccess
+    from dockyard.containers.execs import ExecService
+    from dockyard.containers.files import ContainerFiles
+    from dockyard.containers.logreader import LogReader
+    from dockyard.containers.stats import ContainerStats
+    from dockyard.distribution.login import RegistryService
+    from dockyard.system.diskusage import DiskUsage
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
-                        networks=networks, volumes=volumes)
+                        networks=networks, volumes=volumes, registry=RegistryService(config.raw),
+                        execs=ExecService(containers), stats=ContainerStats(containers), logs=LogReader(containers),
+                        files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
+                        disk_usage=DiskUsage(images, containers, volumes, builder))
     server = await serve(build_router(services), config.hosts)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()

@@ -35,3 +35,18 @@ def search(config: dict[str, Any], term: str, limit: int, credentials: Credentia
         host, query = HUB_INDEX, term
     endpoint = Endpoint(host, not is_insecure(host, config))
     return list(RegistryClient(endpoint, credentials).search(query, limit).get("results") or [])
+
+
+class RegistryService:
+    """Logins and searches against registries, with the daemon's (reloadable) registry settings."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = config
+
+    def login(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /auth."""
+        return login(self._config, body)
+
+    def search(self, term: str, limit: int, auth: str | None) -> list[dict[str, Any]]:
+        """GET /images/search; `auth` is the X-Registry-Auth header."""
+        return search(self._config, term, limit, Credentials.from_header(auth))

@@ -8,6 +8,7 @@ from typing import Any, Iterator
 from dockyard.distribution import parallel, progress
 from dockyard.distribution.client import Credentials, RegistryClient
 from dockyard.distribution.endpoints import endpoints
+from dockyard.distribution.imagestore import ImageSink
 from dockyard.distribution.layers import layer_descriptors
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.util import mediatypes as media
@@ -53,7 +54,7 @@ def target_refs(from_image: str, tag: str | None) -> tuple[reference.Reference, 
 class Puller:
     """One pull operation against the endpoints of one registry."""
 
-    def __init__(self, images: Any, config: dict[str, Any], credentials: Credentials,
+    def __init__(self, images: ImageSink, config: dict[str, Any], credentials: Credentials,
                  platform: str | None = None) -> None:
         self.images = images
         self.config = config
@@ -120,20 +121,19 @@ class Puller:
         if not content.exists(config_desc["digest"]):
             jobs.append(self._download_job(client, repo, config_desc, None))
         yield from parallel.run(jobs)
-        existed = self.images.records.get(config_desc["digest"]) is not None
-        record = self.images.add_image(config_desc["digest"], manifest_digest, layers)
+        existed = self.images.has_image(config_desc["digest"])
+        image_id = self.images.add_image(config_desc["digest"], manifest_digest, layers)
         for ident in fetched:
             yield progress.status("Pull complete", ident)
-        yield from self._finish(ref, record.id, top_digest, existed)
+        yield from self._finish(ref, image_id, top_digest, existed)
 
     def _finish(self, ref: reference.Reference, image_id: str, digest: str, existed: bool) -> Iterator[dict]:
         """Tag, record the repo digest, publish the event and say how it went."""
         previous = None
         if ref.tag:
             previous = self.images.set_tag(reference.Reference(ref.name, ref.tag), image_id)
-        with self.images.lock:
-            self.images.records.set_ref(f"{ref.name}@{digest}", image_id, "digest")
-        self.images.events.publish("image", "pull", image_id, {"name": ref.familiar()})
+        self.images.add_digest_ref(f"{ref.name}@{digest}", image_id)
+        self.images.publish("pull", image_id, ref.familiar())
         yield progress.status(f"Digest: {digest}")
         shown = ref.familiar() if ref.tag else f"{ref.familiar_name()}@{digest}"
         if existed and (previous == image_id or not ref.tag):

@@ -8,6 +8,7 @@ from typing import Any, BinaryIO, Iterator
 from dockyard.distribution import parallel, progress
 from dockyard.distribution.client import Credentials, RegistryClient
 from dockyard.distribution.endpoints import endpoints
+from dockyard.distribution.imagestore import ImageSource, LocalImage
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util import mediatypes as media
 from dockyard.util import reference
@@ -40,16 +41,15 @@ class _MeteredFile:
         self._handle.close()
 
 
-def tags_to_push(images: Any, name: str, tag: str | None) -> list[reference.Reference]:
+def tags_to_push(images: ImageSource, name: str, tag: str | None) -> list[reference.Reference]:
     """The tagged references to push: one tag, or all tags of the repository (docker push -a)."""
     ref = reference.parse(name)
     if tag or ref.tag:
         wanted = reference.Reference(ref.name, tag or ref.tag)
-        if images.records.lookup_ref(str(wanted)) is None:
+        if images.image_of(str(wanted)) is None:
             raise NotFound(f"An image does not exist locally with the tag: {wanted.familiar_name()}")
         return [wanted]
-    found = sorted((reference.parse(r) for r, _id, kind in images.records.all_refs()
-                    if kind == "tag" and reference.parse(r).name == ref.name), key=str)
+    found = sorted((reference.parse(r) for r in images.tag_refs() if reference.parse(r).name == ref.name), key=str)
     if not found:
         raise NotFound(f"An image does not exist locally with the tag: {ref.familiar_name()}")
     return found
@@ -58,7 +58,7 @@ def tags_to_push(images: Any, name: str, tag: str | None) -> list[reference.Refe
 class Pusher:
     """One push operation to the registry of a repository."""
 
-    def __init__(self, images: Any, config: dict[str, Any], credentials: Credentials) -> None:
+    def __init__(self, images: ImageSource, config: dict[str, Any], credentials: Credentials) -> None:
         self.images = images
         self.config = config
         self.credentials = credentials
@@ -75,7 +75,7 @@ class Pusher:
         except DockyardError as exc:
             yield progress.error(exc.message)
 
-    def _manifest(self, record: Any) -> tuple[bytes, str]:
+    def _manifest(self, record: LocalImage) -> tuple[bytes, str]:
         """The image's stored manifest when it matches its layers, else a fresh OCI manifest."""
         content = self.images.content
         if record.manifest_digest and content.exists(record.manifest_digest):
@@ -89,8 +89,9 @@ class Pusher:
 
     def _push_one(self, client: RegistryClient, ref: reference.Reference) -> Iterator[dict[str, Any]]:
         """Push the image one tag names."""
-        image_id = self.images.records.lookup_ref(str(ref))
-        record = self.images.records.get(image_id)
+        record = self.images.image_of(str(ref))
+        if record is None:
+            raise NotFound(f"An image does not exist locally with the tag: {ref.familiar_name()}")
         body, media_type = self._manifest(record)
         doc = json.loads(body)
         repo = ref.path
@@ -102,9 +103,8 @@ class Pusher:
         jobs.append(self._upload_job(client, repo, doc["config"], None))
         yield from parallel.run(jobs, workers=5)
         digest = client.put_manifest(repo, ref.tag or reference.DEFAULT_TAG, body, media_type)
-        with self.images.lock:
-            self.images.records.set_ref(f"{ref.name}@{digest}", record.id, "digest")
-        self.images.events.publish("image", "push", record.id, {"name": ref.familiar()})
+        self.images.add_digest_ref(f"{ref.name}@{digest}", record.id)
+        self.images.publish("push", record.id, ref.familiar())
         yield progress.status(f"{ref.tag}: digest: {digest} size: {len(body)}")
         yield {"progressDetail": {}, "aux": {"Tag": ref.tag, "Digest": digest, "Size": len(body)}}
 

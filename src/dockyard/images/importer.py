@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, BinaryIO
 
-from dockyard.images.changes import apply_changes
+from dockyard.util.configchanges import apply_changes
 from dockyard.images.manifest import write_config_and_manifest
 from dockyard.util.mediatypes import LAYER_TAR
 from dockyard.util import reference

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Protocol
+from typing import Any, BinaryIO, Callable, Iterator, Mapping, Protocol
 
 from dockyard.content.store import ContentStore
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images import archive, importer, listing, views
+from dockyard.images.derive import derive_image
 from dockyard.images.records import ImageRecord, ImageRecords
+from dockyard.images.transfer import ImageTransfer
 from dockyard.metadata.db import MetadataDB
 from dockyard.snapshots.overlay import Snapshotter
 from dockyard.util import apitypes, reference
@@ -25,7 +29,7 @@ UsageCheck = Callable[[str], list[tuple[str, bool]]]
 class EventPublisher(Protocol):
     """The slice of the event bus the image service uses."""
 
-    def publish(self, type_: str, action: str, actor_id: str, attributes: dict[str, str] | None = None) -> None:
+    def publish(self, type_: str, action: str, actor_id: str, attributes: Mapping[str, str] | None = None) -> object:
         """Publish one event."""
 
 
@@ -45,7 +49,7 @@ class ImageService:
     """Images as names pointing at a config blob plus layer blobs unpacked into snapshots."""
 
     def __init__(self, root: Path, db: MetadataDB, content: ContentStore, snapshots: Snapshotter,
-                 events: EventPublisher) -> None:
+                 events: EventPublisher, registry_config: dict[str, Any] | None = None) -> None:
         self.root = root
         self.records = ImageRecords(db)
         self.content = content
@@ -53,6 +57,7 @@ class ImageService:
         self.events = events
         self.lock = threading.RLock()
         self._usage: UsageCheck = lambda _image_id: []
+        self._transfer = ImageTransfer(self, {} if registry_config is None else registry_config)
 
     def set_usage_check(self, fn: UsageCheck) -> None:
         """Install fn(image_id) -> [(container_id, running)] used by rmi and prune."""
@@ -133,7 +138,7 @@ class ImageService:
         return views.inspect(image.id, image.config, image.repo_tags, image.repo_digests, image.size,
                              lowers, record.last_tag_time, record.extra.get("parent", ""))
 
-    def history(self, ref: str) -> list[dict]:
+    def history(self, ref: str) -> builtins.list[dict]:
         """GET /images/{name}/history."""
         image = self.resolve(ref)
         diff_ids = (image.config.get("rootfs") or {}).get("diff_ids") or []
@@ -164,7 +169,7 @@ class ImageService:
                 self.records.put(record)
         return previous
 
-    def add_image(self, config_digest: str, manifest_digest: str | None, layers: list[dict[str, Any]]) -> ImageRecord:
+    def add_image(self, config_digest: str, manifest_digest: str | None, layers: builtins.list[dict[str, Any]]) -> ImageRecord:
         """Unpack an image's layer blobs (already in the content store) and record it; idempotent."""
         existing = self.records.get(config_digest)
         if existing is not None:
@@ -186,11 +191,11 @@ class ImageService:
                 self.records.put(record)
         return self.records.get(config_digest) or record
 
-    def remove(self, ref: str, force: bool, prune: bool) -> list[dict]:
+    def remove(self, ref: str, force: bool, prune: bool) -> builtins.list[dict]:
         """DELETE /images/{name}: untag and/or delete as docker's ImageDelete does."""
         with self.lock:
             image_id = self._find_id(ref)
-            out: list[dict] = []
+            out: builtins.list[dict] = []
             refs = [reference.parse(r) for r, _kind in self.records.refs_of(image_id)]
             if not reference.is_id_prefix(image_id, ref):
                 parsed = reference.parse_tagged(ref)
@@ -216,7 +221,7 @@ class ImageService:
             self._delete_helper(image_id, out, force, quiet=False, prune=prune)
             return out
 
-    def _untag(self, image_id: str, ref: reference.Reference, out: list[dict]) -> None:
+    def _untag(self, image_id: str, ref: reference.Reference, out: builtins.list[dict]) -> None:
         self.records.delete_ref(str(ref))
         out.append({"Untagged": ref.familiar()})
         self.events.publish("image", "untag", image_id, {"name": ref.familiar()})
@@ -233,7 +238,7 @@ class ImageService:
             raise _delete_conflict(image_id, False, f"image is being used by stopped container {short_id(users[0][0])}")
         return bool(users)
 
-    def _delete_helper(self, image_id: str, out: list[dict], force: bool, quiet: bool, prune: bool = False) -> None:
+    def _delete_helper(self, image_id: str, out: builtins.list[dict], force: bool, quiet: bool, prune: bool = False) -> None:
         """Delete the image unless a conflict stops it; `quiet` drops conflicts after an untag; `prune` also
         deletes the untagged parents nothing else needs (a build's intermediate images), as docker does."""
         try:
@@ -244,7 +249,8 @@ class ImageService:
             raise
         for ref, _kind in self.records.refs_of(image_id):
             self._untag(image_id, reference.parse(ref), out)
-        parent = self.records.get(image_id).extra.get("parent")
+        record = self.records.get(image_id)
+        parent = record.extra.get("parent") if record is not None else None
         self.delete_image(image_id, out)
         if prune and parent and self._is_unneeded_intermediate(parent):
             self._delete_helper(parent, out, force=False, quiet=True, prune=True)
@@ -258,7 +264,7 @@ class ImageService:
         """Ids of every image that is the parent of another (docker hides those when untagged)."""
         return {p for p in (r.extra.get("parent") for r in self.records.all()) if p}
 
-    def delete_image(self, image_id: str, out: list[dict]) -> int:
+    def delete_image(self, image_id: str, out: builtins.list[dict]) -> int:
         """Drop the record, unused layer snapshots and blobs; returns bytes reclaimed."""
         record = self.records.get(image_id)
         if record is None:
@@ -282,16 +288,16 @@ class ImageService:
                 self.content.delete(digest)
         return reclaimed
 
-    def _chains(self, record: ImageRecord) -> list[str]:
+    def _chains(self, record: ImageRecord) -> builtins.list[str]:
         config = self.content.read_json(record.config_digest)
         return chain_ids((config.get("rootfs") or {}).get("diff_ids") or [])
 
-    def prune(self, filters: dict[str, list[str]]) -> dict:
+    def prune(self, filters: dict[str, builtins.list[str]]) -> dict:
         """POST /images/prune: delete dangling (or, with dangling=false, all unused) images."""
         check_keys(filters, listing.PRUNE_FILTERS)
         dangling_only = listing.dangling_value(filters)
         predicate = listing.ImageFilter({k: v for k, v in filters.items() if k != "dangling"}, lambda r: "")
-        deleted: list[dict] = []
+        deleted: builtins.list[dict] = []
         reclaimed = 0
         with self.lock:
             for record in self.records.all():
@@ -306,17 +312,41 @@ class ImageService:
         self.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
+    # ----- registries ----------------------------------------------------------------------------
+
+    def pull(self, from_image: str, tag: str | None, auth: str | None = None,
+             platform: str | None = None) -> Iterator[dict]:
+        """POST /images/create?fromImage=: progress messages; `auth` is the X-Registry-Auth header."""
+        return self._transfer.pull(from_image, tag, auth, platform)
+
+    def push(self, name: str, tag: str | None, auth: str | None = None) -> Iterator[dict]:
+        """POST /images/{name}/push: progress messages; `auth` is the X-Registry-Auth header."""
+        return self._transfer.push(name, tag, auth)
+
+    def derive(self, parent: Image | None, layer: BinaryIO | None, container_config: dict[str, Any], created_by: str,
+               comment: str = "", author: str = "", empty_layer: bool | None = None) -> ImageRecord:
+        """A child image of `parent` with `layer` (an uncompressed tar) on top: commit and build steps."""
+        return derive_image(self, parent, layer, container_config, created_by, comment, author, empty_layer)
+
     # ----- archives ------------------------------------------------------------------------------
 
-    def import_(self, stream: BinaryIO, repo: str | None, tag: str | None, changes: list[str], message: str) -> str:
+    def import_(self, stream: BinaryIO, repo: str | None, tag: str | None, changes: builtins.list[str], message: str) -> str:
         """POST /images/create?fromSrc=-: one layer from a tar (plain or gzip); returns the image id."""
         return importer.import_image(self, stream, repo, tag, changes, message)
+
+    def import_url(self, url: str, repo: str | None, tag: str | None, changes: builtins.list[str],
+                   message: str) -> str:
+        """POST /images/create?fromSrc=<http(s) URL>: docker import from the URL, streamed."""
+        if not url.startswith(("http://", "https://")):
+            raise InvalidParameter(f"unsupported import source {url!r}")
+        with urllib.request.urlopen(url) as response:  # noqa: S310 - scheme checked above
+            return self.import_(response, repo, tag, changes, message)
 
     def load(self, stream: BinaryIO, quiet: bool) -> Iterator[dict]:
         """POST /images/load: docker (legacy or OCI-layout) archive; yields progress objects."""
         return archive.load(self, stream, quiet)
 
-    def save(self, refs: list[str], out: BinaryIO) -> None:
+    def save(self, refs: builtins.list[str], out: BinaryIO) -> None:
         """GET /images/get: write the images (and their tags) as a docker 25-style archive."""
         archive.save(self, refs, out)
 

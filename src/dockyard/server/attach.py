@@ -4,11 +4,12 @@ asked (logs=1), then live output from the shim with stdin, or the followed log w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from dockyard.logs.jsonfile import LogEntry, end_offset, read_log
 from dockyard.server.relay import open_attach, relay
 from dockyard.server.routing import Hijack, Request, run_blocking
+from dockyard.server.services import Services
 from dockyard.util.detachkeys import parse_detach_keys
 from dockyard.util.stdcopy import frame
 
@@ -40,7 +41,7 @@ class AttachOptions:
         return {name for name, on in (("stdout", self.stdout), ("stderr", self.stderr)) if on}
 
 
-async def serve_attach(services: Any, ref: str, options: AttachOptions,
+async def serve_attach(services: Services, ref: str, options: AttachOptions,
                        open_client: Callable[[str], Awaitable[Hijack]], multiplex: bool = True) -> None:
     """Check the container, open the client side (`open_client(content_type)`), then deliver: the log first
     when asked, then live from the shim when stdin or a TTY is involved, else the followed log. Output is

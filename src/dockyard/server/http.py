@@ -40,8 +40,8 @@ class Application(Protocol):
     async def handle(self, request: Request) -> Response | object:
         """Answer one request with a Response, or HIJACKED after taking the connection."""
 
-    def error(self, exc: BaseException) -> Response:
-        """The response for an error."""
+    def error(self, exc: BaseException, where: str = ...) -> Response:
+        """The response for an error (`where`: the request it answers, for the log)."""
 
 
 class RequestHead:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from dockyard.errors import Conflict
 from dockyard.runtime import streams
+from dockyard.server.backends import AttachBackend, EventsBackend
 from dockyard.server.routing import Hijack
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.stdcopy import frame
@@ -30,7 +31,7 @@ class ShimStream:
     drain_after_detach: bool = False  # an exec keeps running: read on to learn its exit code
 
 
-async def open_attach(containers: Any, events: Any, container_id: str, req: dict[str, Any],
+async def open_attach(containers: AttachBackend, events: EventsBackend, container_id: str, req: dict[str, Any],
                       detach_keys: bytes, tty: bool) -> ShimStream | None:
     """An attach session with the container's shim, waiting for the start of a created container;
     None when the container ended (or is gone) before a session could be opened."""

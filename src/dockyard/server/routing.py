@@ -7,7 +7,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, cast
 
 from dockyard import API_VERSION
 from dockyard.errors import InvalidParameter

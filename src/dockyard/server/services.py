@@ -1,22 +1,28 @@
-"""The services handed to router modules; built only by the daemon."""
+"""The services handed to router modules, typed by the backend Protocols they implement; built only by the daemon."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from dockyard.events.bus import EventBus
-from dockyard.system.service import SystemService
+from dockyard.server.backends import (BuildBackend, ContainerBackend, ContainerFilesBackend, DiskUsageBackend,
+                                      EventsBackend, ExecBackend, ImageBackend, LogBackend, NetworkBackend,
+                                      RegistryBackend, StatsBackend, SystemBackend, VolumeBackend)
 
 
 @dataclass
 class Services:
-    """Everything a router may call: image and container services, the event bus, system facts."""
+    """Everything a router may call, one backend per concern."""
 
-    images: Any
-    containers: Any
-    events: EventBus
-    system: SystemService
-    builder: Any = None
-    volumes: Any = None
-    networks: Any = None
+    images: ImageBackend
+    containers: ContainerBackend
+    events: EventsBackend
+    system: SystemBackend
+    builder: BuildBackend
+    volumes: VolumeBackend
+    networks: NetworkBackend
+    registry: RegistryBackend
+    execs: ExecBackend
+    files: ContainerFilesBackend
+    stats: StatsBackend
+    logs: LogBackend
+    disk_usage: DiskUsageBackend

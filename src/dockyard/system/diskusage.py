@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockyard.errors import InvalidParameter
+
 DF_TYPES = ("container", "image", "volume", "build-cache")
 
 
@@ -26,3 +28,17 @@ def disk_usage(images: Any, containers: Any, volumes: Any, builder: Any, types: 
     if "build-cache" in wanted:
         out["BuildCache"] = builder.disk_usage() if builder is not None else []
     return out
+
+
+class DiskUsage:
+    """GET /system/df over the services that own the space."""
+
+    def __init__(self, images: Any, containers: Any, volumes: Any, builder: Any) -> None:
+        self._services = (images, containers, volumes, builder)
+
+    def usage(self, types: list[str]) -> dict[str, Any]:
+        """docker's SystemDiskUsage for the object `types` asked for (all when empty)."""
+        for kind in types:
+            if kind not in DF_TYPES:
+                raise InvalidParameter(f"unknown object type: {kind}")
+        return disk_usage(*self._services, types)

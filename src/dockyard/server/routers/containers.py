@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 from dockyard.errors import InvalidParameter
-from dockyard.logs.jsonfile import end_offset, read_log, tail_offset
 from dockyard.server.attach import MULTIPLEXED, RAW, STREAM_IDS, AttachOptions, serve_attach
 from dockyard.server.routing import HIJACKED, Empty, Json, Request, Router, Stream, run_blocking
+from dockyard.server.services import Services
 from dockyard.util.filters import parse_filters
 from dockyard.util.stdcopy import frame
 
 
-def register(router: Router, services: Any) -> None:
+def _tail(req: Request) -> int | None:
+    """The tail parameter: a number of lines, None for "all"."""
+    tail = req.arg("tail") or "all"
+    if tail == "all":
+        return None
+    if not tail.lstrip("-").isdigit():
+        raise InvalidParameter(f"invalid value for \"tail\": {tail!r}")
+    return int(tail)
+
+
+def register(router: Router, services: Services) -> None:
     """Add the container routes to the router."""
     containers = services.containers
 
@@ -91,30 +100,19 @@ def register(router: Router, services: Any) -> None:
 
     @router.get("/containers/{id}/top")
     async def top(req: Request) -> Json:
-        pids = await run_blocking(containers.pids, req.params["id"])
-        return Json(await run_blocking(ps_table, req.arg("ps_args") or "-ef", pids))
+        return Json(await run_blocking(containers.top, req.params["id"], req.arg("ps_args") or "-ef"))
 
     @router.get("/containers/{id}/logs")
     async def logs(req: Request) -> Stream:
         wanted = {name for name in ("stdout", "stderr") if req.arg_bool(name)}
         if not wanted:
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
-        container_id, path, tty = containers.log_path(req.params["id"])
         since = req.arg_time("since") or None
         until = req.arg_time("until") or None
-        tail = req.arg("tail") or "all"
-        offset = 0
-        if tail != "all":
-            if not tail.lstrip("-").isdigit():
-                raise InvalidParameter(f"invalid value for \"tail\": {tail!r}")
-            count = int(tail)
-            offset = await run_blocking(tail_offset, path, count) if count >= 0 else 0
-            if count == 0:
-                offset = await run_blocking(end_offset, path)
+        tail = _tail(req)
         follow = req.arg_bool("follow")
         timestamps = req.arg_bool("timestamps")
-        entries = read_log(path, offset=offset, since=since, until=until, follow=follow,
-                           finished=lambda: not containers.is_running(container_id))
+        tty, entries = await services.logs.logs(req.params["id"], tail, since, until, follow)
 
         async def body() -> AsyncIterator[bytes]:
             async for entry in entries:
@@ -131,23 +129,3 @@ def register(router: Router, services: Any) -> None:
     async def attach(req: Request) -> object:
         await serve_attach(services, req.params["id"], AttachOptions.from_request(req), req.hijack)
         return HIJACKED
-
-
-def ps_table(ps_args: str, pids: list[int]) -> dict[str, Any]:
-    """Run the host's `ps` with the given arguments and keep the container's rows (docker's way)."""
-    args = ps_args.split()
-    result = subprocess.run(["ps", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise InvalidParameter(f"Error running ps: {result.stderr.strip()}")
-    lines = result.stdout.splitlines()
-    titles = lines[0].split()
-    if "PID" not in titles:
-        raise InvalidParameter("Couldn't find PID field in ps output")
-    pid_index = titles.index("PID")
-    wanted = set(pids)
-    processes = []
-    for line in lines[1:]:
-        fields = line.split(None, len(titles) - 1)
-        if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in wanted:
-            processes.append(fields)
-    return {"Titles": titles, "Processes": processes}

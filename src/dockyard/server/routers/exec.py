@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from dockyard.containers.execs import ExecRecord, ExecService
-from dockyard.errors import Conflict, InvalidParameter, RuntimeFailure
+from dockyard.errors import InvalidParameter, RuntimeFailure
+from dockyard.server.backends import ExecSession
 from dockyard.server.relay import ShimStream, relay
-from dockyard.server.routing import HIJACKED, Empty, Json, Request, Router, run_blocking
+from dockyard.server.routing import HIJACKED, Empty, Hijack, Json, Request, Router, run_blocking
+from dockyard.server.services import Services
 from dockyard.util.detachkeys import parse_detach_keys
 from dockyard.util.stdcopy import STDOUT, frame
 
@@ -24,10 +25,17 @@ def _size(req: Request) -> tuple[int, int]:
     return height, width
 
 
-def register(router: Router, services: Any) -> None:
-    """Add the exec and resize routes; the exec service lives as long as the router."""
-    containers = services.containers
-    execs = ExecService(containers)
+def _console(body: dict[str, Any]) -> tuple[int, int] | None:
+    """ConsoleSize [height, width] of an exec start, when both are given."""
+    console = body.get("ConsoleSize")
+    if isinstance(console, list) and len(console) == 2 and all(console):
+        return int(console[0]), int(console[1])
+    return None
+
+
+def register(router: Router, services: Services) -> None:
+    """Add the exec and resize routes."""
+    execs = services.execs
     detached: set[asyncio.Task] = set()
 
     @router.post("/containers/{id}/exec")
@@ -48,11 +56,7 @@ def register(router: Router, services: Any) -> None:
     @router.post("/containers/{id}/resize")
     async def resize_container(req: Request) -> Empty:
         height, width = _size(req)
-        doc, shim = containers.runtime_of(req.params["id"])
-        if shim is None:
-            raise Conflict(f"Container {doc['Id']} is not running")
-        await run_blocking(shim.resize, height, width)
-        containers.publish(doc["Id"], "resize", height=str(height), width=str(width))
+        await services.containers.resize(req.params["id"], height, width)
         return Empty(200)
 
     @router.post("/exec/{id}/start")
@@ -63,7 +67,7 @@ def register(router: Router, services: Any) -> None:
         rec = execs.get(req.params["id"])
         keys = parse_detach_keys(rec.detach_keys)
         execs.claim(rec.id)
-        console = body.get("ConsoleSize")
+        console = _console(body)
         if body.get("Detach"):
             stream = await _launch(rec, keys, console)
             task = asyncio.get_running_loop().create_task(_run(None, stream, rec))
@@ -81,14 +85,12 @@ def register(router: Router, services: Any) -> None:
         await _run(hijack, stream, rec)
         return HIJACKED
 
-    async def _launch(rec: ExecRecord, keys: bytes, console: Any) -> ShimStream:
-        """Start the process; apply the requested console size to its TTY."""
-        reader, writer = await execs.launch(rec)
-        if rec.tty and isinstance(console, list) and len(console) == 2 and all(console):
-            await execs.resize(rec.id, int(console[0]), int(console[1]))
+    async def _launch(rec: ExecSession, keys: bytes, console: tuple[int, int] | None) -> ShimStream:
+        """Start the process (its TTY sized to `console`) and present its session."""
+        reader, writer = await execs.launch(rec, console)
         wants = {name for name, on in (("stdout", rec.open_stdout), ("stderr", rec.open_stderr)) if on}
         return ShimStream(reader, writer, rec.tty, rec.open_stdin, wants, keys, drain_after_detach=True)
 
-    async def _run(hijack: Any, stream: ShimStream, rec: ExecRecord) -> None:
+    async def _run(hijack: Hijack | None, stream: ShimStream, rec: ExecSession) -> None:
         """Relay until the process ends, then record its exit code."""
         await relay(hijack, stream, lambda code: execs.finish(rec, code))

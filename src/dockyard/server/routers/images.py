@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
-from typing import Any, AsyncIterator, Iterator
+from typing import AsyncIterator, Iterator
 
-from dockyard.distribution import login as registry_login
-from dockyard.distribution.client import Credentials
-from dockyard.distribution.pull import Puller
-from dockyard.distribution.push import Pusher
 from dockyard.errors import InvalidParameter
 from dockyard.server.bodyio import BodyReader, stream_from_writer
 from dockyard.server.routing import Empty, Json, Request, Router, Stream, run_blocking
@@ -71,8 +66,8 @@ def register(router: Router, services: Services) -> None:
         """POST /images/create?fromSrc=-|URL: docker import; answers {"status": <image id>}."""
         source = req.arg("fromSrc")
         if req.arg("fromImage"):
-            puller = Puller(images, services.system.config, _credentials(req), req.arg("platform") or None)
-            messages = puller.pull(req.arg("fromImage") or "", req.arg("tag") or None)
+            messages = images.pull(req.arg("fromImage") or "", req.arg("tag") or None, _auth(req),
+                                   req.arg("platform") or None)
             return Stream(_json_lines(await run_blocking(next, messages, None), messages))
         if not source:
             raise InvalidParameter("fromImage or fromSrc is required")
@@ -82,14 +77,13 @@ def register(router: Router, services: Services) -> None:
             body = BodyReader(req.stream_body(), asyncio.get_running_loop())
             image_id = await run_blocking(images.import_, body, *args)
         else:
-            image_id = await run_blocking(_import_url, images, source, args)
+            image_id = await run_blocking(images.import_url, source, *args)
         return Stream(_json_lines({"status": image_id}, iter(())))
 
     @router.post("/images/{name:path}/push")
     async def push(req: Request) -> Stream:
         """POST /images/{name}/push?tag=: progress as JSON lines."""
-        messages = Pusher(images, services.system.config, _credentials(req)).push(req.params["name"],
-                                                                                  req.arg("tag") or None)
+        messages = images.push(req.params["name"], req.arg("tag") or None, _auth(req))
         return Stream(_json_lines(await run_blocking(next, messages, None), messages))
 
     @router.get("/images/search")
@@ -98,13 +92,12 @@ def register(router: Router, services: Services) -> None:
         term = req.arg("term") or ""
         if not term:
             raise InvalidParameter("term is required")
-        return Json(await run_blocking(registry_login.search, services.system.config, term,
-                                       req.arg_int("limit", 25) or 25, _credentials(req)))
+        return Json(await run_blocking(services.registry.search, term, req.arg_int("limit", 25) or 25, _auth(req)))
 
     @router.post("/auth")
     async def auth(req: Request) -> Json:
         """POST /auth: check credentials against the registry."""
-        return Json(await run_blocking(registry_login.login, services.system.config, await req.json()))
+        return Json(await run_blocking(services.registry.login, await req.json()))
 
     @router.post("/images/load")
     async def load(req: Request) -> Stream:
@@ -134,14 +127,6 @@ def register(router: Router, services: Services) -> None:
         return await save([req.params["name"]])
 
 
-def _credentials(req: Request) -> Credentials:
-    """The registry credentials of the X-Registry-Auth header."""
-    return Credentials.from_header(req.headers.get("x-registry-auth"))
-
-
-def _import_url(images: Any, url: str, args: tuple) -> str:
-    """docker import from an http(s) URL, streamed."""
-    if not url.startswith(("http://", "https://")):
-        raise InvalidParameter(f"unsupported import source {url!r}")
-    with urllib.request.urlopen(url) as response:  # noqa: S310 - scheme checked above
-        return images.import_(response, *args)
+def _auth(req: Request) -> str | None:
+    """The X-Registry-Auth header (docker's base64url JSON credentials), decoded by the image service."""
+    return req.headers.get("x-registry-auth")

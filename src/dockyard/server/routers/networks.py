@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.server.routing import Empty, Json, Request, Router
+from dockyard.server.services import Services
 from dockyard.util.filters import parse_filters
 
 
-def register(router: Router, services: Any) -> None:
+def register(router: Router, services: Services) -> None:
     """Add the network routes to the router."""
     networks = services.networks
     containers = services.containers

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.errors import InvalidParameter, NotImplementedYet
 from dockyard.server.routing import Empty, Json, Request, Router, run_blocking
+from dockyard.server.services import Services
 from dockyard.util.filters import parse_filters
 
 
-def register(router: Router, services: Any) -> None:
+def register(router: Router, services: Services) -> None:
     """Add the volume routes to the router."""
     volumes = services.volumes
 
