@@ -6,21 +6,23 @@ import asyncio
 import json
 from typing import AsyncIterator, Iterator
 
-from dockyard.errors import InvalidParameter
+from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.server.bodyio import BodyReader, stream_from_writer
 from dockyard.server.routing import Empty, Json, Request, Router, Stream, run_blocking
 from dockyard.server.services import Services
 from dockyard.util.filters import parse_filters
 
 
-async def _json_lines(first: dict | None, rest: Iterator[dict]) -> AsyncIterator[bytes]:
-    """Progress objects as JSON lines; a failure after the first line becomes docker's error object."""
+async def _json_lines(first: dict | None, rest: Iterator[dict],
+                      reported: type[DockyardError] = InvalidParameter) -> AsyncIterator[bytes]:
+    """Progress objects as JSON lines; a failure (of the `reported` kind) after the first line becomes docker's
+    error object in the stream."""
     if first is not None:
         yield json.dumps(first).encode() + b"\n"
     try:
         while (item := await run_blocking(next, rest, None)) is not None:
             yield json.dumps(item).encode() + b"\n"
-    except InvalidParameter as exc:
+    except reported as exc:
         yield json.dumps({"errorDetail": {"message": exc.message}, "error": exc.message}).encode() + b"\n"
 
 
@@ -104,8 +106,8 @@ def register(router: Router, services: Services) -> None:
         """POST /images/load: archive in the body, progress as JSON lines."""
         body = BodyReader(req.stream_body(), asyncio.get_running_loop())
         progress = await run_blocking(images.load, body, req.arg_bool("quiet"))
-        first = await run_blocking(next, progress, None)
-        return Stream(_json_lines(first, progress))
+        # dockerd answers 200 and reports a bad archive inside the stream, whatever is wrong with it
+        return Stream(_json_lines(None, progress, DockyardError))
 
     async def save(names: list[str]) -> Stream:
         """Check every name resolves, then stream the archive as save writes it."""
