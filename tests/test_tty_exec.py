@@ -313,6 +313,18 @@ def test_resize_api_events_and_content_types(clean: Daemon, need_docker_cli: Non
     assert clean.request("POST", f"/containers/{name}/exec", {"Cmd": []})[0] == 400
 
 
+def test_exec_start_framing_follows_the_start_body(clean: Daemon, web: str) -> None:
+    """dockerd multiplexes whenever the start body has Tty false, and streams raw when it has Tty true,
+    whatever the exec was created with (the process's terminal follows the create)."""
+    for created, started, media, raw in (
+            (True, False, "application/vnd.docker.multiplexed-stream", b"\x01\x00\x00\x00\x00\x00\x00\x03x\r\n"),
+            (False, True, "application/vnd.docker.raw-stream", b"x\n")):
+        exec_id = clean.api("POST", f"/containers/{web}/exec",
+                            {"Cmd": ["echo", "x"], "Tty": created, "AttachStdout": True})["Id"]
+        status, headers, out = _hijacked_start(clean, exec_id, started)
+        assert (status, headers["content-type"], out) == (101, media, raw), (created, started)
+
+
 def _hijacked_start(clean: Daemon, exec_id: str, tty: bool) -> tuple[int, dict[str, str], bytes]:
     """POST /exec/{id}/start with Upgrade: tcp; the status, headers and everything until EOF."""
     import json

@@ -68,28 +68,29 @@ def register(router: Router, services: Services) -> None:
         keys = parse_detach_keys(rec.detach_keys)
         execs.claim(rec.id)
         console = _console(body)
+        raw = body.get("Tty") is True  # dockerd: the start body's Tty decides the framing, not the exec's
         if body.get("Detach"):
-            stream = await _launch(rec, keys, console)
+            stream = await _launch(rec, keys, console, raw)
             task = asyncio.get_running_loop().create_task(_run(None, stream, rec))
             detached.add(task)
             task.add_done_callback(detached.discard)
             return Empty(200)
-        hijack = await req.hijack(RAW if rec.tty else MULTIPLEXED)
+        hijack = await req.hijack(RAW if raw else MULTIPLEXED)
         try:
-            stream = await _launch(rec, keys, console)
+            stream = await _launch(rec, keys, console, raw)
         except RuntimeFailure as failure:
             text = failure.message.encode() + b"\r\n"
-            hijack.writer.write(text if rec.tty else frame(STDOUT, text))
+            hijack.writer.write(text if raw else frame(STDOUT, text))
             hijack.writer.close()
             return HIJACKED
         await _run(hijack, stream, rec)
         return HIJACKED
 
-    async def _launch(rec: ExecSession, keys: bytes, console: tuple[int, int] | None) -> ShimStream:
-        """Start the process (its TTY sized to `console`) and present its session."""
+    async def _launch(rec: ExecSession, keys: bytes, console: tuple[int, int] | None, raw: bool) -> ShimStream:
+        """Start the process (its TTY sized to `console`) and present its session, raw or multiplexed."""
         reader, writer = await execs.launch(rec, console)
         wants = {name for name, on in (("stdout", rec.open_stdout), ("stderr", rec.open_stderr)) if on}
-        return ShimStream(reader, writer, rec.tty, rec.open_stdin, wants, keys, drain_after_detach=True)
+        return ShimStream(reader, writer, raw, rec.open_stdin, wants, keys, drain_after_detach=True)
 
     async def _run(hijack: Hijack | None, stream: ShimStream, rec: ExecSession) -> None:
         """Relay until the process ends, then record its exit code."""
