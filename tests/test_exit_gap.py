@@ -52,3 +52,14 @@ def test_start_then_forced_removal_never_refused(clean: Daemon) -> None:
         assert status == 204, (round_, status, raw)
     left = {c["Id"] for c in clean.api("GET", "/containers/json?all=1")} & set(made)
     assert not left, f"{len(left)} containers were left behind"
+
+
+def test_commit_with_pause_of_a_container_exiting_meanwhile(clean: Daemon) -> None:
+    """POST /commit?pause=1 whatever moment the container's exit lands in: the commit succeeds."""
+    for _ in range(KILL_ROUNDS):
+        cid = create(clean, ["sh", "-c", "echo x > /made; exit 0"])
+        clean.api("POST", f"/containers/{cid}/start")
+        status, raw = clean.request("POST", f"/commit?container={cid}&pause=1", {})
+        assert status == 201, (status, raw)
+        clean.request("DELETE", f"/images/{json.loads(raw)['Id']}?force=1")
+        clean.api("DELETE", f"/containers/{cid}?force=1")

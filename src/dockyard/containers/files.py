@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, BinaryIO, Callable
 
 from dockyard.containers import archive
 from dockyard.containers.access import ContainerAccess
 from dockyard.containers.commit import commit, container_changes, export_rootfs
+from dockyard.errors import Conflict
 from dockyard.oci.users import resolve_user
 from dockyard.util.aio import run_blocking
 from dockyard.util.tartree import extract_tar
+
+log = logging.getLogger(__name__)
 
 Writer = Callable[[BinaryIO], None]
 
@@ -78,8 +82,14 @@ class ContainerFiles:
         pause = pause and doc["State"]["Running"] and not doc["State"]["Paused"]
 
         def call(coroutine_fn: Any) -> Callable[[], None]:
-            """Run a container-service coroutine from the commit thread."""
-            return lambda: asyncio.run_coroutine_threadsafe(coroutine_fn(doc["Id"]), loop).result()
+            """Run a container-service coroutine from the commit thread. A container that stopped meanwhile
+            (an exit lands at any moment) needs no pause nor unpause: its layer is at rest already."""
+            def run() -> None:
+                try:
+                    asyncio.run_coroutine_threadsafe(coroutine_fn(doc["Id"]), loop).result()
+                except Conflict as stopped:
+                    log.debug("commit of %s goes on unpaused: %s", doc["Id"][:12], stopped.message)
+            return run
 
         return await run_blocking(
             commit, self._access, self._images, doc["Id"], body, repo, tag, changes, comment, author,
