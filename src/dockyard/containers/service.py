@@ -804,11 +804,15 @@ class ContainerService:
             await self._save(doc)
 
     def require_attachable(self, ref: str) -> str:
-        """The id of a container that attach may join: not stopped (from any thread)."""
+        """The id of a container attach may join (from any thread): neither paused nor restarting, as dockerd
+        says. A stopped one may be attached to (its log replayed with logs=1): refusing that is the docker
+        CLI's own check, not the daemon's."""
         doc = self._copy_of(ref)
         state = doc["State"]
-        if state["Status"] == "exited" or state["Status"] == "dead":
-            raise Conflict("You cannot attach to a stopped container, start it first")
+        if state["Paused"]:
+            raise Conflict(f"container {ref} is paused, unpause the container before attach")
+        if state["Restarting"]:
+            raise Conflict(f"container {ref} is restarting, wait until the container is running")
         return doc["Id"]
 
     # ----- resize, update and top (whole requests of their routers) ----------------------------------------

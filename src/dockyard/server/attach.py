@@ -52,6 +52,8 @@ async def serve_attach(services: Services, ref: str, options: AttachOptions,
     raw = tty or not multiplex
     offset = 0 if options.logs else await run_blocking(end_offset, path)
     exits_before = containers.exit_count(container_id)
+    # a stopped container's stream ends after its log; one created or running is followed (it may start)
+    stopped = containers.runtime_of(container_id)[0]["State"]["Status"] in ("exited", "dead")
     hijack = await open_client(RAW if tty else MULTIPLEXED)
     try:
         containers.publish(container_id, "attach")
@@ -64,7 +66,7 @@ async def serve_attach(services: Services, ref: str, options: AttachOptions,
             if live is not None:
                 await relay(hijack, live)
                 return
-        entries = read_log(path, offset=offset, follow=options.stream,
+        entries = read_log(path, offset=offset, follow=options.stream and not stopped,
                            finished=lambda: containers.exit_count(container_id) != exits_before)
         await _deliver(entries, options.wanted, raw, hijack)
     except ConnectionError:

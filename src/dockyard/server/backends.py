@@ -19,7 +19,7 @@ class AttachBackend(Protocol):
     """What an attach session (server/attach.py, server/relay.py) needs of the container service."""
 
     def require_attachable(self, ref: str) -> str:
-        """The container's id; 409 when it has stopped."""
+        """The container's id; 409 when it is paused or restarting."""
 
     def log_path(self, ref: str) -> tuple[str, Path, bool]:
         """Id, json log file and whether the container has a TTY."""
