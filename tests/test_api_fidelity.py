@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from daemon_harness import Daemon
 
 
@@ -14,3 +18,36 @@ def test_json_fields_match_case_insensitively_as_in_go(clean: Daemon) -> None:
     assert doc["Config"]["Cmd"] == ["echo", "lower"] and doc["Config"]["Labels"]["Keep"] == "Case"
     assert doc["HostConfig"]["NetworkMode"] == "none" and doc["HostConfig"]["Memory"] == 64 << 20
     clean.api("DELETE", f"/containers/{cid}")
+
+
+def test_load_of_a_bad_archive_reports_the_error_in_the_stream(clean: Daemon, need_docker_cli: None) -> None:
+    """dockerd answers POST /images/load with 200 and puts what is wrong with the archive in the JSON stream
+    (`error`, `errorDetail`); the docker CLI prints it and exits 1."""
+    status, raw = clean.request("POST", "/images/load", b"this is no tar archive" * 40,
+                                headers={"Content-Type": "application/x-tar"})
+    assert status == 200, (status, raw)
+    last = json.loads(raw.splitlines()[-1])
+    assert last["error"] and last["errorDetail"] == {"message": last["error"]}, raw
+    result = clean.docker("load", input=b"this is no tar archive" * 40)
+    assert result.returncode == 1 and last["error"] in result.stderr.decode(), result.stderr
+
+
+def test_attach_to_a_stopped_container_replays_its_log(sdk) -> None:  # type: ignore[no-untyped-def]
+    """dockerd attaches to a stopped container (the CLI is the one that refuses): logs=1 replays the log and
+    the stream ends; a paused container is refused with dockerd's words."""
+    docker = pytest.importorskip("docker")
+    stopped = sdk.containers.run("busybox", ["sh", "-c", "echo one; echo two >&2"], detach=True, network_mode="none")
+    try:
+        assert stopped.wait()["StatusCode"] == 0
+        assert stopped.attach(logs=True, stream=False, stdout=True, stderr=True) == b"one\ntwo\n"
+        assert stopped.attach(logs=False, stream=False) == b""
+    finally:
+        stopped.remove(force=True)
+    paused = sdk.containers.run("busybox", ["sleep", "30"], detach=True, network_mode="none")
+    try:
+        paused.pause()
+        with pytest.raises(docker.errors.APIError) as refused:
+            paused.attach(logs=True, stream=False)
+        assert refused.value.status_code == 409 and "is paused, unpause the container before attach" in str(refused.value)
+    finally:
+        paused.remove(force=True)
