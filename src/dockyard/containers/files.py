@@ -8,6 +8,7 @@ from typing import Any, BinaryIO, Callable
 from dockyard.containers import archive
 from dockyard.containers.access import ContainerAccess
 from dockyard.containers.commit import commit, container_changes, export_rootfs
+from dockyard.containers.record import ContainerRecord
 from dockyard.oci.users import resolve_user
 from dockyard.util.aio import run_blocking
 from dockyard.util.tartree import extract_tar
@@ -22,7 +23,7 @@ class ContainerFiles:
         self._access = access
         self._images = images
 
-    def _stat(self, ref: str, path: str) -> tuple[dict[str, Any], archive.PathStat]:
+    def _stat(self, ref: str, path: str) -> tuple[ContainerRecord, archive.PathStat]:
         """The container's record and the stat of `path` in its files."""
         doc = self._access.doc(ref)
         with self._access.files(doc) as view:
@@ -49,8 +50,8 @@ class ContainerFiles:
         """PUT /containers/{id}/archive: extract the tar `body` into the directory at path; event extract-to-dir."""
         doc = self._access.doc(ref)
         with self._access.files(doc) as view:
-            dest = archive.extraction_dir(view, path, ref, bool(doc["HostConfig"].get("ReadonlyRootfs")))
-            user = doc["Config"].get("User") or ""
+            dest = archive.extraction_dir(view, path, ref, bool(doc.host_config.get("ReadonlyRootfs")))
+            user = doc.config.get("User") or ""
             owner = None
             if copy_uid_gid and user:
                 resolved = resolve_user(view.root, user)
@@ -75,12 +76,12 @@ class ContainerFiles:
         doc = await run_blocking(self._access.doc, ref)
         loop = asyncio.get_running_loop()
         containers = self._access.containers
-        pause = pause and doc["State"]["Running"] and not doc["State"]["Paused"]
+        pause = pause and doc.state.running and not doc.state.paused
 
         def call(coroutine_fn: Any) -> Callable[[], None]:
             """Run a container-service coroutine from the commit thread."""
-            return lambda: asyncio.run_coroutine_threadsafe(coroutine_fn(doc["Id"]), loop).result()
+            return lambda: asyncio.run_coroutine_threadsafe(coroutine_fn(doc.id), loop).result()
 
         return await run_blocking(
-            commit, self._access, self._images, doc["Id"], body, repo, tag, changes, comment, author,
+            commit, self._access, self._images, doc.id, body, repo, tag, changes, comment, author,
             call(containers.pause) if pause else None, call(containers.unpause) if pause else None)

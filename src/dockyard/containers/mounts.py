@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dockyard.containers.mountspec import MountSpec, check_reserved, explicit_specs, from_mount_point, plan
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.util.securejoin import secure_join
 
@@ -23,12 +24,12 @@ class MountManager:
     # ----- create ---------------------------------------------------------------------------------
 
     def prepare(self, container_id: str, config: dict[str, Any], host: dict[str, Any],
-                lookup: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
+                lookup: Callable[[str], ContainerRecord]) -> list[dict[str, Any]]:
         """Validate every mount, create and reference its volumes; docker's `Mounts` for inspect.
 
         Nothing is left behind when this fails.
         """
-        specs = plan(host, config.get("Volumes"), lambda ref: lookup(ref)["Mounts"])
+        specs = plan(host, config.get("Volumes"), lambda ref: lookup(ref).mounts)
         points: list[dict[str, Any]] = []
         try:
             for spec in specs:
@@ -56,19 +57,19 @@ class MountManager:
 
     # ----- start / stop ---------------------------------------------------------------------------
 
-    def oci_mounts(self, doc: dict[str, Any], rootfs: Path) -> list[dict[str, Any]]:
+    def oci_mounts(self, doc: ContainerRecord, rootfs: Path) -> list[dict[str, Any]]:
         """OCI mount entries for a starting container: volumes mounted and filled from the image when new."""
-        extras = {s.target: s for s in explicit_specs(doc["HostConfig"])}
-        listed = {p["Destination"] for p in doc["Mounts"]}
-        specs = [_with_extras(from_mount_point(p, ""), extras.get(p["Destination"])) for p in doc["Mounts"]]
+        extras = {s.target: s for s in explicit_specs(doc.host_config)}
+        listed = {p["Destination"] for p in doc.mounts}
+        specs = [_with_extras(from_mount_point(p, ""), extras.get(p["Destination"])) for p in doc.mounts]
         specs += [s for s in extras.values() if not s.listed and s.target not in listed]
         specs.sort(key=lambda s: (s.target.count("/"), s.target))
         mounted: list[str] = []
         try:
-            return [self._oci(doc["Id"], spec, rootfs, mounted) for spec in specs]
+            return [self._oci(doc.id, spec, rootfs, mounted) for spec in specs]
         except BaseException:
             for name in mounted:
-                self._volumes.unmount(name, doc["Id"])
+                self._volumes.unmount(name, doc.id)
             raise
 
     def _oci(self, container_id: str, spec: MountSpec, rootfs: Path, mounted: list[str]) -> dict[str, Any]:
@@ -98,15 +99,15 @@ class MountManager:
         return {"destination": spec.target, "type": "bind", "source": spec.source,
                 "options": ["bind" if spec.nonrecursive else "rbind", spec.propagation or "rprivate"] + access}
 
-    def stopped(self, doc: dict[str, Any]) -> None:
+    def stopped(self, doc: ContainerRecord) -> None:
         """A container stopped: unmount the options volumes (tmpfs, bind) it was the last to use."""
-        for point in doc["Mounts"]:
+        for point in doc.mounts:
             if point["Type"] == "volume":
-                self._volumes.unmount(point["Name"], doc["Id"])
+                self._volumes.unmount(point["Name"], doc.id)
 
     # ----- remove ---------------------------------------------------------------------------------
 
-    def reconcile(self, records: list[dict[str, Any]], recorded: Any) -> None:
+    def reconcile(self, records: list[ContainerRecord], recorded: Any) -> None:
         """At daemon start: every recorded container references its volumes again (a crash inside `rm` may
         have dropped them before the record), references of containers without a record are dropped, and
         anonymous volumes only those referenced are removed: they were made by a create that never got
@@ -114,12 +115,12 @@ class MountManager:
         if self._volumes is None:
             return
         for doc in records:
-            for point in doc.get("Mounts") or []:
+            for point in doc.mounts:
                 if point.get("Type") == "volume":
                     try:
-                        self._volumes.acquire(point["Name"], doc["Id"])
+                        self._volumes.acquire(point["Name"], doc.id)
                     except NotFound:
-                        log.info("container %s: volume %s is gone", doc["Id"][:12], point["Name"])
+                        log.info("container %s: volume %s is gone", doc.id[:12], point["Name"])
         for name in self._volumes.drop_unrecorded_users(set(recorded)):
             log.info("removed anonymous volume %s of a container that was never recorded", name)
 
