@@ -68,7 +68,7 @@ class Launcher:
         """The OCI spec of the record's process; writes its /etc files."""
         config, host = doc.config, doc.host_config
         rootfs = where.bundle / "rootfs"
-        network = "host" if host.get("NetworkMode") == "host" else doc.network_settings["SandboxKey"] or "none"
+        network = "host" if host.get("NetworkMode") == "host" else doc.network_settings.sandbox_key or "none"
         hostname = config["Hostname"]
         write_etc_files(where.etc_dir, hostname, network, host.get("ExtraHosts"))
         where.etc.write(host, hostname, where.etc_dir)

@@ -21,10 +21,10 @@ class ContainerNetworking:
     async def attach(self, doc: ContainerRecord) -> None:
         """Before the container starts: its networks (planned now when none are recorded) plumbed and recorded."""
         settings = doc.network_settings
-        settings["Networks"] = settings["Networks"] or self._network.plan(doc.host_config, None, doc.config)
-        settings.update(await self._network.attach(doc.id, doc.name, copy.deepcopy(doc.host_config),
-                                                   copy.deepcopy(doc.config.get("ExposedPorts")),
-                                                   copy.deepcopy(settings["Networks"])))
+        settings.networks = settings.networks or self._network.plan(doc.host_config, None, doc.config)
+        settings.apply(await self._network.attach(doc.id, doc.name, copy.deepcopy(doc.host_config),
+                                                  copy.deepcopy(doc.config.get("ExposedPorts")),
+                                                  copy.deepcopy(settings.networks)))
 
     async def release(self, doc: ContainerRecord) -> None:
         """After the container exits (or failed to start): its sandbox freed, the live fields cleared."""
@@ -33,11 +33,11 @@ class ContainerNetworking:
 
     async def connect(self, network_id: str, doc: ContainerRecord, config: Any) -> None:
         """Join `doc` to a network (a running container now, a stopped one at its next start)."""
-        doc.network_settings.update(await self._network.connect(network_id, _endpoints(doc), config or {}))
+        doc.network_settings.apply(await self._network.connect(network_id, _endpoints(doc), config or {}))
 
     async def disconnect(self, network_id: str, doc: ContainerRecord) -> None:
         """Take `doc` off a network."""
-        doc.network_settings.update(await self._network.disconnect(network_id, _endpoints(doc)))
+        doc.network_settings.apply(await self._network.disconnect(network_id, _endpoints(doc)))
 
 
 def container_ref(body: Any) -> Any:
@@ -50,4 +50,4 @@ def container_ref(body: Any) -> Any:
 def _endpoints(doc: ContainerRecord) -> ContainerEndpoints:
     return ContainerEndpoints(id=doc.id, name=doc.name, mode=doc.host_config.get("NetworkMode") or "",
                               running=bool(doc.state.running),
-                              networks=copy.deepcopy(doc.network_settings["Networks"]))
+                              networks=copy.deepcopy(doc.network_settings.networks))

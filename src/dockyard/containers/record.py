@@ -3,46 +3,13 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from dockyard.util import jsonrecord
+from dockyard.util.jsonrecord import key
 from dockyard.util.timeutil import ZERO_TIME, now_rfc3339
-
-def _key(name: str, omit_none: bool = False) -> dict[str, Any]:
-    """Field metadata: docker's JSON key for an attribute, and whether a None value is left out."""
-    return {"json": name, "omit_none": omit_none}
-
-
-def _json_key(f: dataclasses.Field[Any]) -> str:
-    """Docker's key for a field: its metadata name, else the attribute in PascalCase."""
-    return f.metadata.get("json") or "".join(part.capitalize() for part in f.name.split("_"))
-
-
-def _to_json(obj: Any) -> dict[str, Any]:
-    """A record dataclass as docker's JSON object, keys in field order (nested records too)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if value is None and f.metadata.get("omit_none"):
-            continue
-        out[_json_key(f)] = _to_json(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
-    return out
-
-
-def _from_json(cls: type[Any], doc: dict[str, Any]) -> dict[str, Any]:
-    """Constructor arguments for `cls` from docker's JSON object; KeyError names a missing required key."""
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        key = _json_key(f)
-        if key in doc:
-            kwargs[f.name] = doc[key]
-        elif f.metadata.get("omit_none"):
-            kwargs[f.name] = None
-        else:
-            raise KeyError(f"container record has no {key!r}")
-    return kwargs
 
 
 @dataclass
@@ -53,37 +20,60 @@ class ContainerState:
     running: bool = False
     paused: bool = False
     restarting: bool = False
-    oom_killed: bool = field(default=False, metadata=_key("OOMKilled"))
+    oom_killed: bool = field(default=False, metadata=key("OOMKilled"))
     dead: bool = False
     pid: int = 0
     exit_code: int = 0
     error: str = ""
     started_at: str = ZERO_TIME
     finished_at: str = ZERO_TIME
-    health: dict[str, Any] | None = field(default=None, metadata=_key("Health", omit_none=True))
+    health: dict[str, Any] | None = field(default=None, metadata=key("Health", omit_none=True))
     """Status, FailingStreak and Log of the healthcheck; present once a container with one has started."""
 
-    def to_json(self) -> dict[str, Any]:
-        return _to_json(self)
 
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> ContainerState:
-        return cls(**_from_json(cls, doc))
+@dataclass
+class NetworkSettings:
+    """NetworkSettings as docker's inspect shows them: the sandbox, the primary (bridge) endpoint's addresses,
+    published ports and one EndpointSettings per network (those stay docker's JSON: the network service makes
+    them)."""
+
+    bridge: str = ""
+    sandbox_id: str = field(default="", metadata=key("SandboxID"))
+    sandbox_key: str = ""
+    ports: dict[str, Any] = field(default_factory=dict)
+    hairpin_mode: bool = False
+    link_local_ipv6_address: str = field(default="", metadata=key("LinkLocalIPv6Address"))
+    link_local_ipv6_prefix_len: int = field(default=0, metadata=key("LinkLocalIPv6PrefixLen"))
+    secondary_ip_addresses: list[Any] | None = field(default=None, metadata=key("SecondaryIPAddresses"))
+    secondary_ipv6_addresses: list[Any] | None = field(default=None, metadata=key("SecondaryIPv6Addresses"))
+    endpoint_id: str = field(default="", metadata=key("EndpointID"))
+    gateway: str = ""
+    global_ipv6_address: str = field(default="", metadata=key("GlobalIPv6Address"))
+    global_ipv6_prefix_len: int = field(default=0, metadata=key("GlobalIPv6PrefixLen"))
+    ip_address: str = field(default="", metadata=key("IPAddress"))
+    ip_prefix_len: int = field(default=0, metadata=key("IPPrefixLen"))
+    ipv6_gateway: str = field(default="", metadata=key("IPv6Gateway"))
+    mac_address: str = ""
+    networks: dict[str, Any] = field(default_factory=dict)
+
+    def apply(self, changes: Mapping[str, Any]) -> None:
+        """Take the fields the network service answers with (docker's keys); KeyError for one it has not."""
+        jsonrecord.apply(self, changes)
 
 
 @dataclass
 class ContainerRecord:
     """One container as the daemon keeps it; `to_json` is docker's inspect document, `from_json` reads it back.
 
-    Config, HostConfig, NetworkSettings, Mounts and GraphDriver stay docker's JSON (dicts and lists): clients
-    send and get back those large structs verbatim. State and the top-level fields are attributes, so a
-    misspelt name is an error rather than a silent None."""
+    State, NetworkSettings and the top-level fields are attributes, so a misspelt name is an error rather than
+    a silent None. Config, HostConfig, Mounts and GraphDriver stay docker's JSON (dicts and lists) in this
+    step: clients send and get back those large structs verbatim."""
 
     id: str
     created: str
     path: str
     args: list[str]
-    state: ContainerState
+    state: ContainerState = field(metadata=key("State", nested=ContainerState))
     image: str
     resolv_conf_path: str
     hostname_path: str
@@ -95,26 +85,24 @@ class ContainerRecord:
     platform: str
     mount_label: str
     process_label: str
-    app_armor_profile: str = field(metadata=_key("AppArmorProfile"))
-    exec_ids: list[str] | None = field(metadata=_key("ExecIDs"))
-    host_config: dict[str, Any] = field(metadata=_key("HostConfig"))
-    graph_driver: dict[str, Any] = field(metadata=_key("GraphDriver"))
-    mounts: list[dict[str, Any]] = field(metadata=_key("Mounts"))
-    config: dict[str, Any] = field(metadata=_key("Config"))
-    network_settings: dict[str, Any] = field(metadata=_key("NetworkSettings"))
-    manually_stopped: bool | None = field(default=None, metadata=_key("HasBeenManuallyStopped", omit_none=True))
+    app_armor_profile: str = field(metadata=key("AppArmorProfile"))
+    exec_ids: list[str] | None = field(metadata=key("ExecIDs"))
+    host_config: dict[str, Any] = field(metadata=key("HostConfig"))
+    graph_driver: dict[str, Any] = field(metadata=key("GraphDriver"))
+    mounts: list[dict[str, Any]] = field(metadata=key("Mounts"))
+    config: dict[str, Any] = field(metadata=key("Config"))
+    network_settings: NetworkSettings = field(metadata=key("NetworkSettings", nested=NetworkSettings))
+    manually_stopped: bool | None = field(default=None, metadata=key("HasBeenManuallyStopped", omit_none=True))
     """docker's persisted flag: the user stopped it, so restart policies leave it be (set on first start)."""
 
     def to_json(self) -> dict[str, Any]:
         """Docker's JSON for this record (a deep copy: changing it does not change the record)."""
-        return _to_json(self)
+        return jsonrecord.to_json(self)
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> ContainerRecord:
+    def from_json(cls, doc: Mapping[str, Any]) -> ContainerRecord:
         """A record from docker's JSON as the store keeps it."""
-        kwargs = _from_json(cls, doc)
-        kwargs["state"] = ContainerState.from_json(doc["State"])
-        return cls(**kwargs)
+        return jsonrecord.from_json(cls, doc)
 
     def copy(self) -> ContainerRecord:
         """An independent copy (for other threads, or to change without touching this one)."""
@@ -147,13 +135,7 @@ def new_record(container_id: str, name: str, config: dict[str, Any], host_config
         graph_driver={"Name": "overlay2", "Data": None},
         mounts=[],
         config=config,
-        network_settings={
-            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "HairpinMode": False,
-            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
-            "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-            "Networks": {},
-        },
+        network_settings=NetworkSettings(),
     )
 
 
@@ -186,7 +168,7 @@ def short_id(container_id: str) -> str:
 def clear_network(doc: ContainerRecord) -> None:
     """A stopped container's NetworkSettings: no sandbox, addresses or published ports (its networks stay)."""
     settings = doc.network_settings
-    settings.update(SandboxID="", SandboxKey="", EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0,
-                    MacAddress="", Ports={})
-    for entry in (settings.get("Networks") or {}).values():
+    settings.sandbox_id = settings.sandbox_key = settings.endpoint_id = settings.gateway = settings.ip_address = ""
+    settings.ip_prefix_len, settings.mac_address, settings.ports = 0, "", {}
+    for entry in (settings.networks or {}).values():
         entry.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, DNSNames=None)

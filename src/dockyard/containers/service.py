@@ -229,7 +229,7 @@ class ContainerService:
         warnings = discard_unsupported(host)
         container_dir = self.container_dir(container_id)
         doc = record.new_record(container_id, "", config, host, image.id, path, args, container_dir)
-        doc.network_settings["Networks"] = networks
+        doc.network_settings.networks = networks
         await run_blocking(self._prepare_dirs, container_id, image.chain_id)
         try:
             doc.mounts = await run_blocking(self._mounts.prepare, container_id, config, host, self._copy_of)

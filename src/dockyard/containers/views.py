@@ -66,12 +66,12 @@ def summary(doc: ContainerRecord, size: tuple[int, int] | None = None) -> dict[s
         "ImageID": doc.image,
         "Command": command_text(doc),
         "Created": unix_seconds(doc.created),
-        "Ports": port_list(settings.get("Ports") or {}),
+        "Ports": port_list(settings.ports or {}),
         "Labels": config.get("Labels") or {},
         "State": doc.state.status,
         "Status": status_text(doc.state),
         "HostConfig": {"NetworkMode": host.get("NetworkMode", "default")},
-        "NetworkSettings": {"Networks": settings.get("Networks") or {}},
+        "NetworkSettings": {"Networks": settings.networks or {}},
         "Mounts": doc.mounts or [],
     }
     _add_sizes(entry, size)
