@@ -77,3 +77,14 @@ def test_state_changes_and_summary(tmp_path: Path) -> None:
     assert doc.network_settings.ip_address == "" and doc.network_settings.ports == {}
     assert doc.network_settings.networks == {"bridge": {"IPAddress": "", "EndpointID": "", "Gateway": "",
                                                         "IPPrefixLen": 0, "DNSNames": None}}
+
+
+def test_mount_points_keep_dockers_shapes(tmp_path: Path) -> None:
+    volume = {"Type": "volume", "Name": "v", "Source": "/var/lib/v/_data", "Destination": "/data", "Driver": "local",
+              "Mode": "z", "RW": True, "Propagation": ""}
+    bind = {"Type": "bind", "Source": "/h", "Destination": "/b", "Mode": "", "RW": False, "Propagation": "rprivate"}
+    stored = dict(_record(tmp_path).to_json(), Mounts=[volume, bind])
+    doc = ContainerRecord.from_json(stored)
+    assert [m.volume for m in doc.mounts] == ["v", None]
+    assert [list(m) for m in doc.to_json()["Mounts"]] == [list(volume), list(bind)]
+    assert summary(doc)["Mounts"] == [volume, bind]

@@ -32,6 +32,29 @@ class ContainerState:
 
 
 @dataclass
+class MountPoint:
+    """One entry of docker's Mounts: a volume (with its Name and Driver), a bind or a tmpfs."""
+
+    type: str = ""
+    name: str | None = field(default=None, metadata=key("Name", omit_none=True))
+    source: str = ""
+    destination: str = ""
+    driver: str | None = field(default=None, metadata=key("Driver", omit_none=True))
+    mode: str = ""
+    rw: bool = field(default=True, metadata=key("RW"))
+    propagation: str = ""
+
+    @property
+    def volume(self) -> str | None:
+        """The volume's name for a volume mount, None for the others."""
+        return self.name if self.type == "volume" else None
+
+    def to_json(self) -> dict[str, Any]:
+        """Docker's JSON for this mount point."""
+        return jsonrecord.to_json(self)
+
+
+@dataclass
 class NetworkSettings:
     """NetworkSettings as docker's inspect shows them: the sandbox, the primary (bridge) endpoint's addresses,
     published ports and one EndpointSettings per network (those stay docker's JSON: the network service makes
@@ -65,9 +88,9 @@ class NetworkSettings:
 class ContainerRecord:
     """One container as the daemon keeps it; `to_json` is docker's inspect document, `from_json` reads it back.
 
-    State, NetworkSettings and the top-level fields are attributes, so a misspelt name is an error rather than
-    a silent None. Config, HostConfig, Mounts and GraphDriver stay docker's JSON (dicts and lists) in this
-    step: clients send and get back those large structs verbatim."""
+    State, NetworkSettings, Mounts and the top-level fields are attributes, so a misspelt name is an error rather
+    than a silent None. Config, HostConfig and GraphDriver stay docker's JSON (dicts) in this step: clients send
+    and get back those large structs verbatim."""
 
     id: str
     created: str
@@ -89,7 +112,7 @@ class ContainerRecord:
     exec_ids: list[str] | None = field(metadata=key("ExecIDs"))
     host_config: dict[str, Any] = field(metadata=key("HostConfig"))
     graph_driver: dict[str, Any] = field(metadata=key("GraphDriver"))
-    mounts: list[dict[str, Any]] = field(metadata=key("Mounts"))
+    mounts: list[MountPoint] = field(metadata=key("Mounts", nested=MountPoint))
     config: dict[str, Any] = field(metadata=key("Config"))
     network_settings: NetworkSettings = field(metadata=key("NetworkSettings", nested=NetworkSettings))
     manually_stopped: bool | None = field(default=None, metadata=key("HasBeenManuallyStopped", omit_none=True))

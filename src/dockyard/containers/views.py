@@ -72,7 +72,7 @@ def summary(doc: ContainerRecord, size: tuple[int, int] | None = None) -> dict[s
         "Status": status_text(doc.state),
         "HostConfig": {"NetworkMode": host.get("NetworkMode", "default")},
         "NetworkSettings": {"Networks": settings.networks or {}},
-        "Mounts": doc.mounts or [],
+        "Mounts": [point.to_json() for point in doc.mounts],
     }
     _add_sizes(entry, size)
     return entry

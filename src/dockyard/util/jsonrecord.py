@@ -11,7 +11,7 @@ _R = TypeVar("_R")
 
 def key(name: str, omit_none: bool = False, nested: type | None = None) -> dict[str, Any]:
     """Field metadata: docker's key for the attribute, whether a None value is left out of the JSON, and the
-    record class of a nested object."""
+    record class of a nested object (or of each item of a nested list)."""
     return {"json": name, "omit_none": omit_none, "nested": nested}
 
 
@@ -27,8 +27,17 @@ def to_json(obj: Any) -> dict[str, Any]:
         value = getattr(obj, f.name)
         if value is None and f.metadata.get("omit_none"):
             continue
-        out[json_key(f)] = to_json(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+        out[json_key(f)] = _json_value(value)
     return out
+
+
+def _json_value(value: Any) -> Any:
+    """A field's value in the JSON: records (also in lists) as objects, anything else deep-copied."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_json(value)
+    if isinstance(value, list):
+        return [_json_value(item) for item in value]
+    return copy.deepcopy(value)
 
 
 def from_json(cls: type[_R], doc: Mapping[str, Any]) -> _R:
@@ -39,12 +48,17 @@ def from_json(cls: type[_R], doc: Mapping[str, Any]) -> _R:
         name = json_key(f)
         if name in doc:
             nested = f.metadata.get("nested")
-            kwargs[f.name] = from_json(nested, doc[name]) if nested is not None else doc[name]
+            kwargs[f.name] = doc[name] if nested is None else _nested(nested, doc[name])
         elif f.metadata.get("omit_none"):
             kwargs[f.name] = None
         else:
             raise KeyError(f"{cls.__name__} has no {name!r}")
     return cls(**kwargs)
+
+
+def _nested(cls: type[Any], value: Any) -> Any:
+    """A nested record, or a list of them."""
+    return [from_json(cls, item) for item in value] if isinstance(value, list) else from_json(cls, value)
 
 
 def apply(obj: Any, changes: Mapping[str, Any]) -> None:
