@@ -6,9 +6,10 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from dockyard.containers.fsview import FileView, mounted_view
+from dockyard.containers.protocols import EventPublisher, RecordedContainers, RootfsSnapshots
 from dockyard.containers.record import ContainerRecord
 from dockyard.errors import SystemError_
 
@@ -18,15 +19,14 @@ MOUNTS_DIR = "mounts"
 class ContainerAccess:
     """What cp, export, diff, commit and stats need from the container service, the snapshotter and the bus."""
 
-    def __init__(self, containers: Any, snapshots: Any, events: Any) -> None:
+    def __init__(self, containers: RecordedContainers, snapshots: RootfsSnapshots, events: EventPublisher) -> None:
         self.containers = containers
         self.snapshots = snapshots
         self.events = events
 
     def doc(self, ref: str) -> ContainerRecord:
         """The container's record with its GraphDriver (NotFound for an unknown name or id)."""
-        record: ContainerRecord = self.containers.record(ref)
-        return record
+        return self.containers.record(ref)
 
     def publish(self, doc: ContainerRecord, action: str, **extra: str) -> None:
         """A container event with docker's attributes: labels, image, name, then `extra`."""
