@@ -6,9 +6,11 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from dockyard.containers.fsview import FileView, mounted_view
+from dockyard.containers.protocols import EventPublisher, RecordedContainers, RootfsSnapshots
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import SystemError_
 
 MOUNTS_DIR = "mounts"
@@ -17,34 +19,34 @@ MOUNTS_DIR = "mounts"
 class ContainerAccess:
     """What cp, export, diff, commit and stats need from the container service, the snapshotter and the bus."""
 
-    def __init__(self, containers: Any, snapshots: Any, events: Any) -> None:
+    def __init__(self, containers: RecordedContainers, snapshots: RootfsSnapshots, events: EventPublisher) -> None:
         self.containers = containers
         self.snapshots = snapshots
         self.events = events
 
-    def doc(self, ref: str) -> dict[str, Any]:
-        """The container's inspect document (NotFound for an unknown name or id)."""
-        return self.containers.inspect(ref)
+    def doc(self, ref: str) -> ContainerRecord:
+        """The container's record with its GraphDriver (NotFound for an unknown name or id)."""
+        return self.containers.record(ref)
 
-    def publish(self, doc: dict[str, Any], action: str, **extra: str) -> None:
+    def publish(self, doc: ContainerRecord, action: str, **extra: str) -> None:
         """A container event with docker's attributes: labels, image, name, then `extra`."""
-        attributes = dict(doc["Config"].get("Labels") or {})
-        attributes.update(image=doc["Config"].get("Image", ""), name=doc["Name"].lstrip("/"), **extra)
-        self.events.publish("container", action, doc["Id"], attributes)
+        attributes = dict(doc.config.get("Labels") or {})
+        attributes.update(image=doc.config.get("Image", ""), name=doc.name.lstrip("/"), **extra)
+        self.events.publish("container", action, doc.id, attributes)
 
-    def upper_and_lowers(self, doc: dict[str, Any]) -> tuple[Path, list[Path]]:
+    def upper_and_lowers(self, doc: ContainerRecord) -> tuple[Path, list[Path]]:
         """The container's writable layer and its image's layer directories (top-most first)."""
-        data = doc["GraphDriver"]["Data"]
+        data = doc.graph_driver["Data"]
         lowers = [Path(p) for p in data["LowerDir"].split(":") if p]
         return Path(data["UpperDir"]), lowers
 
     @contextlib.contextmanager
-    def rootfs(self, doc: dict[str, Any]) -> Iterator[Path]:
+    def rootfs(self, doc: ContainerRecord) -> Iterator[Path]:
         """The merged root file system: bundle/rootfs while running, else a temporary overlay mount."""
-        container_id = doc["Id"]
+        container_id = doc.id
         bundle = self.containers.bundle(container_id)
         running = bundle / "rootfs"
-        if doc["State"]["Running"]:
+        if doc.state.running:
             if not os.path.ismount(running):
                 raise SystemError_(f"the root file system of container {container_id} is not mounted")
             yield running
@@ -61,12 +63,12 @@ class ContainerAccess:
             target.rmdir()
 
     @contextlib.contextmanager
-    def files(self, doc: dict[str, Any]) -> Iterator[FileView]:
+    def files(self, doc: ContainerRecord) -> Iterator[FileView]:
         """What cp sees: the root file system with the container's volumes, binds and /etc files mounted on it
         (export, diff and commit use `rootfs`, which has none of them, as docker's do)."""
         with self.rootfs(doc) as rootfs, mounted_view(rootfs, doc, self._scratch(doc)) as view:
             yield view
 
-    def _scratch(self, doc: dict[str, Any]) -> Path:
+    def _scratch(self, doc: ContainerRecord) -> Path:
         """The directory temporary mounts of this daemon go under."""
-        return self.containers.bundle(doc["Id"]).parent.parent / MOUNTS_DIR
+        return self.containers.bundle(doc.id).parent.parent / MOUNTS_DIR

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from dockyard.containers.access import ContainerAccess
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import InvalidParameter
-from dockyard.util.configchanges import apply_changes
 from dockyard.snapshots.diff import changes, write_layer_tar
 from dockyard.util import reference
+from dockyard.util.configchanges import apply_changes
 from dockyard.util.tartree import TreeWriter
 
 # Mount points the runtime creates in the writable layer; docker keeps them in its hidden init layer.
@@ -127,21 +128,21 @@ def merge_config(user: dict[str, Any], container: dict[str, Any]) -> dict[str, A
     return out
 
 
-def build_layer(access: ContainerAccess, doc: dict[str, Any], out: BinaryIO) -> None:
+def build_layer(access: ContainerAccess, doc: ContainerRecord, out: BinaryIO) -> None:
     """The container's writable layer as a docker layer tar (runtime mount points left out)."""
     upper, lowers = access.upper_and_lowers(doc)
     _filtered_layer(upper, hidden_paths(upper, lowers), out)
 
 
-def create_image(access: ContainerAccess, images: Any, doc: dict[str, Any], layer: BinaryIO,
+def create_image(access: ContainerAccess, images: Any, doc: ContainerRecord, layer: BinaryIO,
                  body: dict[str, Any] | None, changes_: list[str], comment: str, author: str) -> str:
     """Store the layer and a config (body or the container's, --change applied, merged); returns the image id."""
     if body is not None and not isinstance(body, dict):
         raise InvalidParameter("invalid JSON: the commit body must be a container config object")
-    container_config = doc["Config"]
+    container_config = doc.config
     config = apply_changes(dict(body) if body is not None else dict(container_config), changes_)
     config = merge_config(config, container_config)
-    parent = images.resolve(doc["Image"])
+    parent = images.resolve(doc.image)
     created_by = " ".join(container_config.get("Cmd") or [])
     record = images.derive(parent, layer, config, created_by, comment=comment, author=author)
     return record.id
@@ -172,7 +173,7 @@ def commit(access: ContainerAccess, images: Any, ref: str, body: Any, repo: str 
     return image_id
 
 
-def export_rootfs(access: ContainerAccess, doc: dict[str, Any], out: BinaryIO) -> None:
+def export_rootfs(access: ContainerAccess, doc: ContainerRecord, out: BinaryIO) -> None:
     """GET /containers/{id}/export: the merged rootfs as one tar (no whiteouts: it is the mounted view)."""
     with access.rootfs(doc) as rootfs:
         writer = TreeWriter(out)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.containers.launcher import container_env
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from dockyard.oci.spec import ALL_CAPABILITIES
 from dockyard.oci.users import resolve_user
@@ -62,14 +63,14 @@ def _str_list(body: dict[str, Any], key: str) -> list[str]:
     return value
 
 
-def _check_runnable(doc: dict[str, Any], shim: Any) -> None:
+def _check_runnable(doc: ContainerRecord, shim: Any) -> None:
     """Docker's 409s for exec into a container that is not running, paused or restarting."""
-    state, cid = doc["State"], doc["Id"]
-    if not state["Running"] or shim is None:
+    state, cid = doc.state, doc.id
+    if not state.running or shim is None:
         raise Conflict(f"Container {cid} is not running")
-    if state["Paused"]:
+    if state.paused:
         raise Conflict(f"Container {cid} is paused, unpause the container before exec")
-    if state.get("Restarting"):
+    if state.restarting:
         raise Conflict(f"Container {cid} is restarting, wait until the container is running")
 
 
@@ -94,11 +95,11 @@ class ExecService:
             raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an "
                                    "absolute path")
         self._forget_orphans()
-        rec = ExecRecord(secrets.token_hex(32), doc["Id"], cmd, bool(body.get("Tty")), bool(body.get("AttachStdin")),
+        rec = ExecRecord(secrets.token_hex(32), doc.id, cmd, bool(body.get("Tty")), bool(body.get("AttachStdin")),
                          bool(body.get("AttachStdout")), bool(body.get("AttachStderr")), str(body.get("User") or ""),
                          _str_list(body, "Env"), working_dir, bool(body.get("Privileged")), body.get("DetachKeys"))
         self._execs[rec.id] = rec
-        self._containers.publish(doc["Id"], f"exec_create: {' '.join(cmd)}", execID=rec.id)
+        self._containers.publish(doc.id, f"exec_create: {' '.join(cmd)}", execID=rec.id)
         return rec.id
 
     def _forget_orphans(self) -> None:
@@ -157,12 +158,12 @@ class ExecService:
             await self.resize(rec.id, *console)
         return reader, writer
 
-    def _process(self, doc: dict[str, Any], rec: ExecRecord) -> dict[str, Any]:
+    def _process(self, doc: ContainerRecord, rec: ExecRecord) -> dict[str, Any]:
         """The OCI process of an exec: the container's (capabilities, rlimits...) with the exec's command,
         user, environment, working directory and terminal."""
-        bundle = self._containers.bundle(doc["Id"])
+        bundle = self._containers.bundle(doc.id)
         process = json.loads((bundle / "config.json").read_text())["process"]
-        config, host = doc["Config"], doc["HostConfig"]
+        config, host = doc.config, doc.host_config
         try:
             user = resolve_user(bundle / "rootfs", rec.user or config.get("User") or "", host.get("GroupAdd"))
         except InvalidParameter as bad:

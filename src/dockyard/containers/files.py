@@ -9,6 +9,7 @@ from typing import Any, BinaryIO, Callable
 from dockyard.containers import archive
 from dockyard.containers.access import ContainerAccess
 from dockyard.containers.commit import commit, container_changes, export_rootfs
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict
 from dockyard.oci.users import resolve_user
 from dockyard.util.aio import run_blocking
@@ -26,7 +27,7 @@ class ContainerFiles:
         self._access = access
         self._images = images
 
-    def _stat(self, ref: str, path: str) -> tuple[dict[str, Any], archive.PathStat]:
+    def _stat(self, ref: str, path: str) -> tuple[ContainerRecord, archive.PathStat]:
         """The container's record and the stat of `path` in its files."""
         doc = self._access.doc(ref)
         with self._access.files(doc) as view:
@@ -53,8 +54,8 @@ class ContainerFiles:
         """PUT /containers/{id}/archive: extract the tar `body` into the directory at path; event extract-to-dir."""
         doc = self._access.doc(ref)
         with self._access.files(doc) as view:
-            dest = archive.extraction_dir(view, path, ref, bool(doc["HostConfig"].get("ReadonlyRootfs")))
-            user = doc["Config"].get("User") or ""
+            dest = archive.extraction_dir(view, path, ref, bool(doc.host_config.get("ReadonlyRootfs")))
+            user = doc.config.get("User") or ""
             owner = None
             if copy_uid_gid and user:
                 resolved = resolve_user(view.root, user)
@@ -79,18 +80,18 @@ class ContainerFiles:
         doc = await run_blocking(self._access.doc, ref)
         loop = asyncio.get_running_loop()
         containers = self._access.containers
-        pause = pause and doc["State"]["Running"] and not doc["State"]["Paused"]
+        pause = pause and doc.state.running and not doc.state.paused
 
         def call(coroutine_fn: Any) -> Callable[[], None]:
             """Run a container-service coroutine from the commit thread. A container that stopped meanwhile
             (an exit lands at any moment) needs no pause nor unpause: its layer is at rest already."""
             def run() -> None:
                 try:
-                    asyncio.run_coroutine_threadsafe(coroutine_fn(doc["Id"]), loop).result()
+                    asyncio.run_coroutine_threadsafe(coroutine_fn(doc.id), loop).result()
                 except Conflict as stopped:
-                    log.debug("commit of %s goes on unpaused: %s", doc["Id"][:12], stopped.message)
+                    log.debug("commit of %s goes on unpaused: %s", doc.id[:12], stopped.message)
             return run
 
         return await run_blocking(
-            commit, self._access, self._images, doc["Id"], body, repo, tag, changes, comment, author,
+            commit, self._access, self._images, doc.id, body, repo, tag, changes, comment, author,
             call(containers.pause) if pause else None, call(containers.unpause) if pause else None)

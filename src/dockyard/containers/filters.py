@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.util.filters import match_label
 from dockyard.util.timeutil import parse_rfc3339, parse_timestamp
@@ -11,7 +12,7 @@ from dockyard.util.timeutil import parse_rfc3339, parse_timestamp
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
-def matches(doc: dict[str, Any], filters: dict[str, list[str]], docs: dict[str, dict[str, Any]], store: Any,
+def matches(doc: ContainerRecord, filters: dict[str, list[str]], docs: dict[str, ContainerRecord], store: Any,
             images: Any) -> bool:
     """True when the container passes every filter (values of one key are OR-ed, keys AND-ed)."""
     for key, values in filters.items():
@@ -20,40 +21,40 @@ def matches(doc: dict[str, Any], filters: dict[str, list[str]], docs: dict[str, 
     return True
 
 
-def _match_key(doc: dict[str, Any], key: str, values: list[str], docs: dict[str, dict[str, Any]], store: Any,
+def _match_key(doc: ContainerRecord, key: str, values: list[str], docs: dict[str, ContainerRecord], store: Any,
                images: Any) -> bool:
-    state = doc["State"]
+    state = doc.state
     if key == "id":
-        return any(doc["Id"].startswith(v) for v in values)
+        return any(doc.id.startswith(v) for v in values)
     if key == "name":
-        return any(v.lstrip("/") in doc["Name"].lstrip("/") for v in values)
+        return any(v.lstrip("/") in doc.name.lstrip("/") for v in values)
     if key == "label":
-        return match_label(doc["Config"].get("Labels") or {}, values)
+        return match_label(doc.config.get("Labels") or {}, values)
     if key == "label!":
-        return not match_label(doc["Config"].get("Labels") or {}, values)
+        return not match_label(doc.config.get("Labels") or {}, values)
     if key == "status":
         for value in values:
             if value not in STATUSES:
                 raise InvalidParameter(f"invalid filter 'status={value}'")
-        return state["Status"] in values
+        return state.status in values
     if key == "exited":
-        return state["Status"] == "exited" and str(state["ExitCode"]) in values
+        return state.status == "exited" and str(state.exit_code) in values
     if key == "ancestor":
         return any(_ancestor(doc, v, images) for v in values)
     if key in ("before", "since"):
         pivot = docs[store.find_id(values[0])]
-        return doc["Created"] < pivot["Created"] if key == "before" else doc["Created"] > pivot["Created"]
+        return doc.created < pivot.created if key == "before" else doc.created > pivot.created
     if key == "until":
-        return parse_rfc3339(doc["Created"]) < parse_timestamp(values[0])
+        return parse_rfc3339(doc.created) < parse_timestamp(values[0])
     if key == "health":
-        health = (state.get("Health") or {}).get("Status", "none")
+        health = (state.health or {}).get("Status", "none")
         return health in values
     return False  # network, volume, publish, expose, is-task: no container has those yet
 
 
-def _ancestor(doc: dict[str, Any], ref: str, images: Any) -> bool:
+def _ancestor(doc: ContainerRecord, ref: str, images: Any) -> bool:
     try:
         image = images.resolve(ref)
     except NotFound:
         return False
-    return image.id == doc["Image"]
+    return image.id == doc.image

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import SystemError_
 from dockyard.util import linux as L
 from dockyard.util.inroot import fd_path, open_in_root, open_root
@@ -45,8 +46,8 @@ class FileView:
 
 
 def view_sources(doc: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """(destination, host source, writable) for every volume and bind of the container whose source exists
-    (tmpfs mounts have no host side) and the daemon's /etc files it did not replace, parents first."""
+    """(destination, host source, writable) for every volume and bind of the container (its inspect JSON) whose
+    source exists (tmpfs mounts have no host side) and the daemon's /etc files it did not replace, parents first."""
     sources = [(p["Destination"], p["Source"], bool(p.get("RW", True)))
                for p in doc.get("Mounts") or [] if p.get("Type") in ("volume", "bind")]
     taken = {dest.rstrip("/") for dest, _, _ in sources}
@@ -56,10 +57,10 @@ def view_sources(doc: dict[str, Any]) -> list[tuple[str, str, bool]]:
 
 
 @contextlib.contextmanager
-def mounted_view(rootfs: Path, doc: dict[str, Any], scratch: Path) -> Iterator[FileView]:
+def mounted_view(rootfs: Path, doc: ContainerRecord, scratch: Path) -> Iterator[FileView]:
     """Bind `rootfs` at a fresh private directory under `scratch`, mount the container's volumes, binds and /etc
     files on it (destinations resolved inside it, as the runtime does), yield the view, then detach it all."""
-    target = scratch / f"{doc['Id'][:12]}-view-{secrets.token_hex(4)}"
+    target = scratch / f"{doc.id[:12]}-view-{secrets.token_hex(4)}"
     target.mkdir(parents=True, mode=0o700)
     target = Path(os.path.realpath(target))  # secure_join answers with real paths
     try:
@@ -67,7 +68,7 @@ def mounted_view(rootfs: Path, doc: dict[str, Any], scratch: Path) -> Iterator[F
         try:
             L.mount(None, str(target), None, L.MS_PRIVATE)
             view = FileView(target)
-            for destination, source, rw in view_sources(doc):
+            for destination, source, rw in view_sources(doc.to_json()):
                 view.mounts.append(_mount_one(target, destination, source, rw))
             yield view
         finally:

@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any, Awaitable, Callable
 
+from dockyard.containers.record import ContainerRecord, ContainerState
 from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.util.timeutil import now_rfc3339, parse_rfc3339
 
@@ -28,7 +29,7 @@ MAX_OUTPUT = 4096
 UNHEALTHY_LABEL = "dockyard.restart-on-unhealthy"
 UNHEALTHY_POLICY = "on-unhealthy"
 
-Probe = Callable[[dict[str, Any], list[str], float], Awaitable[tuple[int, str]]]
+Probe = Callable[[ContainerRecord, list[str], float], Awaitable[tuple[int, str]]]
 
 
 def validate_healthcheck(check: Any) -> None:
@@ -69,10 +70,10 @@ def probe_command(config: dict[str, Any]) -> list[str] | None:
     return None
 
 
-def restarts_when_unhealthy(doc: dict[str, Any]) -> bool:
+def restarts_when_unhealthy(doc: ContainerRecord) -> bool:
     """Whether the container opted in to being restarted when it turns unhealthy."""
-    policy = (doc["HostConfig"].get("RestartPolicy") or {}).get("Name")
-    labels = doc["Config"].get("Labels") or {}
+    policy = (doc.host_config.get("RestartPolicy") or {}).get("Name")
+    labels = doc.config.get("Labels") or {}
     return policy == UNHEALTHY_POLICY or labels.get(UNHEALTHY_LABEL, "").lower() in ("1", "true", "yes")
 
 
@@ -93,24 +94,22 @@ def _setting(check: dict[str, Any], key: str, default: int) -> int:
 class HealthMonitor:
     """Runs one probe loop per running container that has a healthcheck and keeps State.Health."""
 
-    def __init__(self, save: Callable[[dict[str, Any]], Awaitable[None]], publish: Callable[..., None],
-                 probe: Probe, on_unhealthy: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    def __init__(self, save: Callable[[ContainerRecord], Awaitable[None]], publish: Callable[..., None],
+                 probe: Probe, on_unhealthy: Callable[[ContainerRecord], Awaitable[None]]) -> None:
         self._save = save
         self._publish = publish
         self._probe = probe
         self._on_unhealthy = on_unhealthy
         self._tasks: dict[str, asyncio.Task] = {}
 
-    def watch(self, doc: dict[str, Any]) -> None:
+    def watch(self, doc: ContainerRecord) -> None:
         """The container (re)started: status `starting`, streak 0, and probe on schedule."""
-        self.unwatch(doc["Id"])
-        argv = probe_command(doc["Config"])
+        self.unwatch(doc.id)
+        argv = probe_command(doc.config)
         if argv is None:
             return
-        health = doc["State"].get("Health") or {"Log": []}
-        health.update(Status="starting", FailingStreak=0)
-        doc["State"]["Health"] = health
-        self._tasks[doc["Id"]] = asyncio.create_task(self._loop(doc, argv))
+        _health(doc.state).update(Status="starting", FailingStreak=0)
+        self._tasks[doc.id] = asyncio.create_task(self._loop(doc, argv))
 
     def unwatch(self, container_id: str) -> None:
         """The container stopped (or is gone): no more probes."""
@@ -126,16 +125,16 @@ class HealthMonitor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _interval(self, doc: dict[str, Any], check: dict[str, Any]) -> float:
+    def _interval(self, doc: ContainerRecord, check: dict[str, Any]) -> float:
         """Docker's getInterval: the start interval while starting within the start period."""
-        started = parse_rfc3339(doc["State"]["StartedAt"])
+        started = parse_rfc3339(doc.state.started_at)
         start_period = _setting(check, "StartPeriod", DEFAULT_START_PERIOD) / SECOND
-        if time.time() - started < start_period and doc["State"]["Health"]["Status"] == "starting":
+        if time.time() - started < start_period and _health(doc.state)["Status"] == "starting":
             return _setting(check, "StartInterval", DEFAULT_START_INTERVAL) / SECOND
         return _setting(check, "Interval", DEFAULT_INTERVAL) / SECOND
 
-    async def _loop(self, doc: dict[str, Any], argv: list[str]) -> None:
-        check = doc["Config"]["Healthcheck"]
+    async def _loop(self, doc: ContainerRecord, argv: list[str]) -> None:
+        check = doc.config["Healthcheck"]
         timeout_ns = _setting(check, "Timeout", DEFAULT_TIMEOUT)
         while True:
             await asyncio.sleep(self._interval(doc, check))
@@ -153,23 +152,30 @@ class HealthMonitor:
             if became is not None:
                 self._publish(doc, f"health_status: {became}")
                 if became == "unhealthy" and restarts_when_unhealthy(doc):
-                    log.info("container %s is unhealthy: restarting it", doc["Id"][:12])
+                    log.info("container %s is unhealthy: restarting it", doc.id[:12])
                     await self._on_unhealthy(doc)
                     return
 
     @staticmethod
-    def _record(doc: dict[str, Any], check: dict[str, Any], result: dict[str, Any], begun: float) -> str | None:
+    def _record(doc: ContainerRecord, check: dict[str, Any], result: dict[str, Any], begun: float) -> str | None:
         """Docker's handleProbeResult; returns the new status when it changed."""
-        health = doc["State"]["Health"]
+        health = _health(doc.state)
         old = health["Status"]
         health["Log"] = (health.get("Log") or [])[-(MAX_LOG_ENTRIES - 1):] + [result]
         if result["ExitCode"] == 0:
             health.update(FailingStreak=0, Status="healthy")
         else:
             start_period = _setting(check, "StartPeriod", DEFAULT_START_PERIOD) / SECOND
-            in_start_period = begun - parse_rfc3339(doc["State"]["StartedAt"]) < start_period
+            in_start_period = begun - parse_rfc3339(doc.state.started_at) < start_period
             if not (old == "starting" and in_start_period):
                 health["FailingStreak"] += 1
                 if health["FailingStreak"] >= _setting(check, "Retries", DEFAULT_RETRIES):
                     health["Status"] = "unhealthy"
         return health["Status"] if health["Status"] != old else None
+
+
+def _health(state: ContainerState) -> dict[str, Any]:
+    """State.Health (Status, FailingStreak, Log), made with an empty log for a container that has none yet."""
+    if state.health is None:
+        state.health = {"Log": []}
+    return state.health

@@ -8,11 +8,12 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import InvalidParameter, RuntimeFailure
 from dockyard.oci.spec import ALL_CAPABILITIES, DEFAULT_CAPABILITIES, build_spec
 from dockyard.runtime.seccomp import SeccompError, compile_profile, load_profile
 
-Lookup = Callable[[str], dict[str, Any]]
+Lookup = Callable[[str], ContainerRecord]
 
 _DEFAULT_SWAP_FACTOR = 2
 _CPU_PERIOD = 100000
@@ -186,9 +187,9 @@ def rlimits_of(host: dict[str, Any]) -> list[dict[str, Any]]:
 def _running_pid(lookup: Lookup, ref: str, what: str) -> int:
     """Host pid of another running container, for joining its namespace."""
     doc = lookup(ref)
-    if not doc["State"]["Running"]:
-        raise InvalidParameter(f"cannot join {what} of a non running container: {doc['Id']}")
-    return int(doc["State"]["Pid"])
+    if not doc.state.running:
+        raise InvalidParameter(f"cannot join {what} of a non running container: {doc.id}")
+    return int(doc.state.pid)
 
 
 def namespaces_of(host: dict[str, Any], lookup: Lookup) -> dict[str, str | None]:

@@ -13,6 +13,7 @@ from dockyard.containers.config import replace_or_append_env
 from dockyard.containers.etcfiles import write_etc_files
 from dockyard.containers.mounts import MountManager, merge_mounts
 from dockyard.containers.protocols import EtcFiles, Shim, ShimFactory
+from dockyard.containers.record import ContainerRecord
 from dockyard.containers.runtime_options import apply_runtime_options
 from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.errors import InvalidParameter, RuntimeFailure
@@ -50,24 +51,24 @@ class Launcher:
         self._spare_cgroup = spare_cgroup
         self._lookup = lookup  # other containers (for --ipc/--pid/--uts container:NAME), safe from any thread
 
-    def launch(self, doc: dict[str, Any], where: Launch) -> tuple[int, Shim]:
+    def launch(self, doc: ContainerRecord, where: Launch) -> tuple[int, Shim]:
         """Write the bundle and start the shim; returns the init's host pid and the shim."""
         spec = self.spec(doc, where)
-        host = doc["HostConfig"]
+        host = doc.host_config
         apply_runtime_options(spec, host)
         write_atomic(where.bundle / "config.json", json.dumps(spec).encode(), durable=False)
         if not host.get("Runtime"):
             self._spare_cgroup.claim(spec["linux"].get("cgroupsPath", ""))
         shim = self._shim_factory(where.bundle)
-        pid = shim.launch(where.log, open_stdin=bool(doc["Config"].get("OpenStdin")),
-                          stdin_once=bool(doc["Config"].get("StdinOnce")))
+        pid = shim.launch(where.log, open_stdin=bool(doc.config.get("OpenStdin")),
+                          stdin_once=bool(doc.config.get("StdinOnce")))
         return pid, shim
 
-    def spec(self, doc: dict[str, Any], where: Launch) -> dict[str, Any]:
+    def spec(self, doc: ContainerRecord, where: Launch) -> dict[str, Any]:
         """The OCI spec of the record's process; writes its /etc files."""
-        config, host = doc["Config"], doc["HostConfig"]
+        config, host = doc.config, doc.host_config
         rootfs = where.bundle / "rootfs"
-        network = "host" if host.get("NetworkMode") == "host" else doc["NetworkSettings"]["SandboxKey"] or "none"
+        network = "host" if host.get("NetworkMode") == "host" else doc.network_settings.sandbox_key or "none"
         hostname = config["Hostname"]
         write_etc_files(where.etc_dir, hostname, network, host.get("ExtraHosts"))
         where.etc.write(host, hostname, where.etc_dir)
@@ -82,11 +83,11 @@ class Launcher:
         ]
         mounts = merge_mounts(self._mounts.oci_mounts(doc, rootfs) + list(where.extra_mounts), mounts)
         return hostspec.build(
-            host, self._lookup, userns=self._userns.mappings(doc["Id"], host.get("UsernsMode")),
-            args=[doc["Path"], *doc["Args"]], env=where.env(user.home), cwd=config.get("WorkingDir") or "/",
+            host, self._lookup, userns=self._userns.mappings(doc.id, host.get("UsernsMode")),
+            args=[doc.path, *doc.args], env=where.env(user.home), cwd=config.get("WorkingDir") or "/",
             uid=user.uid, gid=user.gid, additional_gids=user.additional_gids, hostname=hostname,
             terminal=bool(config.get("Tty")), readonly_rootfs=bool(host.get("ReadonlyRootfs")), mounts=mounts,
-            network_mode=network, cgroups_path=f"{CGROUP_PARENT}/{doc['Id']}", privileged=bool(host.get("Privileged")),
+            network_mode=network, cgroups_path=f"{CGROUP_PARENT}/{doc.id}", privileged=bool(host.get("Privileged")),
         )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dockyard.containers.mountspec import MountSpec, check_reserved, explicit_specs, from_mount_point, plan
+from dockyard.containers.record import ContainerRecord, MountPoint
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.util.securejoin import secure_join
 
@@ -23,13 +24,13 @@ class MountManager:
     # ----- create ---------------------------------------------------------------------------------
 
     def prepare(self, container_id: str, config: dict[str, Any], host: dict[str, Any],
-                lookup: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
+                lookup: Callable[[str], ContainerRecord]) -> list[MountPoint]:
         """Validate every mount, create and reference its volumes; docker's `Mounts` for inspect.
 
         Nothing is left behind when this fails.
         """
-        specs = plan(host, config.get("Volumes"), lambda ref: lookup(ref)["Mounts"])
-        points: list[dict[str, Any]] = []
+        specs = plan(host, config.get("Volumes"), lambda ref: lookup(ref).mounts)
+        points: list[MountPoint] = []
         try:
             for spec in specs:
                 points.append(self._point(container_id, spec))
@@ -38,7 +39,7 @@ class MountManager:
             raise
         return [p for p, spec in zip(points, specs) if spec.listed]
 
-    def _point(self, container_id: str, spec: MountSpec) -> dict[str, Any]:
+    def _point(self, container_id: str, spec: MountSpec) -> MountPoint:
         """One MountPoint in docker's shape; volumes are created (when new) and referenced."""
         if spec.type == "volume":
             if self._volumes is None:
@@ -46,29 +47,28 @@ class MountManager:
             # made and referenced in one transaction: a crash cannot leave a volume nobody references
             volume = self._volumes.create(spec.source or None, None, spec.driver_opts, spec.labels,
                                           anonymous=not spec.source, user=container_id)
-            return {"Type": "volume", "Name": volume["Name"], "Source": volume["Mountpoint"],
-                    "Destination": spec.target, "Driver": volume["Driver"], "Mode": spec.mode, "RW": not spec.read_only,
-                    "Propagation": ""}
+            return MountPoint(type="volume", name=volume["Name"], source=volume["Mountpoint"], destination=spec.target,
+                              driver=volume["Driver"], mode=spec.mode, rw=not spec.read_only, propagation="")
         if spec.type == "bind" and spec.create_source and not os.path.exists(spec.source):
             os.makedirs(spec.source, mode=0o755, exist_ok=True)
-        return {"Type": spec.type, "Source": spec.source, "Destination": spec.target, "Mode": spec.mode,
-                "RW": not spec.read_only, "Propagation": spec.propagation}
+        return MountPoint(type=spec.type, source=spec.source, destination=spec.target, mode=spec.mode,
+                          rw=not spec.read_only, propagation=spec.propagation)
 
     # ----- start / stop ---------------------------------------------------------------------------
 
-    def oci_mounts(self, doc: dict[str, Any], rootfs: Path) -> list[dict[str, Any]]:
+    def oci_mounts(self, doc: ContainerRecord, rootfs: Path) -> list[dict[str, Any]]:
         """OCI mount entries for a starting container: volumes mounted and filled from the image when new."""
-        extras = {s.target: s for s in explicit_specs(doc["HostConfig"])}
-        listed = {p["Destination"] for p in doc["Mounts"]}
-        specs = [_with_extras(from_mount_point(p, ""), extras.get(p["Destination"])) for p in doc["Mounts"]]
+        extras = {s.target: s for s in explicit_specs(doc.host_config)}
+        listed = {p.destination for p in doc.mounts}
+        specs = [_with_extras(from_mount_point(p, ""), extras.get(p.destination)) for p in doc.mounts]
         specs += [s for s in extras.values() if not s.listed and s.target not in listed]
         specs.sort(key=lambda s: (s.target.count("/"), s.target))
         mounted: list[str] = []
         try:
-            return [self._oci(doc["Id"], spec, rootfs, mounted) for spec in specs]
+            return [self._oci(doc.id, spec, rootfs, mounted) for spec in specs]
         except BaseException:
             for name in mounted:
-                self._volumes.unmount(name, doc["Id"])
+                self._volumes.unmount(name, doc.id)
             raise
 
     def _oci(self, container_id: str, spec: MountSpec, rootfs: Path, mounted: list[str]) -> dict[str, Any]:
@@ -98,15 +98,15 @@ class MountManager:
         return {"destination": spec.target, "type": "bind", "source": spec.source,
                 "options": ["bind" if spec.nonrecursive else "rbind", spec.propagation or "rprivate"] + access}
 
-    def stopped(self, doc: dict[str, Any]) -> None:
+    def stopped(self, doc: ContainerRecord) -> None:
         """A container stopped: unmount the options volumes (tmpfs, bind) it was the last to use."""
-        for point in doc["Mounts"]:
-            if point["Type"] == "volume":
-                self._volumes.unmount(point["Name"], doc["Id"])
+        for point in doc.mounts:
+            if point.volume is not None:
+                self._volumes.unmount(point.volume, doc.id)
 
     # ----- remove ---------------------------------------------------------------------------------
 
-    def reconcile(self, records: list[dict[str, Any]], recorded: Any) -> None:
+    def reconcile(self, records: list[ContainerRecord], recorded: Any) -> None:
         """At daemon start: every recorded container references its volumes again (a crash inside `rm` may
         have dropped them before the record), references of containers without a record are dropped, and
         anonymous volumes only those referenced are removed: they were made by a create that never got
@@ -114,21 +114,21 @@ class MountManager:
         if self._volumes is None:
             return
         for doc in records:
-            for point in doc.get("Mounts") or []:
-                if point.get("Type") == "volume":
+            for point in doc.mounts:
+                if point.volume is not None:
                     try:
-                        self._volumes.acquire(point["Name"], doc["Id"])
+                        self._volumes.acquire(point.volume, doc.id)
                     except NotFound:
-                        log.info("container %s: volume %s is gone", doc["Id"][:12], point["Name"])
+                        log.info("container %s: volume %s is gone", doc.id[:12], point.volume)
         for name in self._volumes.drop_unrecorded_users(set(recorded)):
             log.info("removed anonymous volume %s of a container that was never recorded", name)
 
-    def release(self, container_id: str, points: list[dict[str, Any]], remove_anonymous: bool) -> None:
+    def release(self, container_id: str, points: list[MountPoint], remove_anonymous: bool) -> None:
         """Drop the container's volume references; remove its anonymous volumes when asked and unused."""
         for point in points:
-            if point["Type"] != "volume":
+            name = point.volume
+            if name is None:
                 continue
-            name = point["Name"]
             self._volumes.release(name, container_id)
             if remove_anonymous and self._volumes.is_anonymous(name):
                 try:

@@ -7,6 +7,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from dockyard.containers.record import MountPoint
 from dockyard.errors import InvalidParameter
 from dockyard.volumes.options import validate_name
 
@@ -187,11 +188,11 @@ def parse_volumes_from(raw: str) -> tuple[str, str]:
     return name, mode
 
 
-def from_mount_point(point: dict[str, Any], mode: str) -> MountSpec:
+def from_mount_point(point: MountPoint, mode: str) -> MountSpec:
     """A mount inherited through VolumesFrom; `mode` ro/rw overrides the source container's."""
-    read_only = not point.get("RW", True) if not mode else mode == "ro"
-    return MountSpec(point["Type"], point["Destination"], point.get("Name") or point.get("Source") or "",
-                     read_only, mode or point.get("Mode", ""), point.get("Propagation", ""), nocopy=True)
+    read_only = not point.rw if not mode else mode == "ro"
+    return MountSpec(point.type, point.destination, point.name or point.source or "",
+                     read_only, mode or point.mode, point.propagation, nocopy=True)
 
 
 def explicit_specs(host: dict[str, Any]) -> list[MountSpec]:
@@ -207,7 +208,7 @@ def explicit_specs(host: dict[str, Any]) -> list[MountSpec]:
 
 
 def plan(host: dict[str, Any], image_volumes: dict[str, Any] | None,
-         mounts_of: Callable[[str], list[dict[str, Any]]]) -> list[MountSpec]:
+         mounts_of: Callable[[str], list[MountPoint]]) -> list[MountSpec]:
     """Every mount of a new container by target: VolumesFrom, then -v, --mount, --tmpfs, then image VOLUMEs."""
     by_target: dict[str, MountSpec] = {}
     for raw in host.get("VolumesFrom") or []:
@@ -215,7 +216,7 @@ def plan(host: dict[str, Any], image_volumes: dict[str, Any] | None,
             raise InvalidParameter("json: cannot unmarshal into Go struct field HostConfig.VolumesFrom of type string")
         name, mode = parse_volumes_from(raw)
         for point in mounts_of(name):
-            by_target[point["Destination"]] = from_mount_point(point, mode)
+            by_target[point.destination] = from_mount_point(point, mode)
     explicit: set[str] = set()
     for spec in explicit_specs(host):
         if spec.target in explicit:

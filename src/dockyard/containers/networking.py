@@ -7,6 +7,7 @@ from typing import Any
 
 from dockyard.containers import record
 from dockyard.containers.protocols import NetworkAttachment
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import InvalidParameter
 from dockyard.network.endpoints import ContainerEndpoints
 
@@ -17,26 +18,26 @@ class ContainerNetworking:
     def __init__(self, network: NetworkAttachment) -> None:
         self._network = network
 
-    async def attach(self, doc: dict[str, Any]) -> None:
+    async def attach(self, doc: ContainerRecord) -> None:
         """Before the container starts: its networks (planned now when none are recorded) plumbed and recorded."""
-        settings = doc["NetworkSettings"]
-        settings["Networks"] = settings["Networks"] or self._network.plan(doc["HostConfig"], None, doc["Config"])
-        settings.update(await self._network.attach(doc["Id"], doc["Name"], copy.deepcopy(doc["HostConfig"]),
-                                                   copy.deepcopy(doc["Config"].get("ExposedPorts")),
-                                                   copy.deepcopy(settings["Networks"])))
+        settings = doc.network_settings
+        settings.networks = settings.networks or self._network.plan(doc.host_config, None, doc.config)
+        settings.apply(await self._network.attach(doc.id, doc.name, copy.deepcopy(doc.host_config),
+                                                  copy.deepcopy(doc.config.get("ExposedPorts")),
+                                                  copy.deepcopy(settings.networks)))
 
-    async def release(self, doc: dict[str, Any]) -> None:
+    async def release(self, doc: ContainerRecord) -> None:
         """After the container exits (or failed to start): its sandbox freed, the live fields cleared."""
-        await self._network.release(doc["Id"])
+        await self._network.release(doc.id)
         record.clear_network(doc)
 
-    async def connect(self, network_id: str, doc: dict[str, Any], config: Any) -> None:
+    async def connect(self, network_id: str, doc: ContainerRecord, config: Any) -> None:
         """Join `doc` to a network (a running container now, a stopped one at its next start)."""
-        doc["NetworkSettings"].update(await self._network.connect(network_id, _endpoints(doc), config or {}))
+        doc.network_settings.apply(await self._network.connect(network_id, _endpoints(doc), config or {}))
 
-    async def disconnect(self, network_id: str, doc: dict[str, Any]) -> None:
+    async def disconnect(self, network_id: str, doc: ContainerRecord) -> None:
         """Take `doc` off a network."""
-        doc["NetworkSettings"].update(await self._network.disconnect(network_id, _endpoints(doc)))
+        doc.network_settings.apply(await self._network.disconnect(network_id, _endpoints(doc)))
 
 
 def container_ref(body: Any) -> Any:
@@ -46,7 +47,7 @@ def container_ref(body: Any) -> Any:
     return body["Container"]
 
 
-def _endpoints(doc: dict[str, Any]) -> ContainerEndpoints:
-    return ContainerEndpoints(id=doc["Id"], name=doc["Name"], mode=doc["HostConfig"].get("NetworkMode") or "",
-                              running=bool(doc["State"]["Running"]),
-                              networks=copy.deepcopy(doc["NetworkSettings"]["Networks"]))
+def _endpoints(doc: ContainerRecord) -> ContainerEndpoints:
+    return ContainerEndpoints(id=doc.id, name=doc.name, mode=doc.host_config.get("NetworkMode") or "",
+                              running=bool(doc.state.running),
+                              networks=copy.deepcopy(doc.network_settings.networks))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
+from dockyard.containers.record import ContainerRecord
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.runtime.client import ExitStatus
 
@@ -134,3 +135,26 @@ class EventPublisher(Protocol):
 
     def publish(self, type_: str, action: str, actor_id: str,
                 attributes: Mapping[str, str] | None = None) -> dict[str, Any]: ...
+
+
+class RecordedContainers(Protocol):
+    """What cp, export, diff, commit and stats need of the container service."""
+
+    def record(self, ref: str) -> ContainerRecord: ...
+
+    def bundle(self, container_id: str) -> Path: ...
+
+    async def pause(self, ref: str) -> None: ...
+
+    async def unpause(self, ref: str) -> None: ...
+
+
+class RootfsSnapshots(Protocol):
+    """What cp, export and commit need of the snapshotter: a stopped container's rootfs, and its scratch root."""
+
+    @property
+    def root(self) -> Path: ...
+
+    def mount_container(self, container_id: str, target: Path) -> None: ...
+
+    def unmount(self, target: Path) -> None: ...

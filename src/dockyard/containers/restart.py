@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
+from dockyard.containers.record import ContainerRecord, ContainerState
 from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.util.timeutil import parse_rfc3339, unix_seconds
 
@@ -28,7 +29,6 @@ POLICIES = ("no", "always", "on-failure", "unless-stopped", "on-unhealthy")
 FIRST_DELAY = 0.1
 MAX_DELAY = 60.0
 RESET_AFTER = 10.0
-MANUAL_KEY = "HasBeenManuallyStopped"  # docker's own name for the persisted flag
 
 
 def validate_restart_policy(policy: Any, auto_remove: bool) -> dict[str, Any]:
@@ -57,39 +57,41 @@ def validate_restart_policy(policy: Any, auto_remove: bool) -> dict[str, Any]:
     return {"Name": name, "MaximumRetryCount": count}
 
 
-def policy_name(doc: dict[str, Any]) -> str:
+def policy_name(doc: ContainerRecord) -> str:
     """The container's restart policy name ("no" when unset)."""
-    return (doc["HostConfig"].get("RestartPolicy") or {}).get("Name") or "no"
+    return (doc.host_config.get("RestartPolicy") or {}).get("Name") or "no"
 
 
-def should_restart(doc: dict[str, Any], exit_code: int, manually_stopped: bool) -> bool:
-    """Docker's ShouldRestart decision for one exit (the count is doc["RestartCount"])."""
+def should_restart(doc: ContainerRecord, exit_code: int, manually_stopped: bool) -> bool:
+    """Docker's ShouldRestart decision for one exit (the count is doc.restart_count)."""
     name = policy_name(doc)
     if name in ("always", "on-unhealthy"):
         return True
     if name == "unless-stopped":
         return not manually_stopped
     if name == "on-failure":
-        limit = doc["HostConfig"]["RestartPolicy"].get("MaximumRetryCount") or 0
-        return exit_code != 0 and (limit == 0 or doc["RestartCount"] < limit)
+        limit = doc.host_config["RestartPolicy"].get("MaximumRetryCount") or 0
+        return exit_code != 0 and (limit == 0 or doc.restart_count < limit)
     return False
 
 
-def run_seconds(state: dict[str, Any]) -> float:
+def run_seconds(state: ContainerState) -> float:
     """How long the last run lasted (StartedAt to FinishedAt)."""
-    if unix_seconds(state["StartedAt"]) <= 0 or unix_seconds(state["FinishedAt"]) <= 0:
+    if unix_seconds(state.started_at) <= 0 or unix_seconds(state.finished_at) <= 0:
         return 0.0
-    return parse_rfc3339(state["FinishedAt"]) - parse_rfc3339(state["StartedAt"])
+    return parse_rfc3339(state.finished_at) - parse_rfc3339(state.started_at)
 
 
-def mark_restarting(doc: dict[str, Any]) -> None:
+def mark_restarting(doc: ContainerRecord) -> None:
     """Docker's SetRestarting: counted as running (so ps lists it) but with no process."""
-    doc["State"].update(Status="restarting", Running=True, Restarting=True, Paused=False, Pid=0)
+    state = doc.state
+    state.status, state.running, state.restarting, state.paused, state.pid = "restarting", True, True, False, 0
 
 
-def clear_restarting(doc: dict[str, Any]) -> None:
+def clear_restarting(doc: ContainerRecord) -> None:
     """A restart that will not happen after all: the container is simply exited."""
-    doc["State"].update(Status="exited", Running=False, Restarting=False, Pid=0)
+    state = doc.state
+    state.status, state.running, state.restarting, state.pid = "exited", False, False, 0
 
 
 @dataclass
@@ -106,7 +108,8 @@ class _Pending:
 class RestartSupervisor:
     """Decides after every exit whether to restart, waits the back-off, and starts the container again."""
 
-    def __init__(self, get_doc: Callable[[str], dict[str, Any] | None], save: Callable[[dict[str, Any]], Awaitable[None]],
+    def __init__(self, get_doc: Callable[[str], ContainerRecord | None],
+                 save: Callable[[ContainerRecord], Awaitable[None]],
                  start: Callable[[str], Awaitable[bool]], kill: Callable[[str], Awaitable[None]],
                  publish: Callable[..., None]) -> None:
         self._get_doc = get_doc
@@ -119,19 +122,19 @@ class RestartSupervisor:
     def _state(self, container_id: str) -> _Pending:
         return self._pending.setdefault(container_id, _Pending())
 
-    def started_by_user(self, doc: dict[str, Any]) -> None:
+    def started_by_user(self, doc: ContainerRecord) -> None:
         """A manual start (or restart): forget back-off, count and the manual-stop flag (docker does)."""
-        self._cancel_task(doc["Id"])
-        self._pending.pop(doc["Id"], None)
-        doc["RestartCount"] = 0
-        doc[MANUAL_KEY] = False
+        self._cancel_task(doc.id)
+        self._pending.pop(doc.id, None)
+        doc.restart_count = 0
+        doc.manually_stopped = False
 
-    async def stopped_by_user(self, doc: dict[str, Any]) -> None:
+    async def stopped_by_user(self, doc: ContainerRecord) -> None:
         """`stop`, `kill` with the stop signal or SIGKILL, `rm -f`: no restart follows; a pending one ends."""
-        self._state(doc["Id"]).canceled = True
-        doc[MANUAL_KEY] = True
-        self._cancel_task(doc["Id"])
-        if doc["State"].get("Restarting"):
+        self._state(doc.id).canceled = True
+        doc.manually_stopped = True
+        self._cancel_task(doc.id)
+        if doc.state.restarting:
             clear_restarting(doc)  # a policy start that has not begun launching now does nothing
         await self._save(doc)
 
@@ -159,29 +162,29 @@ class RestartSupervisor:
         self._cancel_task(container_id)
         self._pending.pop(container_id, None)
 
-    def after_exit(self, doc: dict[str, Any], exit_code: int) -> bool:
+    def after_exit(self, doc: ContainerRecord, exit_code: int) -> bool:
         """After an exit has been recorded: schedule a restart when the policy says so (doc left restarting)."""
-        pending = self._state(doc["Id"])
+        pending = self._state(doc.id)
         forced, pending.force = pending.force, False
-        if pending.canceled or not (forced or should_restart(doc, exit_code, bool(doc.get(MANUAL_KEY)))):
+        if pending.canceled or not (forced or should_restart(doc, exit_code, bool(doc.manually_stopped))):
             pending.canceled = False
             return False
-        self._schedule(doc, pending, run_seconds(doc["State"]))
+        self._schedule(doc, pending, run_seconds(doc.state))
         return True
 
-    async def restart_unhealthy(self, doc: dict[str, Any]) -> None:
+    async def restart_unhealthy(self, doc: ContainerRecord) -> None:
         """Kill a container whose healthcheck failed; the exit then restarts it whatever its policy."""
-        self._state(doc["Id"]).force = True
-        await self._kill(doc["Id"])
+        self._state(doc.id).force = True
+        await self._kill(doc.id)
 
-    def _schedule(self, doc: dict[str, Any], pending: _Pending, ran_for: float) -> None:
+    def _schedule(self, doc: ContainerRecord, pending: _Pending, ran_for: float) -> None:
         if ran_for >= RESET_AFTER:
             pending.delay = 0.0
         pending.delay = FIRST_DELAY if pending.delay == 0.0 else min(pending.delay * 2, MAX_DELAY)
-        doc["RestartCount"] = doc.get("RestartCount", 0) + 1
+        doc.restart_count += 1
         mark_restarting(doc)
         pending.waiting = True
-        pending.task = asyncio.create_task(self._restart_after(doc["Id"], pending, pending.delay))
+        pending.task = asyncio.create_task(self._restart_after(doc.id, pending, pending.delay))
 
     async def _restart_after(self, container_id: str, pending: _Pending, delay: float) -> None:
         """Wait the back-off, then start the container again; a failed start leaves it exited (docker's)."""
@@ -204,19 +207,19 @@ class RestartSupervisor:
         if started:
             self._publish(doc, "restart")
 
-    async def resume(self, docs: Iterable[dict[str, Any]]) -> None:
+    async def resume(self, docs: Iterable[ContainerRecord]) -> None:
         """At daemon start, for containers no shim runs: restart what was waiting to restart, and what its
         policy restarts after a daemon restart."""
         for doc in docs:
-            state = doc["State"]
-            if self.pending(doc["Id"]):
+            state = doc.state
+            if self.pending(doc.id):
                 continue  # already scheduled by the exit handled during restore
-            if state.get("Restarting"):
-                self._schedule(doc, self._state(doc["Id"]), 0.0)
-                doc["RestartCount"] -= 1  # the interrupted restart was already counted
+            if state.restarting:
+                self._schedule(doc, self._state(doc.id), 0.0)
+                doc.restart_count -= 1  # the interrupted restart was already counted
                 await self._save(doc)
-            elif (not state["Running"] and unix_seconds(state["StartedAt"]) > 0
-                  and should_restart(doc, state["ExitCode"], bool(doc.get(MANUAL_KEY)))):
-                self._schedule(doc, self._state(doc["Id"]), RESET_AFTER)
-                doc["RestartCount"] -= 1  # docker starts these without counting a restart
+            elif (not state.running and unix_seconds(state.started_at) > 0
+                  and should_restart(doc, state.exit_code, bool(doc.manually_stopped))):
+                self._schedule(doc, self._state(doc.id), RESET_AFTER)
+                doc.restart_count -= 1  # docker starts these without counting a restart
                 await self._save(doc)

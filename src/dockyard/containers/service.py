@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import copy
 import functools
 import json
 import logging
@@ -25,13 +24,14 @@ from dockyard.containers.mounts import MountManager
 from dockyard.containers.networking import ContainerNetworking, container_ref
 from dockyard.containers.protocols import (ContainerSnapshots, EventPublisher, ImageLookup, NetworkAttachment, Shim,
                                            ShimFactory, VolumeMounts)
+from dockyard.containers.record import ContainerRecord
 from dockyard.containers.restart import RestartSupervisor, clear_restarting
 from dockyard.containers.steps import ThrowawayRunner
 from dockyard.containers.store import ContainerStore
 from dockyard.containers.top import ps_table
 from dockyard.containers.update import apply_update, changes_of, drop_unsupported
 from dockyard.containers.userns_ids import UsernsAllocator
-from dockyard.containers.views import summary
+from dockyard.containers.views import inspect_view, summary
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotModified, RuntimeFailure
 from dockyard.runtime.cgroup_spare import SpareCgroup
 from dockyard.runtime.cgroups import open_cgroup
@@ -86,9 +86,9 @@ class ContainerService:
         self._live: dict[str, Live] = {}
         self._spare_cgroup = SpareCgroup(CGROUP_PARENT)
         self._background: set[asyncio.Task] = set()
-        self._docs: dict[str, dict[str, Any]] = {}  # the records: read and changed on the loop only
+        self._docs: dict[str, ContainerRecord] = {}  # the records: read and changed on the loop only
         # copies of the records as last saved, for worker threads: replaced (never changed) on the loop
-        self._copies: dict[str, dict[str, Any]] = {}
+        self._copies: dict[str, ContainerRecord] = {}
         userns = UsernsAllocator(data_root / "userns.json", lambda: set(self._copies))  # --userns=auto ids
         self._launcher = Launcher(shim_factory, self._mounts, userns, self._spare_cgroup, self._copy_of)
         self._throwaways = ThrowawayRunner(network, self._launcher, self._refill_spare_cgroup)
@@ -98,25 +98,25 @@ class ContainerService:
 
     # ----- lookups -------------------------------------------------------------------------------
 
-    def _get(self, ref: str) -> dict[str, Any]:
+    def _get(self, ref: str) -> ContainerRecord:
         container_id = self._store.find_id(ref)
         doc = self._docs.get(container_id)
         if doc is None:
             raise NotFound(f"No such container: {ref}")
         return doc
 
-    def _copy_of(self, ref: str) -> dict[str, Any]:
+    def _copy_of(self, ref: str) -> ContainerRecord:
         """A container's record as last saved (a copy that nobody changes): for worker threads."""
         doc = self._copies.get(self._store.find_id(ref))
         if doc is None:
             raise NotFound(f"No such container: {ref}")
         return doc
 
-    def _share(self, doc: dict[str, Any]) -> dict[str, Any]:
+    def _share(self, doc: ContainerRecord) -> ContainerRecord:
         """Refresh the copy worker threads see of a recorded container (on the loop); returns the copy."""
-        snapshot = copy.deepcopy(doc)
-        if doc["Id"] in self._docs:
-            self._copies = {**self._copies, doc["Id"]: snapshot}
+        snapshot = doc.copy()
+        if doc.id in self._docs:
+            self._copies = {**self._copies, doc.id: snapshot}
         return snapshot
 
     def _unshare(self, container_id: str) -> None:
@@ -133,20 +133,23 @@ class ContainerService:
 
     def resolve_id(self, ref: str) -> str:
         """Full id of a container named by id, prefix or name (from any thread)."""
-        return self._copy_of(ref)["Id"]
+        return self._copy_of(ref).id
 
     def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         """GET /containers/{id}/json (from any thread: it reads the record as last saved)."""
-        out = copy.deepcopy(self._copy_of(ref))
-        out["GraphDriver"] = self._graph_driver(out)
-        if size:
-            out["SizeRw"], out["SizeRootFs"] = self._sizes(out)
-        return out
+        doc = self.record(ref)
+        return inspect_view(doc, self._sizes(doc) if size else None)
 
-    def _graph_driver(self, doc: dict[str, Any]) -> dict[str, Any]:
-        container_id = doc["Id"]
+    def record(self, ref: str) -> ContainerRecord:
+        """The container's record as last saved with its GraphDriver filled in: a copy (from any thread)."""
+        doc = self._copy_of(ref).copy()
+        doc.graph_driver = self._graph_driver(doc)
+        return doc
+
+    def _graph_driver(self, doc: ContainerRecord) -> dict[str, Any]:
+        container_id = doc.id
         upper = self._snapshots.container_upper(container_id)
-        image = self._images.resolve(doc["Image"])
+        image = self._images.resolve(doc.image)
         lowers = self._snapshots.lower_dirs(image.chain_id) if image.chain_id else []
         return {"Name": "overlay2", "Data": {
             "LowerDir": ":".join(str(p) for p in lowers),
@@ -155,25 +158,25 @@ class ContainerService:
             "WorkDir": str(upper.parent / "work"),
         }}
 
-    def _sizes(self, doc: dict[str, Any]) -> tuple[int, int]:
-        rw = self._snapshots.container_size(doc["Id"])
+    def _sizes(self, doc: ContainerRecord) -> tuple[int, int]:
+        rw = self._snapshots.container_size(doc.id)
         try:
-            base = self._images.inspect(doc["Image"]).get("Size", 0)
+            base = self._images.inspect(doc.image).get("Size", 0)
         except NotFound:
             base = 0
         return rw, rw + base
 
     def counts(self) -> dict[str, int]:
         """Totals for /info (from any thread)."""
-        states = [d["State"] for d in self._copies.values()]
-        paused = sum(1 for s in states if s["Paused"])
-        running = sum(1 for s in states if s["Running"]) - paused
+        states = [d.state for d in self._copies.values()]
+        paused = sum(1 for s in states if s.paused)
+        running = sum(1 for s in states if s.running) - paused
         return {"total": len(states), "running": running, "paused": paused,
                 "stopped": len(states) - running - paused}
 
     def image_users(self, image_id: str) -> builtins.list[tuple[str, bool]]:
         """Containers created from an image, and whether each runs (for rmi's conflicts; from any thread)."""
-        return [(d["Id"], d["State"]["Running"]) for d in self._copies.values() if d["Image"] == image_id]
+        return [(d.id, d.state.running) for d in self._copies.values() if d.image == image_id]
 
     def list(self, all_: bool = False, limit: int = -1, size: bool = False,
              filters: dict[str, builtins.list[str]] | None = None) -> builtins.list[dict[str, Any]]:
@@ -181,9 +184,9 @@ class ContainerService:
         filters = filters or {}
         check_keys(filters, LIST_FILTERS)
         copies = self._copies
-        docs = sorted(copies.values(), key=lambda d: d["Created"], reverse=True)
+        docs = sorted(copies.values(), key=lambda d: d.created, reverse=True)
         if not all_ and limit <= 0 and not filters.get("status") and not filters.get("exited"):
-            docs = [d for d in docs if d["State"]["Running"]]
+            docs = [d for d in docs if d.state.running]
         docs = [d for d in docs if matches(d, filters, copies, self._store, self._images)]
         if limit > 0:
             docs = docs[:limit]
@@ -196,10 +199,10 @@ class ContainerService:
         (from any thread)."""
         self._publish(self._copy_of(ref), action, **extra)
 
-    def _publish(self, doc: dict[str, Any], action: str, **extra: str) -> None:
-        attributes = dict(doc["Config"].get("Labels") or {})
-        attributes.update(image=doc["Config"].get("Image", ""), name=doc["Name"].lstrip("/"), **extra)
-        self._events.publish("container", action, doc["Id"], attributes)
+    def _publish(self, doc: ContainerRecord, action: str, **extra: str) -> None:
+        attributes = dict(doc.config.get("Labels") or {})
+        attributes.update(image=doc.config.get("Image", ""), name=doc.name.lstrip("/"), **extra)
+        self._events.publish("container", action, doc.id, attributes)
 
     # ----- create ---------------------------------------------------------------------------------
 
@@ -226,13 +229,13 @@ class ContainerService:
         warnings = discard_unsupported(host)
         container_dir = self.container_dir(container_id)
         doc = record.new_record(container_id, "", config, host, image.id, path, args, container_dir)
-        doc["NetworkSettings"]["Networks"] = networks
+        doc.network_settings.networks = networks
         await run_blocking(self._prepare_dirs, container_id, image.chain_id)
         try:
-            doc["Mounts"] = await run_blocking(self._mounts.prepare, container_id, config, host, self._copy_of)
+            doc.mounts = await run_blocking(self._mounts.prepare, container_id, config, host, self._copy_of)
             await run_blocking(self._insert_named, doc, name)
         except BaseException:
-            await run_blocking(self._mounts.release, container_id, doc["Mounts"], True)
+            await run_blocking(self._mounts.release, container_id, doc.mounts, True)
             await run_blocking(self._remove_files, container_id)
             raise
         self._docs[container_id] = doc
@@ -249,13 +252,13 @@ class ContainerService:
         (self.bundle(container_id) / "rootfs").mkdir(parents=True, exist_ok=True)
         self._snapshots.prepare_container(container_id, chain_id)
 
-    def _insert_named(self, doc: dict[str, Any], name: str | None) -> None:
+    def _insert_named(self, doc: ContainerRecord, name: str | None) -> None:
         if name:
-            doc["Name"] = validate_name(name)
+            doc.name = validate_name(name)
             self._store.insert(doc)
             return
         for attempt in range(10):
-            doc["Name"] = "/" + random_name(attempt)
+            doc.name = "/" + random_name(attempt)
             try:
                 self._store.insert(doc)
                 return
@@ -277,68 +280,68 @@ class ContainerService:
             return False
         return await self._start_shielded(doc, by_policy=True)
 
-    async def _start_shielded(self, doc: dict[str, Any], by_policy: bool) -> bool:
+    async def _start_shielded(self, doc: ContainerRecord, by_policy: bool) -> bool:
         """Run a start to its end even when the caller is cancelled: the launch goes on in its thread, and a
         container launched but not recorded would run unseen (and be started a second time)."""
         task = asyncio.ensure_future(self._start_locked(doc, by_policy))
         task.add_done_callback(_retrieve)
         return await asyncio.shield(task)
 
-    async def _start_locked(self, doc: dict[str, Any], by_policy: bool) -> bool:
-        live = self._live_of(doc["Id"])
+    async def _start_locked(self, doc: ContainerRecord, by_policy: bool) -> bool:
+        live = self._live_of(doc.id)
         async with live.lock:
-            state = doc["State"]
+            state = doc.state
             if by_policy:
                 # restarting -> running, once: a stop, a removal or another start that came first wins
-                if not state["Restarting"] or live.shim is not None or live.removing or doc["Id"] not in self._docs:
+                if not state.restarting or live.shim is not None or live.removing or doc.id not in self._docs:
                     return False
             else:
-                if state["Paused"]:
+                if state.paused:
                     raise Conflict("cannot start a paused container, try unpause instead")
-                if state["Running"] or live.shim is not None:
+                if state.running or live.shim is not None:
                     raise NotModified("container already started")
-                if state["Status"] in ("removing", "dead") or live.removing:
+                if state.status in ("removing", "dead") or live.removing:
                     raise Conflict("container is marked for removal and cannot be started")
                 self._restarts.started_by_user(doc)
             failed: BaseException | None
             try:
                 await self._networking.attach(doc)
-                pid, shim = await run_blocking(self._launch, copy.deepcopy(doc), self._launch_in(doc))
+                pid, shim = await run_blocking(self._launch, doc.copy(), self._launch_in(doc))
             except BaseException as error:
                 await self._networking.release(doc)
                 if by_policy:
                     clear_restarting(doc)  # docker: a restart that fails leaves the container stopped
-                    doc["State"]["Error"] = getattr(error, "message", None) or str(error)
+                    doc.state.error = getattr(error, "message", None) or str(error)
                 if isinstance(error, RuntimeFailure):
                     record.mark_start_failed(doc, error.exit_code, error.message)
                 await self._save(doc)
                 failed = error
             else:
                 failed = None
-                log.debug("container %s started (pid %d%s)", doc["Id"][:12], pid, ", by its policy" if by_policy else "")
+                log.debug("container %s started (pid %d%s)", doc.id[:12], pid, ", by its policy" if by_policy else "")
                 record.mark_running(doc, pid)
                 live.shim = shim
-                live.monitor = asyncio.create_task(self._monitor(doc["Id"], shim))
+                live.monitor = asyncio.create_task(self._monitor(doc.id, shim))
                 await self._save(doc)
         if failed is not None:
-            if isinstance(failed, RuntimeFailure) and doc["HostConfig"].get("AutoRemove"):
-                await self.remove(doc["Id"])
+            if isinstance(failed, RuntimeFailure) and doc.host_config.get("AutoRemove"):
+                await self.remove(doc.id)
             raise failed
         self._publish(doc, "start")
         self._refill_spare_cgroup()
         self._watch_health(doc)
         return True
 
-    def _launch_in(self, doc: dict[str, Any]) -> Launch:
+    def _launch_in(self, doc: ContainerRecord) -> Launch:
         """Where and with what a recorded container launches (taken on the loop)."""
-        container_id = doc["Id"]
-        return Launch(self.bundle(container_id), self.container_dir(container_id), Path(doc["LogPath"]),
+        container_id = doc.id
+        return Launch(self.bundle(container_id), self.container_dir(container_id), Path(doc.log_path),
                       self._network.etc_plan(container_id),
-                      functools.partial(container_env, doc["Config"], doc["Config"]["Hostname"]))
+                      functools.partial(container_env, doc.config, doc.config["Hostname"]))
 
-    def _launch(self, doc: dict[str, Any], where: Launch) -> tuple[int, Shim]:
+    def _launch(self, doc: ContainerRecord, where: Launch) -> tuple[int, Shim]:
         """Mount the container's rootfs and launch it (in a worker thread, from a copy of the record)."""
-        container_id = doc["Id"]
+        container_id = doc.id
         rootfs = where.bundle / "rootfs"
         rootfs.mkdir(parents=True, exist_ok=True)
         previous = self._shim_factory(where.bundle)
@@ -382,7 +385,7 @@ class ContainerService:
             if live.shim is not shim:
                 return  # recorded already
             try:
-                await run_blocking(self._release, copy.deepcopy(doc), shim)
+                await run_blocking(self._release, doc.copy(), shim)
             except Exception:  # the exit is recorded all the same: a stuck "running" would block stop and rm
                 log.exception("cleaning up after container %s failed", container_id[:12])
             try:
@@ -404,13 +407,13 @@ class ContainerService:
                 if not waiter.done():
                     waiter.set_result(exit_code)
             live.exit_waiters.clear()
-        if doc["HostConfig"].get("AutoRemove") and not restarting and not live.removing:
+        if doc.host_config.get("AutoRemove") and not restarting and not live.removing:
             await self.remove(container_id, force=False, volumes=True)
 
-    def _release(self, doc: dict[str, Any], shim: Shim | None) -> None:
+    def _release(self, doc: ContainerRecord, shim: Shim | None) -> None:
         """After an exit (in a worker thread, from a copy of the record): volumes, rootfs and shim let go."""
         self._mounts.stopped(doc)
-        self._snapshots.unmount(self.bundle(doc["Id"]) / "rootfs")
+        self._snapshots.unmount(self.bundle(doc.id) / "rootfs")
         if shim is not None:
             shim.cleanup()
 
@@ -423,48 +426,48 @@ class ContainerService:
         start can run next to it. Restart policies act once everything is settled."""
         docs = await run_blocking(lambda: list(self._store.all()))
         for doc in docs:
-            self._docs[doc["Id"]] = doc
-            self._live_of(doc["Id"])
-        self._copies = copy.deepcopy(self._docs)
-        await run_blocking(self._mounts.reconcile, copy.deepcopy(docs), set(self._docs))
+            self._docs[doc.id] = doc
+            self._live_of(doc.id)
+        self._copies = {cid: doc.copy() for cid, doc in self._docs.items()}
+        await run_blocking(self._mounts.reconcile, [doc.copy() for doc in docs], set(self._docs))
         await self._release_unrecorded_sandboxes()
         idle = []
         for doc in docs:
-            live = self._live_of(doc["Id"])
-            shim = self._shim_factory(self.bundle(doc["Id"]))
+            live = self._live_of(doc.id)
+            shim = self._shim_factory(self.bundle(doc.id))
             if not await run_blocking(shim.alive):
                 try:
                     await run_blocking(shim.wait_gone)
                 except DockyardError as stuck:
                     log.error("%s", stuck.message)
             if await run_blocking(shim.alive):
-                log.debug("restore: container %s runs (recorded %s): adopted", doc["Id"][:12], doc["State"]["Status"])
+                log.debug("restore: container %s runs (recorded %s): adopted", doc.id[:12], doc.state.status)
                 live.shim = shim
-                if not doc["State"]["Running"] or doc["State"]["Restarting"]:
+                if not doc.state.running or doc.state.restarting:
                     # launched, but the daemon died before it recorded the start
                     record.mark_running(doc, await run_blocking(_adopted_pid, shim))
                     await self._save(doc)
-                live.monitor = asyncio.create_task(self._monitor(doc["Id"], shim))
+                live.monitor = asyncio.create_task(self._monitor(doc.id, shim))
                 self._watch_health(doc)
                 continue
-            log.debug("restore: container %s does not run (recorded %s)", doc["Id"][:12], doc["State"]["Status"])
-            if not doc["State"]["Running"] or doc["State"]["Restarting"]:
+            log.debug("restore: container %s does not run (recorded %s)", doc.id[:12], doc.state.status)
+            if not doc.state.running or doc.state.restarting:
                 # a start or restart the daemon died in may have left the rootfs mounted or a cgroup
-                await run_blocking(self._release, copy.deepcopy(doc),
-                                   shim if (self.bundle(doc["Id"]) / "config.json").exists() else None)
+                await run_blocking(self._release, doc.copy(),
+                                   shim if (self.bundle(doc.id) / "config.json").exists() else None)
                 await self._networking.release(doc)
                 idle.append(doc)
                 continue
             live.shim = shim
             status = await shim.wait()
-            await self._handle_exit(doc["Id"], shim, status.exit_code, status.finished_at, status.oom_killed,
+            await self._handle_exit(doc.id, shim, status.exit_code, status.finished_at, status.oom_killed,
                                     status.error)
         await run_blocking(self._sweep_orphans, set(self._docs))
         await run_blocking(self._spare_cgroup.sweep)
         self._refill_spare_cgroup()
         await self._restarts.resume(idle)
 
-    def _watch_health(self, doc: dict[str, Any]) -> None:
+    def _watch_health(self, doc: ContainerRecord) -> None:
         """Probe a started container's health (status `starting` from now on, as inspect shows)."""
         self._health.watch(doc)
         self._share(doc)
@@ -475,7 +478,7 @@ class ContainerService:
             if sandbox_id not in self._docs:
                 await self._network.release(sandbox_id)
 
-    async def _save(self, doc: dict[str, Any]) -> None:
+    async def _save(self, doc: ContainerRecord) -> None:
         """Persist a record from a copy taken now, which worker threads see from here on."""
         await run_blocking(self._store.save, self._share(doc))
 
@@ -485,9 +488,9 @@ class ContainerService:
         if live.shim is not None:
             await self._kill_exiting(self._docs[container_id], live)
 
-    async def _probe(self, doc: dict[str, Any], argv: builtins.list[str], timeout: float) -> tuple[int, str]:
+    async def _probe(self, doc: ContainerRecord, argv: builtins.list[str], timeout: float) -> tuple[int, str]:
         """Run a healthcheck command inside the running container."""
-        return await run_probe(self.bundle(doc["Id"]), doc["State"]["Pid"], argv, timeout)
+        return await run_probe(self.bundle(doc.id), doc.state.pid, argv, timeout)
 
     def _refill_spare_cgroup(self) -> None:
         """Make the next start's cgroup in the background."""
@@ -521,15 +524,15 @@ class ContainerService:
         if condition not in ("", "not-running", "next-exit", "removed"):
             raise InvalidParameter(f"invalid condition: {condition!r}")
         doc = self._get(ref)
-        live = self._live_of(doc["Id"])
+        live = self._live_of(doc.id)
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        state = doc["State"]
+        state = doc.state
         if condition == "removed":
             live.remove_waiters.append(future)
-        elif condition == "next-exit" or state["Running"]:
+        elif condition == "next-exit" or state.running:
             live.exit_waiters.append(future)
         else:
-            future.set_result(state["ExitCode"])
+            future.set_result(state.exit_code)
         return future
 
     def exit_count(self, container_id: str) -> int:
@@ -537,19 +540,19 @@ class ContainerService:
         live = self._live.get(container_id)
         return live.exits if live is not None else -1
 
-    async def update_host_config(self, ref: str, apply: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    async def update_host_config(self, ref: str, apply: Callable[[ContainerRecord], dict[str, Any]]) -> ContainerRecord:
         """docker update: under the container's lock, `apply(record)` (blocking) returns HostConfig changes to save."""
         doc = self._get(ref)
-        async with self._live_of(doc["Id"]).lock:
-            changes = await run_blocking(apply, copy.deepcopy(doc))
-            doc["HostConfig"].update(changes)
+        async with self._live_of(doc.id).lock:
+            changes = await run_blocking(apply, doc.copy())
+            doc.host_config.update(changes)
             await self._save(doc)
         return doc
 
     def is_running(self, container_id: str) -> bool:
         """Whether the container runs (from any thread)."""
         doc = self._copies.get(container_id)
-        return bool(doc and doc["State"]["Running"])
+        return bool(doc and doc.state.running)
 
     # ----- signals --------------------------------------------------------------------------------
 
@@ -559,29 +562,29 @@ class ContainerService:
         already counts as killed."""
         doc = self._get(ref)
         number = parse_signal(signal or "SIGKILL")
-        live = self._live_of(doc["Id"])
-        if number in (signals.SIGKILL, parse_signal(doc["Config"].get("StopSignal") or "SIGTERM")):
+        live = self._live_of(doc.id)
+        if number in (signals.SIGKILL, parse_signal(doc.config.get("StopSignal") or "SIGTERM")):
             await self._restarts.stopped_by_user(doc)
-        if not doc["State"]["Running"] or live.shim is None:
-            raise Conflict(f"Cannot kill container: {ref}: Container {doc['Id']} is not running")
+        if not doc.state.running or live.shim is None:
+            raise Conflict(f"Cannot kill container: {ref}: Container {doc.id} is not running")
         if number != signals.SIGKILL:
             await self._signal(doc, live, number)
             return
-        exited = self.register_wait(doc["Id"], "next-exit")
+        exited = self.register_wait(doc.id, "next-exit")
         await self._kill_exiting(doc, live)
         try:
             await asyncio.wait_for(asyncio.shield(exited), KILL_WAIT)
         except asyncio.TimeoutError:
-            log.warning("container %s: no exit recorded %ss after SIGKILL", doc["Id"][:12], KILL_WAIT)
+            log.warning("container %s: no exit recorded %ss after SIGKILL", doc.id[:12], KILL_WAIT)
 
-    async def _signal(self, doc: dict[str, Any], live: Live, number: int) -> None:
+    async def _signal(self, doc: ContainerRecord, live: Live, number: int) -> None:
         shim = live.shim
         if shim is None:
-            raise Conflict(f"Container {doc['Id']} is not running")
+            raise Conflict(f"Container {doc.id} is not running")
         await run_blocking(shim.kill, number)  # a SIGKILL thaws a paused container (runtime/shim.py)
         self._publish(doc, "kill", signal=str(number))
 
-    async def _kill_exiting(self, doc: dict[str, Any], live: Live) -> None:
+    async def _kill_exiting(self, doc: ContainerRecord, live: Live) -> None:
         """SIGKILL a container that must end now; one that is exiting already needs none (its exit follows)."""
         try:
             await self._signal(doc, live, signals.SIGKILL)
@@ -601,8 +604,8 @@ class ContainerService:
         304 only for a container that was not running when the request came; one that exits by itself
         meanwhile, even exactly at the deadline, is simply stopped."""
         doc = self._get(ref)
-        live = self._live_of(doc["Id"])
-        was_running = doc["State"]["Running"] or live.shim is not None  # restarting counts, as in docker
+        live = self._live_of(doc.id)
+        was_running = doc.state.running or live.shim is not None  # restarting counts, as in docker
         await self._restarts.stopped_by_user(doc)
         async with live.lock:
             pass  # a start in flight (a policy restart) finishes first, so it is stopped too
@@ -611,19 +614,19 @@ class ContainerService:
                 raise NotModified("container already stopped")
             self._publish(doc, "stop")
             return
-        config = doc["Config"]
+        config = doc.config
         if timeout is None:
             timeout = config.get("StopTimeout")
             timeout = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
         number = parse_signal(signal or config.get("StopSignal") or "SIGTERM")
-        exited = self.register_wait(doc["Id"], "next-exit")
+        exited = self.register_wait(doc.id, "next-exit")
         shim = live.shim
         try:
             await self._signal(doc, live, number)
         except Conflict:
             pass  # exiting already: wait for its exit below
         else:
-            if doc["State"]["Paused"]:
+            if doc.state.paused:
                 await self._resume_quietly(shim)
         try:
             await asyncio.wait_for(asyncio.shield(exited), None if timeout < 0 else timeout)
@@ -640,18 +643,18 @@ class ContainerService:
         except NotModified:
             pass  # docker restarts a stopped container too
         try:
-            await self.start(doc["Id"])
+            await self.start(doc.id)
         except NotModified:
             pass  # started by someone else meanwhile: it runs, as asked
         self._publish(doc, "restart")
 
     async def pause(self, ref: str) -> None:
         doc = self._get(ref)
-        live = self._live_of(doc["Id"])
-        if not doc["State"]["Running"] or live.shim is None:
-            raise Conflict(f"Container {doc['Id']} is not running")
-        if doc["State"]["Paused"]:
-            raise Conflict(f"Container {doc['Id']} is already paused")
+        live = self._live_of(doc.id)
+        if not doc.state.running or live.shim is None:
+            raise Conflict(f"Container {doc.id} is not running")
+        if doc.state.paused:
+            raise Conflict(f"Container {doc.id} is already paused")
         await run_blocking(live.shim.pause)
         record.set_paused(doc, True)
         await self._save(doc)
@@ -659,9 +662,9 @@ class ContainerService:
 
     async def unpause(self, ref: str) -> None:
         doc = self._get(ref)
-        live = self._live_of(doc["Id"])
-        if not doc["State"]["Paused"] or live.shim is None:
-            raise Conflict(f"Container {doc['Id']} is not paused")
+        live = self._live_of(doc.id)
+        if not doc.state.paused or live.shim is None:
+            raise Conflict(f"Container {doc.id} is not paused")
         await run_blocking(live.shim.resume)
         record.set_paused(doc, False)
         await self._save(doc)
@@ -672,20 +675,20 @@ class ContainerService:
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """DELETE /containers/{id}: 409 while running unless forced."""
         doc = self._get(ref)
-        container_id = doc["Id"]
+        container_id = doc.id
         live = self._live_of(container_id)
-        if doc["State"]["Restarting"] and not force:
-            raise Conflict(f'cannot remove container "{doc["Name"]}": container is restarting: '
+        if doc.state.restarting and not force:
+            raise Conflict(f'cannot remove container "{doc.name}": container is restarting: '
                            "stop the container before removing or force remove")
         if force:
             await self._restarts.stopped_by_user(doc)
         async with live.lock:
             # a start in flight (a policy restart) finishes first, so it is removed too
             if live.shim is not None and not force:
-                raise Conflict(f'cannot remove container "{doc["Name"]}": container is running: '
+                raise Conflict(f'cannot remove container "{doc.name}": container is running: '
                                "stop the container before removing or force remove")
             if live.removing:
-                raise Conflict(f"removal of container {doc['Id']} is already in progress")
+                raise Conflict(f"removal of container {doc.id} is already in progress")
             live.removing = True  # no start may begin from here on
         try:
             if live.shim is not None:
@@ -694,17 +697,17 @@ class ContainerService:
                 await exited
             if container_id not in self._docs:
                 return  # an AutoRemove exit handler got there first
-            status, doc["State"]["Status"] = doc["State"]["Status"], "removing"
+            status, doc.state.status = doc.state.status, "removing"
             self._share(doc)
             self._restarts.forget(container_id)
             self._health.unwatch(container_id)
             try:
                 # references first: a crash after them leaves a record whose references restore() makes
                 # again, so a reference to a container without a record can only be a create never finished
-                await run_blocking(self._mounts.release, container_id, doc["Mounts"], volumes)
+                await run_blocking(self._mounts.release, container_id, doc.mounts, volumes)
                 await run_blocking(self._store.delete, container_id)
             except BaseException:
-                doc["State"]["Status"] = status
+                doc.state.status = status
                 self._share(doc)
                 raise
         except BaseException:
@@ -716,7 +719,7 @@ class ContainerService:
         gone = self._live.pop(container_id, live)
         for waiter in gone.remove_waiters:
             if not waiter.done():
-                waiter.set_result(doc["State"]["ExitCode"])
+                waiter.set_result(doc.state.exit_code)
         # the record is gone, so nothing can reach these files any more; restore() sweeps what a crash left
         await run_blocking(self._remove_files, container_id)
 
@@ -738,12 +741,12 @@ class ContainerService:
         doc = self._get(ref)
         if not new_name:
             raise InvalidParameter("Neither old nor new names may be empty")
-        old = doc["Name"]
+        old = doc.name
         name = validate_name(new_name)
         if name == old:
             raise Conflict("Renaming a container with the same name as its current name")
-        await run_blocking(self._store.rename, copy.deepcopy(doc), name)
-        doc["Name"] = name
+        await run_blocking(self._store.rename, doc.copy(), name)
+        doc.name = name
         self._share(doc)
         self._publish(doc, "rename", oldName=old)
 
@@ -752,11 +755,11 @@ class ContainerService:
         check_keys(filters, ("until", "label", "label!"))
         deleted, reclaimed = [], 0
         for doc in list(self._docs.values()):
-            if doc["State"]["Running"] or not matches(doc, filters, self._docs, self._store, self._images):
+            if doc.state.running or not matches(doc, filters, self._docs, self._store, self._images):
                 continue
-            reclaimed += self._snapshots.container_size(doc["Id"])
-            await self.remove(doc["Id"])
-            deleted.append(doc["Id"])
+            reclaimed += self._snapshots.container_size(doc.id)
+            await self.remove(doc.id)
+            deleted.append(doc.id)
         self._events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
@@ -765,16 +768,16 @@ class ContainerService:
     def pids(self, ref: str) -> builtins.list[int]:
         """Host pids of the container's processes (for `top`; from any thread); 409 when it is not running."""
         doc = self._copy_of(ref)
-        shim = self._shim_of(doc["Id"])
-        if not doc["State"]["Running"] or shim is None:
-            raise Conflict(f"Container {doc['Id']} is not running")
+        shim = self._shim_of(doc.id)
+        if not doc.state.running or shim is None:
+            raise Conflict(f"Container {doc.id} is not running")
         return shim.pids()
 
-    def runtime_of(self, ref: str) -> tuple[dict[str, Any], Any]:
+    def runtime_of(self, ref: str) -> tuple[ContainerRecord, Any]:
         """The container's record as last saved (a copy nobody changes) and its live shim handle, None unless
         running (attach, exec; from any thread)."""
         doc = self._copy_of(ref)
-        return doc, self._shim_of(doc["Id"])
+        return doc, self._shim_of(doc.id)
 
     def _shim_of(self, container_id: str) -> Shim | None:
         live = self._live.get(container_id)
@@ -783,14 +786,14 @@ class ContainerService:
     def log_path(self, ref: str) -> tuple[str, Path, bool]:
         """Id, json log file and whether the container has a TTY (from any thread)."""
         doc = self._copy_of(ref)
-        return doc["Id"], Path(doc["LogPath"]), bool(doc["Config"].get("Tty"))
+        return doc.id, Path(doc.log_path), bool(doc.config.get("Tty"))
 
     async def connect_network(self, network_ref: str, body: Any) -> None:
         """POST /networks/{id}/connect: join a running container now, a stopped one at its next start."""
         container = container_ref(body)
         network_id = self._network.get(network_ref)["Id"]
         doc = self._get(container)
-        async with self._live_of(doc["Id"]).lock:
+        async with self._live_of(doc.id).lock:
             await self._networking.connect(network_id, doc, body.get("EndpointConfig"))
             await self._save(doc)
 
@@ -799,7 +802,7 @@ class ContainerService:
         container = container_ref(body)
         network_id = self._network.get(network_ref)["Id"]
         doc = self._get(container)
-        async with self._live_of(doc["Id"]).lock:
+        async with self._live_of(doc.id).lock:
             await self._networking.disconnect(network_id, doc)
             await self._save(doc)
 
@@ -808,12 +811,12 @@ class ContainerService:
         says. A stopped one may be attached to (its log replayed with logs=1): refusing that is the docker
         CLI's own check, not the daemon's."""
         doc = self._copy_of(ref)
-        state = doc["State"]
-        if state["Paused"]:
+        state = doc.state
+        if state.paused:
             raise Conflict(f"container {ref} is paused, unpause the container before attach")
-        if state["Restarting"]:
+        if state.restarting:
             raise Conflict(f"container {ref} is restarting, wait until the container is running")
-        return doc["Id"]
+        return doc.id
 
     # ----- resize, update and top (whole requests of their routers) ----------------------------------------
 
@@ -821,9 +824,9 @@ class ContainerService:
         """POST /containers/{id}/resize: the TTY window size of a running container."""
         doc, shim = self.runtime_of(ref)
         if shim is None:
-            raise Conflict(f"Container {doc['Id']} is not running")
+            raise Conflict(f"Container {doc.id} is not running")
         await run_blocking(shim.resize, height, width)
-        self.publish(doc["Id"], "resize", height=str(height), width=str(width))
+        self.publish(doc.id, "resize", height=str(height), width=str(width))
 
     async def update(self, ref: str, body: Any) -> builtins.list[str]:
         """POST /containers/{id}/update: check the new limits, program a running container's cgroup, keep them in

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncGenerator
 
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict, NotFound, SystemError_
 from dockyard.runtime.cgroup_stats import online_cpus, open_stats, system_cpu_usage
 from dockyard.util.aio import run_blocking
@@ -21,13 +22,13 @@ if TYPE_CHECKING:
     from dockyard.containers.service import ContainerService
 
 
-def empty_stats(doc: dict[str, Any]) -> dict[str, Any]:
+def empty_stats(doc: ContainerRecord) -> dict[str, Any]:
     """What docker answers for a container that is not running: zero figures, its name and id."""
     zero_cpu = {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
                 "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
     return {"read": ZERO_TIME, "preread": ZERO_TIME, "pids_stats": {}, "blkio_stats": {
         "io_service_bytes_recursive": None, "io_serviced_recursive": None}, "num_procs": 0, "storage_stats": {},
-        "cpu_stats": zero_cpu, "precpu_stats": zero_cpu, "memory_stats": {}, "name": doc["Name"], "id": doc["Id"]}
+        "cpu_stats": zero_cpu, "precpu_stats": zero_cpu, "memory_stats": {}, "name": doc.name, "id": doc.id}
 
 
 def network_stats(pid: int) -> dict[str, dict[str, int]]:
@@ -53,7 +54,7 @@ def cgroups_path(bundle: Path) -> str:
     return spec.get("linux", {}).get("cgroupsPath", "")
 
 
-def sample(doc: dict[str, Any], bundle: Path) -> dict[str, Any]:
+def sample(doc: ContainerRecord, bundle: Path) -> dict[str, Any]:
     """One reading of a running container (precpu/preread left for `with_previous`)."""
     reader = open_stats(cgroups_path(bundle))
     cpu = reader.cpu()
@@ -62,10 +63,10 @@ def sample(doc: dict[str, Any], bundle: Path) -> dict[str, Any]:
         "read": now_rfc3339(), "preread": ZERO_TIME,
         "pids_stats": reader.pids(), "blkio_stats": reader.blkio(), "num_procs": 0, "storage_stats": {},
         "cpu_stats": cpu, "precpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
-        "memory_stats": reader.memory(), "name": doc["Name"], "id": doc["Id"],
+        "memory_stats": reader.memory(), "name": doc.name, "id": doc.id,
     }
-    if doc["HostConfig"].get("NetworkMode") != "host":
-        networks = network_stats(doc["State"]["Pid"])
+    if doc.host_config.get("NetworkMode") != "host":
+        networks = network_stats(doc.state.pid)
         if networks:
             stats["networks"] = networks
     return stats
@@ -87,17 +88,17 @@ class ContainerStats:
 
     async def _reading(self, ref: str) -> dict[str, Any] | None:
         """A sample of a running container; None when it is not running (or stops meanwhile)."""
-        doc = await run_blocking(self._containers.inspect, ref)
-        if not doc["State"]["Running"]:
+        doc = await run_blocking(self._containers.record, ref)
+        if not doc.state.running:
             return None
         try:
-            return await run_blocking(sample, doc, self._containers.bundle(doc["Id"]))
+            return await run_blocking(sample, doc, self._containers.bundle(doc.id))
         except (FileNotFoundError, Conflict, SystemError_):  # it exited between inspect and the reading
             return None
 
     async def once(self, ref: str, one_shot: bool) -> dict[str, Any]:
         """stream=0: docker's StatsJSON, with precpu from a reading a second earlier unless `one_shot`."""
-        doc = await run_blocking(self._containers.inspect, ref)
+        doc = await run_blocking(self._containers.record, ref)
         first = await self._reading(ref)
         if first is None:
             return empty_stats(doc)
@@ -110,7 +111,7 @@ class ContainerStats:
     async def stream(self, ref: str) -> AsyncGenerator[dict[str, Any], None]:
         """stream=1: NotFound raises here; then a reading each second while the container runs (nothing while it
         is stopped, as docker), until it is removed."""
-        await run_blocking(self._containers.inspect, ref)
+        await run_blocking(self._containers.record, ref)
         return self._readings(ref)
 
     async def _readings(self, ref: str) -> AsyncGenerator[dict[str, Any], None]:

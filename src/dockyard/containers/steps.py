@@ -4,7 +4,6 @@ while they run, gone (shim, sandbox) when they end. They are never recorded or l
 from __future__ import annotations
 
 import asyncio
-import copy
 import functools
 import json
 import signal
@@ -43,7 +42,7 @@ class ThrowawayRunner:
         try:
             where = Launch(bundle, bundle, log_path, self._network.etc_plan(container_id),
                            functools.partial(given_env, list(config.get("Env") or [])), tuple(mounts))
-            _pid, shim = await run_blocking(self._launcher.launch, copy.deepcopy(doc), where)
+            _pid, shim = await run_blocking(self._launcher.launch, doc.copy(), where)
             self._launched()
             return await _follow(shim, log_path, output)
         finally:

@@ -2,47 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.metadata.db import MetadataDB, dumps, loads
 
 
 class ContainerStore:
-    """Persist container documents (docker's inspect shape) one transaction per change."""
+    """Persist container records (as docker's inspect JSON) one transaction per change."""
 
     def __init__(self, db: MetadataDB) -> None:
         self._db = db
 
-    def insert(self, doc: dict[str, Any]) -> None:
+    def insert(self, doc: ContainerRecord) -> None:
         """Record a new container; Conflict with docker's text when the name is taken."""
         with self._db.transaction() as cur:
-            row = cur.execute("SELECT id FROM containers WHERE name = ?", (doc["Name"],)).fetchone()
+            row = cur.execute("SELECT id FROM containers WHERE name = ?", (doc.name,)).fetchone()
             if row:
-                raise Conflict(name_conflict(doc["Name"], row[0]))
-            cur.execute("INSERT INTO containers (id, name, doc) VALUES (?, ?, ?)", (doc["Id"], doc["Name"], dumps(doc)))
+                raise Conflict(name_conflict(doc.name, row[0]))
+            cur.execute("INSERT INTO containers (id, name, doc) VALUES (?, ?, ?)",
+                        (doc.id, doc.name, dumps(doc.to_json())))
 
-    def save(self, doc: dict[str, Any]) -> None:
-        """Write back a changed container document."""
+    def save(self, doc: ContainerRecord) -> None:
+        """Write back a changed container record."""
         with self._db.transaction() as cur:
-            cur.execute("UPDATE containers SET name = ?, doc = ? WHERE id = ?", (doc["Name"], dumps(doc), doc["Id"]))
+            cur.execute("UPDATE containers SET name = ?, doc = ? WHERE id = ?",
+                        (doc.name, dumps(doc.to_json()), doc.id))
 
-    def rename(self, doc: dict[str, Any], new_name: str) -> None:
+    def rename(self, doc: ContainerRecord, new_name: str) -> None:
         """Change the name atomically; Conflict if another container has it."""
         with self._db.transaction() as cur:
             row = cur.execute("SELECT id FROM containers WHERE name = ?", (new_name,)).fetchone()
-            if row and row[0] != doc["Id"]:
+            if row and row[0] != doc.id:
                 raise Conflict(name_conflict(new_name, row[0]))
-            doc["Name"] = new_name
-            cur.execute("UPDATE containers SET name = ?, doc = ? WHERE id = ?", (new_name, dumps(doc), doc["Id"]))
+            doc.name = new_name
+            cur.execute("UPDATE containers SET name = ?, doc = ? WHERE id = ?",
+                        (new_name, dumps(doc.to_json()), doc.id))
 
     def delete(self, container_id: str) -> None:
         with self._db.transaction() as cur:
             cur.execute("DELETE FROM containers WHERE id = ?", (container_id,))
 
-    def all(self) -> Iterator[dict[str, Any]]:
+    def all(self) -> Iterator[ContainerRecord]:
         for (text,) in self._db.query("SELECT doc FROM containers"):
-            yield loads(text)
+            yield ContainerRecord.from_json(loads(text))
 
     def find_id(self, ref: str) -> str:
         """Docker's lookup order: full id, exact name, unique id prefix."""

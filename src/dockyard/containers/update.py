@@ -9,6 +9,7 @@ from typing import Any
 from dockyard.containers.config import check_limit_types, check_resource_ranges
 from dockyard.containers.host_features import discard_unsupported
 from dockyard.containers.hostspec import resources_of
+from dockyard.containers.record import ContainerRecord
 from dockyard.errors import InvalidParameter, SystemError_
 from dockyard.runtime.cgroups import open_cgroup
 
@@ -43,19 +44,19 @@ def _cgroup_of(bundle: Path) -> Any:
     return open_cgroup(path)
 
 
-def apply_update(doc: dict[str, Any], changes: dict[str, Any], bundle: Path) -> dict[str, Any]:
+def apply_update(doc: ContainerRecord, changes: dict[str, Any], bundle: Path) -> dict[str, Any]:
     """Check the merged HostConfig, program the cgroup of a running container, return the changes to save."""
-    merged = {**doc["HostConfig"], **changes}
+    merged = {**doc.host_config, **changes}
     if changes.get("RestartPolicy", {}).get("Name") not in (None, "", "no") and merged.get("AutoRemove"):
         raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the container")
-    if changes.get("CpuQuota") and doc["HostConfig"].get("NanoCpus"):
+    if changes.get("CpuQuota") and doc.host_config.get("NanoCpus"):
         raise InvalidParameter("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set")
-    if changes.get("NanoCpus") and doc["HostConfig"].get("CpuQuota"):
+    if changes.get("NanoCpus") and doc.host_config.get("CpuQuota"):
         raise InvalidParameter("Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set")
     check_resource_ranges(merged)
-    if doc["State"]["Running"]:
+    if doc.state.running:
         try:
             _cgroup_of(bundle).apply_resources(resources_of(merged))
         except OSError as exc:
-            raise SystemError_(f"Cannot update container {doc['Id']}: {exc}") from exc
+            raise SystemError_(f"Cannot update container {doc.id}: {exc}") from exc
     return changes

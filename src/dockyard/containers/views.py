@@ -1,45 +1,45 @@
-"""The shapes docker's API gives a container: the `ps` summary and its human status text."""
+"""The shapes docker's API gives a container: inspect, the `ps` summary and its human status text."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from dockyard.containers.record import ContainerRecord, ContainerState
 from dockyard.util.humanize import human_duration
 from dockyard.util.timeutil import parse_rfc3339, unix_seconds
 
 
-def status_text(state: dict[str, Any], now: float | None = None) -> str:
+def status_text(state: ContainerState, now: float | None = None) -> str:
     """`Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created` ... as docker's State.String()."""
     now = time.time() if now is None else now
-    status = state.get("Status")
-    if state.get("Running"):
-        if state.get("Paused"):
-            return f"Up {human_duration(now - parse_rfc3339(state['StartedAt']))} (Paused)"
-        if state.get("Restarting"):
-            return f"Restarting ({state['ExitCode']}) {human_duration(now - parse_rfc3339(state['FinishedAt']))} ago"
-        return f"Up {human_duration(now - parse_rfc3339(state['StartedAt']))}{health_suffix(state)}"
-    if status == "removing":
+    if state.running:
+        if state.paused:
+            return f"Up {human_duration(now - parse_rfc3339(state.started_at))} (Paused)"
+        if state.restarting:
+            return f"Restarting ({state.exit_code}) {human_duration(now - parse_rfc3339(state.finished_at))} ago"
+        return f"Up {human_duration(now - parse_rfc3339(state.started_at))}{health_suffix(state)}"
+    if state.status == "removing":
         return "Removal In Progress"
-    if status == "dead":
+    if state.status == "dead":
         return "Dead"
-    if status == "created" or unix_seconds(state.get("FinishedAt", "0001-01-01T00:00:00Z")) == 0:
+    if state.status == "created" or unix_seconds(state.finished_at) == 0:
         return "Created"
-    return f"Exited ({state['ExitCode']}) {human_duration(now - parse_rfc3339(state['FinishedAt']))} ago"
+    return f"Exited ({state.exit_code}) {human_duration(now - parse_rfc3339(state.finished_at))} ago"
 
 
-def health_suffix(state: dict[str, Any]) -> str:
+def health_suffix(state: ContainerState) -> str:
     """` (healthy)`, ` (unhealthy)` or ` (health: starting)` for a container with a healthcheck."""
-    health = state.get("Health")
+    health = state.health
     if not health or health.get("Status") in (None, "", "none"):
         return ""
     status = health["Status"]
     return f" (health: {status})" if status == "starting" else f" ({status})"
 
 
-def command_text(doc: dict[str, Any]) -> str:
+def command_text(doc: ContainerRecord) -> str:
     """Path and Args joined as docker's `Command` column source."""
-    return " ".join([doc["Path"], *doc["Args"]]).strip()
+    return " ".join([doc.path, *doc.args]).strip()
 
 
 def port_list(ports: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,24 +56,36 @@ def port_list(ports: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def summary(doc: dict[str, Any], size: tuple[int, int] | None = None) -> dict[str, Any]:
+def summary(doc: ContainerRecord, size: tuple[int, int] | None = None) -> dict[str, Any]:
     """One entry of GET /containers/json."""
-    config, host = doc["Config"], doc["HostConfig"]
+    config, host, settings = doc.config, doc.host_config, doc.network_settings
     entry: dict[str, Any] = {
-        "Id": doc["Id"],
-        "Names": [doc["Name"]],
+        "Id": doc.id,
+        "Names": [doc.name],
         "Image": config.get("Image", ""),
-        "ImageID": doc["Image"],
+        "ImageID": doc.image,
         "Command": command_text(doc),
-        "Created": unix_seconds(doc["Created"]),
-        "Ports": port_list(doc["NetworkSettings"].get("Ports") or {}),
+        "Created": unix_seconds(doc.created),
+        "Ports": port_list(settings.ports or {}),
         "Labels": config.get("Labels") or {},
-        "State": doc["State"]["Status"],
-        "Status": status_text(doc["State"]),
+        "State": doc.state.status,
+        "Status": status_text(doc.state),
         "HostConfig": {"NetworkMode": host.get("NetworkMode", "default")},
-        "NetworkSettings": {"Networks": doc["NetworkSettings"].get("Networks") or {}},
-        "Mounts": doc.get("Mounts") or [],
+        "NetworkSettings": {"Networks": settings.networks or {}},
+        "Mounts": [point.to_json() for point in doc.mounts],
     }
+    _add_sizes(entry, size)
+    return entry
+
+
+def inspect_view(doc: ContainerRecord, size: tuple[int, int] | None) -> dict[str, Any]:
+    """GET /containers/{id}/json: the record in docker's shape, with SizeRw and SizeRootFs if asked."""
+    out = doc.to_json()
+    _add_sizes(out, size)
+    return out
+
+
+def _add_sizes(entry: dict[str, Any], size: tuple[int, int] | None) -> None:
+    """SizeRw and SizeRootFs, when they were asked for."""
     if size is not None:
         entry["SizeRw"], entry["SizeRootFs"] = size
-    return entry

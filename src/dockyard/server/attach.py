@@ -53,7 +53,7 @@ async def serve_attach(services: Services, ref: str, options: AttachOptions,
     offset = 0 if options.logs else await run_blocking(end_offset, path)
     exits_before = containers.exit_count(container_id)
     # a stopped container's stream ends after its log; one created or running is followed (it may start)
-    stopped = containers.runtime_of(container_id)[0]["State"]["Status"] in ("exited", "dead")
+    stopped = containers.runtime_of(container_id)[0].state.status in ("exited", "dead")
     hijack = await open_client(RAW if tty else MULTIPLEXED)
     try:
         containers.publish(container_id, "attach")

@@ -15,6 +15,20 @@ Strings = list[str]
 Writer = Callable[[BinaryIO], None]
 
 
+class RecordedState(Protocol):
+    """What attach reads of a container's state."""
+
+    @property
+    def status(self) -> str: ...
+
+
+class RecordedContainer(Protocol):
+    """What attach reads of a container's record."""
+
+    @property
+    def state(self) -> RecordedState: ...
+
+
 class AttachBackend(Protocol):
     """What an attach session (server/attach.py, server/relay.py) needs of the container service."""
 
@@ -30,7 +44,7 @@ class AttachBackend(Protocol):
     def publish(self, ref: str, action: str, **extra: str) -> None:
         """A container event."""
 
-    def runtime_of(self, ref: str) -> tuple[dict[str, Any], Any]:
+    def runtime_of(self, ref: str) -> tuple[RecordedContainer, Any]:
         """The container's record and its live shim handle (None unless running)."""
 
 

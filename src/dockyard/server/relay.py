@@ -43,7 +43,7 @@ async def open_attach(containers: AttachBackend, events: EventsBackend, containe
             doc, shim = containers.runtime_of(container_id)
             if shim is not None:
                 break
-            if doc["State"]["Status"] != "created":
+            if doc.state.status != "created":
                 return None
             replay = True  # attached before the start: the shim replays what came out meanwhile
             event = await sub.__anext__()
