@@ -81,3 +81,35 @@ def test_auxiliary_address_outside_the_subnet_is_refused(sdk) -> None:
         sdk.networks.create(unique("aux-bad"), ipam=docker.types.IPAMConfig(pool_configs=[pool]))
     assert refused.value.status_code == 400
     assert f"invalid auxiliary address far: parent subnet {subnet} doesn't contain this address" in str(refused.value)
+
+
+def test_network_container_mode_shares_the_namespace(clean: Daemon, need_docker_cli: None) -> None:
+    net, owner, guest = unique("share"), unique("owner"), unique("guest")
+    ok(clean.docker("network", "create", net))
+    try:
+        ok(clean.docker("run", "-d", "--name", owner, "--network", net, "busybox",
+                        "httpd", "-f", "-p", "8080", "-h", "/etc"))
+        owner_id = clean.inspect(owner)["Id"]
+        ok(clean.docker("run", "-d", "--name", guest, "--network", f"container:{owner}", "busybox", "sleep", "60"))
+        guest_doc = clean.inspect(guest)
+        assert guest_doc["HostConfig"]["NetworkMode"] == f"container:{owner_id}"
+        assert guest_doc["NetworkSettings"]["Networks"] == {}
+        assert guest_doc["Config"]["Hostname"] == clean.inspect(owner)["Config"]["Hostname"]
+        addresses = "ip -o addr | awk '{print $2, $4}'"
+        assert ok(clean.docker("exec", guest, "sh", "-c", addresses)) == \
+            ok(clean.docker("exec", owner, "sh", "-c", addresses))
+        assert "root:" in ok(clean.docker("exec", guest, "wget", "-qO-", "http://127.0.0.1:8080/passwd"))
+        assert ok(clean.docker("exec", guest, "nslookup", owner)).count("Address") >= 2  # the owner's resolver
+        refused = clean.docker("network", "connect", net, guest)
+        assert refused.returncode != 0 and "sharing network namespace" in refused.stderr.decode()
+        missing = clean.docker("create", "--network", "container:dy-no-such-container", "busybox")
+        assert missing.returncode != 0 and "No such container: dy-no-such-container" in missing.stderr.decode()
+        ok(clean.docker("stop", "-t", "1", owner))
+        ok(clean.docker("rm", "-f", guest))
+        ok(clean.docker("create", "--name", guest, "--network", f"container:{owner}", "busybox", "true"))
+        stopped = clean.docker("start", guest)
+        assert stopped.returncode != 0
+        assert f"cannot join network of a non running container: {owner_id}" in stopped.stderr.decode()
+    finally:
+        clean.docker("rm", "-f", guest, owner)
+        clean.docker("network", "rm", net)

@@ -18,9 +18,11 @@ class ContainerNetworking:
         self._network = network
 
     async def attach(self, doc: dict[str, Any]) -> None:
-        """Before the container starts: its networks (planned now when none are recorded) plumbed and recorded."""
+        """Before the container starts: its networks (planned now when none are recorded, unless it joins another
+        container's namespace and has none) plumbed and recorded."""
         settings = doc["NetworkSettings"]
-        settings["Networks"] = settings["Networks"] or self._network.plan(doc["HostConfig"], None, doc["Config"])
+        if not settings["Networks"] and not (doc["HostConfig"].get("NetworkMode") or "").startswith("container:"):
+            settings["Networks"] = self._network.plan(doc["HostConfig"], None, doc["Config"])
         settings.update(await self._network.attach(doc["Id"], doc["Name"], copy.deepcopy(doc["HostConfig"]),
                                                    copy.deepcopy(doc["Config"].get("ExposedPorts")),
                                                    copy.deepcopy(settings["Networks"])))

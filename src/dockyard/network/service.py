@@ -344,7 +344,8 @@ class NetworkService:
         """Validate NetworkMode and NetworkingConfig; NetworkSettings.Networks of a new container."""
         mode = host_config.get("NetworkMode") or "default"
         if mode.startswith("container:"):
-            raise InvalidParameter("network mode container:<id> is not supported")
+            _check_joining(host_config, config)
+            return {}  # it lives in the other container's namespace: no endpoints of its own
         wanted = (networking or {}).get("EndpointsConfig") or {} if isinstance(networking, dict) else {}
         if not isinstance(wanted, dict):
             raise InvalidParameter("NetworkingConfig.EndpointsConfig must be an object")
@@ -573,7 +574,7 @@ class NetworkService:
         """Join a container to a network: a running one now, a stopped one at its next start; returns the
         NetworkSettings fields the container records."""
         record = self.get(network_id)
-        if container.mode in ("host", "none"):
+        if container.mode in ("host", "none") or container.mode.startswith("container:"):
             raise InvalidParameter("container sharing network namespace with another container or host cannot "
                                    "be connected to any other network")
         sandbox = self._sandboxes.get(container.id)
@@ -613,6 +614,24 @@ class NetworkService:
         self._events.publish("network", "disconnect", record["Id"],
                              {"container": container.id, "name": record["Name"], "type": record["Driver"]})
         return settings
+
+
+def _check_joining(host_config: dict[str, Any], config: dict[str, Any]) -> None:
+    """dockerd's refusals for NetworkMode container:<id>: what only the joined container's namespace decides."""
+    if not host_config["NetworkMode"].partition(":")[2]:
+        raise InvalidParameter("Invalid network mode: invalid container format container:<name|id>")
+    conflicts = (
+        (config.get("Hostname"), "conflicting options: hostname and the network mode"),
+        (host_config.get("Dns"), "conflicting options: dns and the network mode"),
+        (host_config.get("ExtraHosts"), "conflicting options: custom host-to-IP mapping and the network mode"),
+        (config.get("MacAddress"), "conflicting options: mac-address and the network mode"),
+        (host_config.get("PortBindings") or host_config.get("PublishAllPorts"),
+         "conflicting options: port publishing and the container type network mode"),
+        (config.get("ExposedPorts"), "conflicting options: port exposing and the container type network mode"),
+    )
+    for given, message in conflicts:
+        if given:
+            raise InvalidParameter(message)
 
 
 def _driver_opts(opts: Any) -> dict[str, str] | None:
