@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -23,9 +24,14 @@ services:
   probe:
     image: busybox
     command: sleep 300
-    networks: [front]
+    networks: [front, back]
 networks:
   front: {}
+  back:
+    internal: true
+    driver_opts: {com.docker.network.driver.mtu: "1280"}
+    ipam:
+      config: [{subnet: "SUBNET.0/24", aux_addresses: {router: "SUBNET.2"}}]
 volumes:
   data: {}
 """
@@ -59,7 +65,8 @@ def remove_project(daemon: Daemon, name: str) -> None:
 def test_compose_v1_up_down_up(clean: Daemon, need_docker_cli: None, workdir: Path) -> None:
     if not Path(COMPOSE_V1).exists():
         pytest.skip("docker-compose 1.29 is not installed (scripts/setup.sh installs it)")
-    (workdir / "docker-compose.yml").write_text(PROJECT)
+    (workdir / "docker-compose.yml").write_text(PROJECT.replace("SUBNET", f"10.{200 + secrets.randbelow(50)}."
+                                                                          f"{secrets.randbelow(250)}"))
     name = unique("dyv1").replace("-", "")
     try:
         ok(compose_v1(clean, workdir, name, "up", "-d"))
