@@ -192,6 +192,17 @@ def _running_pid(lookup: Lookup, ref: str, what: str) -> int:
     return int(doc.state.pid)
 
 
+def network_of(host: dict[str, Any], sandbox_key: str, lookup: Lookup) -> str:
+    """The network namespace to run in: "host", another running container's (container:<id>), the sandbox's
+    pinned one, or "none" (a fresh empty one)."""
+    mode = host.get("NetworkMode") or ""
+    if mode == "host":
+        return "host"
+    if mode.startswith("container:"):
+        return f"/proc/{_running_pid(lookup, mode.partition(':')[2], 'network')}/ns/net"
+    return sandbox_key or "none"
+
+
 def namespaces_of(host: dict[str, Any], lookup: Lookup) -> dict[str, str | None]:
     """Namespace overrides for --ipc, --pid, --uts (host or container:NAME) and --cgroupns private."""
     out: dict[str, str | None] = {}

@@ -68,10 +68,11 @@ class Launcher:
         """The OCI spec of the record's process; writes its /etc files."""
         config, host = doc.config, doc.host_config
         rootfs = where.bundle / "rootfs"
-        network = "host" if host.get("NetworkMode") == "host" else doc.network_settings.sandbox_key or "none"
         hostname = config["Hostname"]
-        write_etc_files(where.etc_dir, hostname, network, host.get("ExtraHosts"))
-        where.etc.write(host, hostname, where.etc_dir)
+        network = hostspec.network_of(host, doc.network_settings.sandbox_key, self._lookup)
+        if not network.startswith("/proc/"):  # in another container's namespace its /etc files are used as they are
+            write_etc_files(where.etc_dir, hostname, network, host.get("ExtraHosts"))
+            where.etc.write(host, hostname, where.etc_dir)
         try:
             user = resolve_user(rootfs, config.get("User") or "", host.get("GroupAdd"))
         except InvalidParameter as bad:

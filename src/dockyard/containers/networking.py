@@ -19,9 +19,11 @@ class ContainerNetworking:
         self._network = network
 
     async def attach(self, doc: ContainerRecord) -> None:
-        """Before the container starts: its networks (planned now when none are recorded) plumbed and recorded."""
+        """Before the container starts: its networks (planned now when none are recorded, unless it joins another
+        container's namespace and has none) plumbed and recorded."""
         settings = doc.network_settings
-        settings.networks = settings.networks or self._network.plan(doc.host_config, None, doc.config)
+        if not settings.networks and not (doc.host_config.get("NetworkMode") or "").startswith("container:"):
+            settings.networks = self._network.plan(doc.host_config, None, doc.config)
         settings.apply(await self._network.attach(doc.id, doc.name, copy.deepcopy(doc.host_config),
                                                   copy.deepcopy(doc.config.get("ExposedPorts")),
                                                   copy.deepcopy(settings.networks)))

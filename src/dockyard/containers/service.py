@@ -211,12 +211,15 @@ class ContainerService:
         config = validate_config(body)
         host = validate_host_config(config.pop("HostConfig", None))
         networks = self._network.plan(host, config.pop("NetworkingConfig", None), config)
+        joined = self._joined(host)
         image = await run_blocking(self._images.resolve, config["Image"])
         config = merge_with_image(config, image.config.get("config") or {})
         path, args = command_of(config)
         container_id = secrets.token_hex(32)
         config.setdefault("Hostname", "")
-        if not config["Hostname"]:
+        if joined is not None:  # docker: the joined container's name, as its namespace and /etc files are shared
+            config["Hostname"] = joined.config["Hostname"]
+        elif not config["Hostname"]:
             # docker: a container on the host's network or UTS namespace has the host's name, others their short id
             on_host = "host" in (host["NetworkMode"], host.get("UTSMode"))
             config["Hostname"] = socket.gethostname() if on_host else container_id[:12]
@@ -332,10 +335,26 @@ class ContainerService:
         self._watch_health(doc)
         return True
 
+    def _joined(self, host: dict[str, Any]) -> ContainerRecord | None:
+        """The container whose network namespace NetworkMode container:<ref> joins (the mode rewritten to its
+        full id, as dockerd shows it); a missing one is the request's fault (a 404 would make the CLI pull)."""
+        mode = host.get("NetworkMode") or ""
+        if not mode.startswith("container:"):
+            return None
+        try:
+            joined = self._get(mode.partition(":")[2])
+        except NotFound as missing:
+            raise InvalidParameter(missing.message) from None
+        host["NetworkMode"] = f"container:{joined.id}"
+        return joined
+
     def _launch_in(self, doc: ContainerRecord) -> Launch:
-        """Where and with what a recorded container launches (taken on the loop)."""
+        """Where and with what a recorded container launches (taken on the loop); a container in another's
+        network namespace shares that one's /etc files."""
         container_id = doc.id
-        return Launch(self.bundle(container_id), self.container_dir(container_id), Path(doc.log_path),
+        mode = doc.host_config.get("NetworkMode") or ""
+        etc_owner = mode.partition(":")[2] if mode.startswith("container:") else container_id
+        return Launch(self.bundle(container_id), self.container_dir(etc_owner), Path(doc.log_path),
                       self._network.etc_plan(container_id),
                       functools.partial(container_env, doc.config, doc.config["Hostname"]))
 

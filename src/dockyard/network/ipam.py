@@ -30,6 +30,23 @@ def parse_address(text: str, what: str = "address") -> Addr:
         raise InvalidParameter(f"invalid {what} {text}") from None
 
 
+def aux_addresses(given: object, subnet: Net) -> dict[str, str]:
+    """IPAM AuxiliaryAddresses (name -> address, kept out of allocation), each checked to lie in `subnet`."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise InvalidParameter("json: cannot unmarshal into Go struct field IPAMConfig.IPAM.Config.AuxiliaryAddresses "
+                               "of type map[string]string")
+    out = {}
+    for name, text in given.items():
+        address = parse_address(str(text), f"auxiliary address {name}:")
+        if address not in subnet:
+            raise InvalidParameter(f"invalid network config:\ninvalid auxiliary address {name}: parent subnet "
+                                   f"{subnet} doesn't contain this address")
+        out[name] = str(address)
+    return out
+
+
 def candidates(pools: Iterable[tuple[str, int]] = DEFAULT_POOLS) -> Iterable[Net]:
     """Every subnet the pools offer, in order."""
     for base, size in pools:

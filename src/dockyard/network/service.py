@@ -92,6 +92,7 @@ class NetworkService:
         self._live: dict[str, Live] = {}
         self._lock = asyncio.Lock()
         self._up: set[str] = set()  # networks whose bridge and chains this daemon has set up and not taken down
+        self._default_mtu = 1500  # the host uplink's, read at restore: a network's MTU unless its options set one
 
     # ----- lookups ------------------------------------------------------------------------------
 
@@ -135,6 +136,7 @@ class NetworkService:
 
     async def restore(self) -> None:
         """Load networks and sandboxes, bring bridges back, re-open resolvers and proxies, drop stale pins."""
+        self._default_mtu = await run_blocking(bridge.host_mtu)
         for record in await run_blocking(lambda: list(self._store.networks())):
             self._networks[record["Id"]] = record
         for name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
@@ -211,8 +213,7 @@ class NetworkService:
                 self._store.save_network(record)
             config = record["IPAM"]["Config"][0]
             prefix = ipaddress.IPv4Network(config["Subnet"]).prefixlen
-            bridge.ensure_bridge(name, f"{config['Gateway']}/{prefix}", int(record["Options"].get(MTU_OPT, 1500)),
-                                 _tag(record))
+            bridge.ensure_bridge(name, f"{config['Gateway']}/{prefix}", self._mtu(record), _tag(record))
             firewall.install(name, config["Subnet"], bool(record.get("Internal")))
 
     async def _take_down(self, record: dict[str, Any]) -> None:
@@ -252,7 +253,7 @@ class NetworkService:
         return {"Id": record["Id"], "Warning": ""}
 
     @staticmethod
-    def _ipam_config(ipam_body: dict[str, Any]) -> builtins.list[dict[str, str]]:
+    def _ipam_config(ipam_body: dict[str, Any]) -> builtins.list[dict[str, Any]]:
         """Validate user IPAM settings (one IPv4 pool at most); [] means pick one."""
         configs = ipam_body.get("Config") or []
         if len(configs) > 1:
@@ -264,12 +265,15 @@ class NetworkService:
                 else ipam.default_gateway(subnet)
             if gateway not in subnet:
                 raise InvalidParameter(f"gateway {gateway} is not in subnet {subnet}")
-            entry = {"Subnet": str(subnet), "Gateway": str(gateway)}
+            entry: dict[str, Any] = {"Subnet": str(subnet), "Gateway": str(gateway)}
             if config.get("IPRange"):
                 ip_range = ipam.parse_subnet(config["IPRange"])
                 if not ip_range.subnet_of(subnet):
                     raise InvalidParameter(f"ip-range {ip_range} is not in subnet {subnet}")
                 entry["IPRange"] = str(ip_range)
+            aux = ipam.aux_addresses(config.get("AuxiliaryAddresses"), subnet)
+            if aux:
+                entry["AuxiliaryAddresses"] = aux
             out.append(entry)
         return out
 
@@ -285,13 +289,12 @@ class NetworkService:
                 subnet = ipaddress.IPv4Network(record["IPAM"]["Config"][0]["Subnet"])
                 if any(subnet.overlaps(s) for s in self._subnets()):
                     raise Forbidden(f"Pool overlaps with other one on this address space: {subnet}")
-            mtu = await run_blocking(bridge.host_mtu)
-            record["Options"].setdefault(MTU_OPT, str(mtu))
-            if default:
+            if default:  # dockerd's options of its default bridge (the MTU is the daemon's)
                 record["Options"].update({"com.docker.network.bridge.default_bridge": "true",
                                           "com.docker.network.bridge.enable_icc": "true",
                                           "com.docker.network.bridge.enable_ip_masquerade": "true",
-                                          BRIDGE_NAME_OPT: "dockyard0"})
+                                          "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                                          BRIDGE_NAME_OPT: "dockyard0", MTU_OPT: str(self._default_mtu)})
             record["Bridge"] = record["Options"].get(BRIDGE_NAME_OPT) or f"dy-{record['Id'][:12]}"
             if len(record["Bridge"]) > 15:
                 raise InvalidParameter(f"bridge name {record['Bridge']} is longer than 15 characters")
@@ -341,7 +344,8 @@ class NetworkService:
         """Validate NetworkMode and NetworkingConfig; NetworkSettings.Networks of a new container."""
         mode = host_config.get("NetworkMode") or "default"
         if mode.startswith("container:"):
-            raise InvalidParameter("network mode container:<id> is not supported")
+            _check_joining(host_config, config)
+            return {}  # it lives in the other container's namespace: no endpoints of its own
         wanted = (networking or {}).get("EndpointsConfig") or {} if isinstance(networking, dict) else {}
         if not isinstance(wanted, dict):
             raise InvalidParameter("NetworkingConfig.EndpointsConfig must be an object")
@@ -365,7 +369,7 @@ class NetworkService:
                                        "networks")
             mac = settings.get("MacAddress") or (config.get("MacAddress") if name == order[0] else "") or ""
             networks[record["Name"]] = endpoint_settings(record["Id"], list(settings.get("Aliases") or []),
-                                                         ipam_config, mac)
+                                                         ipam_config, mac, _driver_opts(settings.get("DriverOpts")))
         return networks
 
     def _known(self, ref: str) -> dict[str, Any]:
@@ -411,6 +415,7 @@ class NetworkService:
         config = record["IPAM"]["Config"][0]
         subnet = ipaddress.IPv4Network(config["Subnet"])
         reserved = {ipaddress.IPv4Address(config["Gateway"])}
+        reserved |= {ipaddress.IPv4Address(a) for a in (config.get("AuxiliaryAddresses") or {}).values()}
         reserved |= {ipaddress.IPv4Address(ep["IP"]) for ep in self._endpoints_of(record["Id"]).values()}
         wanted = (settings.get("IPAMConfig") or {}).get("IPv4Address")
         address = ipam.allocate(subnet, ipaddress.IPv4Network(config["IPRange"]) if config.get("IPRange") else None,
@@ -437,11 +442,14 @@ class NetworkService:
         used = {int(ep["Ifname"][3:]) for ep in sandbox["Endpoints"].values()}
         return next(n for n in range(len(used) + 1) if n not in used)
 
-    @staticmethod
-    def _endpoint(sandbox: dict[str, Any], ep: dict[str, Any], record: dict[str, Any]) -> bridge.Endpoint:
+    def _mtu(self, record: dict[str, Any]) -> int:
+        """The MTU of the network's bridge and veths: its `com.docker.network.driver.mtu` option, else the host's."""
+        return int(record["Options"].get(MTU_OPT) or self._default_mtu)
+
+    def _endpoint(self, sandbox: dict[str, Any], ep: dict[str, Any], record: dict[str, Any]) -> bridge.Endpoint:
         return bridge.Endpoint(netns=Path(sandbox["Key"]), host_ifname=ep["HostIfname"], ifname=ep["Ifname"],
                                address=f"{ep['IP']}/{ep['Prefix']}", mac=ep["Mac"], gateway=ep["Gateway"] or None,
-                               mtu=int(record["Options"].get(MTU_OPT, 1500)))
+                               mtu=self._mtu(record))
 
     async def _open_live(self, container_id: str, sandbox: dict[str, Any], restoring: bool) -> None:
         """Start the resolver (user networks only) and the port proxies of a sandbox."""
@@ -566,7 +574,7 @@ class NetworkService:
         """Join a container to a network: a running one now, a stopped one at its next start; returns the
         NetworkSettings fields the container records."""
         record = self.get(network_id)
-        if container.mode in ("host", "none"):
+        if container.mode in ("host", "none") or container.mode.startswith("container:"):
             raise InvalidParameter("container sharing network namespace with another container or host cannot "
                                    "be connected to any other network")
         sandbox = self._sandboxes.get(container.id)
@@ -606,6 +614,34 @@ class NetworkService:
         self._events.publish("network", "disconnect", record["Id"],
                              {"container": container.id, "name": record["Name"], "type": record["Driver"]})
         return settings
+
+
+def _check_joining(host_config: dict[str, Any], config: dict[str, Any]) -> None:
+    """dockerd's refusals for NetworkMode container:<id>: what only the joined container's namespace decides."""
+    if not host_config["NetworkMode"].partition(":")[2]:
+        raise InvalidParameter("Invalid network mode: invalid container format container:<name|id>")
+    conflicts = (
+        (config.get("Hostname"), "conflicting options: hostname and the network mode"),
+        (host_config.get("Dns"), "conflicting options: dns and the network mode"),
+        (host_config.get("ExtraHosts"), "conflicting options: custom host-to-IP mapping and the network mode"),
+        (config.get("MacAddress"), "conflicting options: mac-address and the network mode"),
+        (host_config.get("PortBindings") or host_config.get("PublishAllPorts"),
+         "conflicting options: port publishing and the container type network mode"),
+        (config.get("ExposedPorts"), "conflicting options: port exposing and the container type network mode"),
+    )
+    for given, message in conflicts:
+        if given:
+            raise InvalidParameter(message)
+
+
+def _driver_opts(opts: Any) -> dict[str, str] | None:
+    """An endpoint's DriverOpts as given (a string map, as Go's decoder demands); None when empty."""
+    if opts is None:
+        return None
+    if not isinstance(opts, dict) or not all(isinstance(v, str) for v in opts.values()):
+        raise InvalidParameter("json: cannot unmarshal into Go struct field EndpointSettings.DriverOpts of type "
+                               "map[string]string")
+    return dict(opts) or None
 
 
 def _forward_in_kernel(short_id: str, forwards: list[portnat.Forward]) -> None:
