@@ -7,6 +7,7 @@ from typing import Any
 
 from dockyard.containers import hostspec, userns_ids
 from dockyard.containers.health import validate_healthcheck
+from dockyard.containers.logdrivers import validate_log_config
 from dockyard.containers.restart import validate_restart_policy
 from dockyard.containers.runtime_options import validate_runtime
 from dockyard.errors import InvalidParameter
@@ -96,6 +97,7 @@ def validate_host_config(host: Any) -> dict[str, Any]:
     out["NetworkMode"] = out.get("NetworkMode") or "default"  # the network service checks that it exists
     out["RestartPolicy"] = validate_restart_policy(out.get("RestartPolicy"), bool(out.get("AutoRemove")))
     out["Runtime"] = validate_runtime(out.get("Runtime"))
+    out["LogConfig"] = validate_log_config(out.get("LogConfig"))
     return out
 
 

@@ -7,6 +7,7 @@ import builtins
 import functools
 import json
 import logging
+import os
 import secrets
 import signal as signals
 import socket
@@ -20,6 +21,7 @@ from dockyard.containers.filters import matches
 from dockyard.containers.health import HealthMonitor
 from dockyard.containers.host_features import discard_unsupported
 from dockyard.containers.launcher import CGROUP_PARENT, Launch, Launcher, container_env
+from dockyard.containers.logdrivers import keeps_logs
 from dockyard.containers.mounts import MountManager
 from dockyard.containers.networking import ContainerNetworking, container_ref
 from dockyard.containers.protocols import (ContainerSnapshots, EventPublisher, ImageLookup, NetworkAttachment, Shim,
@@ -227,7 +229,6 @@ class ContainerService:
         for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
             config.setdefault(key, False)
         host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-        host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host.setdefault("AutoRemove", False)
         warnings = discard_unsupported(host)
         container_dir = self.container_dir(container_id)
@@ -354,7 +355,9 @@ class ContainerService:
         container_id = doc.id
         mode = doc.host_config.get("NetworkMode") or ""
         etc_owner = mode.partition(":")[2] if mode.startswith("container:") else container_id
-        return Launch(self.bundle(container_id), self.container_dir(etc_owner), Path(doc.log_path),
+        kept = keeps_logs(doc.host_config.get("LogConfig"))
+        return Launch(self.bundle(container_id), self.container_dir(etc_owner),
+                      Path(doc.log_path) if kept else Path(os.devnull),
                       self._network.etc_plan(container_id),
                       functools.partial(container_env, doc.config, doc.config["Hostname"]))
 
@@ -802,10 +805,12 @@ class ContainerService:
         live = self._live.get(container_id)
         return live.shim if live is not None else None
 
-    def log_path(self, ref: str) -> tuple[str, Path, bool]:
-        """Id, json log file and whether the container has a TTY (from any thread)."""
+    def log_path(self, ref: str) -> tuple[str, Path | None, bool]:
+        """Id, json log file (None when the log driver keeps nothing) and whether the container has a TTY
+        (from any thread)."""
         doc = self._copy_of(ref)
-        return doc.id, Path(doc.log_path), bool(doc.config.get("Tty"))
+        kept = keeps_logs(doc.host_config.get("LogConfig"))
+        return doc.id, Path(doc.log_path) if kept else None, bool(doc.config.get("Tty"))
 
     async def connect_network(self, network_ref: str, body: Any) -> None:
         """POST /networks/{id}/connect: join a running container now, a stopped one at its next start."""

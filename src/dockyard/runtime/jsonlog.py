@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -70,5 +71,6 @@ class JsonLogWriter:
         """Flush every stream's partial line, fsync and close the file."""
         for stream in list(self._pending):
             self.end(stream)
-        os.fsync(self.fd)
+        if stat.S_ISREG(os.fstat(self.fd).st_mode):  # /dev/null (the none log driver) cannot be synced
+            os.fsync(self.fd)
         os.close(self.fd)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable
 
+from dockyard.errors import NotImplementedYet
 from dockyard.logs.jsonfile import LogEntry, end_offset, read_log
 from dockyard.server.relay import open_attach, relay
 from dockyard.server.routing import Hijack, Request, run_blocking
@@ -49,16 +50,19 @@ async def serve_attach(services: Services, ref: str, options: AttachOptions,
     containers = services.containers
     container_id = containers.require_attachable(ref)
     _, path, tty = containers.log_path(container_id)
+    if path is None and options.logs:
+        raise NotImplementedYet("configured logging driver does not support reading")
     raw = tty or not multiplex
-    offset = 0 if options.logs else await run_blocking(end_offset, path)
+    offset = 0 if options.logs or path is None else await run_blocking(end_offset, path)
     exits_before = containers.exit_count(container_id)
     # a stopped container's stream ends after its log; one created or running is followed (it may start)
     stopped = containers.runtime_of(container_id)[0].state.status in ("exited", "dead")
     hijack = await open_client(RAW if tty else MULTIPLEXED)
     try:
         containers.publish(container_id, "attach")
-        if options.stream and (tty or options.stdin):  # live from the shim: stdin, prompts without newline
-            if options.logs:  # docker's order: what the log holds, then live
+        # live from the shim: stdin, prompts without newline, or a log driver that keeps nothing to follow
+        if options.stream and (tty or options.stdin or path is None):
+            if options.logs and path is not None:  # docker's order: what the log holds, then live
                 await _deliver(read_log(path), options.wanted, raw, hijack)
                 offset = await run_blocking(end_offset, path)
             flags = {"stdin": options.stdin, "stdout": options.stdout, "stderr": options.stderr}
@@ -66,6 +70,8 @@ async def serve_attach(services: Services, ref: str, options: AttachOptions,
             if live is not None:
                 await relay(hijack, live)
                 return
+        if path is None:
+            return
         entries = read_log(path, offset=offset, follow=options.stream and not stopped,
                            finished=lambda: containers.exit_count(container_id) != exits_before)
         await _deliver(entries, options.wanted, raw, hijack)

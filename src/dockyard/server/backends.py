@@ -35,8 +35,8 @@ class AttachBackend(Protocol):
     def require_attachable(self, ref: str) -> str:
         """The container's id; 409 when it is paused or restarting."""
 
-    def log_path(self, ref: str) -> tuple[str, Path, bool]:
-        """Id, json log file and whether the container has a TTY."""
+    def log_path(self, ref: str) -> tuple[str, Path | None, bool]:
+        """Id, json log file (None when the log driver keeps nothing) and whether the container has a TTY."""
 
     def exit_count(self, container_id: str) -> int:
         """How often the container has exited; -1 once it is removed."""
