@@ -142,8 +142,9 @@ class Subscription:
 
 
 def _to_ns(seconds: float, round_up: bool) -> int:
-    """Unix seconds as nanoseconds, widened to the whole microsecond (floats carry no more precision)."""
-    micros = math.ceil(seconds * 1e6) if round_up else math.floor(seconds * 1e6)
+    """Unix seconds as nanoseconds, widened by a microsecond beyond the whole one: a float of today's unix
+    time carries only about 0.2 µs, so an event's own time divided by 1e9 may land in the next microsecond."""
+    micros = math.ceil(seconds * 1e6) + 1 if round_up else math.floor(seconds * 1e6) - 1
     return micros * 1000 + (999 if round_up else 0)
 
 
