@@ -58,3 +58,17 @@ def test_attach_to_a_stopped_container_replays_its_log(sdk, clean: Daemon) -> No
         assert refused.value.status_code == 409 and "is paused, unpause the container before attach" in str(refused.value)
     finally:
         paused.remove(force=True)
+
+
+def test_runtime_and_realtime_fields_are_shown(clean: Daemon) -> None:
+    """HostConfig.Runtime names the runtime (the default's name when none was asked, as dockerd records
+    "runc"); CpuRealtimePeriod and CpuRealtimeRuntime are always in inspect; an unknown runtime is refused."""
+    cid = clean.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"]})["Id"]
+    host = clean.api("GET", f"/containers/{cid}/json")["HostConfig"]
+    assert (host["Runtime"], host["CpuRealtimePeriod"], host["CpuRealtimeRuntime"]) == ("dockyard", 0, 0)
+    assert clean.api("GET", "/info")["DefaultRuntime"] == "dockyard"
+    clean.api("POST", f"/containers/{cid}/start")
+    assert clean.api("POST", f"/containers/{cid}/wait")["StatusCode"] == 0
+    clean.api("DELETE", f"/containers/{cid}")
+    status, raw = clean.request("POST", "/containers/create", {"Image": "busybox", "HostConfig": {"Runtime": "nosuch"}})
+    assert status == 400 and b"unknown or invalid runtime name: nosuch" in raw

@@ -14,7 +14,7 @@ from dockyard.containers.etcfiles import write_etc_files
 from dockyard.containers.mounts import MountManager, merge_mounts
 from dockyard.containers.protocols import EtcFiles, Shim, ShimFactory
 from dockyard.containers.record import ContainerRecord
-from dockyard.containers.runtime_options import apply_runtime_options
+from dockyard.containers.runtime_options import apply_runtime_options, is_builtin
 from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.errors import InvalidParameter, RuntimeFailure
 from dockyard.oci.spec import DEFAULT_PATH
@@ -57,7 +57,7 @@ class Launcher:
         host = doc.host_config
         apply_runtime_options(spec, host)
         write_atomic(where.bundle / "config.json", json.dumps(spec).encode(), durable=False)
-        if not host.get("Runtime"):
+        if is_builtin(host.get("Runtime")):
             self._spare_cgroup.claim(spec["linux"].get("cgroupsPath", ""))
         shim = self._shim_factory(where.bundle)
         pid = shim.launch(where.log, open_stdin=bool(doc.config.get("OpenStdin")),

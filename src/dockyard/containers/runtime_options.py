@@ -10,18 +10,26 @@ from dockyard.runtime.external import RUNTIME_ANNOTATION
 
 INIT_PATH = "/sbin/docker-init"  # where docker puts its init inside the container
 INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init", "/usr/libexec/docker/docker-init")
-BUILTIN_RUNTIMES = ("", "dockyard")
+DEFAULT_RUNTIME = "dockyard"
+BUILTIN_RUNTIMES = ("", DEFAULT_RUNTIME)  # "" in records made before the name was recorded
 EXTERNAL_RUNTIMES = ("runc", "crun")
 
 
 def validate_runtime(name: Any) -> str:
-    """HostConfig.Runtime: "" or "dockyard" (built in), or runc/crun when installed; docker's error otherwise."""
-    name = name or ""
+    """HostConfig.Runtime: the built-in runtime ("dockyard", also for an empty name: it is the default, and
+    dockerd records its default runtime's name likewise), or runc/crun when installed; docker's error
+    otherwise."""
+    name = name or DEFAULT_RUNTIME
     if name in BUILTIN_RUNTIMES:
         return name
     if name in EXTERNAL_RUNTIMES and shutil.which(name):
         return name
     raise InvalidParameter(f"unknown or invalid runtime name: {name}")
+
+
+def is_builtin(name: Any) -> bool:
+    """Whether a container runs in the built-in runtime."""
+    return (name or "") in BUILTIN_RUNTIMES
 
 
 def init_binary() -> str:
