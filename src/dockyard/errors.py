@@ -55,6 +55,13 @@ class NotImplementedYet(DockyardError):
     status = 501
 
 
+class LogsNotReadable(NotImplementedYet):
+    """A container whose log driver keeps nothing (none): dockerd's 501 for reading its logs."""
+
+    def __init__(self) -> None:
+        super().__init__("configured logging driver does not support reading")
+
+
 class Unavailable(DockyardError):
     """The daemon cannot serve this now (503)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.errors import InvalidParameter, NotImplementedYet
+from dockyard.errors import InvalidParameter
 
 DEFAULT = "json-file"
 NONE = "none"
@@ -41,8 +41,3 @@ def keeps_logs(log_config: dict[str, Any] | None) -> bool:
     """Whether the container's output is kept in its log file (every driver but none)."""
     return (log_config or {}).get("Type") != NONE
 
-
-def require_readable(log_config: dict[str, Any] | None) -> None:
-    """`docker logs` of a container whose driver keeps nothing: dockerd's 501."""
-    if not keeps_logs(log_config):
-        raise NotImplementedYet("configured logging driver does not support reading")

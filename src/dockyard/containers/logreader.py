@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, AsyncIterator
 
-from dockyard.errors import NotImplementedYet
+from dockyard.errors import LogsNotReadable
 from dockyard.logs.jsonfile import LogEntry, end_offset, read_log, tail_offset
 from dockyard.util.aio import run_blocking
 
@@ -24,7 +24,7 @@ class LogReader:
         since/until, followed (when `follow`) until the container stops."""
         container_id, path, tty = self._containers.log_path(ref)
         if path is None:
-            raise NotImplementedYet("configured logging driver does not support reading")
+            raise LogsNotReadable()
         offset = 0
         if tail is not None:
             offset = await run_blocking(tail_offset, path, tail) if tail >= 0 else 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable
 
-from dockyard.errors import NotImplementedYet
+from dockyard.errors import LogsNotReadable
 from dockyard.logs.jsonfile import LogEntry, end_offset, read_log
 from dockyard.server.relay import open_attach, relay
 from dockyard.server.routing import Hijack, Request, run_blocking
@@ -51,7 +51,7 @@ async def serve_attach(services: Services, ref: str, options: AttachOptions,
     container_id = containers.require_attachable(ref)
     _, path, tty = containers.log_path(container_id)
     if path is None and options.logs:
-        raise NotImplementedYet("configured logging driver does not support reading")
+        raise LogsNotReadable()
     raw = tty or not multiplex
     offset = 0 if options.logs or path is None else await run_blocking(end_offset, path)
     exits_before = containers.exit_count(container_id)
