@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import select
 import signal
@@ -12,13 +13,15 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dockyard import errors
 from dockyard.runtime import bundle as B
 from dockyard.runtime.cgroups import Cgroup, open_cgroup
 from dockyard.runtime.jsonlog import rfc3339nano
 from dockyard.runtime.zygote import ShimLauncher
+
+log = logging.getLogger(__name__)
 
 LAUNCHER = ShimLauncher()
 _LAUNCH_TIMEOUT = 60.0
@@ -75,7 +78,7 @@ class ShimClient:
     def _shim_log_tail(self) -> str:
         """The last lines the shim wrote to its own stderr."""
         try:
-            return " | ".join(B.path(self.bundle, B.SHIM_LOG).read_text().strip().splitlines()[-3:])
+            return " | ".join(B.path(self.bundle, B.SHIM_LOG).read_text().strip().splitlines()[-12:])
         except FileNotFoundError:
             return "no shim log"
 
@@ -204,6 +207,7 @@ class ShimClient:
             writer.close()
         status = self.exit_status()
         if status is None:
+            log.error("the shim of container %s died: %s", self.name, self._shim_log_tail())
             return ExitStatus(exit_code=137, oom_killed=False, finished_at=rfc3339nano(), error="shim died")
         return status
 
@@ -232,12 +236,19 @@ class ShimClient:
         return cgroup
 
     def pause(self) -> None:
-        """Freeze every process of the container."""
-        self._running_cgroup().freeze()
+        """Freeze every process of the container; Conflict when it exits meanwhile (its cgroup is gone)."""
+        self._while_running(self._running_cgroup().freeze)
 
     def resume(self) -> None:
-        """Thaw the container."""
-        self._running_cgroup().thaw()
+        """Thaw the container; Conflict when it exited meanwhile."""
+        self._while_running(self._running_cgroup().thaw)
+
+    def _while_running(self, action: Callable[[], None]) -> None:
+        """Run a cgroup action; its cgroup vanishing under it means the container exited: Conflict."""
+        try:
+            action()
+        except FileNotFoundError as gone:
+            raise errors.Conflict(f"Container {self.name} is not running") from gone
 
     def pids(self) -> list[int]:
         """Host pids of every process in the container's cgroup (just the init without a cgroup)."""

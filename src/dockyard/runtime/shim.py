@@ -161,7 +161,7 @@ class Shim:
             if timeout is not None and timeout <= 0:
                 break
             for key, _ in self.sel.select(timeout):
-                if self.sel.get_map().get(key.fileobj) is key:  # an earlier callback may have closed it
+                if self._registered(key):  # an earlier callback of this round may have closed it
                     callback: Callable[[Any], None] = key.data
                     callback(key.fileobj)
             if self.exit_code is not None and deadline is None:
@@ -200,6 +200,14 @@ class Shim:
         self.exit_code = 128 - code if code < 0 else code
         self.sel.unregister(pidfd)
         os.close(pidfd)
+
+    def _registered(self, key: selectors.SelectorKey) -> bool:
+        """Whether `key` is still the selector's registration of its file object. A socket closed since
+        has fileno -1, which the selector's lookup answers with ValueError: gone too."""
+        try:
+            return self.sel.get_map().get(key.fileobj) is key
+        except ValueError:
+            return False
 
     # ----- clients ----------------------------------------------------------------------------------
 
