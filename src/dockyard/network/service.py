@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import builtins
 import copy
-import fcntl
 import hashlib
 import ipaddress
 import logging
 import secrets
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
 from dockyard.network import bridge, firewall, ipam, netns, portnat
 from dockyard.network.dns import DnsServer, host_resolvers
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.network.etc import EtcPlan
+from dockyard.network.hostlock import host_lock
 from dockyard.network.portmap import Binding, PortProxy, bindings_of
 from dockyard.network.store import NetworkStore
 from dockyard.network.views import BUILTIN, LIST_FILTERS, endpoint_settings, matches, network_view, ports_view
@@ -30,7 +29,6 @@ from dockyard.util.timeutil import now_rfc3339
 log = logging.getLogger(__name__)
 logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output would flood the daemon log
 
-HOST_LOCK = Path("/run/lock/dockyard-network.lock")  # shared by every daemon on the host: subnets, bridge names
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 MTU_OPT = "com.docker.network.driver.mtu"
 DRIVERS = {"bridge": "bridge", "host": "host", "null": "null", "none": "null"}
@@ -52,18 +50,6 @@ class Live:
 
     dns: DnsServer | None = None
     proxy: PortProxy = field(default_factory=PortProxy)
-
-
-@contextmanager
-def host_lock() -> Iterator[None]:
-    """Serialize subnet and bridge-name choices with every other daemon on this host."""
-    HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(HOST_LOCK, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _tag(record: dict[str, Any]) -> str:
