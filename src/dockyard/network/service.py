@@ -15,7 +15,7 @@ from typing import Any
 
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
 from dockyard.network import bridge, firewall, ipam, netns, portnat
-from dockyard.network.dns import DnsServer, host_resolvers
+from dockyard.network.dns import DnsServer, ServiceRecords, host_resolvers
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.network.etc import EtcPlan
 from dockyard.network.hostlock import host_lock
@@ -69,8 +69,10 @@ def _new_record(name: str, driver: str, **extra: Any) -> dict[str, Any]:
 class NetworkService:
     """Owns network records and every container's namespace, veths, resolver and published ports."""
 
-    def __init__(self, store: NetworkStore, exec_root: Path, events: Any) -> None:
+    def __init__(self, store: NetworkStore, exec_root: Path, events: Any,
+                 service_records: ServiceRecords | None = None) -> None:
         self._store = store
+        self._service_records = service_records  # what the embedded DNS answers for swarm services
         self._netns_dir = exec_root / "netns"
         self._events = events
         self._networks: dict[str, dict[str, Any]] = {}
@@ -500,6 +502,8 @@ class NetworkService:
                 names = {self._sandboxes[cid]["Name"].lower(), cid[:12], *(a.lower() for a in ep["Aliases"])}
                 if short in names and ep["IP"] not in found:
                     found.append(ep["IP"])
+        if not found and self._service_records is not None:
+            found = self._service_records.addresses(list(sandbox["Endpoints"]), name)
         return found
 
     def _fill_settings(self, settings: dict[str, Any], container_id: str, sandbox: dict[str, Any]) -> None:
