@@ -31,7 +31,6 @@ the sandbox's ingress IP, so replies come back through it.
 from __future__ import annotations
 
 import ipaddress
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -75,14 +74,6 @@ class Published:
     backends: tuple[str, ...]
 
 
-def nft_in(namespace: Path, script: str) -> None:
-    """Apply an nft script atomically inside a network namespace."""
-    done = subprocess.run(["nsenter", f"--net={namespace}", "nft", "-f", "-"], input=script, capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        raise SystemError_(f"nft: {done.stderr.strip()}")
-
-
 def _replace_table(table: str, body: str) -> str:
     """An nft script that swaps `table` for `body` in one transaction (creating it first so the delete cannot fail)."""
     return f"table ip {table} {{}}\ndelete table ip {table}\ntable ip {table} {{\n{body}}}\n"
@@ -112,12 +103,12 @@ def vip_script(vips: Iterable[Vip]) -> str:
 
 def program_vips(task_netns: Path, vips: Iterable[Vip]) -> None:
     """Make the task's namespace balance exactly `vips` (one atomic replace)."""
-    nft_in(task_netns, vip_script(vips))
+    firewall.apply(vip_script(vips), task_netns)
 
 
 def clear_vips(task_netns: Path) -> None:
     """Remove the VIP table from a task's namespace."""
-    nft_in(task_netns, f"table ip {VIP_TABLE} {{}}\ndelete table ip {VIP_TABLE}\n")
+    firewall.apply(f"table ip {VIP_TABLE} {{}}\ndelete table ip {VIP_TABLE}\n", task_netns)
 
 
 # ----- the routing mesh --------------------------------------------------------------------------------
@@ -196,7 +187,7 @@ class RoutingMesh:
         body += "  }\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n"
         body += (f'    oifname "{SANDBOX_INGRESS_IF}" ip daddr {self.ingress.subnet} ct status dnat '
                  f"snat to {self.sandbox_ip}\n  }}\n")
-        nft_in(self.sandbox, _replace_table(INGRESS_TABLE, body))
+        firewall.apply(_replace_table(INGRESS_TABLE, body), self.sandbox)
         with host_lock():
             firewall.apply("\n".join(lines) + "\n")
 
