@@ -123,7 +123,8 @@ def test_vip_balances_and_dns_answers_services(clean: Daemon, plane: OverlayPlan
     dns = None
     try:
         plane.ensure(APP)
-        endpoints = [plane.attach(APP, ns, name, ip) for ns, name, ip in zip(spaces, names, addresses)]
+        for ns, name, ip in zip(spaces, names, addresses):
+            plane.attach(APP, ns, name, ip)
         plane.attach(APP, client_ns, client, "10.251.7.20")
         inside = ok(clean.docker("exec", names[0], "ip", "-o", "addr", "show", "eth0"))
         assert "10.251.7.11/24" in inside
@@ -152,7 +153,7 @@ def test_vip_balances_and_dns_answers_services(clean: Daemon, plane: OverlayPlan
         records.drop(APP.network_id)
         assert nslookup(clean, client, "tasks.web") == []
 
-        plane.detach(APP, endpoints[0])
+        plane.detach(APP, names[0])
         assert "eth0" not in ok(clean.docker("exec", names[0], "ip", "-o", "link"))
         clear_vips(client_ns)
         assert VIP_TABLE not in tables_in(client_ns)
@@ -172,6 +173,9 @@ def test_routing_mesh_answers_on_the_host_round_robin(clean: Daemon, plane: Over
     port = free_port()
     mesh = RoutingMesh(plane, INGRESS, sandbox_ip="10.252.0.2")
     try:
+        mesh.ensure()
+        bridge.delete_link(mesh.host_if)  # as if a crash had come between the sandbox and its link
+        mesh.ensure()
         mesh.ensure()
         for ns, name, ip in zip(spaces, names, addresses):
             plane.attach(INGRESS, ns, name, ip)
@@ -202,20 +206,18 @@ def test_host_mode_port_through_the_egress_bridge(clean: Daemon, plane: OverlayP
     task_ip = str(ipaddress.IPv4Address(gw.gateway) + 1)
     short = secrets.token_hex(6)
     port = free_port()
-    leg = None
     try:
         plane.ensure(APP)
         plane.attach(APP, space, name, "10.251.7.30")
         plane.ensure_gateway(gw)
-        leg = plane.attach_gateway(gw, space, name, task_ip)
+        plane.attach_gateway(gw, space, name, task_ip)
         assert f"default via {gw.gateway} dev eth1" in ok(clean.docker("exec", name, "ip", "route"))
         publish_host_mode(short, gw, task_ip, [Port(port, 80)])
         assert get("127.0.0.1", port) == "hosttask"
         assert get(host_address(), port) == "hosttask"
     finally:
         unpublish_host_mode(short)
-        if leg is not None:
-            plane.detach_gateway(leg)
+        plane.detach_gateway(gw, name)
         plane.remove(APP)
         plane.remove_gateway(gw)
     assert not {c for c in dockyard_chains() if short in c}
@@ -254,6 +256,19 @@ def test_vxlan_carries_traffic_between_two_nodes(plane: OverlayPlane, tmp_path: 
 
         payload = secrets.token_bytes(2_000_000)
         assert _send_across(tasks[1], overlay_ips[1], tasks[0], payload) == payload
+
+        def entries() -> str:
+            return ok(subprocess.run(["nsenter", f"--net={planes[0].namespace(APP)}", "sh", "-c",
+                                      f"bridge fdb show dev vx{APP.vni}; ip neigh"], capture_output=True))
+
+        remote = Peer(overlay_ips[1], ipam.mac_of(ipaddress.IPv4Address(overlay_ips[1])), vteps[1])
+        moved = Peer("10.251.7.43", ipam.mac_of(ipaddress.IPv4Address("10.251.7.43")), "192.168.231.9")
+        for _ in range(2):  # the same list twice: no error, nothing doubled
+            netns.run_in(nodes[0], lambda: planes[0].set_peers(APP, vteps[0], [remote, moved]))
+        assert entries().count(moved.mac) == 2 and "dst 192.168.231.9" in entries()
+        netns.run_in(nodes[0], lambda: planes[0].set_peers(APP, vteps[0], [remote]))
+        assert moved.mac not in entries() and "10.251.7.43" not in entries() and remote.mac in entries()
+        assert _send_across(tasks[1], overlay_ips[1], tasks[0], payload[:1000]) == payload[:1000]
 
         netns.run_in(nodes[0], lambda: planes[0].set_peers(APP, vteps[0], []))
         assert "vx" not in ok(subprocess.run(["nsenter", f"--net={planes[0].namespace(APP)}", "ip", "-o", "link"],

@@ -47,6 +47,7 @@ INGRESS_TABLE = "dockyard-ingress"
 LINK_POOL = "169.254.248.0/22"  # the host <-> ingress sandbox links: /30s no host route uses
 SANDBOX_INGRESS_IF = "eth0"
 SANDBOX_LINK_IF = "eth1"
+SANDBOX_KEY = "ingress-sbox"  # names the sandbox's leg on the ingress network
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,15 @@ class RoutingMesh:
         self.chains = [f"{plane.prefix}mesh-{hook}" for hook in ("pre", "out", "post")]
 
     def ensure(self) -> None:
-        """Create the ingress network's namespace, the sandbox with its ingress leg and its link to the node."""
+        """Create the ingress network's namespace, the sandbox with its ingress leg and its link to the node; a
+        sandbox left half-made (a crash between the steps) is made again."""
         self.plane.ensure(self.ingress)
-        if netns.is_pinned(self.sandbox):
+        if netns.is_pinned(self.sandbox) and bridge.owner(self.host_if) is not None:
             return
+        self._remove_sandbox()
         netns.create(self.sandbox)
         try:
-            self.plane.attach(self.ingress, self.sandbox, "ingress-sbox", self.sandbox_ip, SANDBOX_INGRESS_IF)
+            self.plane.attach(self.ingress, self.sandbox, SANDBOX_KEY, self.sandbox_ip, SANDBOX_INGRESS_IF)
             self._link(pick_link())
         except BaseException:
             self.remove()
@@ -195,9 +198,14 @@ class RoutingMesh:
         """Drop the node's chains, the link and the sandbox, then the ingress network's namespace."""
         with host_lock():
             firewall.drop_chains(self.chains)
-        bridge.delete_link(self.host_if)
-        netns.destroy(self.sandbox)
+        self._remove_sandbox()
         self.plane.remove(self.ingress)
+
+    def _remove_sandbox(self) -> None:
+        """The sandbox's link, its leg on the ingress network and its namespace, whichever exist."""
+        bridge.delete_link(self.host_if)
+        self.plane.detach(self.ingress, SANDBOX_KEY)
+        netns.destroy(self.sandbox)
 
 
 def _forwarding_on() -> None:

@@ -6,11 +6,12 @@ The cluster agent drives it with plain values (blocking calls: run them with `ru
     plane = OverlayPlane(exec_root / "overlay")                 # pins live there; namespaces are `dy-ov-<net12>`
     spec = OverlaySpec(network_id, vni=4097, subnet="10.0.1.0/24", gateway="10.0.1.1")
     plane.ensure(spec)                                          # namespace + br0 with the gateway (idempotent)
-    ep = plane.attach(spec, task_netns, "task-id", "10.0.1.5")  # veth: task's eth0 <-> br0, MTU host - 50
+    plane.attach(spec, task_netns, "task-id", "10.0.1.5")       # veth: task's eth0 <-> br0, MTU host - 50
     plane.set_peers(spec, local_vtep, [Peer("10.0.1.9", mac_of(...), "192.168.77.2")])  # level-triggered
     gw = GatewayBridge("docker_gwbridge", "172.18.0.1/16")
     plane.ensure_gateway(gw); plane.attach_gateway(gw, task_netns, "task-id", "172.18.0.3")  # default route
-    plane.detach(spec, ep); plane.remove(spec)                  # one namespace delete takes br0, vx and veths
+    plane.detach(spec, "task-id"); plane.detach_gateway(gw, "task-id")
+    plane.remove(spec)                                          # br0, vx<VNI> and every veth pair, then the pin
 
 Nothing of an overlay lives in the node's namespace: the veth pairs join the overlay namespace to the task's, and the
 VXLAN device is created in the node's namespace (so its UDP socket on DataPathPort stays there, shared by every VNI)
@@ -150,10 +151,10 @@ class OverlayPlane:
         netns.run_in(self.namespace(spec), lambda: bridge.add_endpoint(BRIDGE, ep))
         return ep
 
-    def detach(self, spec: OverlaySpec, ep: bridge.Endpoint) -> None:
-        """Delete a task's veth pair (nothing to do once the network's namespace is gone)."""
+    def detach(self, spec: OverlaySpec, key: str) -> None:
+        """Delete the veth pair `attach` made for `key` (nothing to do once the network's namespace is gone)."""
         if self.exists(spec):
-            netns.run_in(self.namespace(spec), lambda: bridge.delete_link(ep.host_ifname))
+            netns.run_in(self.namespace(spec), lambda: bridge.delete_link(_link_name(key, spec.network_id)))
 
     # ----- peers (part 2 feeds them; no gossip) ---------------------------------------------------
 
@@ -190,9 +191,9 @@ class OverlayPlane:
         return ep
 
     @staticmethod
-    def detach_gateway(ep: bridge.Endpoint) -> None:
-        """Delete a task's leg on the egress bridge."""
-        bridge.delete_link(ep.host_ifname)
+    def detach_gateway(gw: GatewayBridge, key: str) -> None:
+        """Delete the leg `attach_gateway` made for `key`."""
+        bridge.delete_link(_link_name(key, gw.name))
 
     @staticmethod
     def remove_gateway(gw: GatewayBridge) -> None:
