@@ -185,7 +185,8 @@ class OverlayPlane:
                        ifname: str = "eth1") -> bridge.Endpoint:
         """The task's leg on the egress bridge, carrying its default route (as docker's overlay tasks have)."""
         ep = bridge.Endpoint(netns=task_netns, host_ifname=_link_name(key, gw.name), ifname=ifname,
-                             address=f"{address}/{gw.subnet.prefixlen}", mac=ipam.mac_of(ipaddress.IPv4Address(address)),
+                             address=f"{address}/{gw.subnet.prefixlen}",
+                             mac=ipam.mac_of(ipaddress.IPv4Address(address)),
                              gateway=gw.gateway, mtu=bridge.host_mtu())
         bridge.add_endpoint(gw.name, ep)
         return ep
