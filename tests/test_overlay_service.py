@@ -91,6 +91,14 @@ async def _scenario(tmp_path: Path, prefix: str) -> None:
         assert await run_blocking(ask, sandboxes[0], "web") == ["10.251.9.200"]
         assert await run_blocking(ask, sandboxes[0], "tasks.web") == [addresses[1]]
 
+        await service.shutdown()  # a daemon restart: the sandboxes and their endpoints outlive it
+        service = NetworkService(NetworkStore(MetadataDB(tmp_path / "metadata.db")), tmp_path / "exec", events,
+                                 records, overlay_prefix=prefix)
+        await service.restore()
+        assert sorted(service.inspect("dyovnet")["Containers"]) == sorted(ids)
+        assert await run_blocking(ask, sandboxes[1], "task0") == [addresses[0]]
+        assert _send_across(sandboxes[0], addresses[0], sandboxes[1], payload) == payload
+
         listener = netns.socket_in(sandboxes[0], socket.SOCK_STREAM, ("0.0.0.0", 80))
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5):

@@ -535,6 +535,8 @@ class NetworkService:
 
     def _forwards(self, sandbox: dict[str, Any]) -> builtins.list[portnat.Forward]:
         """The kernel DNAT rules of the sandbox's published ports."""
+        if not sandbox["Ports"]:
+            return []
         network_id, ep = self._port_target(sandbox)
         bridge_name = self._networks[network_id]["Bridge"]
         return [portnat.Forward(key.partition("/")[2], entry["HostIp"], int(entry["HostPort"]), ep["IP"],
