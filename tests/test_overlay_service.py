@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import secrets
+import select
 import socket
 import subprocess
 from pathlib import Path
@@ -20,7 +21,8 @@ from test_overlay_dataplane import _send_across, dockyard_chains, host_links
 from dockyard.events.bus import EventBus
 from dockyard.metadata.db import MetadataDB
 from dockyard.network import netns
-from dockyard.network.overlay import OverlaySpec
+from dockyard.network.lb import Port, Published, RoutingMesh
+from dockyard.network.overlay import OverlayPlane, OverlaySpec
 from dockyard.network.service import NetworkService
 from dockyard.network.servicedns import ServiceEntry, ServiceTable, TaskEntry
 from dockyard.network.store import NetworkStore
@@ -124,3 +126,66 @@ async def _scenario(tmp_path: Path, prefix: str) -> None:
             if any(r["Name"] == name for r in service.list({})):
                 await service.remove(name)
         await service.shutdown()
+
+
+def test_routing_mesh_over_tasks_on_the_ingress_network(tmp_path: Path) -> None:
+    """Tasks attached to the ingress network by the service; the agent's RoutingMesh (its own plane object on the same
+    root and prefix) shares the ingress namespace; the namespace outlives the tasks until the mesh goes."""
+    prefix = f"dyov{secrets.token_hex(2)}-"
+    asyncio.run(_mesh_scenario(tmp_path, prefix))
+    assert not host_links(prefix), "links left in the node's namespace"
+    assert not [c for c in dockyard_chains() if prefix in c], "chains left"
+    assert not list((tmp_path / "exec" / "overlay").iterdir())
+
+
+async def _mesh_scenario(tmp_path: Path, prefix: str) -> None:
+    ingress = OverlaySpec(secrets.token_hex(32), 4096, "10.252.4.0/24", "10.252.4.1")
+    events = EventBus()
+    events.bind_loop(asyncio.get_running_loop())
+    service = NetworkService(NetworkStore(MetadataDB(tmp_path / "metadata.db")), tmp_path / "exec", events,
+                             overlay_prefix=prefix)
+    await service.restore()
+    mesh = RoutingMesh(OverlayPlane(tmp_path / "exec" / "overlay", prefix), ingress, sandbox_ip="10.252.4.2")
+    ids = [secrets.token_hex(32) for _ in range(2)]
+    port = free_port()
+    listeners = []
+    try:
+        await service.add_overlay(ingress, "ingress", ingress=True)
+        await run_blocking(mesh.ensure)
+        sandboxes, addresses = [], []
+        for n, cid in enumerate(ids):
+            planned = service.plan({"NetworkMode": "ingress"}, {"EndpointsConfig": {"ingress": {
+                "IPAMConfig": {"IPv4Address": f"10.252.4.{11 + n}"}}}}, {})
+            settings = await service.attach(cid, f"/web.{n + 1}", {"NetworkMode": "ingress"}, None, planned)
+            sandboxes.append(Path(settings["SandboxKey"]))
+            addresses.append(settings["Networks"]["ingress"]["IPAddress"])
+            listeners.append(netns.socket_in(sandboxes[-1], socket.SOCK_STREAM, ("0.0.0.0", 80)))
+        assert addresses == ["10.252.4.11", "10.252.4.12"]  # the allocator's addresses, as asked
+        await run_blocking(mesh.publish, [Published(Port(port, 80), tuple(addresses))])
+        served = []
+        for _ in range(4):
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                served.append(_accepted_by(listeners))
+        assert sorted(served) == [0, 0, 1, 1]  # round-robin over both tasks
+        for cid in ids:
+            await service.release(cid)
+        assert netns.is_pinned(mesh.plane.namespace(ingress))  # the mesh's sandbox is still on it
+    finally:
+        for listener in listeners:
+            listener.close()
+        for cid in ids:
+            await service.release(cid)
+        await run_blocking(mesh.remove)
+        await service.remove("ingress")
+        if any(r["Name"] == "docker_gwbridge" for r in service.list({})):
+            await service.remove("docker_gwbridge")
+        await service.shutdown()
+
+
+def _accepted_by(listeners: list[socket.socket]) -> int:
+    """The index of the listener the one pending connection reaches (accepted and closed)."""
+    ready, _, _ = select.select(listeners, [], [], 10)
+    assert len(ready) == 1, ready
+    conn, _ = ready[0].accept()
+    conn.close()
+    return listeners.index(ready[0])
