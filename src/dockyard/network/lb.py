@@ -8,7 +8,7 @@ The cluster agent calls (blocking; run them with `run_blocking`):
 
     mesh = RoutingMesh(plane, ingress_spec, sandbox_ip="10.0.0.2")          # the node's ingress sandbox
     mesh.ensure()                                                           # namespace, legs, host link (idempotent)
-    mesh.publish([Published(Port(8080, 80), ("10.0.0.5", "10.0.0.6"))])  # the whole set, each change
+    mesh.publish([Published(Port(8080, 80), ("10.0.0.5", "10.0.0.6"))])    # the whole set, each change
     mesh.remove()                                                           # rules, link and sandbox gone
 
     publish_host_mode(task_id12, gateway_bridge, task_ip, [Port(8081, 80)])  # per task, as `-p`

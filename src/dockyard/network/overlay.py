@@ -17,6 +17,9 @@ Nothing of an overlay lives in the node's namespace: the veth pairs join the ove
 VXLAN device is created in the node's namespace (so its UDP socket on DataPathPort stays there, shared by every VNI)
 and moved in at once under its final name. It exists only while the peer list is not empty, so a single-node swarm
 never binds the data-path port. MACs are derived from addresses (`ipam.mac_of`), so peers need no gossip.
+
+Task containers need not be plumbed by hand: once the agent has called `NetworkService.add_overlay`, a container
+created on the overlay gets its endpoint (and its egress leg) from the network service, which uses this plane.
 """
 
 from __future__ import annotations
