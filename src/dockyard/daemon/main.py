@@ -42,7 +42,8 @@ async def run(config: DaemonConfig) -> None:
     images = ImageService(root / "images", db, content, snapshots, events, registry_config=config.raw)
     from dockyard.network.service import NetworkService
     from dockyard.network.store import NetworkStore
-    networks = NetworkService(NetworkStore(db), config.exec_root, events)
+    from dockyard.system.service import load_engine_id
+    networks = NetworkService(NetworkStore(db), config.exec_root, events, host_id=load_engine_id(root))
     await networks.restore()
     from dockyard.volumes.service import VolumeService
     volumes = VolumeService(root / "volumes", db, events)
