@@ -694,6 +694,8 @@ def _check_joining(host_config: dict[str, Any], config: dict[str, Any]) -> None:
         raise InvalidParameter("Invalid network mode: invalid container format container:<name|id>")
     conflicts = (
         (config.get("Hostname"), "conflicting options: hostname and the network mode"),
+        (host_config.get("Links"), "conflicting options: container type network can't be used with links. This "
+                                   "would result in undefined behavior"),
         (host_config.get("Dns"), "conflicting options: dns and the network mode"),
         (host_config.get("ExtraHosts"), "conflicting options: custom host-to-IP mapping and the network mode"),
         (config.get("MacAddress"), "conflicting options: mac-address and the network mode"),
