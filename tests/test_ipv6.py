@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
+import subprocess
 
 import pytest
 
@@ -16,6 +17,14 @@ from helpers import ok, unique
 def _subnet6() -> str:
     """A /64 of fd00:db8::/32 no other test run uses (fd00:db8:<16 random bits>::/64)."""
     return f"fd00:db8:{secrets.randbelow(0xffff):x}::/64"
+
+
+def _ip6_chains() -> set[str]:
+    """The chains of the daemon's `ip6 dockyard` nftables table (empty when there is none)."""
+    done = subprocess.run(["nft", "-j", "list", "table", "ip6", "dockyard"], capture_output=True, text=True)
+    if done.returncode != 0:
+        return set()
+    return {item["chain"]["name"] for item in json.loads(done.stdout)["nftables"] if "chain" in item}
 
 
 def _network(daemon: Daemon, name: str) -> dict:
@@ -70,6 +79,12 @@ def test_ipv6_network_and_containers(clean: Daemon, need_docker_cli: None) -> No
         ok(clean.docker("stop", "-t", "0", second))
         entry = clean.inspect(second)["NetworkSettings"]["Networks"][net]
         assert (entry["GlobalIPv6Address"], entry["GlobalIPv6PrefixLen"], entry["IPv6Gateway"]) == ("", 0, "")
+
+        bridge_name = f"dy-{doc['Id'][:12]}"  # isolation and masquerade for the IPv6 pool, in our ip6 table
+        assert {f"fwd-{bridge_name}", f"nat-{bridge_name}"} <= _ip6_chains()
+        ok(clean.docker("rm", "-f", first, second))
+        ok(clean.docker("network", "rm", net))
+        assert not {f"fwd-{bridge_name}", f"nat-{bridge_name}"} & _ip6_chains()
     finally:
         clean.docker("rm", "-f", first, second)
         clean.docker("network", "rm", net)

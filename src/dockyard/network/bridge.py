@@ -10,6 +10,7 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from dockyard.errors import SystemError_
 from dockyard.network import netns
 
 ENODEV = 19
@@ -85,8 +86,15 @@ def _ensure_address(ipr: IPRoute, index: int | None, cidr: str) -> None:
 
 
 def set_ipv6(ifname: str, enabled: bool) -> None:
-    """Enable or disable IPv6 on an interface of the calling thread's network namespace."""
-    Path(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6").write_text("0\n" if enabled else "1\n")
+    """Enable or disable IPv6 on an interface of the calling thread's network namespace (a kernel without IPv6
+    has it disabled already, and cannot enable it)."""
+    knob = Path(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6")
+    if not enabled and not knob.exists():
+        return
+    try:
+        knob.write_text("0\n" if enabled else "1\n")
+    except FileNotFoundError:
+        raise SystemError_("cannot enable IPv6: the kernel has no IPv6 support") from None
 
 
 def delete_link(name: str) -> None:

@@ -211,9 +211,12 @@ class NetworkService:
                     subnet = ipam.pick_subnet([*routes, *others.subnets])
                     config.update(Subnet=str(subnet), Gateway=str(ipam.default_gateway(subnet)))
                 self._store.save_network(record)
+            v6 = _v6(record)
             bridge.ensure_bridge(name, _gateway_cidr(config), self._mtu(record), _tag(record),
-                                 _gateway_cidr(v6) if (v6 := _v6(record)) else None)
+                                 _gateway_cidr(v6) if v6 else None)
             firewall.install(name, config["Subnet"], bool(record.get("Internal")))
+            if v6:
+                firewall.install(name, v6["Subnet"], bool(record.get("Internal")), family="ip6")
 
     async def _take_down(self, record: dict[str, Any]) -> None:
         """Remove the network's bridge and chains, if they are ours (another daemon may use the name now)."""
@@ -254,8 +257,8 @@ class NetworkService:
 
     @staticmethod
     def _ipam_config(ipam_body: dict[str, Any], ipv6: bool) -> builtins.list[dict[str, Any]]:
-        """Validate user IPAM settings (one pool per address family at most; IPv6 ones count only on an IPv6
-        network, as dockerd ignores them elsewhere); a family without one is picked at create."""
+        """Validate user IPAM settings (one pool per address family at most; an IPv6 one only on an IPv6 network:
+        elsewhere dockerd neither allocates nor shows it); a family without one is picked at create."""
         configs = [(c, ipam.parse_subnet(c.get("Subnet") or "")) for c in ipam_body.get("Config") or []]
         configs = [(c, subnet) for c, subnet in configs if ipv6 or subnet.version == 4]
         for version in (4, 6):
