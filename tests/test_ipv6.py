@@ -102,6 +102,10 @@ def test_ipv4_only_names_answer_aaaa_empty_and_interfaces_have_no_ipv6(clean: Da
         done = clean.docker("exec", box, "nslookup", "-type=AAAA", box)
         said = (done.stdout + done.stderr).decode()
         assert done.returncode == 0 and "can't find" not in said and "Address:\t127.0.0.11:53" in said, said
+        picked = ipaddress.ip_network(_network(clean, net)["IPAM"]["Config"][0]["Subnet"])
+        refused = clean.docker("create", "--network", net, "--ip", str(picked.network_address + 9), "busybox")
+        assert b"user specified IP address is supported only when connecting to networks with user configured " \
+            b"subnets" in refused.stderr  # the pool was picked, not configured
     finally:
         clean.docker("rm", "-f", box)
         clean.docker("network", "rm", net)
@@ -118,6 +122,11 @@ def test_ipv6_without_a_subnet_gets_a_ula_pool(clean: Daemon, need_docker_cli: N
         ok(clean.docker("run", "-d", "--name", box, "--network", net, "busybox", "sleep", "300"))
         assert clean.inspect(box)["NetworkSettings"]["Networks"][net]["GlobalIPv6Address"] == \
             str(subnet.network_address + 2)
+        refused = clean.docker("run", "--rm", "--network", net, "--ip6", str(subnet.network_address + 9),
+                               "busybox", "true")
+        assert refused.returncode == 125
+        assert b"user specified IP address is supported only when connecting to networks with user configured " \
+            b"subnets" in refused.stderr
     finally:
         clean.docker("rm", "-f", box)
         clean.docker("network", "rm", net)
@@ -148,6 +157,11 @@ def test_ipv6_through_the_sdk(sdk, clean: Daemon) -> None:
                                      host_config=sdk.api.create_host_config(network_mode=network.name))
         assert refused.value.status_code == 400
         assert "invalid IPv6 address: 10.1.2.3" in refused.value.explanation
+        other = sdk.containers.create("busybox", ["true"])
+        with pytest.raises(docker.errors.APIError) as refused:
+            network.connect(other, ipv6_address="fd00:dead::7")
+        assert refused.value.status_code == 400
+        assert "no configured subnet or ip-range contain the IP address fd00:dead::7" in refused.value.explanation
     finally:
         if box is not None:
             box.remove(force=True)

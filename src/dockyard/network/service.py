@@ -298,6 +298,7 @@ class NetworkService:
             if record["EnableIPv6"] and ipam.family_config(configs, 6) is None:
                 subnet = ipam.pick_subnet(self._subnets(), [(str(ipam.ula_pool(self._host_id)), 64)], "IPv6")
                 configs.append({"Subnet": str(subnet), "Gateway": str(ipam.default_gateway(subnet))})
+                record["AutoSubnet6"] = True
             if default:  # dockerd's options of its default bridge (the MTU is the daemon's)
                 record["Options"].update({"com.docker.network.bridge.default_bridge": "true",
                                           "com.docker.network.bridge.enable_icc": "true",
@@ -372,7 +373,7 @@ class NetworkService:
                                        "cannot be connected to any other network")
             ipam_config = settings.get("IPAMConfig") or None
             if ipam_config:
-                _check_static_addresses(ipam_config, record["Name"])
+                _check_static_addresses(ipam_config, record)
             if settings.get("Aliases") and record["Name"] in BUILTIN:
                 raise InvalidParameter("network-scoped alias is supported only for containers in user defined "
                                        "networks")
@@ -425,9 +426,6 @@ class NetworkService:
         wanted = settings.get("IPAMConfig") or {}
         config, v6 = _v4(record), _v6(record)
         address = self._allocate(record, config, wanted.get("IPv4Address"))
-        if wanted.get("IPv6Address") and v6 is None:
-            raise InvalidParameter("user specified IP address is supported only when connecting to networks with "
-                                   "user configured subnets")
         routed = not record.get("Internal") and not any(
             ep.get("Gateway") for ep in sandbox["Endpoints"].values())
         routed6 = not record.get("Internal") and not any(
@@ -458,11 +456,8 @@ class NetworkService:
         taken = [config["Gateway"], *(config.get("AuxiliaryAddresses") or {}).values()]
         taken += [ep.get("IP6" if subnet.version == 6 else "IP") for ep in self._endpoints_of(record["Id"]).values()]
         reserved = {ipaddress.ip_address(a) for a in taken if a}
-        requested = ipam.parse_address(wanted) if wanted else None
-        if requested is not None and requested.version != subnet.version:
-            raise InvalidParameter(f"invalid IPv{subnet.version} address: {wanted}")
         return ipam.allocate(subnet, ipaddress.ip_network(config["IPRange"]) if config.get("IPRange") else None,
-                             reserved, requested)
+                             reserved, ipam.parse_address(wanted) if wanted else None)
 
     @staticmethod
     def _next_ifindex(sandbox: dict[str, Any]) -> int:
@@ -649,10 +644,11 @@ class NetworkService:
         return settings
 
 
-def _check_static_addresses(ipam_config: dict[str, Any], network: str) -> None:
-    """dockerd's checks of an endpoint's IPv4Address and IPv6Address at create."""
+def _check_static_addresses(ipam_config: dict[str, Any], record: dict[str, Any]) -> None:
+    """dockerd's checks of an endpoint's IPv4Address and IPv6Address at create and connect: each of its family,
+    on a network with a pool of that family the user configured, inside that pool."""
     given = {4: ipam_config.get("IPv4Address"), 6: ipam_config.get("IPv6Address")}
-    if any(given.values()) and network == "bridge":
+    if any(given.values()) and record["Name"] == "bridge":
         raise InvalidParameter("user specified IP address is supported on user defined networks only")
     for version, text in given.items():
         if not text:
@@ -663,6 +659,13 @@ def _check_static_addresses(ipam_config: dict[str, Any], network: str) -> None:
             address = None
         if address is None or address.version != version or address.is_unspecified:
             raise InvalidParameter(f"invalid endpoint settings:\ninvalid IPv{version} address: {text}")
+        pool = _v4(record) if version == 4 else _v6(record)
+        if pool is None or record.get("AutoSubnet" if version == 4 else "AutoSubnet6"):
+            raise InvalidParameter("invalid endpoint settings:\nuser specified IP address is supported only when "
+                                   "connecting to networks with user configured subnets")
+        if address not in ipaddress.ip_network(pool.get("IPRange") or pool["Subnet"]):
+            raise InvalidParameter(f"invalid endpoint settings:\nno configured subnet or ip-range contain the IP "
+                                   f"address {text}")
 
 
 def _v4(record: dict[str, Any]) -> dict[str, Any]:
