@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
+import signal
 import subprocess
 
 import pytest
@@ -166,3 +167,25 @@ def test_ipv6_through_the_sdk(sdk, clean: Daemon) -> None:
         if box is not None:
             box.remove(force=True)
         network.remove()
+
+
+def test_ipv6_and_links_survive_a_daemon_restart(own_daemon: Daemon, need_docker_cli: None) -> None:
+    d = own_daemon
+    net, box, child, parent = unique("v6keep"), unique("v6keep"), unique("kid"), unique("parent")
+    subnet = _subnet6()
+    prefix = subnet.split("::")[0]
+    ok(d.docker("network", "create", "--ipv6", "--subnet", subnet, net))
+    try:
+        ok(d.docker("run", "-d", "--name", box, "--network", net, "busybox", "sleep", "300"))
+        ok(d.docker("run", "-d", "--name", child, "busybox", "sleep", "300"))
+        ok(d.docker("create", "--name", parent, "--link", f"{child}:c", "busybox", "sleep", "300"))
+        d.stop(signal.SIGKILL)
+        d.start()
+        ok(d.docker("exec", box, "ping", "-6", "-c", "1", "-W", "5", f"{prefix}::1"))
+        ok(d.docker("run", "--rm", "--network", net, "busybox", "ping", "-6", "-c", "1", "-W", "5", box))
+        assert d.inspect(parent)["HostConfig"]["Links"] == [f"/{child}:/{parent}/c"]
+        ok(d.docker("start", parent))
+        assert ok(d.docker("exec", parent, "sh", "-c", "echo $C_NAME")) == f"/{parent}/c"
+    finally:
+        d.docker("rm", "-f", box, child, parent)
+        d.docker("network", "rm", net)
