@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from dockyard.errors import SystemError_
 from dockyard.network import netns
+
+log = logging.getLogger(__name__)
 
 ENODEV = 19
 IFA_F_NODAD = 0x02  # dockerd adds its IPv6 addresses without duplicate address detection: usable at once
@@ -86,15 +88,14 @@ def _ensure_address(ipr: IPRoute, index: int | None, cidr: str) -> None:
 
 
 def set_ipv6(ifname: str, enabled: bool) -> None:
-    """Enable or disable IPv6 on an interface of the calling thread's network namespace (a kernel without IPv6
-    has it disabled already, and cannot enable it)."""
+    """Enable or disable IPv6 on an interface of the calling thread's network namespace; a kernel without IPv6
+    leaves it as it is, with a warning when it was asked for (as dockerd does)."""
     knob = Path(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6")
-    if not enabled and not knob.exists():
+    if not knob.exists():
+        if enabled:
+            log.warning("cannot enable IPv6 on %s: has IPv6 been disabled in this host's kernel?", ifname)
         return
-    try:
-        knob.write_text("0\n" if enabled else "1\n")
-    except FileNotFoundError:
-        raise SystemError_("cannot enable IPv6: the kernel has no IPv6 support") from None
+    knob.write_text("0\n" if enabled else "1\n")
 
 
 def delete_link(name: str) -> None:
