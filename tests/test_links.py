@@ -69,7 +69,8 @@ def test_rm_link(clean: Daemon, need_docker_cli: None) -> None:
     assert refused.returncode != 0
     assert b"Conflict, cannot remove the default link name of the container" in refused.stderr
     missing = clean.docker("rm", "--link", f"/{parent}/nosuch")
-    assert missing.returncode != 0 and f"No such container: {parent}/nosuch".encode() in missing.stderr  # the CLI trims "/"
+    assert missing.returncode != 0  # the CLI trims the leading "/" of what it is given
+    assert f"No such container: {parent}/nosuch".encode() in missing.stderr
     ok(clean.docker("rm", "--link", f"/{parent}/peer"))
     assert clean.inspect(parent)["HostConfig"]["Links"] is None
     assert "\tpeer " not in ok(clean.docker("exec", parent, "cat", "/etc/hosts"))

@@ -471,8 +471,8 @@ class NetworkService:
     def _endpoint(self, sandbox: dict[str, Any], ep: dict[str, Any], record: dict[str, Any]) -> bridge.Endpoint:
         return bridge.Endpoint(netns=Path(sandbox["Key"]), host_ifname=ep["HostIfname"], ifname=ep["Ifname"],
                                address=f"{ep['IP']}/{ep['Prefix']}", mac=ep["Mac"], gateway=ep["Gateway"] or None,
-                               mtu=self._mtu(record), address6=f"{ep['IP6']}/{ep['Prefix6']}" if ep.get("IP6") else None,
-                               gateway6=ep.get("Gateway6") or None)
+                               mtu=self._mtu(record), gateway6=ep.get("Gateway6") or None,
+                               address6=f"{ep['IP6']}/{ep['Prefix6']}" if ep.get("IP6") else None)
 
     async def _open_live(self, container_id: str, sandbox: dict[str, Any], restoring: bool) -> None:
         """Start the resolver (user networks only) and the port proxies of a sandbox."""
