@@ -744,9 +744,11 @@ class ContainerService:
             raise
         self._docs.pop(container_id, None)
         self._unshare(container_id)
-        for parent in map(self._docs.__getitem__, self._links.parents_of(container_id)):  # their links to it go
-            parent.host_config["Links"] = without(parent.host_config.get("Links"), child_id=container_id)
-            await self._save(parent)
+        for parent_id in self._links.parents_of(container_id):  # the links to it go with it
+            parent = self._docs.get(parent_id)
+            if parent is not None:  # unless that parent was removed meanwhile
+                parent.host_config["Links"] = without(parent.host_config.get("Links"), child_id=container_id)
+                await self._save(parent)
         self._publish(doc, "destroy")
         gone = self._live.pop(container_id, live)
         for waiter in gone.remove_waiters:
