@@ -76,7 +76,8 @@ def test_state_changes_and_summary(tmp_path: Path) -> None:
     assert doc.state.pid == 0 and status_text(doc.state).startswith("Exited (3) ")
     assert doc.network_settings.ip_address == "" and doc.network_settings.ports == {}
     assert doc.network_settings.networks == {"bridge": {"IPAddress": "", "EndpointID": "", "Gateway": "",
-                                                        "IPPrefixLen": 0, "DNSNames": None}}
+                                                        "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                                                        "GlobalIPv6PrefixLen": 0, "DNSNames": None}}
 
 
 def test_mount_points_keep_dockers_shapes(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ class ExecRecord:
     working_dir: str
     privileged: bool
     detach_keys: str | None
+    linked: list[str]  # the links' variables (dockerd works them out at exec create)
     running: bool = False
     started: bool = False
     exit_code: int | None = None
@@ -97,7 +98,8 @@ class ExecService:
         self._forget_orphans()
         rec = ExecRecord(secrets.token_hex(32), doc.id, cmd, bool(body.get("Tty")), bool(body.get("AttachStdin")),
                          bool(body.get("AttachStdout")), bool(body.get("AttachStderr")), str(body.get("User") or ""),
-                         _str_list(body, "Env"), working_dir, bool(body.get("Privileged")), body.get("DetachKeys"))
+                         _str_list(body, "Env"), working_dir, bool(body.get("Privileged")), body.get("DetachKeys"),
+                         self._containers.linked_env(doc))
         self._execs[rec.id] = rec
         self._containers.publish(doc.id, f"exec_create: {' '.join(cmd)}", execID=rec.id)
         return rec.id
@@ -170,7 +172,7 @@ class ExecService:
             raise RuntimeFailure(bad.message, 126) from bad
         env_config = {"Env": list(config.get("Env") or []) + rec.env, "Tty": rec.tty}
         process.update(args=list(rec.cmd), terminal=rec.tty, cwd=rec.working_dir or config.get("WorkingDir") or "/",
-                       env=container_env(env_config, config["Hostname"], user.home),
+                       env=container_env(env_config, config["Hostname"], user.home, rec.linked),
                        user={"uid": user.uid, "gid": user.gid, "additionalGids": list(user.additional_gids)})
         if rec.privileged:
             caps = list(ALL_CAPABILITIES)

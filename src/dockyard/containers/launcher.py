@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from dockyard.containers import hostspec
 from dockyard.containers.config import replace_or_append_env
@@ -38,6 +38,7 @@ class Launch:
     etc: EtcFiles  # what the container's network puts into resolv.conf and hosts
     env: Env
     extra_mounts: tuple[dict[str, Any], ...] = ()  # OCI mounts besides the record's (a RUN step's --mount)
+    link_hosts: tuple[str, ...] = ()  # /etc/hosts entries of legacy links (`names:address`, after --add-host's)
 
 
 class Launcher:
@@ -71,7 +72,7 @@ class Launcher:
         hostname = config["Hostname"]
         network = hostspec.network_of(host, doc.network_settings.sandbox_key, self._lookup)
         if not network.startswith("/proc/"):  # in another container's namespace its /etc files are used as they are
-            write_etc_files(where.etc_dir, hostname, network, host.get("ExtraHosts"))
+            write_etc_files(where.etc_dir, hostname, network, [*(host.get("ExtraHosts") or []), *where.link_hosts])
             where.etc.write(host, hostname, where.etc_dir)
         try:
             user = resolve_user(rootfs, config.get("User") or "", host.get("GroupAdd"))
@@ -92,12 +93,13 @@ class Launcher:
         )
 
 
-def container_env(config: dict[str, Any], hostname: str, home: str) -> list[str]:
-    """Docker's process environment: PATH, HOSTNAME, TERM for a TTY, the config's, then HOME."""
+def container_env(config: dict[str, Any], hostname: str, home: str, linked: Sequence[str] = ()) -> list[str]:
+    """Docker's process environment: PATH, HOSTNAME, TERM for a TTY, the links' variables, the config's, then
+    HOME."""
     env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
     if config.get("Tty"):
         env.append("TERM=xterm")
-    env = replace_or_append_env(env, config.get("Env") or [])
+    env = replace_or_append_env([*env, *linked], config.get("Env") or [])
     if not any(item.startswith("HOME=") for item in env):
         env.append(f"HOME={home}")
     return env

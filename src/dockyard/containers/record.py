@@ -193,5 +193,7 @@ def clear_network(doc: ContainerRecord) -> None:
     settings = doc.network_settings
     settings.sandbox_id = settings.sandbox_key = settings.endpoint_id = settings.gateway = settings.ip_address = ""
     settings.ip_prefix_len, settings.mac_address, settings.ports = 0, "", {}
+    settings.ipv6_gateway, settings.global_ipv6_address, settings.global_ipv6_prefix_len = "", "", 0
     for entry in (settings.networks or {}).values():
-        entry.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, DNSNames=None)
+        entry.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, IPv6Gateway="", GlobalIPv6Address="",
+                     GlobalIPv6PrefixLen=0, DNSNames=None)

@@ -21,6 +21,7 @@ from dockyard.containers.filters import matches
 from dockyard.containers.health import HealthMonitor
 from dockyard.containers.host_features import discard_unsupported
 from dockyard.containers.launcher import CGROUP_PARENT, Launch, Launcher, container_env
+from dockyard.containers.links import Links, drop_hosts_entries, link_names, shown, without
 from dockyard.containers.logdrivers import keeps_logs
 from dockyard.containers.mounts import MountManager
 from dockyard.containers.networking import ContainerNetworking, container_ref
@@ -97,6 +98,7 @@ class ContainerService:
         self._restarts = RestartSupervisor(self._docs.get, self._save, self._start_by_policy,
                                            self._kill_for_policy, self._publish)
         self._health = HealthMonitor(self._save, self._publish, self._probe, self._restarts.restart_unhealthy)
+        self._links = Links(self._copy_of, lambda: self._copies.values())
 
     # ----- lookups -------------------------------------------------------------------------------
 
@@ -140,6 +142,7 @@ class ContainerService:
     def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         """GET /containers/{id}/json (from any thread: it reads the record as last saved)."""
         doc = self.record(ref)
+        doc.host_config["Links"] = shown(doc, {d.id: d.name for d in self._copies.values()})
         return inspect_view(doc, self._sizes(doc) if size else None)
 
     def record(self, ref: str) -> ContainerRecord:
@@ -192,7 +195,8 @@ class ContainerService:
         docs = [d for d in docs if matches(d, filters, copies, self._store, self._images)]
         if limit > 0:
             docs = docs[:limit]
-        return [summary(d, self._sizes(d) if size else None) for d in docs]
+        linked = link_names(copies.values())
+        return [summary(d, self._sizes(d) if size else None, linked.get(d.id, [])) for d in docs]
 
     # ----- events ---------------------------------------------------------------------------------
 
@@ -214,6 +218,7 @@ class ContainerService:
         host = validate_host_config(config.pop("HostConfig", None))
         networks = self._network.plan(host, config.pop("NetworkingConfig", None), config)
         joined = self._joined(host)
+        host["Links"] = self._links.register(host)
         image = await run_blocking(self._images.resolve, config["Image"])
         config = merge_with_image(config, image.config.get("config") or {})
         path, args = command_of(config)
@@ -356,10 +361,12 @@ class ContainerService:
         mode = doc.host_config.get("NetworkMode") or ""
         etc_owner = mode.partition(":")[2] if mode.startswith("container:") else container_id
         kept = keeps_logs(doc.host_config.get("LogConfig"))
+        linked = self._links.at_start(doc)
         return Launch(self.bundle(container_id), self.container_dir(etc_owner),
                       Path(doc.log_path) if kept else Path(os.devnull),
                       self._network.etc_plan(container_id),
-                      functools.partial(container_env, doc.config, doc.config["Hostname"]))
+                      functools.partial(container_env, doc.config, doc.config["Hostname"], linked=linked.env),
+                      link_hosts=linked.hosts)
 
     def _launch(self, doc: ContainerRecord, where: Launch) -> tuple[int, Shim]:
         """Mount the container's rootfs and launch it (in a worker thread, from a copy of the record)."""
@@ -737,6 +744,11 @@ class ContainerService:
             raise
         self._docs.pop(container_id, None)
         self._unshare(container_id)
+        for parent_id in self._links.parents_of(container_id):  # the links to it go with it
+            parent = self._docs.get(parent_id)
+            if parent is not None:  # unless that parent was removed meanwhile
+                parent.host_config["Links"] = without(parent.host_config.get("Links"), child_id=container_id)
+                await self._save(parent)
         self._publish(doc, "destroy")
         gone = self._live.pop(container_id, live)
         for waiter in gone.remove_waiters:
@@ -758,6 +770,15 @@ class ContainerService:
                 for entry in parent.iterdir():
                     if entry.name not in recorded:
                         self._remove_files(entry.name)
+
+    async def remove_link(self, link_name: str) -> None:
+        """DELETE /containers/{/parent/alias}?link=1: the parent loses the link (and, running, its hosts entry)."""
+        parent_id, alias = self._links.find(link_name)
+        parent = self._docs[parent_id]
+        parent.host_config["Links"] = without(parent.host_config.get("Links"), alias=alias)
+        await self._save(parent)
+        if parent.state.running:
+            await run_blocking(drop_hosts_entries, Path(parent.hosts_path), alias)
 
     async def rename(self, ref: str, new_name: str) -> None:
         doc = self._get(ref)
@@ -794,6 +815,10 @@ class ContainerService:
         if not doc.state.running or shim is None:
             raise Conflict(f"Container {doc.id} is not running")
         return shim.pids()
+
+    def linked_env(self, doc: ContainerRecord) -> builtins.list[str]:
+        """The links' variables an exec in `doc` gets, as its process did (from any thread)."""
+        return list(self._links.at_start(doc).env)
 
     def runtime_of(self, ref: str) -> tuple[ContainerRecord, Any]:
         """The container's record as last saved (a copy nobody changes) and its live shim handle, None unless

@@ -56,12 +56,13 @@ def port_list(ports: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def summary(doc: ContainerRecord, size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """One entry of GET /containers/json."""
+def summary(doc: ContainerRecord, size: tuple[int, int] | None = None,
+            link_names: list[str] | None = None) -> dict[str, Any]:
+    """One entry of GET /containers/json (`link_names`: the `/parent/alias` names links give it)."""
     config, host, settings = doc.config, doc.host_config, doc.network_settings
     entry: dict[str, Any] = {
         "Id": doc.id,
-        "Names": [doc.name],
+        "Names": [doc.name, *(link_names or [])],
         "Image": config.get("Image", ""),
         "ImageID": doc.image,
         "Command": command_text(doc),

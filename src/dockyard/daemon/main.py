@@ -43,8 +43,10 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.network.service import NetworkService
     from dockyard.network.servicedns import ServiceTable
     from dockyard.network.store import NetworkStore
+    from dockyard.system.service import load_engine_id
     service_records = ServiceTable()  # fed by the cluster agent, read by the embedded DNS
-    networks = NetworkService(NetworkStore(db), config.exec_root, events, service_records)
+    networks = NetworkService(NetworkStore(db), config.exec_root, events, service_records,
+                              host_id=load_engine_id(root))
     await networks.restore()
     from dockyard.volumes.service import VolumeService
     volumes = VolumeService(root / "volumes", db, events)

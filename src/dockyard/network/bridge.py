@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,10 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from dockyard.network import netns
 
+log = logging.getLogger(__name__)
+
 ENODEV = 19
+IFA_F_NODAD = 0x02  # dockerd adds its IPv6 addresses without duplicate address detection: usable at once
 
 
 @dataclass
@@ -26,6 +30,8 @@ class Endpoint:
     mac: str
     gateway: str | None  # default route through this gateway (None: no default route)
     mtu: int
+    address6: str | None = None  # "fd00::2/64" on an IPv6 network (None: IPv6 disabled on the interface)
+    gateway6: str | None = None  # IPv6 default route through this gateway
 
 
 def _index(ipr: IPRoute, ifname: str) -> int | None:
@@ -55,10 +61,9 @@ def owner(ifname: str) -> str | None:
         return ipr.get_links(index)[0].get_attr("IFLA_IFALIAS") or ""
 
 
-def ensure_bridge(name: str, gateway_cidr: str, mtu: int, tag: str) -> None:
+def ensure_bridge(name: str, gateway_cidr: str, mtu: int, tag: str, gateway6_cidr: str | None = None) -> None:
     """Create the bridge (its alias set to `tag`, so it is known as ours) if missing, give it the gateway
-    address and bring it up (idempotent)."""
-    address, prefix = gateway_cidr.split("/")
+    address (and the IPv6 gateway's, with IPv6 enabled on it) and bring it up (idempotent)."""
     with IPRoute() as ipr:
         index = _index(ipr, name)
         if index is None:
@@ -66,10 +71,31 @@ def ensure_bridge(name: str, gateway_cidr: str, mtu: int, tag: str) -> None:
             index = _index(ipr, name)
             ipr.link("set", index=index, ifalias=tag)
         ipr.link("set", index=index, mtu=mtu)
-        present = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index, family=2)}
-        if address not in present:
-            ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        _ensure_address(ipr, index, gateway_cidr)
+        if gateway6_cidr is not None:
+            set_ipv6(name, True)
+            _ensure_address(ipr, index, gateway6_cidr)
         ipr.link("set", index=index, state="up")
+
+
+def _ensure_address(ipr: IPRoute, index: int | None, cidr: str) -> None:
+    """Give an interface an address unless it has it (IPv6 ones without duplicate address detection)."""
+    address, prefix = cidr.split("/")
+    v6 = ":" in address
+    present = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index, family=10 if v6 else 2)}
+    if ipaddress.ip_address(address).compressed not in {ipaddress.ip_address(p).compressed for p in present}:
+        ipr.addr("add", index=index, address=address, prefixlen=int(prefix), **({"flags": IFA_F_NODAD} if v6 else {}))
+
+
+def set_ipv6(ifname: str, enabled: bool) -> None:
+    """Enable or disable IPv6 on an interface of the calling thread's network namespace; a kernel without IPv6
+    leaves it as it is, with a warning when it was asked for (as dockerd does)."""
+    knob = Path(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6")
+    if not knob.exists():
+        if enabled:
+            log.warning("cannot enable IPv6 on %s: has IPv6 been disabled in this host's kernel?", ifname)
+        return
+    knob.write_text("0\n" if enabled else "1\n")
 
 
 def delete_link(name: str) -> None:
@@ -105,15 +131,20 @@ def add_endpoint(bridge: str | None, ep: Endpoint) -> None:
 
 
 def _configure_inside(temp: str, ep: Endpoint) -> None:
-    """Inside the namespace: name, MAC, MTU, address, up, and the default route."""
-    address, prefix = ep.address.split("/")
+    """Inside the namespace: name, MAC, MTU, addresses (IPv6 enabled on the interface only on an IPv6 network,
+    as dockerd does), up, and the default routes."""
     with IPRoute() as ipr:
         index = _index(ipr, temp)
         ipr.link("set", index=index, ifname=ep.ifname, address=ep.mac, mtu=ep.mtu)
-        ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        set_ipv6(ep.ifname, ep.address6 is not None)
+        for cidr in (ep.address, ep.address6):
+            if cidr is not None:
+                _ensure_address(ipr, index, cidr)
         ipr.link("set", index=index, state="up")
         if ep.gateway:
             ipr.route("replace", dst="0.0.0.0/0", gateway=ep.gateway, oif=index)
+        if ep.gateway6:
+            ipr.route("replace", dst="::/0", gateway=ep.gateway6, oif=index, family=10)
 
 
 def remove_endpoint(ep: Endpoint) -> None:

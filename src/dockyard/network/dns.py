@@ -14,7 +14,7 @@ from pathlib import Path
 from collections.abc import Collection
 from typing import Any, Callable, Protocol
 
-from dnslib import QTYPE, RCODE, RR, A, DNSRecord
+from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.dns import DNSError
 
 from dockyard.network import netns
@@ -26,7 +26,7 @@ TTL = 600
 FORWARD_TIMEOUT = 3.0
 _NAMESERVER = re.compile(r"^\s*nameserver\s+(\S+)\s*$", re.M)
 
-# name -> IPv4 addresses it has for the asking container (empty: not one of ours)
+# name -> IPv4 and IPv6 addresses it has for the asking container (empty: not one of ours)
 Lookup = Callable[[str], list[str]]
 
 
@@ -61,10 +61,12 @@ def answer(query: bytes, lookup: Lookup) -> bytes | None:
     addresses = lookup(name)
     if not addresses:
         return None
-    reply = request.reply()
-    if question.qtype != QTYPE.AAAA:
-        for ip in addresses:
-            reply.add_answer(RR(question.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
+    reply = request.reply()  # a name of ours without an address of the asked family: an empty answer, as dockerd's
+    for ip in addresses:
+        v6 = ":" in ip
+        if question.qtype == QTYPE.ANY or question.qtype == (QTYPE.AAAA if v6 else QTYPE.A):
+            reply.add_answer(RR(question.qname, QTYPE.AAAA if v6 else QTYPE.A, rdata=AAAA(ip) if v6 else A(ip),
+                                ttl=TTL))
     return reply.pack()
 
 

@@ -16,6 +16,7 @@ class EtcPlan:
     embedded: bool  # on a user network: the embedded resolver answers
     host_gateway: str  # what `host-gateway` in --add-host stands for
     address: str | None  # the container's own address, listed under its hostname
+    address6: str | None = None  # and its IPv6 address on an IPv6 network
 
     def write(self, host: dict[str, Any], hostname: str, container_dir: Path) -> None:
         """Point resolv.conf at the embedded resolver (user networks) or --dns servers; the container's own
@@ -27,8 +28,7 @@ class EtcPlan:
             resolv.write_text(resolv_conf(resolv.read_text(), self.embedded, host))
         hosts = container_dir / "hosts"
         text = hosts.read_text().replace("host-gateway\t", f"{self.host_gateway}\t")
-        if self.address is not None:
-            text += f"{self.address}\t{hostname}\n"
+        text += "".join(f"{ip}\t{hostname}\n" for ip in (self.address, self.address6) if ip)
         hosts.write_text(text)
 
 

@@ -1,4 +1,5 @@
-"""Firewall rules in an nftables table of our own (`ip dockyard`): one pair of base chains per bridge."""
+"""Firewall rules in nftables tables of our own (`ip dockyard`, and `ip6 dockyard` for IPv6 networks): one pair of
+base chains per bridge and address family."""
 
 from __future__ import annotations
 
@@ -21,16 +22,17 @@ def apply(script: str, namespace: Path | None = None) -> None:
         raise SystemError_(f"nft: {done.stderr.strip()}")
 
 
-def _chains() -> set[str]:
-    """Names of the chains now in our table (empty when it does not exist)."""
-    done = subprocess.run(["nft", "-j", "list", "table", "ip", TABLE], capture_output=True, text=True, check=False)
+def _chains(family: str) -> set[str]:
+    """Names of the chains now in our table of `family` (empty when it does not exist)."""
+    done = subprocess.run(["nft", "-j", "list", "table", family, TABLE], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return set()
     return {item["chain"]["name"] for item in json.loads(done.stdout)["nftables"] if "chain" in item}
 
 
-def install(bridge: str, subnet: str, internal: bool) -> None:
-    """Isolation from other bridges, no way out for internal networks, masquerade for the others (idempotent)."""
+def install(bridge: str, subnet: str, internal: bool, family: str = "ip") -> None:
+    """Isolation from other bridges, no way out for internal networks, masquerade for the others (idempotent);
+    `family` ip6 for an IPv6 network's pool."""
     fwd, nat = f"fwd-{bridge}", f"nat-{bridge}"
     rules = []
     if internal:
@@ -38,27 +40,28 @@ def install(bridge: str, subnet: str, internal: bool) -> None:
     # published ports reached from another network through the host's addresses (DNAT) pass the isolation
     rules += [f'iifname "{bridge}" ct status dnat accept']
     rules += [f'iifname "{bridge}" oifname "{prefix}*" oifname != "{bridge}" drop' for prefix in BRIDGE_PREFIXES]
-    lines = [f"add table ip {TABLE}",
-             f"add chain ip {TABLE} {fwd} {{ type filter hook forward priority 0; policy accept; }}",
-             f"flush chain ip {TABLE} {fwd}"]
-    lines += [f"add rule ip {TABLE} {fwd} {rule}" for rule in rules]
+    lines = [f"add table {family} {TABLE}",
+             f"add chain {family} {TABLE} {fwd} {{ type filter hook forward priority 0; policy accept; }}",
+             f"flush chain {family} {TABLE} {fwd}"]
+    lines += [f"add rule {family} {TABLE} {fwd} {rule}" for rule in rules]
     if not internal:
-        lines += [f"add chain ip {TABLE} {nat} {{ type nat hook postrouting priority 100; policy accept; }}",
-                  f"flush chain ip {TABLE} {nat}",
-                  f'add rule ip {TABLE} {nat} ip saddr {subnet} oifname != "{bridge}" masquerade']
+        lines += [f"add chain {family} {TABLE} {nat} {{ type nat hook postrouting priority 100; policy accept; }}",
+                  f"flush chain {family} {TABLE} {nat}",
+                  f'add rule {family} {TABLE} {nat} {family} saddr {subnet} oifname != "{bridge}" masquerade']
     apply("\n".join(lines) + "\n")
 
 
 def remove(bridge: str) -> None:
-    """Drop the bridge's chains, and the table once no chain is left in it."""
-    drop_chains([f"fwd-{bridge}", f"nat-{bridge}"])
+    """Drop the bridge's chains (of both families), and a table once no chain is left in it."""
+    for family in ("ip", "ip6"):
+        drop_chains([f"fwd-{bridge}", f"nat-{bridge}"], family)
 
 
-def drop_chains(names: list[str]) -> None:
-    """Delete those of `names` that exist, and the table once no chain is left in it."""
-    present = _chains()
+def drop_chains(names: list[str], family: str = "ip") -> None:
+    """Delete those of `names` that exist in our table of `family`, and the table once no chain is left in it."""
+    present = _chains(family)
     mine = [c for c in names if c in present]
     if mine:
-        apply("".join(f"flush chain ip {TABLE} {c}\ndelete chain ip {TABLE} {c}\n" for c in mine))
+        apply("".join(f"flush chain {family} {TABLE} {c}\ndelete chain {family} {TABLE} {c}\n" for c in mine))
     if present and not present - set(mine):
-        apply(f"delete table ip {TABLE}\n")
+        apply(f"delete table {family} {TABLE}\n")

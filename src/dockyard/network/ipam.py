@@ -3,31 +3,46 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+import hashlib
+from typing import Any, Iterable
 
 from dockyard.errors import Conflict, InvalidParameter, Unavailable
 
-Net = ipaddress.IPv4Network
-Addr = ipaddress.IPv4Address
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # docker's default address pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20 pieces
 DEFAULT_POOLS: list[tuple[str, int]] = [(f"172.{n}.0.0/16", 16) for n in range(17, 32)] + [("192.168.0.0/16", 20)]
 
 
 def parse_subnet(text: str) -> Net:
-    """An IPv4 subnet in CIDR form; docker's error text otherwise."""
+    """An IPv4 or IPv6 subnet in CIDR form; docker's error text otherwise."""
     try:
-        return ipaddress.IPv4Network(text, strict=False)
+        return ipaddress.ip_network(text, strict=False)
     except ValueError as bad:
         raise InvalidParameter(f"invalid subnet {text}: {bad}") from None
 
 
 def parse_address(text: str, what: str = "address") -> Addr:
-    """An IPv4 address (a /len suffix is ignored)."""
+    """An IPv4 or IPv6 address (a /len suffix is ignored)."""
     try:
-        return ipaddress.IPv4Address(text.split("/", 1)[0])
+        return ipaddress.ip_address(text.split("/", 1)[0])
     except ValueError:
         raise InvalidParameter(f"invalid {what} {text}") from None
+
+
+def family_config(configs: list[dict[str, Any]], version: int) -> dict[str, Any] | None:
+    """The network's IPAM Config entry of one address family (4 or 6); None when it has none."""
+    for config in configs:
+        if ipaddress.ip_network(config["Subnet"], strict=False).version == version:
+            return config
+    return None
+
+
+def ula_pool(host_id: str) -> ipaddress.IPv6Network:
+    """dockerd's default IPv6 pool: a /48 ULA prefix whose 40-bit global id is taken from the host id's sha256."""
+    global_id = int.from_bytes(hashlib.sha256(host_id.encode()).digest()[:8], "big") & (1 << 40) - 1
+    return ipaddress.IPv6Network((int(ipaddress.IPv6Address("fd00::")) + (global_id << 80), 48))
 
 
 def aux_addresses(given: object, subnet: Net) -> dict[str, str]:
@@ -50,16 +65,16 @@ def aux_addresses(given: object, subnet: Net) -> dict[str, str]:
 def candidates(pools: Iterable[tuple[str, int]] = DEFAULT_POOLS) -> Iterable[Net]:
     """Every subnet the pools offer, in order."""
     for base, size in pools:
-        yield from ipaddress.IPv4Network(base).subnets(new_prefix=size)
+        yield from ipaddress.ip_network(base).subnets(new_prefix=size)
 
 
-def pick_subnet(taken: Iterable[Net]) -> Net:
+def pick_subnet(taken: Iterable[Net], pools: Iterable[tuple[str, int]] = DEFAULT_POOLS, family: str = "IPv4") -> Net:
     """The first pool subnet that overlaps none of `taken` (host routes and our own networks)."""
     used = list(taken)
-    for net in candidates():
-        if not any(net.overlaps(other) for other in used):
+    for net in candidates(pools):
+        if not any(net.overlaps(other) for other in used if other.version == net.version):
             return net
-    raise Unavailable("could not find an available, non-overlapping IPv4 address pool among the defaults "
+    raise Unavailable(f"could not find an available, non-overlapping {family} address pool among the defaults "
                       "to assign to the network")
 
 
@@ -80,9 +95,9 @@ def allocate(subnet: Net, ip_range: Net | None, reserved: set[Addr], requested: 
     for address in pool.hosts():
         if address not in reserved:
             return address
-    raise Unavailable(f"no available IPv4 addresses on this network's address pools: {subnet}")
+    raise Unavailable(f"no available IPv{subnet.version} addresses on this network's address pools: {subnet}")
 
 
-def mac_of(address: Addr) -> str:
+def mac_of(address: ipaddress.IPv4Address) -> str:
     """Docker's MAC for an address: 02:42 followed by the four address bytes."""
     return "02:42:" + ":".join(f"{b:02x}" for b in address.packed)

@@ -118,7 +118,7 @@ def pick_link(pool: str = LINK_POOL) -> ipaddress.IPv4Network:
     """A /30 of `pool` that no host route overlaps."""
     routes = bridge.host_routes()
     for net in ipam.candidates([(pool, 30)]):
-        if not any(net.overlaps(r) for r in routes):
+        if isinstance(net, ipaddress.IPv4Network) and not any(net.overlaps(r) for r in routes):
             return net
     raise SystemError_(f"no free /30 left in {pool} for the ingress sandbox's link")
 

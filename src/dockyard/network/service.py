@@ -42,7 +42,7 @@ class _Neighbours:
     up: bool  # this daemon set the bridge up already
     in_use: bool  # the network has endpoints
     bridges: set[str]  # bridge names of this daemon's networks
-    subnets: list[ipaddress.IPv4Network]  # subnets of the other networks
+    subnets: list[ipam.Net]  # subnets of the other networks
 
 
 @dataclass
@@ -71,8 +71,10 @@ class NetworkService:
     """Owns network records and every container's namespace, veths, resolver and published ports."""
 
     def __init__(self, store: NetworkStore, exec_root: Path, events: Any,
-                 service_records: ServiceRecords | None = None, overlay_prefix: str = overlay.PREFIX) -> None:
+                 service_records: ServiceRecords | None = None, overlay_prefix: str = overlay.PREFIX,
+                 host_id: str = "") -> None:
         self._store = store
+        self._host_id = host_id  # the engine id: dockerd derives its default IPv6 pool from it
         self._overlays = overlay.OverlayPlane(exec_root / "overlay", overlay_prefix)  # swarm overlays on this node
         self._gateway_bridge = f"{overlay_prefix}gw"  # the egress bridge of overlay endpoints
         self._service_records = service_records  # what the embedded DNS answers for swarm services
@@ -107,10 +109,9 @@ class NetworkService:
                 if network_id in sb["Endpoints"]}
 
     def _containers_view(self, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        prefix = ipaddress.IPv4Network(record["IPAM"]["Config"][0]["Subnet"]).prefixlen \
-            if record["IPAM"]["Config"] else 0
         return {cid: {"Name": self._sandboxes[cid]["Name"], "EndpointID": ep["EndpointID"], "MacAddress": ep["Mac"],
-                      "IPv4Address": f"{ep['IP']}/{prefix}", "IPv6Address": ""}
+                      "IPv4Address": f"{ep['IP']}/{ep['Prefix']}",
+                      "IPv6Address": f"{ep['IP6']}/{ep['Prefix6']}" if ep.get("IP6") else ""}
                 for cid, ep in self._endpoints_of(record["Id"]).items()}
 
     def inspect(self, ref: str) -> dict[str, Any]:
@@ -186,7 +187,7 @@ class NetworkService:
             return  # set up by this daemon and still ours: no netlink or nft work on the start path
         with host_lock():
             name = record["Bridge"]
-            config = record["IPAM"]["Config"][0]
+            config = _v4(record)
             found = bridge.owner(name)
             if found is not None and found != _tag(record):
                 if record["Name"] != "bridge" or others.in_use:
@@ -194,18 +195,20 @@ class NetworkService:
                 record["Bridge"] = name = _free_default_name(others.bridges)
                 record["Options"][BRIDGE_NAME_OPT] = name
             if found != _tag(record):
-                subnet = ipaddress.IPv4Network(config["Subnet"])
+                subnet: ipam.Net = ipaddress.IPv4Network(config["Subnet"])
                 routes = bridge.host_routes(exclude={name})
                 if any(subnet.overlaps(r) for r in routes):
                     if not record.get("AutoSubnet"):
                         raise Forbidden(f"Pool overlaps with other one on this address space: {subnet}")
-                    subnet = ipam.pick_subnet(routes + others.subnets)
-                    record["IPAM"]["Config"] = [{"Subnet": str(subnet), "Gateway": str(ipam.default_gateway(subnet))}]
+                    subnet = ipam.pick_subnet([*routes, *others.subnets])
+                    config.update(Subnet=str(subnet), Gateway=str(ipam.default_gateway(subnet)))
                 self._store.save_network(record)
-            config = record["IPAM"]["Config"][0]
-            prefix = ipaddress.IPv4Network(config["Subnet"]).prefixlen
-            bridge.ensure_bridge(name, f"{config['Gateway']}/{prefix}", self._mtu(record), _tag(record))
+            v6 = _v6(record)
+            bridge.ensure_bridge(name, _gateway_cidr(config), self._mtu(record), _tag(record),
+                                 _gateway_cidr(v6) if v6 else None)
             firewall.install(name, config["Subnet"], bool(record.get("Internal")))
+            if v6:
+                firewall.install(name, v6["Subnet"], bool(record.get("Internal")), family="ip6")
 
     async def _take_down(self, record: dict[str, Any]) -> None:
         """Remove the network's bridge and chains, if they are ours (another daemon may use the name now); an
@@ -216,8 +219,8 @@ class NetworkService:
             return
         await run_blocking(_take_down_bridge, record["Bridge"], _tag(record))
 
-    def _subnets(self, except_id: str = "") -> builtins.list[ipaddress.IPv4Network]:
-        return [ipaddress.IPv4Network(c["Subnet"]) for r in self._networks.values() if r["Id"] != except_id
+    def _subnets(self, except_id: str = "") -> builtins.list[ipam.Net]:
+        return [ipaddress.ip_network(c["Subnet"]) for r in self._networks.values() if r["Id"] != except_id
                 for c in r["IPAM"]["Config"]]
 
     # ----- create / remove / prune --------------------------------------------------------------
@@ -237,11 +240,12 @@ class NetworkService:
         if name in BUILTIN:
             raise Forbidden(f"{name} is a pre-defined network and cannot be created")
         options = {k: str(v) for k, v in (body.get("Options") or {}).items()}
+        ipv6 = bool(body.get("EnableIPv6"))
         record = _new_record(name, "bridge", Internal=bool(body.get("Internal")),
                              Attachable=bool(body.get("Attachable")), Labels=dict(body.get("Labels") or {}),
-                             Options=options)
+                             Options=options, EnableIPv6=ipv6)
         record["IPAM"]["Options"] = (body.get("IPAM") or {}).get("Options")
-        record["IPAM"]["Config"] = self._ipam_config(body.get("IPAM") or {})
+        record["IPAM"]["Config"] = self._ipam_config(body.get("IPAM") or {}, ipv6)
         async with self._lock:
             await self._create_record(record, default=False)
         self._events.publish("network", "create", record["Id"], {"name": name, "type": "bridge"})
@@ -270,14 +274,16 @@ class NetworkService:
         return record
 
     @staticmethod
-    def _ipam_config(ipam_body: dict[str, Any]) -> builtins.list[dict[str, Any]]:
-        """Validate user IPAM settings (one IPv4 pool at most); [] means pick one."""
-        configs = ipam_body.get("Config") or []
-        if len(configs) > 1:
-            raise InvalidParameter("only one IPv4 address pool per network is supported")
+    def _ipam_config(ipam_body: dict[str, Any], ipv6: bool) -> builtins.list[dict[str, Any]]:
+        """Validate user IPAM settings (one pool per address family at most; an IPv6 one only on an IPv6 network:
+        elsewhere dockerd neither allocates nor shows it); a family without one is picked at create."""
+        configs = [(c, ipam.parse_subnet(c.get("Subnet") or "")) for c in ipam_body.get("Config") or []]
+        configs = [(c, subnet) for c, subnet in configs if ipv6 or subnet.version == 4]
+        for version in (4, 6):
+            if sum(subnet.version == version for _, subnet in configs) > 1:
+                raise InvalidParameter(f"only one IPv{version} address pool per network is supported")
         out = []
-        for config in configs:
-            subnet = ipam.parse_subnet(config.get("Subnet") or "")
+        for config, subnet in sorted(configs, key=lambda item: item[1].version):
             gateway = ipam.parse_address(config["Gateway"], "gateway") if config.get("Gateway") \
                 else ipam.default_gateway(subnet)
             if gateway not in subnet:
@@ -285,7 +291,7 @@ class NetworkService:
             entry: dict[str, Any] = {"Subnet": str(subnet), "Gateway": str(gateway)}
             if config.get("IPRange"):
                 ip_range = ipam.parse_subnet(config["IPRange"])
-                if not ip_range.subnet_of(subnet):
+                if ip_range.version != subnet.version or not ip_range.subnet_of(subnet):  # type: ignore[arg-type]
                     raise InvalidParameter(f"ip-range {ip_range} is not in subnet {subnet}")
                 entry["IPRange"] = str(ip_range)
             aux = ipam.aux_addresses(config.get("AuxiliaryAddresses"), subnet)
@@ -297,15 +303,20 @@ class NetworkService:
     async def _create_record(self, record: dict[str, Any], default: bool) -> None:
         """Pick the subnet and bridge name, record the network and (except the default bridge) bring it up."""
         if record["Driver"] == "bridge":
-            if not record["IPAM"]["Config"]:
-                routes = await run_blocking(bridge.host_routes)
-                subnet = ipam.pick_subnet(routes + self._subnets())
-                record["IPAM"]["Config"] = [{"Subnet": str(subnet), "Gateway": str(ipam.default_gateway(subnet))}]
-                record["AutoSubnet"] = True
-            else:
-                subnet = ipaddress.IPv4Network(record["IPAM"]["Config"][0]["Subnet"])
-                if any(subnet.overlaps(s) for s in self._subnets()):
+            configs = record["IPAM"]["Config"]
+            for given in configs:
+                subnet = ipaddress.ip_network(given["Subnet"])
+                if any(subnet.overlaps(s) for s in self._subnets() if s.version == subnet.version):
                     raise Forbidden(f"Pool overlaps with other one on this address space: {subnet}")
+            if ipam.family_config(configs, 4) is None:  # dockerd's order: the pools asked for, then those picked
+                routes = await run_blocking(bridge.host_routes)
+                subnet = ipam.pick_subnet([*routes, *self._subnets()])
+                configs.append({"Subnet": str(subnet), "Gateway": str(ipam.default_gateway(subnet))})
+                record["AutoSubnet"] = True
+            if record["EnableIPv6"] and ipam.family_config(configs, 6) is None:
+                subnet = ipam.pick_subnet(self._subnets(), [(str(ipam.ula_pool(self._host_id)), 64)], "IPv6")
+                configs.append({"Subnet": str(subnet), "Gateway": str(ipam.default_gateway(subnet))})
+                record["AutoSubnet6"] = True
             if default:  # dockerd's options of its default bridge (the MTU is the daemon's)
                 record["Options"].update({"com.docker.network.bridge.default_bridge": "true",
                                           "com.docker.network.bridge.enable_icc": "true",
@@ -379,14 +390,15 @@ class NetworkService:
                 raise InvalidParameter("container sharing network namespace with another container or host "
                                        "cannot be connected to any other network")
             ipam_config = settings.get("IPAMConfig") or None
-            if ipam_config and ipam_config.get("IPv4Address") and record["Name"] == "bridge":
-                raise InvalidParameter("user specified IP address is supported on user defined networks only")
+            if ipam_config:
+                _check_static_addresses(ipam_config, record)
             if settings.get("Aliases") and record["Name"] in BUILTIN:
                 raise InvalidParameter("network-scoped alias is supported only for containers in user defined "
                                        "networks")
             mac = settings.get("MacAddress") or (config.get("MacAddress") if name == order[0] else "") or ""
             networks[record["Name"]] = endpoint_settings(record["Id"], list(settings.get("Aliases") or []),
-                                                         ipam_config, mac, _driver_opts(settings.get("DriverOpts")))
+                                                         ipam_config, mac, _driver_opts(settings.get("DriverOpts")),
+                                                         list(settings.get("Links") or []))
         return networks
 
     def _known(self, ref: str) -> dict[str, Any]:
@@ -433,25 +445,28 @@ class NetworkService:
             await run_blocking(self._overlays.ensure, spec_of(record))
         else:
             await self._ensure_up(record)
-        config = record["IPAM"]["Config"][0]
-        subnet = ipaddress.IPv4Network(config["Subnet"])
-        reserved = {ipaddress.IPv4Address(config["Gateway"])}
-        reserved |= {ipaddress.IPv4Address(a) for a in (config.get("AuxiliaryAddresses") or {}).values()}
-        reserved |= {ipaddress.IPv4Address(ep["IP"]) for ep in self._endpoints_of(record["Id"]).values()}
-        wanted = (settings.get("IPAMConfig") or {}).get("IPv4Address")
-        address = ipam.allocate(subnet, ipaddress.IPv4Network(config["IPRange"]) if config.get("IPRange") else None,
-                                reserved, ipam.parse_address(wanted) if wanted else None)
+        wanted = settings.get("IPAMConfig") or {}
+        config, v6 = _v4(record), _v6(record)
+        address = self._allocate(record, config, wanted.get("IPv4Address"))
         routed = record["Driver"] == "bridge" and not record.get("Internal") and not any(
             ep.get("Gateway") for ep in sandbox["Endpoints"].values())
+        routed6 = not record.get("Internal") and not any(
+            ep.get("Gateway6") for ep in sandbox["Endpoints"].values())
         tag = hashlib.sha256(f"{sandbox['Id']}/{record['Id']}".encode()).hexdigest()[:10]
         ifname = f"eth{self._next_ifindex(sandbox)}"
         # an overlay MAC is derived from the address: peers on other nodes compute it for their FDB
         mac = settings.get("MacAddress") if record["Driver"] != OVERLAY else None
-        endpoint = {"IP": str(address), "Prefix": subnet.prefixlen, "Mac": mac or ipam.mac_of(address),
+        endpoint = {"IP": str(address), "Prefix": ipaddress.ip_network(config["Subnet"]).prefixlen,
+                    "Mac": mac or ipam.mac_of(ipaddress.IPv4Address(address)),
                     "Ifname": ifname, "HostIfname": f"dyv{tag}",
                     "Gateway": config["Gateway"] if routed else "", "NetworkGateway": config["Gateway"],
-                    "Aliases": list(settings.get("Aliases") or []), "EndpointID": secrets.token_hex(32),
+                    "Aliases": list(settings.get("Aliases") or []), "Links": _links(settings.get("Links")),
+                    "EndpointID": secrets.token_hex(32),
                     "User": record["Name"] not in BUILTIN and record["Name"] != GATEWAY_NETWORK}
+        if v6 is not None:
+            endpoint.update(IP6=str(self._allocate(record, v6, wanted.get("IPv6Address"))),
+                            Prefix6=ipaddress.ip_network(v6["Subnet"]).prefixlen, NetworkGateway6=v6["Gateway"],
+                            Gateway6=v6["Gateway"] if routed6 else "")
         sandbox["Endpoints"][record["Id"]] = endpoint
         try:
             if record["Driver"] == OVERLAY:
@@ -473,6 +488,15 @@ class NetworkService:
         if not self._endpoints_of(record["Id"]) and not record["Ingress"]:
             await run_blocking(self._overlays.remove, spec_of(record))
 
+    def _allocate(self, record: dict[str, Any], config: dict[str, Any], wanted: str | None) -> ipam.Addr:
+        """A free address of one of the network's pools (`config`), or the one asked for."""
+        subnet = ipaddress.ip_network(config["Subnet"])
+        taken = [config["Gateway"], *(config.get("AuxiliaryAddresses") or {}).values()]
+        taken += [ep.get("IP6" if subnet.version == 6 else "IP") for ep in self._endpoints_of(record["Id"]).values()]
+        reserved = {ipaddress.ip_address(a) for a in taken if a}
+        return ipam.allocate(subnet, ipaddress.ip_network(config["IPRange"]) if config.get("IPRange") else None,
+                             reserved, ipam.parse_address(wanted) if wanted else None)
+
     @staticmethod
     def _next_ifindex(sandbox: dict[str, Any]) -> int:
         used = {int(ep["Ifname"][3:]) for ep in sandbox["Endpoints"].values()}
@@ -485,7 +509,8 @@ class NetworkService:
     def _endpoint(self, sandbox: dict[str, Any], ep: dict[str, Any], record: dict[str, Any]) -> bridge.Endpoint:
         return bridge.Endpoint(netns=Path(sandbox["Key"]), host_ifname=ep["HostIfname"], ifname=ep["Ifname"],
                                address=f"{ep['IP']}/{ep['Prefix']}", mac=ep["Mac"], gateway=ep["Gateway"] or None,
-                               mtu=self._mtu(record))
+                               mtu=self._mtu(record), gateway6=ep.get("Gateway6") or None,
+                               address6=f"{ep['IP6']}/{ep['Prefix6']}" if ep.get("IP6") else None)
 
     async def _open_live(self, container_id: str, sandbox: dict[str, Any], restoring: bool) -> None:
         """Start the resolver (user networks only) and the port proxies of a sandbox."""
@@ -544,7 +569,8 @@ class NetworkService:
                 for key, entries in sandbox["Ports"].items() for entry in entries]
 
     def _resolve(self, container_id: str, name: str) -> builtins.list[str]:
-        """Addresses of `name` (container name, alias or short id, optionally `.network`) on the asker's networks."""
+        """Addresses (IPv4 and IPv6) of `name` (container name, alias, short id, or an alias the asker's --link
+        gave it; optionally `.network`) on the asker's networks."""
         sandbox = self._sandboxes.get(container_id)
         if sandbox is None:
             return []
@@ -554,10 +580,11 @@ class NetworkService:
                 continue
             suffix = "." + self._networks[network_id]["Name"].lower()
             short = name[: -len(suffix)] if name.endswith(suffix) else name
+            short = (mine.get("Links") or {}).get(short, short)
             for cid, ep in self._endpoints_of(network_id).items():
                 names = {self._sandboxes[cid]["Name"].lower(), cid[:12], *(a.lower() for a in ep["Aliases"])}
-                if short in names and ep["IP"] not in found:
-                    found.append(ep["IP"])
+                if short in names:
+                    found += [ip for ip in (ep["IP"], ep.get("IP6")) if ip and ip not in found]
         if not found and self._service_records is not None:
             found = self._service_records.addresses(list(sandbox["Endpoints"]), name)
         return found
@@ -570,22 +597,24 @@ class NetworkService:
                 continue  # docker shows no task on its docker_gwbridge
             ep = sandbox["Endpoints"][record["Id"]]
             entry = settings["Networks"].setdefault(record["Name"], endpoint_settings(record["Id"]))
+            v6 = {"IPv6Gateway": ep.get("NetworkGateway6", ""), "GlobalIPv6Address": ep.get("IP6", ""),
+                  "GlobalIPv6PrefixLen": ep.get("Prefix6", 0)}
             entry.update(NetworkID=record["Id"], EndpointID=ep["EndpointID"], Gateway=ep["NetworkGateway"],
-                         IPAddress=ep["IP"], IPPrefixLen=ep["Prefix"], MacAddress=ep["Mac"],
+                         IPAddress=ep["IP"], IPPrefixLen=ep["Prefix"], MacAddress=ep["Mac"], **v6,
                          DNSNames=[sandbox["Name"], container_id[:12], *ep["Aliases"]] if ep["User"] else None)
             if record["Name"] == "bridge":
                 settings.update(EndpointID=ep["EndpointID"], Gateway=ep["NetworkGateway"], IPAddress=ep["IP"],
-                                IPPrefixLen=ep["Prefix"], MacAddress=ep["Mac"])
+                                IPPrefixLen=ep["Prefix"], MacAddress=ep["Mac"], **v6)
 
     def etc_plan(self, container_id: str) -> EtcPlan:
         """What the container's resolv.conf and hosts take from its network (write them with `EtcPlan.write`)."""
         sandbox = self._sandboxes.get(container_id)
         embedded = sandbox is not None and any(ep["User"] for ep in sandbox["Endpoints"].values())
-        return EtcPlan(embedded, self._host_gateway(), self._primary_ip(sandbox) if sandbox is not None else None)
+        primary = self._primary(sandbox)[1] if sandbox is not None else {}
+        return EtcPlan(embedded, self._host_gateway(), primary.get("IP"), primary.get("IP6"))
 
     def _host_gateway(self) -> str:
-        record = self.get("bridge")
-        return record["IPAM"]["Config"][0]["Gateway"]
+        return _v4(self.get("bridge"))["Gateway"]
 
     def sandbox_ids(self) -> builtins.list[str]:
         """The ids of the containers (and build steps) this daemon holds a network sandbox for."""
@@ -664,10 +693,61 @@ class NetworkService:
         settings: dict[str, Any] = {"Networks": {name: entry for name, entry in container.networks.items()
                                                  if name != record["Name"]}}
         if record["Name"] == "bridge":
-            settings.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="")
+            settings.update(EndpointID="", Gateway="", IPAddress="", IPPrefixLen=0, MacAddress="", IPv6Gateway="",
+                            GlobalIPv6Address="", GlobalIPv6PrefixLen=0)
         self._events.publish("network", "disconnect", record["Id"],
                              {"container": container.id, "name": record["Name"], "type": record["Driver"]})
         return settings
+
+
+def _check_static_addresses(ipam_config: dict[str, Any], record: dict[str, Any]) -> None:
+    """dockerd's checks of an endpoint's IPv4Address and IPv6Address at create and connect: each of its family,
+    on a network with a pool of that family the user configured, inside that pool."""
+    given = {4: ipam_config.get("IPv4Address"), 6: ipam_config.get("IPv6Address")}
+    if any(given.values()) and record["Name"] == "bridge":
+        raise InvalidParameter("user specified IP address is supported on user defined networks only")
+    for version, text in given.items():
+        if not text:
+            continue
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            address = None
+        if address is None or address.version != version or address.is_unspecified:
+            raise InvalidParameter(f"invalid endpoint settings:\ninvalid IPv{version} address: {text}")
+        pool = _v4(record) if version == 4 else _v6(record)
+        if pool is None or record.get("AutoSubnet" if version == 4 else "AutoSubnet6"):
+            raise InvalidParameter("invalid endpoint settings:\nuser specified IP address is supported only when "
+                                   "connecting to networks with user configured subnets")
+        if address not in ipaddress.ip_network(pool.get("IPRange") or pool["Subnet"]):
+            raise InvalidParameter(f"invalid endpoint settings:\nno configured subnet or ip-range contain the IP "
+                                   f"address {text}")
+
+
+def _v4(record: dict[str, Any]) -> dict[str, Any]:
+    """The network's IPv4 pool (every bridge network has one)."""
+    config = ipam.family_config(record["IPAM"]["Config"], 4)
+    assert config is not None, record["Name"]
+    return config
+
+
+def _v6(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The network's IPv6 pool; None unless IPv6 is enabled on it."""
+    return ipam.family_config(record["IPAM"]["Config"], 6) if record.get("EnableIPv6") else None
+
+
+def _gateway_cidr(config: dict[str, Any]) -> str:
+    """The bridge's address in a pool: `gateway/prefix`."""
+    return f"{config['Gateway']}/{ipaddress.ip_network(config['Subnet']).prefixlen}"
+
+
+def _links(given: Any) -> dict[str, str]:
+    """An endpoint's --link list (`name:alias` or `name`) as alias -> name, both lower-case, for the resolver."""
+    out = {}
+    for link in given or []:
+        name, _, alias = str(link).partition(":")
+        out[(alias or name).lower()] = name.lstrip("/").lower()
+    return out
 
 
 def _check_joining(host_config: dict[str, Any], config: dict[str, Any]) -> None:
@@ -676,6 +756,8 @@ def _check_joining(host_config: dict[str, Any], config: dict[str, Any]) -> None:
         raise InvalidParameter("Invalid network mode: invalid container format container:<name|id>")
     conflicts = (
         (config.get("Hostname"), "conflicting options: hostname and the network mode"),
+        (host_config.get("Links"), "conflicting options: container type network can't be used with links. This "
+                                   "would result in undefined behavior"),
         (host_config.get("Dns"), "conflicting options: dns and the network mode"),
         (host_config.get("ExtraHosts"), "conflicting options: custom host-to-IP mapping and the network mode"),
         (config.get("MacAddress"), "conflicting options: mac-address and the network mode"),

@@ -11,9 +11,10 @@ LIST_FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
 
 
 def endpoint_settings(network_id: str = "", aliases: list[str] | None = None, ipam: dict | None = None,
-                      mac: str = "", driver_opts: dict[str, str] | None = None) -> dict[str, Any]:
+                      mac: str = "", driver_opts: dict[str, str] | None = None,
+                      links: list[str] | None = None) -> dict[str, Any]:
     """An EndpointSettings with only its configuration filled (the runtime fields empty)."""
-    return {"IPAMConfig": ipam or None, "Links": None, "Aliases": aliases or None, "MacAddress": mac,
+    return {"IPAMConfig": ipam or None, "Links": links or None, "Aliases": aliases or None, "MacAddress": mac,
             "DriverOpts": driver_opts, "NetworkID": network_id, "EndpointID": "", "Gateway": "", "IPAddress": "",
             "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "DNSNames": None}
@@ -21,7 +22,7 @@ def endpoint_settings(network_id: str = "", aliases: list[str] | None = None, ip
 
 def network_view(record: dict[str, Any], containers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """GET /networks/{id}: the stored document with its live endpoints."""
-    out = {k: v for k, v in record.items() if k not in ("Bridge", "AutoSubnet", "Overlay")}
+    out = {k: v for k, v in record.items() if k not in ("Bridge", "AutoSubnet", "AutoSubnet6", "Overlay")}
     out["Containers"] = containers
     return out
 

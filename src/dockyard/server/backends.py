@@ -89,6 +89,9 @@ class ContainerBackend(AttachBackend, Protocol):
     async def rename(self, ref: str, new_name: str) -> None:
         """POST /containers/{id}/rename."""
 
+    async def remove_link(self, link_name: str) -> None:
+        """DELETE /containers/{/parent/alias}?link=1."""
+
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """DELETE /containers/{id}."""
 

@@ -77,11 +77,12 @@ def register(router: Router, services: Services) -> None:
         await containers.rename(req.params["id"], req.arg("name") or "")
         return Empty()
 
-    @router.delete("/containers/{id}")
+    @router.delete("/containers/{id:path}")
     async def remove(req: Request) -> Empty:
-        if req.arg_bool("link"):
-            raise InvalidParameter("Conflict, cannot remove the default link name of the container")
-        await containers.remove(req.params["id"], req.arg_bool("force"), req.arg_bool("v"))
+        if req.arg_bool("link"):  # the path names a link: /containers//parent/alias?link=1
+            await containers.remove_link(req.params["id"])
+        else:
+            await containers.remove(req.params["id"], req.arg_bool("force"), req.arg_bool("v"))
         return Empty()
 
     @router.post("/containers/prune")
