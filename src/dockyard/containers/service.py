@@ -327,7 +327,7 @@ class ContainerService:
                 live.monitor = asyncio.create_task(self._monitor(doc.id, shim))
                 await self._save(doc)
         if failed is not None:
-            if isinstance(failed, RuntimeFailure) and doc.host_config.get("AutoRemove"):
+            if isinstance(failed, Exception) and doc.host_config.get("AutoRemove"):  # dockerd: whatever failed
                 await self.remove(doc.id)
             raise failed
         self._publish(doc, "start")
