@@ -11,6 +11,7 @@ from typing import Any, Callable
 from dockyard.containers import hostspec, subpath
 from dockyard.containers.config import replace_or_append_env
 from dockyard.containers.etcfiles import write_etc_files
+from dockyard.containers.logdrivers import rotation_of
 from dockyard.containers.mounts import MountManager, merge_mounts
 from dockyard.containers.protocols import EtcFiles, Shim, ShimFactory
 from dockyard.containers.record import ContainerRecord
@@ -53,6 +54,7 @@ class Launcher:
 
     def launch(self, doc: ContainerRecord, where: Launch) -> tuple[int, Shim]:
         """Write the bundle and start the shim; returns the init's host pid and the shim."""
+        rotation = rotation_of(doc.host_config.get("LogConfig"))
         scratch = subpaths_of(where.bundle)
         subpath.release(scratch)  # what a start cut short left
         try:
@@ -64,7 +66,7 @@ class Launcher:
                 self._spare_cgroup.claim(spec["linux"].get("cgroupsPath", ""))
             shim = self._shim_factory(where.bundle)
             pid = shim.launch(where.log, open_stdin=bool(doc.config.get("OpenStdin")),
-                              stdin_once=bool(doc.config.get("StdinOnce")))
+                              stdin_once=bool(doc.config.get("StdinOnce")), rotation=rotation)
         finally:  # a running container has its own bind mounts of the volumes' subpaths
             subpath.release(scratch)
         return pid, shim
