@@ -160,14 +160,15 @@ async def read_logs(path: Path, *, tail: int | None = None, since: float | None 
             if handle is None:
                 continue
             with handle:
-                for raw in itertools.islice(_lines(handle), skip, None):
+                for number, raw in enumerate(itertools.islice(_lines(handle), skip, None)):
                     entry = parse_line(raw)
                     if entry is not None and window.wants(entry):
                         yield entry
                     if window.over:
                         return
+                    if number % 1024 == 1023:
+                        await asyncio.sleep(0)  # a long rotated file: let the loop serve others
             skip = 0
-            await asyncio.sleep(0)
         if current is not None:
             async for entry in _follow(current, path, offset, window, follow, finished):
                 yield entry
