@@ -3,6 +3,7 @@ mounted, and a volume whose content a container controls can never lead the moun
 
 from __future__ import annotations
 
+import json
 import secrets
 
 from daemon_harness import Daemon
@@ -110,3 +111,15 @@ def test_racing_swaps_never_expose_the_host(vd: Daemon, marker: str) -> None:
     finally:
         vd.docker_ok("rm", "-f", swapper)
     assert not [p for p in mounts_under(vd.exec_root) if "/subpaths" in p]
+
+
+def test_subpath_needs_api_1_45(vd: Daemon) -> None:
+    """dockerd's router refuses a subpath from a client speaking an older API."""
+    volume = _volume(vd, "mkdir /v/sub")
+    body = {"Image": "busybox", "HostConfig": {"Mounts": [{"Type": "volume", "Source": volume, "Target": "/d",
+                                                           "VolumeOptions": {"Subpath": "sub"}}]}}
+    status, raw = vd.request("POST", "/v1.44/containers/create", body)
+    assert status == 400 and b"VolumeOptions.Subpath needs API v1.45 or newer" in raw, raw
+    status, raw = vd.request("POST", "/v1.45/containers/create", body)
+    assert status == 201, raw
+    vd.api("DELETE", f"/containers/{json.loads(raw)['Id']}")
