@@ -66,6 +66,9 @@ def test_sdk_create_keeps_what_it_was_given_and_fills_the_rest(sdk, clean: Daemo
     assert "Sysctls" not in got and "Annotations" not in got and "Mounts" not in got
     assert list(got)[-1] == "Init"
     sdk.api.remove_container(cid)
+    cid = sdk.api.create_container("busybox", ["true"], host_config=sdk.api.create_host_config(init=False))["Id"]
+    assert sdk.api.inspect_container(cid)["HostConfig"]["Init"] is False  # a given false pointer is shown
+    sdk.api.remove_container(cid)
 
 
 def test_docker_run_and_inspect_still_work(clean: Daemon) -> None:

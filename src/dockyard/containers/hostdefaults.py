@@ -3,6 +3,7 @@ client left out rendered as Go's encoder renders a zero value, and the defaults 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from dockyard.oci.spec import READONLY_PATHS, masked_paths
@@ -13,7 +14,7 @@ DEFAULT_IPC_MODE = "private"  # dockerd's config.DefaultIpcMode
 _NULL: Any = None  # a nil slice, map or pointer: Go renders `null`
 
 # moby api/types/container.HostConfig (Resources embedded after Isolation), each with the value Go gives a field
-# the request left out. Fields tagged `omitempty` are listed in _OMIT_EMPTY.
+# the request left out. Fields tagged `omitempty` are listed in _OMIT_EMPTY and _OMIT_NIL.
 _ZERO: dict[str, Any] = {
     "Binds": _NULL, "ContainerIDFile": "", "LogConfig": {"Type": "", "Config": _NULL}, "NetworkMode": "",
     "PortBindings": _NULL, "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}, "AutoRemove": False,
@@ -35,7 +36,8 @@ _ZERO: dict[str, Any] = {
 }
 
 _OMIT_EMPTY = ("Annotations", "StorageOpt", "Tmpfs", "Sysctls", "Runtime", "KernelMemory", "KernelMemoryTCP",
-               "Mounts", "Init")
+               "Mounts")
+_OMIT_NIL = ("Init",)  # `omitempty` on a pointer: only nil is left out (a given false is shown)
 
 # Fields Go decodes into a non-pointer scalar or struct: a JSON null leaves the zero value.
 _NOT_NULLABLE = tuple(k for k, v in _ZERO.items() if v is not _NULL)
@@ -46,10 +48,10 @@ def complete(host: dict[str, Any], cgroup2: bool) -> dict[str, Any]:
     createContainerOSSpecificSettings); fields outside moby's struct are dropped, as Go's decoder drops them."""
     out: dict[str, Any] = {}
     for key, zero in _ZERO.items():
-        value = host.get(key, zero)
-        if value is None and key in _NOT_NULLABLE:
-            value = zero
-        if key in _OMIT_EMPTY and value in (None, "", 0, {}, []):
+        value = host.get(key)
+        if value is None and (key in _NOT_NULLABLE or key not in host):
+            value = copy.deepcopy(zero)  # never the table's own list or dict in a record
+        if value is None and key in _OMIT_NIL or key in _OMIT_EMPTY and not value:
             continue
         out[key] = value
     _adapt(out, cgroup2)
