@@ -123,3 +123,17 @@ def test_subpath_needs_api_1_45(vd: Daemon) -> None:
     status, raw = vd.request("POST", "/v1.45/containers/create", body)
     assert status == 201, raw
     vd.api("DELETE", f"/containers/{json.loads(raw)['Id']}")
+
+
+def test_cp_sees_the_subpath_not_the_whole_volume(vd: Daemon, workdir) -> None:  # type: ignore[no-untyped-def]
+    """`docker cp` works on the container's view: the subpath at the target, as the running container has it."""
+    volume = _volume(vd, "mkdir /v/sub && echo inside > /v/sub/file && echo top > /v/top")
+    cid = vd.docker_ok("create", "--network", "none", "--mount", _mount(volume, "sub"), "busybox", "true")
+    vd.docker_ok("cp", f"{cid}:/d/file", str(workdir / "file"))
+    assert (workdir / "file").read_text() == "inside\n"
+    assert vd.docker("cp", f"{cid}:/d/top", str(workdir / "top")).returncode != 0
+    (workdir / "in").write_text("copied\n")
+    vd.docker_ok("cp", str(workdir / "in"), f"{cid}:/d/in")
+    listing = vd.docker_ok("run", "--rm", "--network", "none", "-v", f"{volume}:/v", "busybox", "ls", "/v", "/v/sub")
+    assert listing.split() == ["/v:", "sub", "top", "/v/sub:", "file", "in"]
+    vd.docker_ok("rm", cid)

@@ -24,15 +24,21 @@ def is_local(subpath: str) -> bool:
     return clean != ".." and not clean.startswith("../")
 
 
-def mount_subpath(volume_dir: Path, subpath: str, scratch: Path) -> Path:
-    """Bind `subpath` of the volume at a new mount point in `scratch`; the caller unmounts it (`release`)."""
+def open_subpath(volume_dir: Path, subpath: str) -> int:
+    """An O_PATH descriptor of `subpath` resolved by the kernel below the volume's directory (the caller closes
+    it; `/proc/self/fd/N` names exactly what was checked)."""
     base = os.open(volume_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        fd = open_beneath(base, subpath, os.O_PATH)
+        return open_beneath(base, subpath, os.O_PATH)
     except OSError as failed:
         raise _refusal(volume_dir, subpath, failed) from None
     finally:
         os.close(base)
+
+
+def mount_subpath(volume_dir: Path, subpath: str, scratch: Path) -> Path:
+    """Bind `subpath` of the volume at a new mount point in `scratch`; the caller unmounts it (`release`)."""
+    fd = open_subpath(volume_dir, subpath)
     try:
         scratch.mkdir(mode=0o700, exist_ok=True)
         point = scratch / str(len(os.listdir(scratch)))
