@@ -118,3 +118,19 @@ def test_bad_values_fail_the_start_with_dockerds_words(clean: Daemon) -> None:
         assert f"failed to initialize logging driver: {words}".encode() in result.stderr, (options, result.stderr)
     ok = clean.docker("run", "--rm", "--network", "none", "--log-opt", "max-file=3", "busybox", "echo", "fine")
     assert ok.stdout == b"fine\n", ok.stderr  # max-file without max-size: accepted, nothing rotates
+
+
+def test_a_rotation_the_file_system_refuses_costs_no_line(clean: Daemon) -> None:
+    """When `<log>.1` cannot be replaced (here a directory stands there), the shim logs on in the same file: the
+    container runs to its end and every line is kept."""
+    name = unique("rot-refused")
+    script = f"i=1; while [ $i -le {LINES} ]; do echo line-$i; i=$((i+1)); done"
+    clean.docker_ok("create", "--name", name, "--network", "none", "--log-opt", "max-size=1k",
+                    "--log-opt", "max-file=2", "busybox", "sh", "-c", script)
+    log = Path(clean.inspect(name)["LogPath"])
+    (Path(f"{log}.1") / "blocker").mkdir(parents=True)
+    clean.docker_ok("start", name)
+    assert clean.docker_ok("wait", name) == "0"
+    assert _numbers(clean.docker_ok("logs", name).encode()) == list(range(1, LINES + 1))
+    assert _entries(log) == list(range(1, LINES + 1))
+    clean.docker_ok("rm", name)

@@ -86,6 +86,8 @@ def _open_rotated(path: Path) -> BinaryIO | None:
             return gzip.open(candidate, "rb") if candidate.suffix == ".gz" else open(candidate, "rb")
         except FileNotFoundError:
             continue
+        except IsADirectoryError:
+            return None  # not a rotated log: nothing of the container's is in it
     return None
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,22 +112,33 @@ class JsonLogWriter:
     def _rotate(self) -> None:
         """dockerd's rotate: shift `<log>.N` up (the oldest dropped), the full file becomes `<log>.1` (gzipped when
         asked: readers fall back from `.1` to `.1.gz`, which is complete before `.1` goes), a new empty file follows.
-        With max-file 1 the full file is only unlinked: a reader still holding it finishes it."""
+        With max-file 1 the full file is only unlinked: a reader still holding it finishes it. A file system that
+        refuses (full, read-only) costs the rotation, never the container: writing goes on in the same file."""
         name, keep, suffix = str(self.path), self.rotation.max_file, ".gz" if self.rotation.compress else ""
-        os.close(self.fd)
-        if keep < 2:
-            os.unlink(name)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{name}.{keep - 1}{suffix}")
-            for index in range(keep - 1, 1, -1):
+        try:
+            if keep < 2:
+                os.unlink(name)
+            else:
                 with contextlib.suppress(FileNotFoundError):
-                    os.rename(f"{name}.{index - 1}{suffix}", f"{name}.{index}{suffix}")
-            os.rename(name, f"{name}.1")
-        self.fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
-        self.size = 0
+                    os.unlink(f"{name}.{keep - 1}{suffix}")
+                for index in range(keep - 1, 1, -1):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.rename(f"{name}.{index - 1}{suffix}", f"{name}.{index}{suffix}")
+                os.rename(name, f"{name}.1")
+            fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+        except OSError as failed:
+            print(f"log rotation of {name} failed, logging on in the same file: {failed}", file=sys.stderr)
+            self.size = 0  # try again after another max-size
+            return
+        os.close(self.fd)
+        self.fd, self.size = fd, 0
         if keep >= 2 and self.rotation.compress:
-            _gzip_file(f"{name}.1")
+            try:
+                _gzip_file(f"{name}.1")
+            except OSError as failed:  # `.1` stays, uncompressed; readers take it as it is
+                print(f"compressing {name}.1 failed: {failed}", file=sys.stderr)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{name}.1.gz.tmp")
 
     def close(self) -> None:
         """Flush every stream's partial line, fsync and close the file."""
