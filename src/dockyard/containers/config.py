@@ -97,8 +97,6 @@ def validate_host_config(host: Any) -> dict[str, Any]:
     out["NetworkMode"] = out.get("NetworkMode") or "default"  # the network service checks that it exists
     out["RestartPolicy"] = validate_restart_policy(out.get("RestartPolicy"), bool(out.get("AutoRemove")))
     out["Runtime"] = validate_runtime(out.get("Runtime"))
-    for key in ("CpuRealtimePeriod", "CpuRealtimeRuntime"):
-        out.setdefault(key, 0)  # dockerd always shows them
     out["LogConfig"] = validate_log_config(out.get("LogConfig"))
     return out
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from dockyard.containers import subpath
+from dockyard.containers.mountspec import explicit_specs
 from dockyard.containers.record import ContainerRecord
 from dockyard.errors import SystemError_
 from dockyard.util import linux as L
@@ -68,8 +70,16 @@ def mounted_view(rootfs: Path, doc: ContainerRecord, scratch: Path) -> Iterator[
         try:
             L.mount(None, str(target), None, L.MS_PRIVATE)
             view = FileView(target)
+            subpaths = {s.target: s.subpath for s in explicit_specs(doc.host_config) if s.subpath}
             for destination, source, rw in view_sources(doc.to_json()):
-                view.mounts.append(_mount_one(target, destination, source, rw))
+                if destination in subpaths:  # only that part of the volume, resolved inside it as at start
+                    fd = subpath.open_subpath(Path(source), subpaths[destination])
+                    try:
+                        view.mounts.append(_mount_one(target, destination, f"/proc/self/fd/{fd}", rw))
+                    finally:
+                        os.close(fd)
+                else:
+                    view.mounts.append(_mount_one(target, destination, source, rw))
             yield view
         finally:
             L.umount2(str(target), L.MNT_DETACH)  # the whole subtree goes with it

@@ -251,6 +251,10 @@ def build(host: dict[str, Any], lookup: Lookup, userns: list[dict[str, int]] | N
     )
     if sec["unconfined_paths"]:
         spec["linux"]["maskedPaths"], spec["linux"]["readonlyPaths"] = [], []
+    elif not host.get("Privileged"):  # HostConfig's lists replace the defaults (dockerd fills them in at create)
+        for key, field in (("maskedPaths", "MaskedPaths"), ("readonlyPaths", "ReadonlyPaths")):
+            if host.get(field) is not None:
+                spec["linux"][key] = list(host[field])
     if userns:
         spec["linux"]["namespaces"].append({"type": "user"})
         spec["linux"]["uidMappings"], spec["linux"]["gidMappings"] = userns, [dict(m) for m in userns]

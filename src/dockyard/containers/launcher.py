@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from dockyard.containers import hostspec
+from dockyard.containers import hostspec, subpath
 from dockyard.containers.config import replace_or_append_env
 from dockyard.containers.etcfiles import write_etc_files
+from dockyard.containers.logdrivers import rotation_of
 from dockyard.containers.mounts import MountManager, merge_mounts
 from dockyard.containers.protocols import EtcFiles, Shim, ShimFactory
 from dockyard.containers.record import ContainerRecord
@@ -54,15 +55,21 @@ class Launcher:
 
     def launch(self, doc: ContainerRecord, where: Launch) -> tuple[int, Shim]:
         """Write the bundle and start the shim; returns the init's host pid and the shim."""
-        spec = self.spec(doc, where)
-        host = doc.host_config
-        apply_runtime_options(spec, host)
-        write_atomic(where.bundle / "config.json", json.dumps(spec).encode(), durable=False)
-        if is_builtin(host.get("Runtime")):
-            self._spare_cgroup.claim(spec["linux"].get("cgroupsPath", ""))
-        shim = self._shim_factory(where.bundle)
-        pid = shim.launch(where.log, open_stdin=bool(doc.config.get("OpenStdin")),
-                          stdin_once=bool(doc.config.get("StdinOnce")))
+        rotation = rotation_of(doc.host_config.get("LogConfig"))
+        scratch = subpaths_of(where.bundle)
+        subpath.release(scratch)  # what a start cut short left
+        try:
+            spec = self.spec(doc, where)
+            host = doc.host_config
+            apply_runtime_options(spec, host)
+            write_atomic(where.bundle / "config.json", json.dumps(spec).encode(), durable=False)
+            if is_builtin(host.get("Runtime")):
+                self._spare_cgroup.claim(spec["linux"].get("cgroupsPath", ""))
+            shim = self._shim_factory(where.bundle)
+            pid = shim.launch(where.log, open_stdin=bool(doc.config.get("OpenStdin")),
+                              stdin_once=bool(doc.config.get("StdinOnce")), rotation=rotation)
+        finally:  # a running container has its own bind mounts of the volumes' subpaths
+            subpath.release(scratch)
         return pid, shim
 
     def spec(self, doc: ContainerRecord, where: Launch) -> dict[str, Any]:
@@ -83,7 +90,7 @@ class Launcher:
              "options": ["rbind", "rprivate"]}
             for name in ("resolv.conf", "hostname", "hosts")
         ]
-        mounts = merge_mounts(self._mounts.oci_mounts(doc, rootfs) + list(where.extra_mounts), mounts)
+        mounts = merge_mounts(self._mounts.oci_mounts(doc, rootfs, subpaths_of(where.bundle)) + list(where.extra_mounts), mounts)
         return hostspec.build(
             host, self._lookup, userns=self._userns.mappings(doc.id, host.get("UsernsMode")),
             args=[doc.path, *doc.args], env=where.env(user.home), cwd=config.get("WorkingDir") or "/",
@@ -91,6 +98,11 @@ class Launcher:
             terminal=bool(config.get("Tty")), readonly_rootfs=bool(host.get("ReadonlyRootfs")), mounts=mounts,
             network_mode=network, cgroups_path=f"{CGROUP_PARENT}/{doc.id}", privileged=bool(host.get("Privileged")),
         )
+
+
+def subpaths_of(bundle: Path) -> Path:
+    """Where a launch mounts its volumes' subpaths until the container has its own mounts of them."""
+    return bundle / "subpaths"
 
 
 def container_env(config: dict[str, Any], hostname: str, home: str, linked: Sequence[str] = ()) -> list[str]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, AsyncIterator
 
 from dockyard.errors import LogsNotReadable
-from dockyard.logs.jsonfile import LogEntry, end_offset, read_log, tail_offset
-from dockyard.util.aio import run_blocking
+from dockyard.logs.jsonfile import LogEntry, read_logs
 
 if TYPE_CHECKING:
     from dockyard.containers.service import ContainerService
@@ -25,11 +24,6 @@ class LogReader:
         container_id, path, tty = self._containers.log_path(ref)
         if path is None:
             raise LogsNotReadable()
-        offset = 0
-        if tail is not None:
-            offset = await run_blocking(tail_offset, path, tail) if tail >= 0 else 0
-            if tail == 0:
-                offset = await run_blocking(end_offset, path)
-        entries = read_log(path, offset=offset, since=since, until=until, follow=follow,
-                           finished=lambda: not self._containers.is_running(container_id))
+        entries = read_logs(path, tail=tail, since=since, until=until, follow=follow,
+                            finished=lambda: not self._containers.is_running(container_id))
         return tty, entries

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from dockyard.containers import subpath
 from dockyard.containers.mountspec import MountSpec, check_reserved, explicit_specs, from_mount_point, plan
 from dockyard.containers.record import ContainerRecord, MountPoint
 from dockyard.errors import Conflict, InvalidParameter, NotFound
@@ -56,8 +57,9 @@ class MountManager:
 
     # ----- start / stop ---------------------------------------------------------------------------
 
-    def oci_mounts(self, doc: ContainerRecord, rootfs: Path) -> list[dict[str, Any]]:
-        """OCI mount entries for a starting container: volumes mounted and filled from the image when new."""
+    def oci_mounts(self, doc: ContainerRecord, rootfs: Path, scratch: Path) -> list[dict[str, Any]]:
+        """OCI mount entries for a starting container: volumes mounted and filled from the image when new; a
+        volume's subpath is bind-mounted in `scratch` until the container has its mounts (`subpath.release`)."""
         extras = {s.target: s for s in explicit_specs(doc.host_config)}
         listed = {p.destination for p in doc.mounts}
         specs = [_with_extras(from_mount_point(p, ""), extras.get(p.destination)) for p in doc.mounts]
@@ -65,13 +67,15 @@ class MountManager:
         specs.sort(key=lambda s: (s.target.count("/"), s.target))
         mounted: list[str] = []
         try:
-            return [self._oci(doc.id, spec, rootfs, mounted) for spec in specs]
+            return [self._oci(doc.id, spec, rootfs, mounted, scratch) for spec in specs]
         except BaseException:
+            subpath.release(scratch)
             for name in mounted:
                 self._volumes.unmount(name, doc.id)
             raise
 
-    def _oci(self, container_id: str, spec: MountSpec, rootfs: Path, mounted: list[str]) -> dict[str, Any]:
+    def _oci(self, container_id: str, spec: MountSpec, rootfs: Path, mounted: list[str],
+             scratch: Path) -> dict[str, Any]:
         """One OCI mount; the destination must resolve inside the rootfs, not onto it or /proc."""
         resolved = secure_join(rootfs, spec.target)
         rel = os.path.relpath(resolved, os.path.realpath(rootfs))
@@ -86,7 +90,9 @@ class MountManager:
         if spec.type == "volume":
             data = self._volumes.mount(spec.source, container_id)
             mounted.append(spec.source)
-            if not spec.nocopy:
+            if spec.subpath:  # dockerd copies the image's files into the subpath; that is not done here
+                data = subpath.mount_subpath(Path(data), spec.subpath, scratch)
+            elif not spec.nocopy:
                 self._volumes.copy_up(spec.source, resolved)
             return {"destination": spec.target, "type": "bind", "source": str(data),
                     "options": ["rbind", "rprivate"] + access}
@@ -151,4 +157,5 @@ def _with_extras(spec: MountSpec, extra: MountSpec | None) -> MountSpec:
         spec.nonrecursive = extra.nonrecursive
         spec.tmpfs_options = extra.tmpfs_options
         spec.create_source = extra.create_source
+        spec.subpath = extra.subpath
     return spec

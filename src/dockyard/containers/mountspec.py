@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dockyard.containers.record import MountPoint
+from dockyard.containers.subpath import is_local
 from dockyard.errors import InvalidParameter
 from dockyard.volumes.options import validate_name
 
@@ -34,6 +35,7 @@ class MountSpec:
     driver_opts: dict[str, str] | None = None
     labels: dict[str, str] | None = None
     listed: bool = True             # shown in inspect's Mounts (docker leaves --tmpfs out)
+    subpath: str = ""               # VolumeOptions.Subpath: mount only this part of the volume
 
 
 def clean_target(path: str, raw: str) -> str:
@@ -132,9 +134,14 @@ def parse_mount(m: Any) -> MountSpec:
     driver = (volume_opts.get("DriverConfig") or {})
     if (driver.get("Name") or "local") != "local":
         raise _mount_error(kind, f"volume driver {driver.get('Name')!r} is not available")
+    subpath = volume_opts.get("Subpath") or ""
+    if subpath and not source:
+        raise _mount_error(kind, "must not set Subpath when using anonymous volumes")
+    if subpath and not is_local(subpath):
+        raise _mount_error(kind, "subpath must be a relative path within the volume")
     return MountSpec("volume", target, validate_name(source) if source else "", read_only, "z",
                      nocopy=bool(volume_opts.get("NoCopy")), driver_opts=driver.get("Options") or None,
-                     labels=volume_opts.get("Labels") or None)
+                     labels=volume_opts.get("Labels") or None, subpath=subpath)
 
 
 def _parse_bind_mount(source: str, target: str, read_only: bool, opts: dict[str, Any]) -> MountSpec:

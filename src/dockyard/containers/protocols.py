@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Protocol
 from dockyard.containers.record import ContainerRecord
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.runtime.client import ExitStatus
+from dockyard.runtime.jsonlog import Rotation
 
 
 class ResolvedImage(Protocol):
@@ -107,7 +108,8 @@ class Shim(Protocol):
     @property
     def pid(self) -> int | None: ...
 
-    def launch(self, log_path: Path, open_stdin: bool = False, stdin_once: bool = False) -> int: ...
+    def launch(self, log_path: Path, open_stdin: bool = False, stdin_once: bool = False,
+               rotation: Rotation = ...) -> int: ...
 
     def alive(self) -> bool: ...
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from dockyard.containers import record
+from dockyard.containers import hostdefaults, record
 from dockyard.containers.config import command_of, merge_with_image, validate_config, validate_host_config
 from dockyard.containers.filters import matches
 from dockyard.containers.health import HealthMonitor
@@ -37,7 +37,7 @@ from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.containers.views import inspect_view, summary
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotModified, RuntimeFailure
 from dockyard.runtime.cgroup_spare import SpareCgroup
-from dockyard.runtime.cgroups import open_cgroup
+from dockyard.runtime.cgroups import is_cgroup2, open_cgroup
 from dockyard.runtime.probe import run_probe
 from dockyard.util.aio import run_blocking
 from dockyard.util.fsutil import remove_tree
@@ -233,9 +233,8 @@ class ContainerService:
         config.setdefault("Domainname", "")
         for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
             config.setdefault(key, False)
-        host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-        host.setdefault("AutoRemove", False)
         warnings = discard_unsupported(host)
+        host = hostdefaults.complete(host, cgroup2=is_cgroup2())
         container_dir = self.container_dir(container_id)
         doc = record.new_record(container_id, "", config, host, image.id, path, args, container_dir)
         doc.network_settings.networks = networks
@@ -333,7 +332,7 @@ class ContainerService:
                 live.monitor = asyncio.create_task(self._monitor(doc.id, shim))
                 await self._save(doc)
         if failed is not None:
-            if isinstance(failed, RuntimeFailure) and doc.host_config.get("AutoRemove"):
+            if isinstance(failed, Exception) and doc.host_config.get("AutoRemove"):  # dockerd: whatever failed
                 await self.remove(doc.id)
             raise failed
         self._publish(doc, "start")

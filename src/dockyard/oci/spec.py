@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from typing import Any, Iterable
 
 OCI_VERSION = "1.1.0"
@@ -26,9 +28,24 @@ ALL_CAPABILITIES: list[str] = [
 ]
 
 MASKED_PATHS: list[str] = [
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ]
+
+
+@functools.cache
+def masked_paths() -> list[str]:
+    """Docker's masked paths: the fixed list plus each possible CPU's thermal_throttle directory that exists."""
+    with open("/sys/devices/system/cpu/possible", encoding="ascii") as possible:
+        ranges = possible.read().strip()
+    cpus: list[int] = []
+    for part in filter(None, ranges.split(",")):
+        first, _, last = part.partition("-")
+        cpus.extend(range(int(first), int(last or first) + 1))
+    throttles = [f"/sys/devices/system/cpu/cpu{cpu}/thermal_throttle" for cpu in cpus]
+    return MASKED_PATHS + [path for path in throttles if os.path.exists(path)]
+
 
 READONLY_PATHS: list[str] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
@@ -126,7 +143,7 @@ def build_spec(*, args: list[str], env: list[str], cwd: str = "/", uid: int = 0,
         "resources": {**(resources or {}), "devices": _device_rules(privileged) + [dict(r) for r in device_rules]},
         "devices": [dict(d) for d in devices],
         "sysctl": sysctl,
-        "maskedPaths": [] if privileged else list(MASKED_PATHS),
+        "maskedPaths": [] if privileged else list(masked_paths()),
         "readonlyPaths": [] if privileged else list(READONLY_PATHS),
     }
     if cgroups_path:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from dockyard import errors
 from dockyard.runtime import bundle as B
 from dockyard.runtime.cgroups import Cgroup, open_cgroup
-from dockyard.runtime.jsonlog import rfc3339nano
+from dockyard.runtime.jsonlog import Rotation, rfc3339nano
 from dockyard.runtime.zygote import ShimLauncher
 
 log = logging.getLogger(__name__)
@@ -50,18 +50,21 @@ class ShimClient:
         """The container id (the bundle directory's name), for error messages."""
         return self.bundle.name
 
-    def launch(self, log_path: Path, open_stdin: bool = False, stdin_once: bool = False) -> int:
+    def launch(self, log_path: Path, open_stdin: bool = False, stdin_once: bool = False,
+               rotation: Rotation = Rotation()) -> int:
         """Start a detached shim that runs the container; return the init's host pid once it has exec'd.
 
         `open_stdin` gives the container a stdin pipe that attach sessions feed (a TTY's input otherwise);
-        with `stdin_once` (and no TTY) the end of the first session's input closes it."""
+        with `stdin_once` (and no TTY) the end of the first session's input closes it; the shim rotates the
+        log by `rotation`."""
         for name in (B.EXIT, B.INIT_PID, B.SOCKET):
             B.path(self.bundle, name).unlink(missing_ok=True)
         read_fd, write_fd = os.pipe()
         try:
             with open(B.path(self.bundle, B.SHIM_LOG), "ab") as shim_log:
                 LAUNCHER.spawn(self.bundle, log_path, write_fd, shim_log.fileno(),
-                               {"open_stdin": open_stdin, "stdin_once": stdin_once})
+                               {"open_stdin": open_stdin, "stdin_once": stdin_once,
+                                "log_rotation": rotation.to_json()})
         finally:
             os.close(write_fd)
         try:

@@ -25,6 +25,7 @@ from dockyard.oci.spec import ALL_CAPABILITIES
 from dockyard.runtime import bundle as B
 from dockyard.runtime.cgroups import DEFAULT_ROOT, V1_CONTROLLERS, is_cgroup2
 from dockyard.runtime.init import classify_exit_code
+from dockyard.runtime.jsonlog import Rotation
 from dockyard.runtime.shim import LaunchError, Shim, write_atomic
 from dockyard.util import linux as L
 
@@ -116,8 +117,9 @@ class ExternalShim(Shim):
 
     console_inside = False  # runc/crun get the terminal as plain stdio (no console socket)
 
-    def __init__(self, bundle: Path, log_path: Path, binary: str, open_stdin: bool, stdin_once: bool) -> None:
-        super().__init__(bundle, log_path, open_stdin, stdin_once)
+    def __init__(self, bundle: Path, log_path: Path, binary: str, open_stdin: bool, stdin_once: bool,
+                 rotation: Rotation) -> None:
+        super().__init__(bundle, log_path, open_stdin, stdin_once, rotation)
         self.binary = binary
         self.state_root = bundle / STATE_DIR
 
@@ -166,10 +168,10 @@ class ExternalShim(Shim):
         super().finish(listener)
 
 
-def shim_for(bundle: Path, log_path: Path, open_stdin: bool, stdin_once: bool) -> Shim:
+def shim_for(bundle: Path, log_path: Path, open_stdin: bool, stdin_once: bool, rotation: Rotation) -> Shim:
     """The shim for this bundle: the built-in runtime, or the runtime binary its config.json names."""
     spec = json.loads((bundle / B.CONFIG).read_text())
     binary = (spec.get("annotations") or {}).get(RUNTIME_ANNOTATION)
     if binary:
-        return ExternalShim(bundle, log_path, binary, open_stdin, stdin_once)
-    return Shim(bundle, log_path, open_stdin, stdin_once)
+        return ExternalShim(bundle, log_path, binary, open_stdin, stdin_once, rotation)
+    return Shim(bundle, log_path, open_stdin, stdin_once, rotation)

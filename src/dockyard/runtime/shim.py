@@ -23,7 +23,7 @@ from dockyard.runtime import bundle as B
 from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.execproc import exec_main
 from dockyard.runtime.init import container_main
-from dockyard.runtime.jsonlog import JsonLogWriter, rfc3339nano
+from dockyard.runtime.jsonlog import JsonLogWriter, Rotation, rfc3339nano
 from dockyard.runtime.shimio import Pipe, Session, Stdio, read_chunk
 from dockyard.runtime.streams import STREAM_KINDS, encode, encode_exit
 from dockyard.runtime.userns import create_user_namespace, wants_user_namespace
@@ -91,12 +91,13 @@ class Shim:
 
     console_inside = True  # a terminal comes from the container's own devpts (runtime/console.py)
 
-    def __init__(self, bundle: Path, log_path: Path, open_stdin: bool = False, stdin_once: bool = False) -> None:
+    def __init__(self, bundle: Path, log_path: Path, open_stdin: bool = False, stdin_once: bool = False,
+                 rotation: Rotation = Rotation()) -> None:
         self.bundle = bundle
         self.spec = json.loads((bundle / B.CONFIG).read_text())
         self.cgroups_path = self.spec.get("linux", {}).get("cgroupsPath", "")
         self.cgroup = open_cgroup(self.cgroups_path) if self.cgroups_path else None
-        self.log = JsonLogWriter(log_path)
+        self.log = JsonLogWriter(log_path, rotation)
         self.sel = selectors.DefaultSelector()
         self.stdio = Stdio.create(bool(self.spec["process"].get("terminal")), open_stdin, self.console_inside)
         self.stdin_once = stdin_once
@@ -515,7 +516,8 @@ def run(bundle: Path, log_path: Path, status_fd: int, options: dict[str, Any]) -
     """The shim's life: start the container, report, serve, record the exit."""
     (bundle / B.SHIM_PID).write_text(str(os.getpid()))
     from dockyard.runtime.external import shim_for  # imports this module: chosen at run time
-    shim = shim_for(bundle, log_path, bool(options.get("open_stdin")), bool(options.get("stdin_once")))
+    shim = shim_for(bundle, log_path, bool(options.get("open_stdin")), bool(options.get("stdin_once")),
+                    Rotation.from_json(options.get("log_rotation")))
     listener = _listen(bundle)
     try:
         pid = shim.start()
@@ -546,7 +548,8 @@ def _abandon(shim: Shim, listener: socket.socket) -> None:
 def main(argv: list[str]) -> None:
     """Entry point: `<bundle> <log_path> <status_fd> [<options json>]`; double-forks away from the launcher.
 
-    Options: {"open_stdin": bool, "stdin_once": bool} (docker's OpenStdin and StdinOnce)."""
+    Options: {"open_stdin": bool, "stdin_once": bool, "log_rotation": {...}} (docker's OpenStdin and StdinOnce,
+    the log's max-size/max-file/compress)."""
     bundle, log_path, status_fd = Path(argv[0]), Path(argv[1]), int(argv[2])
     options = json.loads(argv[3]) if len(argv) > 3 else {}
     os.set_inheritable(status_fd, False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable
 
 from dockyard.errors import LogsNotReadable
-from dockyard.logs.jsonfile import LogEntry, end_offset, read_log
+from dockyard.logs.jsonfile import LogEntry, end_offset, read_log, read_logs
 from dockyard.server.relay import open_attach, relay
 from dockyard.server.routing import Hijack, Request, run_blocking
 from dockyard.server.services import Services
@@ -63,7 +63,7 @@ async def serve_attach(services: Services, ref: str, options: AttachOptions,
         # live from the shim: stdin, prompts without newline, or a log driver that keeps nothing to follow
         if options.stream and (tty or options.stdin or path is None):
             if options.logs and path is not None:  # docker's order: what the log holds, then live
-                await _deliver(read_log(path), options.wanted, raw, hijack)
+                await _deliver(read_logs(path), options.wanted, raw, hijack)
                 offset = await run_blocking(end_offset, path)
             flags = {"stdin": options.stdin, "stdout": options.stdout, "stderr": options.stderr}
             live = await open_attach(containers, services.events, container_id, flags, options.detach_keys, raw)

@@ -82,6 +82,30 @@ def parse_size(text: str) -> int:
     return int(value * _RAM_MULT.get(unit, 1))
 
 
+_GO_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_DECIMAL_MULT = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
+
+
+def from_human_size(text: str) -> int:
+    """go-units FromHumanSize (SI units: "1k" is 1000), raising ValueError with its words."""
+    sep = max(text.rfind(c) for c in "0123456789. ")
+    if sep < 0:
+        raise ValueError(f"invalid size: '{text}'")
+    number, suffix = (text[:sep + 1], text[sep + 1:]) if text[sep] != " " else (text[:sep], text[sep + 1:])
+    if not _GO_FLOAT.fullmatch(number):
+        raise ValueError(f'strconv.ParseFloat: parsing "{number}": invalid syntax')
+    size = float(number)
+    if size < 0:
+        raise ValueError(f"invalid size: '{text}'")
+    unit = suffix.lower()
+    if not unit or unit == "b":
+        return int(size)
+    if len(unit) > 3 or unit[0] not in _DECIMAL_MULT or (len(unit) == 2 and unit[1] != "b") or \
+            (len(unit) == 3 and unit[1:] != "ib"):
+        raise ValueError(f"invalid suffix: '{unit}'")
+    return int(size * _DECIMAL_MULT[unit[0]])
+
+
 def time_ago(unix_ts: float, now: float | None = None) -> str:
     """Docker's "2 hours ago" for a Unix timestamp."""
     current = time.time() if now is None else now

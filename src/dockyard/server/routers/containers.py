@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from dockyard.errors import InvalidParameter
 from dockyard.server.attach import MULTIPLEXED, RAW, STREAM_IDS, AttachOptions, serve_attach
@@ -30,6 +30,8 @@ def register(router: Router, services: Services) -> None:
     @router.post("/containers/create")
     async def create(req: Request) -> Json:
         body = await req.json()
+        if req.api_older_than("1.45") and _asks_subpath(body):
+            raise InvalidParameter("VolumeOptions.Subpath needs API v1.45 or newer")
         return Json(await containers.create(body, req.arg("name")), status=201)
 
     @router.get("/containers/json")
@@ -130,3 +132,11 @@ def register(router: Router, services: Services) -> None:
     async def attach(req: Request) -> object:
         await serve_attach(services, req.params["id"], AttachOptions.from_request(req), req.hijack)
         return HIJACKED
+
+
+def _asks_subpath(body: Any) -> bool:
+    """Whether a create body names a volume subpath (dockerd refuses it before API 1.45)."""
+    host = body.get("HostConfig") if isinstance(body, dict) else None
+    mounts = host.get("Mounts") if isinstance(host, dict) else None
+    return any(isinstance(m, dict) and isinstance(m.get("VolumeOptions"), dict) and m["VolumeOptions"].get("Subpath")
+               for m in mounts or [])
