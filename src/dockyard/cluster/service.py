@@ -22,7 +22,7 @@ from dockyard.cluster.etcd.member import EtcdMember, EtcdMissing, MemberConfig, 
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
-from dockyard.errors import Conflict, InvalidParameter, NotImplementedYet, Unavailable
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet, Unavailable
 from dockyard.util.atomic import write_atomic
 from dockyard.util.timeutil import now_rfc3339
 
@@ -103,6 +103,7 @@ class ClusterService:
         self.store: EtcdStore | None = None
         self.leadership: Leadership | None = None
         self.keys: dict[str, str] | None = None  # DEK and CA key, once unlocked
+        self.error = ""  # why a swarm this node is in could not be restored
         self._lock = asyncio.Lock()
 
     @property
@@ -118,11 +119,15 @@ class ClusterService:
         self.local = LocalNode.load(self.state_path)
         if self.local is None:
             return
-        await self.member.start(MemberConfig(self.local.node_id, new_cluster=not self.member.has_data()))
-        if self.keyfile.locked():
-            log.info("swarm is autolocked: manager functions wait for `swarm unlock`")
-            return
-        await self._activate(self.keyfile.read())
+        try:
+            await self.member.start(MemberConfig(self.local.node_id, new_cluster=not self.member.has_data()))
+            if self.keyfile.locked():
+                log.info("swarm is autolocked: manager functions wait for `swarm unlock`")
+                return
+            await self._activate(self.keyfile.read())
+        except DockyardError as exc:  # the daemon serves anyway; /info says why the swarm is not there
+            log.error("swarm could not be restored: %s", exc.message)
+            self.error = exc.message
 
     async def shutdown(self) -> None:
         """At daemon stop: stop following the store; the etcd member keeps running (re-adopted at the next start)."""
@@ -149,15 +154,17 @@ class ClusterService:
         self.keys = None
 
     def local_state(self) -> str:
-        """LocalNodeState: inactive, active or locked."""
+        """LocalNodeState: inactive, active, locked, or error (the member could not be started)."""
         if self.local is None:
             return "inactive"
-        return "active" if self.store is not None else "locked"
+        if self.store is not None:
+            return "active"
+        return "error" if self.error else "locked"
 
     def manager(self) -> EtcdStore:
         """The store, for manager-only work; dockerd's 503 texts when this node is not an unlocked manager."""
         if self.store is None:
-            raise Unavailable(ERR_LOCKED if self.local is not None else ERR_NOT_MANAGER)
+            raise Unavailable(ERR_LOCKED if self.local_state() == "locked" else ERR_NOT_MANAGER)
         return self.store
 
     def dek(self) -> bytes:
@@ -257,6 +264,7 @@ class ClusterService:
         await self._deactivate()
         await self.member.destroy()
         self.local = None
+        self.error = ""
         for path in (self.swarm_dir, self.run_dir):
             if path.exists():
                 shutil.rmtree(path)
@@ -267,7 +275,7 @@ class ClusterService:
             state = self.local_state()
             if state == "active":
                 raise Conflict(ERR_NOT_LOCKED)
-            if state == "inactive":
+            if state != "locked":
                 raise Unavailable(ERR_NOT_MANAGER)
             key = parse_unlock_key(str(body.get("UnlockKey") or ""))
             await self._activate(self.keyfile.read(key))
@@ -349,7 +357,7 @@ class ClusterService:
                     "Error": "", "RemoteManagers": None}
         section: dict[str, Any] = {"NodeID": self.local.node_id,
                                    "NodeAddr": self.local.advertise_addr.rpartition(":")[0],
-                                   "LocalNodeState": state, "ControlAvailable": False, "Error": "",
+                                   "LocalNodeState": state, "ControlAvailable": False, "Error": self.error,
                                    "RemoteManagers": None}
         if self.store is None:
             return section
