@@ -339,3 +339,50 @@ def test_docker_cli_swarm_node_secret_config(sd: Daemon) -> None:
     result = sd.docker("swarm", "leave")
     assert result.returncode == 1 and b"Removing the last manager erases all current state" in result.stderr
     assert sd.docker_ok("swarm", "leave", "--force") == "Node left the swarm."
+
+
+def test_dockyard_cli_matches_docker_cli(sd: Daemon) -> None:
+    def both(*args: str, input: bytes | None = None) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+        return sd.cli(*args, input=input), sd.docker(*args, input=input)
+
+    init = sd.cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--autolock", "--task-history-limit", "4")
+    assert init.returncode == 0, init.stderr
+    text = init.stdout.decode()
+    assert text.startswith("Swarm initialized: current node (") and "docker swarm join --token SWMTKN-1-" in text
+    assert "To unlock a swarm manager after it restarts, run the `docker swarm unlock`" in text
+    assert "SWMKEY-1-" in text
+    assert sd.docker_ok("info", "--format", "{{.Swarm.Cluster.Spec.Orchestration.TaskHistoryRetentionLimit}}") == "4"
+    for args in (("node", "ls"), ("node", "ls", "-q"), ("node", "ls", "--filter", "role=manager"),
+                 ("swarm", "join-token", "worker"), ("swarm", "join-token", "-q", "manager"),
+                 ("swarm", "unlock-key"), ("swarm", "unlock-key", "-q"),
+                 ("node", "inspect", "--format", "{{.Spec.Role}} {{.Status.State}}", "self")):
+        ours, theirs = both(*args)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), args
+    node_id = sd.docker_ok("info", "--format", "{{.Swarm.NodeID}}")
+    assert sd.cli("node", "update", "--label-add", "zone=b", "--availability", "drain", "self").stdout == b"self\n"
+    assert sd.docker_ok("node", "inspect", "--format", "{{json .Spec}}", node_id) == \
+        '{"Labels":{"zone":"b"},"Role":"manager","Availability":"drain"}'
+    assert sd.cli("node", "promote", node_id).stdout.decode() == f"Node {node_id} is already a manager.\n"
+    ours, theirs = both("node", "demote", node_id)
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) and ours.returncode == 1
+    ours, theirs = both("node", "rm", node_id)
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) and ours.returncode == 1
+    created = sd.cli("secret", "create", "--label", "a=b", "pw", "-", input=b"hunter2")
+    assert created.returncode == 0 and len(created.stdout.strip()) == 25
+    assert sd.cli("config", "create", "cfg", "-", input=b"data").returncode == 0
+    for args in (("secret", "ls"), ("secret", "ls", "--filter", "label=a=b", "-q"), ("config", "ls"),
+                 ("secret", "inspect", "pw"), ("config", "inspect", "--format", "{{.Spec.Name}}", "cfg"),
+                 ("secret", "inspect", "nosuch"), ("secret", "create", "pw", "-")):
+        ours, theirs = both(*args, input=b"x")
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), args
+    assert sd.cli("secret", "rm", "pw", "nosuch").returncode == 1
+    assert sd.cli("config", "rm", "cfg").stdout == b"cfg\n"
+    assert sd.cli("swarm", "update", "--autolock=false").stdout == b"Swarm updated.\n"
+    ours, theirs = both("swarm", "unlock-key")
+    assert ours.returncode == theirs.returncode == 1 and ours.stderr == theirs.stderr
+    ours, theirs = both("swarm", "leave")
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) and ours.returncode == 1
+    assert sd.cli("swarm", "leave", "--force").stdout == b"Node left the swarm.\n"
+    ours, theirs = both("node", "ls")
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) == (1, (
+        f"Error response from daemon: {NOT_MANAGER}\n").encode())
