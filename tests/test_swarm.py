@@ -122,6 +122,8 @@ def test_init_defaults_tokens_nodes_and_info_through_the_sdk(sd: Daemon, client)
     assert node.id == node_id
     assert node.attrs["Spec"] == {"Labels": {}, "Role": "manager", "Availability": "active"}
     assert node.attrs["Status"] == {"State": "ready", "Addr": "127.0.0.1"}
+    assert node.attrs["Description"]["TLSInfo"] == attrs["TLSInfo"]
+    assert client.nodes.get(node.attrs["Description"]["Hostname"]).id == node_id
     assert node.attrs["ManagerStatus"] == {"Leader": True, "Reachability": "reachable", "Addr": "127.0.0.1:4567"}
     assert client.nodes.get(node_id).attrs["Version"] == node.attrs["Version"]
     swarm_info = client.info()["Swarm"]
@@ -206,6 +208,7 @@ def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> No
         status, message = error_of(sd, "DELETE", f"/nodes/{node_id}{force}")
         assert status == 400 and "must be demoted to worker before removal" in message
     assert error_of(sd, "GET", "/nodes/nosuchnode") == (404, "node nosuchnode not found")
+    assert client.nodes.get("n1").id == node_id  # by the spec's name
     assert error_of(sd, "DELETE", "/nodes/nosuchnode") == (404, "node nosuchnode not found")
 
 

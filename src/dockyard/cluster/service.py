@@ -194,6 +194,9 @@ class ClusterService:
             advertise_ip, advertise_port = addresses.resolve_advertise(body.get("AdvertiseAddr"), listen_port)
             data_path = addresses.resolve_data_path(body.get("DataPathAddr"))
             pool, subnet_size, data_port = _address_pool(body)
+            availability = body.get("Availability") or "active"
+            if availability not in ("active", "pause", "drain"):
+                raise InvalidParameter(f'invalid Availability: "{availability}"')
             if body.get("ForceNewCluster"):
                 raise Unavailable(ERR_NOT_MANAGER)
             if etcd_binary() is None:
@@ -204,7 +207,7 @@ class ClusterService:
             local = LocalNode(new_id(), new_id(), f"{advertise_ip}:{advertise_port}", f"{listen_ip}:{listen_port}",
                               data_path)
             try:
-                await self._create(local, spec, pool, subnet_size, data_port, body.get("Availability") or "active")
+                await self._create(local, spec, pool, subnet_size, data_port, availability)
             except BaseException:
                 await self._erase()
                 raise
@@ -234,7 +237,8 @@ class ClusterService:
                    "UnlockKey": seal(self.dek(), unlock, local.cluster_id) if unlock else None}
         await store.create(CLUSTER, local.cluster_id, cluster, name="default", fence=fence)
         node_spec = {"Labels": {}, "Role": "manager", "Availability": availability}
-        node = {"CreatedAt": now, "UpdatedAt": now, "Spec": node_spec, "Description": self.describe_node(),
+        description = {**self.describe_node(), "TLSInfo": root.tls_info()}
+        node = {"CreatedAt": now, "UpdatedAt": now, "Spec": node_spec, "Description": description,
                 "Status": {"State": "ready", "Addr": local.advertise_addr.rpartition(":")[0]},
                 "ManagerStatus": {"Reachability": "reachable", "Addr": local.advertise_addr}}
         await store.create(NODES, local.node_id, node, fence=fence)
