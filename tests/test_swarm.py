@@ -11,9 +11,10 @@ import re
 import signal
 import subprocess
 import tempfile
+import time
 import urllib.parse
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -40,6 +41,14 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def wait_for(condition: Callable[[], bool], limit: float = 30) -> None:
+    """Poll until `condition` holds (fails the test after `limit` seconds)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -286,17 +295,22 @@ def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, clie
 
 
 def test_sigkilled_daemon_readopts_etcd_and_forced_leave_leaves_nothing(sd: Daemon) -> None:
-    node_id = sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+    sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+    node_id = sd.docker_ok("info", "--format", "{{.Swarm.NodeID}}")
     pid = etcd_pid(sd)
     assert pid is not None and alive(pid)
     assert os.getsid(pid) == pid  # its own session: not the daemon's
     sd.stop(signal.SIGKILL)
     sd.start()
     assert etcd_pid(sd) == pid and alive(pid)
-    assert "Leader" in sd.docker_ok("node", "ls") and node_id
+    assert sd.docker_ok("node", "ls", "--format", "{{.ID}} {{.ManagerStatus}}") == f"{node_id} Leader"
     sd.stop()  # a clean daemon stop keeps the member running too
     assert alive(pid)
     sd.start()
+    os.kill(pid, signal.SIGKILL)  # a member that dies under a running daemon is started again on its data
+    wait_for(lambda: etcd_pid(sd) not in (None, pid) and sd.docker("node", "ls").returncode == 0)
+    pid = etcd_pid(sd)
+    assert pid is not None and alive(pid) and node_id in sd.docker_ok("node", "ls", "-q")
     assert sd.docker_ok("swarm", "leave", "--force") == "Node left the swarm."
     assert not alive(pid)
     assert not (sd.data_root / "swarm").exists() and not (sd.exec_root / "swarm").exists()

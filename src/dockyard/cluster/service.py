@@ -23,6 +23,7 @@ from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet, Unavailable
+from dockyard.util.aio import cancel_and_wait
 from dockyard.util.atomic import write_atomic
 from dockyard.util.timeutil import now_rfc3339
 
@@ -104,6 +105,7 @@ class ClusterService:
         self.leadership: Leadership | None = None
         self.keys: dict[str, str] | None = None  # DEK and CA key, once unlocked
         self.error = ""  # why a swarm this node is in could not be restored
+        self._supervisor: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -118,9 +120,12 @@ class ClusterService:
         keys are sealed."""
         self.local = LocalNode.load(self.state_path)
         if self.local is None:
+            if self.member.adopt() or self.swarm_dir.exists():  # a daemon killed in the middle of `swarm init`
+                log.warning("removing the remains of a swarm init that never completed")
+                await self._erase()
             return
         try:
-            await self.member.start(MemberConfig(self.local.node_id, new_cluster=not self.member.has_data()))
+            await self._start_member(MemberConfig(self.local.node_id, new_cluster=not self.member.has_data()))
             if self.keyfile.locked():
                 log.info("swarm is autolocked: manager functions wait for `swarm unlock`")
                 return
@@ -132,6 +137,18 @@ class ClusterService:
     async def shutdown(self) -> None:
         """At daemon stop: stop following the store; the etcd member keeps running (re-adopted at the next start)."""
         await self._deactivate()
+        await self._stop_supervising()
+
+    async def _start_member(self, config: MemberConfig) -> None:
+        """Start (or adopt) the member, and restart it whenever it exits while this daemon runs."""
+        await self.member.start(config)
+        self._supervisor = asyncio.create_task(self.member.supervise(config), name="etcd-member-supervisor")
+
+    async def _stop_supervising(self) -> None:
+        """Stop restarting the member."""
+        if self._supervisor is not None:
+            await cancel_and_wait(self._supervisor)
+            self._supervisor = None
 
     async def _activate(self, keys: dict[str, str]) -> None:
         """Start the store and the leadership with unlocked keys."""
@@ -217,9 +234,9 @@ class ClusterService:
                       data_port: int, availability: str) -> None:
         """Start the member, write the keys, the cluster and the node, and take the leadership."""
         self.swarm_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        await self.member.start(MemberConfig(local.node_id, heartbeat_tick=spec["Raft"]["HeartbeatTick"],
-                                             election_tick=spec["Raft"]["ElectionTick"],
-                                             snapshot_count=spec["Raft"]["SnapshotInterval"]))
+        await self._start_member(MemberConfig(local.node_id, heartbeat_tick=spec["Raft"]["HeartbeatTick"],
+                                              election_tick=spec["Raft"]["ElectionTick"],
+                                              snapshot_count=spec["Raft"]["SnapshotInterval"]))
         root = RootCA.create()
         keys = {"dek": new_key().hex(), "ca_key": root.key_pem}
         unlock = new_key() if spec["EncryptionConfig"]["AutoLockManagers"] else None
@@ -266,6 +283,7 @@ class ClusterService:
     async def _erase(self) -> None:
         """Stop everything of the swarm on this node and delete its files."""
         await self._deactivate()
+        await self._stop_supervising()
         await self.member.destroy()
         self.local = None
         self.error = ""
