@@ -200,6 +200,11 @@ def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> No
     assert node.update(spec)
     node.reload()
     assert node.attrs["Spec"] == spec
+    [event] = [e for e in client.events(since=int(time.time()) - 60, until=int(time.time()) + 1, decode=True,
+                                        filters={"type": "node", "event": "update"})
+               if e["Actor"]["ID"] == node_id]
+    assert event["Actor"] == {"ID": node_id, "Attributes": {"name": "n1", "availability.old": "active",
+                                                            "availability.new": "drain"}}
     assert [n.id for n in client.nodes.list(filters={"node.label": "zone=a"})] == [node_id]
     assert client.nodes.list(filters={"node.label": "zone=b"}) == []
     assert [n.id for n in client.nodes.list(filters={"role": "manager"})] == [node_id]
@@ -222,6 +227,7 @@ def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> No
 
 
 def test_secrets_and_configs_through_the_sdk(sd: Daemon, client) -> None:
+    started = int(time.time())
     client.swarm.init(advertise_addr="127.0.0.1")
     plaintext = "sécret-plaintext-4711"
     secret = client.secrets.create(name="db-pass", data=plaintext, labels={"app": "db"})
@@ -261,6 +267,13 @@ def test_secrets_and_configs_through_the_sdk(sd: Daemon, client) -> None:
         client.configs.get("nosuch")
     config.remove()
     assert client.secrets.create(name="db-pass", data="again").id  # the name is free again
+    seen = [(e["Type"], e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"], e["scope"])
+            for e in client.events(since=started, until=int(time.time()) + 1, decode=True,
+                                   filters={"scope": "swarm", "type": ["secret", "config"]})]
+    assert seen[:4] == [("secret", "create", secret.id, {"name": "db-pass"}, "swarm"),
+                        ("config", "create", config.id, {"name": "web.conf"}, "swarm"),
+                        ("secret", "update", secret.id, {"name": "db-pass"}, "swarm"),
+                        ("secret", "remove", secret.id, {"name": "db-pass"}, "swarm")]
 
 
 def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, client) -> None:

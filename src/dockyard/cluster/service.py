@@ -19,6 +19,7 @@ from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_u
 from dockyard.cluster.ca.root import RootCA
 from dockyard.cluster.ca.tokens import SECRET_BYTES, base36, new_token
 from dockyard.cluster.etcd.member import EtcdMember, EtcdMissing, MemberConfig, etcd_binary
+from dockyard.cluster.events import EventPublisher, publish_changes
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
@@ -94,10 +95,13 @@ class LocalNode:
 class ClusterService:
     """The swarm as seen from this daemon."""
 
-    def __init__(self, data_root: Path, exec_root: Path, describe_node: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, data_root: Path, exec_root: Path, describe_node: Callable[[], dict[str, Any]],
+                 events: EventPublisher | None = None) -> None:
         self.swarm_dir = data_root / "swarm"
         self.run_dir = exec_root / "swarm"
         self.describe_node = describe_node
+        self.events = events
+        self._event_task: asyncio.Task[None] | None = None
         self.member = EtcdMember(self.swarm_dir, self.run_dir)
         self.keyfile = KeyFile(self.swarm_dir / "keys.json")
         self.local: LocalNode | None = None
@@ -156,12 +160,17 @@ class ClusterService:
         self.keys = keys
         self.store = EtcdStore(self.member.client())
         await self.store.start()
+        if self.events is not None:
+            self._event_task = asyncio.create_task(publish_changes(self.store, self.events), name="swarm-events")
         self.leadership = Leadership(self.store, {"NodeID": self.local.node_id,
                                                   "Addr": self.local.advertise_addr})
         self.leadership.start()
 
     async def _deactivate(self) -> None:
-        """Stop the leadership and the store."""
+        """Stop the events, the leadership and the store."""
+        if self._event_task is not None:
+            await cancel_and_wait(self._event_task)
+            self._event_task = None
         if self.leadership is not None:
             await self.leadership.stop()
             self.leadership = None

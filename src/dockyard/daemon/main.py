@@ -66,7 +66,7 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.cluster.nodes import NodeService, describe
     from dockyard.cluster.objects import CONFIGS, SECRETS, ObjectService
     from dockyard.cluster.service import ClusterService
-    cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()))
+    cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()), events)
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
