@@ -382,6 +382,12 @@ def test_dockyard_cli_matches_docker_cli(sd: Daemon) -> None:
     assert "To unlock a swarm manager after it restarts, run the `docker swarm unlock`" in text
     assert "SWMKEY-1-" in text
     assert sd.docker_ok("info", "--format", "{{.Swarm.Cluster.Spec.Orchestration.TaskHistoryRetentionLimit}}") == "4"
+    ours, theirs = both("info")
+    swarm_section = re.compile(r"^ Swarm: .*?(?=^ Runtimes:)", re.S | re.M)
+    our_section = swarm_section.search(ours.stdout.decode())
+    their_section = swarm_section.search(theirs.stdout.decode())
+    assert our_section and their_section and our_section.group() == their_section.group()
+    assert "  Is Manager: true\n" in our_section.group() and "   Expiry Duration: 3 months\n" in our_section.group()
     for args in (("node", "ls"), ("node", "ls", "-q"), ("node", "ls", "--filter", "role=manager"),
                  ("swarm", "join-token", "worker"), ("swarm", "join-token", "-q", "manager"),
                  ("swarm", "unlock-key"), ("swarm", "unlock-key", "-q"),
