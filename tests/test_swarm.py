@@ -422,3 +422,41 @@ def test_dockyard_cli_matches_docker_cli(sd: Daemon) -> None:
     ours, theirs = both("node", "ls")
     assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) == (1, (
         f"Error response from daemon: {NOT_MANAGER}\n").encode())
+
+
+class OwnNetnsDaemon(Daemon):
+    """A daemon in a network namespace of its own holding loopback and the veth pair `setup` makes."""
+
+    setup = ""
+
+    def command(self) -> list[str]:
+        script = f'ip link set lo up && {self.setup} && exec "$@"'
+        return ["unshare", "--net", "--", "sh", "-c", script, "sh", *super().command()]
+
+
+@pytest.mark.parametrize("addresses, expected", [
+    (["192.168.77.1/24"], "192.168.77.1"),
+    (["192.168.77.1/24", "192.168.78.1/24"], None),
+])
+def test_init_without_advertise_address_picks_the_one_system_address(addresses: list[str], expected: str | None) \
+        -> None:
+    d = OwnNetnsDaemon(Path(tempfile.mkdtemp(prefix="dy-swarm-netns-")))
+    ends = [("eth7", "peer7"), ("eth8", "peer8")][:len(addresses)]
+    d.setup = " && ".join(f"ip link add {a} type veth peer name {b} && ip addr add {addr} dev {a} && "
+                          f"ip link set {a} up" for (a, b), addr in zip(ends, addresses))
+    d.start()
+    try:
+        status, raw = d.request("POST", "/swarm/init", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": ""})
+        if expected is None:
+            assert (status, json.loads(raw)["message"]) == (
+                400, "could not choose an IP address to advertise since this system has multiple addresses on "
+                     "different interfaces (192.168.77.1 on eth7 and 192.168.78.1 on eth8)")
+            result = d.docker("swarm", "init")
+            assert result.returncode == 1 and result.stderr.decode().endswith(" - specify one with --advertise-addr\n")
+        else:
+            assert status == 200, raw
+            assert d.api("GET", "/info")["Swarm"]["NodeAddr"] == expected
+            assert d.api("GET", f"/nodes/{json.loads(raw)}")["ManagerStatus"]["Addr"] == f"{expected}:2377"
+    finally:
+        d.request("POST", "/swarm/leave?force=1")
+        destroy(d)

@@ -24,7 +24,7 @@ from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet, Unavailable
-from dockyard.util.aio import cancel_and_wait
+from dockyard.util.aio import cancel_and_wait, run_blocking
 from dockyard.util.atomic import write_atomic
 from dockyard.util.timeutil import now_rfc3339
 
@@ -217,7 +217,8 @@ class ClusterService:
             if sent.get("Name", "default") != "default":
                 raise InvalidParameter(ERR_SPEC_NAME)
             listen_ip, listen_port = addresses.resolve_listen(listen)
-            advertise_ip, advertise_port = addresses.resolve_advertise(body.get("AdvertiseAddr"), listen_port)
+            advertise_ip, advertise_port = await run_blocking(  # netlink (pyroute2) wants a thread of its own
+                addresses.resolve_advertise, body.get("AdvertiseAddr"), listen_port)
             data_path = addresses.resolve_data_path(body.get("DataPathAddr"))
             pool, subnet_size, data_port = _address_pool(body)
             availability = body.get("Availability") or "active"
