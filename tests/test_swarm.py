@@ -298,6 +298,13 @@ def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, clie
     client.swarm.unlock(key)
     assert sd.api("GET", "/info")["Swarm"]["LocalNodeState"] == "active"
     assert client.secrets.get("kept").id == secret.id
+    sd.stop()  # a clean stop locks it as well; both CLIs read the key from stdin
+    sd.start()
+    assert sd.docker("swarm", "unlock", input=b"SWMKEY-1-" + b"B" * 43 + b"\n").stderr == \
+        b"Error response from daemon: swarm could not be unlocked: invalid key provided\n"
+    result = sd.cli("swarm", "unlock", input=key.encode() + b"\n")
+    assert result.returncode == 0, result.stderr
+    assert sd.cli("swarm", "unlock", input=key.encode()).stderr == b"error: swarm is not locked\n"
     client.swarm.reload()
     assert client.swarm.update(rotate_manager_unlock_key=True, autolock_managers=True)  # the SDK sends no
     # EncryptionConfig unless asked, and dockerd reads its absence as autolock off

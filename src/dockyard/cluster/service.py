@@ -291,15 +291,18 @@ class ClusterService:
             await self._erase()
 
     async def _erase(self) -> None:
-        """Stop everything of the swarm on this node and delete its files."""
-        await self._deactivate()
-        await self._stop_supervising()
-        await self.member.destroy()
-        self.local = None
-        self.error = ""
-        for path in (self.swarm_dir, self.run_dir):
-            if path.exists():
-                shutil.rmtree(path)
+        """Stop everything of the swarm on this node and delete its files (the member and the files go even when
+        stopping what runs on the store failed: a leave must not leave an etcd behind)."""
+        try:
+            await self._deactivate()
+        finally:
+            await self._stop_supervising()
+            await self.member.destroy()
+            self.local = None
+            self.error = ""
+            for path in (self.swarm_dir, self.run_dir):
+                if path.exists():
+                    shutil.rmtree(path)
 
     async def unlock(self, body: dict[str, Any]) -> None:
         """POST /swarm/unlock."""
