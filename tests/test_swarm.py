@@ -191,6 +191,13 @@ def test_update_merges_rotates_tokens_and_checks_the_version(sd: Daemon, client)
     status, message = error_of(sd, "POST", f"/swarm/update?version={stale}", before["Spec"])
     assert status == 500 and message.endswith("update out of sequence")
     assert client.swarm.attrs["Spec"]["Orchestration"] == {"TaskHistoryRetentionLimit": 7}
+    assert error_of(sd, "POST", "/swarm/update", before["Spec"]) == (
+        400, """invalid swarm version '': strconv.ParseUint: parsing "": invalid syntax""")
+    node_id = client.nodes.list()[0].id
+    assert error_of(sd, "POST", f"/nodes/{node_id}/update?version=-1", {"Role": "manager"}) == (
+        400, """invalid node version '-1': strconv.ParseUint: parsing "-1": invalid syntax""")
+    secret = client.secrets.create(name="v", data="x")
+    assert error_of(sd, "POST", f"/secrets/{secret.id}/update", {"Name": "v"}) == (400, "invalid secret version")
 
 
 def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> None:

@@ -340,7 +340,7 @@ class ClusterService:
         """GET /swarm."""
         return {**self.cluster_info(), "JoinTokens": dict(self._cluster().value["JoinTokens"])}
 
-    async def update(self, version: int | None, body: Any, rotate_worker: bool, rotate_manager: bool,
+    async def update(self, version: int, body: Any, rotate_worker: bool, rotate_manager: bool,
                      rotate_unlock: bool) -> None:
         """POST /swarm/update: the sent spec merged into the current one (moby's MergeSwarmSpecToGRPC), join
         tokens and the unlock key rotated on request, the key file re-sealed when autolock changes."""
@@ -350,8 +350,6 @@ class ClusterService:
             sent = shapes.render(shapes.SWARM_SPEC, body, "swarm.Spec")
             if sent.get("Name", "default") != "default":
                 raise InvalidParameter(ERR_SPEC_NAME)
-            if version is None:
-                raise InvalidParameter("invalid swarm version")
             value = dict(record.value)
             value["Spec"] = merge_spec(value["Spec"], sent)
             tokens = dict(value["JoinTokens"])

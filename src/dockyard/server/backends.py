@@ -336,7 +336,7 @@ class SwarmBackend(Protocol):
     def inspect(self) -> dict[str, Any]:
         """GET /swarm."""
 
-    async def update(self, version: int | None, body: Any, rotate_worker: bool, rotate_manager: bool,
+    async def update(self, version: int, body: Any, rotate_worker: bool, rotate_manager: bool,
                      rotate_unlock: bool) -> None:
         """POST /swarm/update."""
 
@@ -356,7 +356,7 @@ class SwarmObjectBackend(Protocol):
     def inspect(self, ref: str) -> dict[str, Any]:
         """GET /<kind>/{id}."""
 
-    async def update(self, ref: str, version: int | None, body: Any) -> None:
+    async def update(self, ref: str, version: int, body: Any) -> None:
         """POST /<kind>/{id}/update."""
 
 
