@@ -1,0 +1,1 @@
+"""What only managers run: the leadership and, later, the leader's control loops."""
