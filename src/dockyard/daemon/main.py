@@ -44,8 +44,13 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.network.store import NetworkStore
     networks = NetworkService(NetworkStore(db), config.exec_root, events)
     await networks.restore()
+    from dockyard.plugins.service import PluginService
+    from dockyard.util.aio import run_blocking
     from dockyard.volumes.service import VolumeService
-    volumes = VolumeService(root / "volumes", db, events)
+    plugins = PluginService(root / "plugins", config.exec_root, db, events)
+    volumes = VolumeService(root / "volumes", db, events, drivers=plugins)
+    plugins.set_usage_check(volumes.driver_users)
+    await run_blocking(plugins.restore)
     containers = ContainerService(root, config.exec_root, ContainerStore(db), images, snapshots, events, ShimClient,
                                   network=networks, volumes=volumes)
     images.set_usage_check(containers.image_users)
@@ -67,7 +72,7 @@ async def run(config: DaemonConfig) -> None:
                         networks=networks, volumes=volumes, registry=RegistryService(config.raw),
                         execs=ExecService(containers), stats=ContainerStats(containers), logs=LogReader(containers),
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
-                        disk_usage=DiskUsage(images, containers, volumes, builder))
+                        disk_usage=DiskUsage(images, containers, volumes, builder), plugins=plugins)
     server = await serve(build_router(services), config.hosts)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()
@@ -79,6 +84,7 @@ async def run(config: DaemonConfig) -> None:
     log.info("shutting down: containers keep running")
     await server.close()
     await containers.shutdown()
+    await run_blocking(plugins.shutdown)
     await networks.shutdown()
     db.close()
 

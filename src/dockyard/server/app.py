@@ -28,6 +28,7 @@ ROUTER_MODULES = (
     "diskusage",
     "exec",
     "container_update",
+    "plugins",
 )
 COMMON_HEADERS = [
     ("Api-Version", API_VERSION),

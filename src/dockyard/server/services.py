@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dockyard.server.backends import (BuildBackend, ContainerBackend, ContainerFilesBackend, DiskUsageBackend,
                                       EventsBackend, ExecBackend, ImageBackend, LogBackend, NetworkBackend,
-                                      RegistryBackend, StatsBackend, SystemBackend, VolumeBackend)
+                                      PluginBackend, RegistryBackend, StatsBackend, SystemBackend, VolumeBackend)
 
 
 @dataclass
@@ -26,3 +26,4 @@ class Services:
     stats: StatsBackend
     logs: LogBackend
     disk_usage: DiskUsageBackend
+    plugins: PluginBackend
