@@ -137,6 +137,25 @@ def test_volume_plugin_serves_volumes_and_container_mounts(clean: Daemon, plugin
     clean.docker_ok("plugin", "disable", plugin)
 
 
+def test_run_creates_plugin_volumes_with_volume_driver_and_mount_flags(clean: Daemon, plugin: str) -> None:
+    plugin_id = inspect_plugin(clean, plugin)["Id"]
+    store = clean.data_root / "plugins" / plugin_id / "propagated-mount"
+    clean.docker_ok("plugin", "enable", plugin)
+    by_flag, by_mount = unique("dytv-flag"), unique("dytv-mount")
+    clean.docker_ok("run", "--rm", "--volume-driver", plugin, "-v", f"{by_flag}:/data", "busybox",
+                    "sh", "-c", "echo one > /data/f")
+    clean.docker_ok("run", "--rm", "--mount", f"type=volume,source={by_mount},target=/data,volume-driver={plugin}",
+                    "busybox", "sh", "-c", "echo two > /data/f")
+    assert (store / by_flag / "f").read_text() == "one\n" and (store / by_mount / "f").read_text() == "two\n"
+    for name in (by_flag, by_mount):
+        assert json.loads(clean.docker_ok("volume", "inspect", name))[0]["Driver"] == plugin
+    # a 404, as dockerd's (the docker CLI would take it for a missing image and try to pull)
+    status, body = clean.request("POST", "/v1.45/containers/create", {
+        "Image": "busybox", "HostConfig": {"VolumeDriver": "dy-no-such-plugin", "Binds": ["dytv-none:/data"]}})
+    assert status == 404 and json.loads(body)["message"] == \
+        'error looking up volume plugin dy-no-such-plugin: plugin "dy-no-such-plugin" not found'
+
+
 def test_sdk_drives_plugins_and_registry_operations_are_refused(clean: Daemon, plugin_dir: Path) -> None:
     client = docker.DockerClient(base_url=clean.host, version="1.45")
     name = unique("dysdk")
