@@ -21,7 +21,8 @@ CONFIG = {
     "Interface": {"Socket": SOCKET, "Types": ["docker.volumedriver/1.0"]},
     "Network": {"Type": ""},
     "PropagatedMount": "/data",
-    "Env": [{"Name": "DEBUG", "Description": "debug output", "Settable": ["value"], "Value": "0"}],
+    "Env": [{"Name": "DEBUG", "Description": "debug output", "Settable": ["value"], "Value": "0"},
+            {"Name": "TMPFS", "Description": "1: each volume is a tmpfs the plugin mounts", "Settable": ["value"]}],
     "Args": {"Name": "args", "Description": "extra arguments", "Settable": ["value"], "Value": []},
     "Linux": {"Capabilities": ["CAP_SYS_ADMIN"]},
 }

@@ -50,6 +50,7 @@ def test_create_gives_dockerds_plugin_object(clean: Daemon, plugin: str) -> None
     found = inspect_plugin(clean, plugin)
     assert found["Name"] == f"{plugin}:latest" and found["PluginReference"] == f"{plugin}:latest"
     assert len(found["Id"]) == 64 and found["Enabled"] is False
+    # env values without a value are left out of the settings, as dockerd's InitEmptySettings does
     assert found["Settings"] == {"Mounts": [], "Env": ["DEBUG=0"], "Args": [], "Devices": []}
     config = found["Config"]
     assert config["Interface"] == {"Socket": SOCKET, "Types": ["docker.volumedriver/1.0"]}
@@ -76,6 +77,8 @@ def test_set_changes_settings_of_a_disabled_plugin(clean: Daemon, plugin: str) -
     clean.docker_ok("plugin", "set", plugin, "DEBUG=1", "args=-v -x")
     settings = inspect_plugin(clean, plugin)["Settings"]
     assert settings["Env"] == ["DEBUG=1"] and settings["Args"] == ["-v", "-x"]
+    clean.docker_ok("plugin", "set", plugin, "TMPFS=1")
+    assert inspect_plugin(clean, plugin)["Settings"]["Env"] == ["DEBUG=1", "TMPFS=1"]
     refused = clean.docker("plugin", "set", plugin, "NOPE=1")
     assert 'setting "NOPE" not found in the plugin configuration' in refused.stderr.decode()
 
@@ -135,6 +138,23 @@ def test_volume_plugin_serves_volumes_and_container_mounts(clean: Daemon, plugin
     assert not (store / volume).exists()
     assert clean.docker("volume", "inspect", volume).returncode != 0
     clean.docker_ok("plugin", "disable", plugin)
+
+
+def test_mounts_a_plugin_makes_below_its_propagated_mount_reach_the_host(clean: Daemon, plugin: str) -> None:
+    plugin_id = inspect_plugin(clean, plugin)["Id"]
+    store = clean.data_root / "plugins" / plugin_id / "propagated-mount"
+    clean.docker_ok("plugin", "set", plugin, "TMPFS=1")
+    clean.docker_ok("plugin", "enable", plugin)
+    volume = unique("dytv-tmpfs")
+    clean.docker_ok("volume", "create", "-d", plugin, volume)
+    assert mounts_under(store / volume) == [str(store / volume)]  # the plugin's tmpfs, seen on the host
+    clean.docker_ok("run", "--rm", "-v", f"{volume}:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+    assert (store / volume / "f").read_text() == "kept\n"
+    assert os.statvfs(store / volume).f_fsid != os.statvfs(store).f_fsid
+    clean.docker_ok("volume", "rm", volume)
+    assert mounts_under(store) == [str(store)]  # the plugin's unmount reached the host too (store: a shared bind)
+    clean.docker_ok("plugin", "disable", plugin)
+    assert not mounts_under(clean.data_root / "plugins" / plugin_id)
 
 
 def test_run_creates_plugin_volumes_with_volume_driver_and_mount_flags(clean: Daemon, plugin: str) -> None:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # A volume driver (docker's /VolumeDriver.* protocol) answering one HTTP request on stdin/stdout; volumes are
-# directories under /data (the plugin's PropagatedMount). Every call is appended to /data/.calls.
+# directories under /data (the plugin's PropagatedMount), each a tmpfs of its own when TMPFS=1. Every call is
+# appended to /data/.calls.
 cr=$(printf '\r')
 read -r method path protocol
 length=0
@@ -18,8 +19,12 @@ echo "$path $name $(field ID)" >> /data/.calls
 ok='{"Err":""}'
 case "$path" in
     /Plugin.Activate) answer='{"Implements":["VolumeDriver"]}' ;;
-    /VolumeDriver.Create) mkdir -p "/data/$name" && answer=$ok ;;
-    /VolumeDriver.Remove) rm -rf "/data/$name" && answer=$ok ;;
+    /VolumeDriver.Create)
+        mkdir -p "/data/$name" && answer=$ok
+        if [ "$TMPFS" = 1 ]; then mount -t tmpfs tmpfs "/data/$name" || answer='{"Err":"mount failed"}'; fi ;;
+    /VolumeDriver.Remove)
+        if [ "$TMPFS" = 1 ]; then umount "/data/$name"; fi
+        rm -rf "/data/$name" && answer=$ok ;;
     /VolumeDriver.Mount|/VolumeDriver.Path) answer="{\"Mountpoint\":\"/data/$name\",\"Err\":\"\"}" ;;
     /VolumeDriver.Unmount) answer=$ok ;;
     /VolumeDriver.Get)

@@ -28,7 +28,8 @@ from dockyard.plugins.transport import PluginClient
 from dockyard.plugins.volumedriver import PluginVolumeDriver
 from dockyard.util.filters import check_keys
 from dockyard.util.reference import parse
-from dockyard.volumes.mountinfo import unmount_all
+from dockyard.util import linux as L
+from dockyard.volumes.mountinfo import mounts_under, unmount_all
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,8 @@ class PluginService:
         if ref.digest:
             raise InvalidParameter("canonical references are not permitted")
         full_name = _tagged_name(name)
-        self._check_name_free(full_name)
+        # the name is checked once the archive is read: an answer sent while the client still uploads megabytes
+        # reaches it as a broken pipe instead of the error
         staging = Path(tempfile.mkdtemp(prefix=".rootfs", dir=self._tmp))
         try:
             raw_config, rootfs, digest = unpack(archive, staging)
@@ -225,6 +227,7 @@ class PluginService:
         propagated = self.root / plugin_id / "propagated-mount"
         if config["PropagatedMount"]:
             propagated.mkdir(mode=0o755, exist_ok=True)
+            _share(propagated)
         spec = plugin_spec(plugin, self.root / plugin_id / "rootfs", sockets, propagated,
                            f"/dockyard/plugin-{plugin_id}")
         process = PluginProcess(self._shims / plugin_id)
@@ -243,9 +246,11 @@ class PluginService:
         self._end(plugin["Id"], running.process if running else PluginProcess(self._shims / plugin["Id"]))
 
     def _end(self, plugin_id: str, process: PluginProcess) -> None:
-        """Stop a plugin's process (if any) and clear its socket directory."""
+        """Stop a plugin's process (if any), unmount what it left on the host (dockerd's RecursiveUnmount of the
+        plugin's directory) and clear its socket directory."""
         if process.bundle.exists():
             process.stop()
+        unmount_all(self.root / plugin_id)
         if (self._sockets / plugin_id).exists():
             shutil.rmtree(self._sockets / plugin_id)
 
@@ -292,6 +297,14 @@ class PluginService:
                                    f"provide {VOLUME_CAPABILITY} capability")
         return PluginVolumeDriver(self._running[plugin["Id"]].client, self.root / plugin["Id"] / "rootfs",
                                   plugin["Config"]["PropagatedMount"], self.root / plugin["Id"] / "propagated-mount")
+
+
+def _share(path: Path) -> None:
+    """dockerd's MakeRShared: `path` becomes a shared mount point, so the mounts a plugin makes below its
+    PropagatedMount appear here on the host."""
+    if str(path) not in mounts_under(path):
+        L.mount(str(path), str(path), None, L.MS_BIND)
+    L.mount(None, str(path), None, L.MS_SHARED | L.MS_REC)
 
 
 def _tagged_name(text: str) -> str:

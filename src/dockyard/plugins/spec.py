@@ -42,6 +42,8 @@ def plugin_spec(plugin: dict[str, Any], rootfs: Path, socket_dir: Path, propagat
         namespace_paths=namespaces, device_rules=[{"allow": True, "access": "rwm"}]
         if config["Linux"]["AllowAllDevices"] else [])
     spec["root"] = {"path": str(rootfs), "readonly": False}
+    if config["PropagatedMount"]:
+        spec["linux"]["rootfsPropagation"] = "rshared"
     return spec
 
 
