@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Iterator
 
@@ -13,7 +14,7 @@ import docker
 import pytest
 
 from daemon_harness import Daemon
-from helpers import ok, unique
+from helpers import ok, unique, wait_for
 from host_probe import mounts_under
 from plugin_helpers import SOCKET, build_plugin_dir
 
@@ -174,6 +175,25 @@ def test_run_creates_plugin_volumes_with_volume_driver_and_mount_flags(clean: Da
         "Image": "busybox", "HostConfig": {"VolumeDriver": "dy-no-such-plugin", "Binds": ["dytv-none:/data"]}})
     assert status == 404 and json.loads(body)["message"] == \
         'error looking up volume plugin dy-no-such-plugin: plugin "dy-no-such-plugin" not found'
+
+
+def test_a_plugin_that_dies_is_started_again(clean: Daemon, plugin: str) -> None:
+    plugin_id = inspect_plugin(clean, plugin)["Id"]
+    clean.docker_ok("plugin", "enable", plugin)
+    first = shim_pid(clean, plugin_id)
+    os.kill(first, signal.SIGKILL)
+
+    def restarted() -> bool:
+        try:
+            return shim_pid(clean, plugin_id) != first and (clean.exec_root / "plugins" / plugin_id / SOCKET).is_socket()
+        except (FileNotFoundError, ValueError):
+            return False
+    wait_for(restarted, timeout=30, what="the plugin to run again")
+    assert inspect_plugin(clean, plugin)["Enabled"] is True
+    volume = unique("dytv-again")
+    clean.docker_ok("volume", "create", "-d", plugin, volume)  # served by the new process
+    clean.docker_ok("volume", "rm", volume)
+    clean.docker_ok("plugin", "disable", plugin)
 
 
 def test_sdk_drives_plugins_and_registry_operations_are_refused(clean: Daemon, plugin_dir: Path) -> None:

@@ -4,6 +4,7 @@ volume service."""
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import logging
 import os
@@ -239,7 +240,26 @@ class PluginService:
         except DockyardError:
             self._end(plugin_id, process)
             raise
-        self._running[plugin_id] = _Running(process, client)
+        running = self._running[plugin_id] = _Running(process, client)
+        threading.Thread(target=self._watch, args=(plugin_id, running), name=f"plugin-{plugin_id[:12]}",
+                         daemon=True).start()
+
+    def _watch(self, plugin_id: str, running: _Running) -> None:
+        """Wait for the plugin's process to end; one that ends on its own is run again (dockerd's restart), and
+        recorded disabled when that fails."""
+        asyncio.run(running.process.shim.wait())
+        with self._lock:
+            if self._running.get(plugin_id) is not running:
+                return  # disabled, removed or stopped with the daemon
+            plugin = self._find(plugin_id)
+            log.warning("plugin %s exited; starting it again", plugin["Name"])
+            self._stop(plugin)
+            try:
+                self._start(plugin, int(running.client.timeout))
+            except DockyardError as failed:
+                log.error("plugin %s could not be started again: %s", plugin["Name"], failed.message)
+                plugin["Enabled"] = False
+                self._store.put(plugin)
 
     def _stop(self, plugin: dict[str, Any]) -> None:
         running = self._running.pop(plugin["Id"], None)
