@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -63,6 +64,11 @@ def test_create_gives_dockerds_plugin_object(clean: Daemon, plugin: str) -> None
     listed = clean.docker_ok("plugin", "ls", "--format", "{{.Name}} {{.Enabled}} {{.Description}}")
     assert f"{plugin}:latest false Dockyard test volume plugin" in listed.splitlines()
     assert inspect_plugin(clean, found["Id"][:12])["Id"] == found["Id"]
+    by_capability = clean.docker_ok("plugin", "ls", "--filter", "capability=volumedriver", "--format", "{{.Name}}")
+    assert f"{plugin}:latest" in by_capability.split()
+    assert clean.docker_ok("plugin", "ls", "--filter", "capability=authz", "--format", "{{.Name}}") == ""
+    bad = clean.docker("plugin", "ls", "--filter", "enabled=maybe")
+    assert "invalid filter 'enabled=maybe'" in bad.stderr.decode()
 
 
 def test_create_refuses_a_taken_name_and_lookups_fail_as_dockerd(clean: Daemon, plugin: str,
@@ -86,6 +92,7 @@ def test_set_changes_settings_of_a_disabled_plugin(clean: Daemon, plugin: str) -
 
 def test_enable_runs_the_plugin_in_its_rootfs_and_disable_stops_it(clean: Daemon, plugin: str) -> None:
     plugin_id = inspect_plugin(clean, plugin)["Id"]
+    since = int(time.time()) - 60  # the fixture created it just before
     clean.docker_ok("plugin", "enable", plugin)
     assert inspect_plugin(clean, plugin)["Enabled"] is True
     assert (clean.exec_root / "plugins" / plugin_id / SOCKET).is_socket()
@@ -112,6 +119,9 @@ def test_enable_runs_the_plugin_in_its_rootfs_and_disable_stops_it(clean: Daemon
     assert f"plugin {plugin}:latest found but disabled" in twice.stderr.decode()
     clean.docker_ok("plugin", "rm", plugin)
     assert clean.docker_ok("plugin", "ls", "--format", "{{.Name}}").count(plugin) == 0
+    events = clean.docker_ok("events", "--since", str(since), "--until", str(int(time.time()) + 1), "--filter",
+                             "type=plugin", "--filter", f"plugin={plugin_id}", "--format", "{{.Action}}")
+    assert events.split() == ["create", "enable", "disable", "remove"]
 
 
 def test_volume_plugin_serves_volumes_and_container_mounts(clean: Daemon, plugin: str) -> None:
