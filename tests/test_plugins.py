@@ -206,6 +206,16 @@ def test_a_plugin_that_dies_is_started_again(clean: Daemon, plugin: str) -> None
     clean.docker_ok("plugin", "disable", plugin)
 
 
+def test_a_container_stops_cleanly_after_its_volume_plugin_was_force_disabled(clean: Daemon, plugin: str) -> None:
+    clean.docker_ok("plugin", "enable", plugin)
+    volume = unique("dytv-forced")
+    cid = clean.docker_ok("run", "-d", "-v", f"{volume}:/data", "busybox", "sleep", "300")
+    clean.docker_ok("plugin", "disable", "-f", plugin)
+    clean.docker_ok("stop", "-t", "1", cid)
+    assert clean.inspect(cid)["State"]["Status"] == "exited"
+    clean.docker_ok("rm", cid)
+
+
 def test_sdk_drives_plugins_and_registry_operations_are_refused(clean: Daemon, plugin_dir: Path) -> None:
     client = docker.DockerClient(base_url=clean.host, version="1.45")
     name = unique("dysdk")

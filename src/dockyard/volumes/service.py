@@ -303,7 +303,10 @@ class VolumeService:
             found = self._store.get(name)
             driver = found[0]["Driver"] if found else LOCAL
             if driver != LOCAL:
-                self._driver(driver).unmount(name, container_id)
+                try:
+                    self._driver(driver).unmount(name, container_id)
+                except DockyardError as failed:  # a stopping container is not held back (dockerd warns too)
+                    log.warning("volume %s: unmount for container %s failed: %s", name, container_id, failed.message)
             if not holders:
                 self._mounted.pop(name)
                 if driver == LOCAL:
