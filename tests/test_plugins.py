@@ -15,9 +15,9 @@ import docker
 import pytest
 
 from daemon_harness import Daemon
-from helpers import ok, unique, wait_for
+from helpers import ok, tar_files, unique, wait_for
 from host_probe import mounts_under
-from plugin_helpers import SOCKET, build_plugin_dir
+from plugin_helpers import CONFIG, SOCKET, build_plugin_dir
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,23 @@ def test_create_refuses_a_taken_name_and_lookups_fail_as_dockerd(clean: Daemon, 
     missing = clean.request("GET", "/v1.45/plugins/dy-no-such-plugin/json")
     assert missing[0] == 404 and json.loads(missing[1])["message"] == 'plugin "dy-no-such-plugin" not found'
     assert clean.docker("plugin", "inspect", "dy-no-such-plugin").returncode != 0
+
+
+def test_create_reads_config_json_as_gos_decoder(clean: Daemon) -> None:
+    # the docker CLI checks config.json itself, so these bodies go to the API as other clients may send them
+    name = unique("dybad")
+    wrong_kind = tar_files({"config.json": json.dumps({**CONFIG, "Entrypoint": "/bin/sh"}).encode(),
+                            "rootfs/etc/hostname": b"x\n"})
+    status, body = clean.request("POST", f"/v1.45/plugins/create?name={name}", wrong_kind,
+                                 {"Content-Type": "application/x-tar"})
+    assert status == 400 and json.loads(body)["message"] == "failed to parse config: json: cannot unmarshal " \
+        "string into Go struct field Config.Entrypoint of type []string"
+    no_rootfs = tar_files({"config.json": json.dumps(CONFIG).encode()})
+    status, body = clean.request("POST", f"/v1.45/plugins/create?name={name}", no_rootfs,
+                                 {"Content-Type": "application/x-tar"})
+    assert status == 400 and json.loads(body)["message"] == "no rootfs found: EOF"
+    assert not list((clean.data_root / "plugins" / "tmp").iterdir())  # the staging went with the refusals
+    assert clean.request("GET", f"/v1.45/plugins/{name}/json")[0] == 404
 
 
 def test_set_changes_settings_of_a_disabled_plugin(clean: Daemon, plugin: str) -> None:

@@ -45,7 +45,8 @@ def parse_config(raw: bytes, rootfs_digest: str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as bad:
         raise InvalidParameter(f"failed to parse config: {bad}") from bad
     config = _decode(doc, CONFIG, "Config", "")
-    config["Interface"]["Types"] = [_capability_text(t) for t in config["Interface"]["Types"] or []]
+    if config["Interface"]["Types"] is not None:
+        config["Interface"]["Types"] = [_capability_text(t) for t in config["Interface"]["Types"]]
     config["rootfs"] = {"diff_ids": [rootfs_digest], "type": "layers"}
     return config
 
@@ -63,7 +64,7 @@ def initial_settings(config: dict[str, Any]) -> dict[str, Any]:
 
 def capabilities(config: dict[str, Any]) -> list[str]:
     """The capability of each interface type: docker.volumedriver/1.0 -> volumedriver."""
-    return [t.split("/", 1)[0].rsplit(".", 1)[-1] for t in config["Interface"]["Types"]]
+    return [t.split("/", 1)[0].rsplit(".", 1)[-1] for t in config["Interface"]["Types"] or []]
 
 
 def _capability_text(text: str) -> str:
@@ -80,12 +81,13 @@ def _decode(value: Any, shape: Shape, struct: str, path: str) -> Any:
         if value is None:
             return _zero(shape)
         if not isinstance(value, dict):
-            raise _unmarshal(value, struct, path, f"types.Plugin{name}" if name != "Config" else "types.PluginConfig")
+            raise _unmarshal(value, struct, path, _go_type(shape))
         folded = {key.lower(): key for key in value}
         out = {}
         for field, inner in fields.items():
             key = folded.get(field.lower())
-            decoded = _decode(value[key], inner, name, field) if key is not None else _zero(inner)
+            decoded = _decode(value[key], inner, name, f"{path}.{field}" if path else field) if key is not None \
+                else _zero(inner)
             if (name, field) in _OMIT_EMPTY and not decoded:
                 continue
             out[field] = decoded
@@ -122,13 +124,16 @@ def _zero(shape: Shape) -> Any:
 
 def _go_type(shape: Shape) -> str:
     if isinstance(shape, tuple):
-        return f"types.Plugin{shape[0]}"
+        return f"plugin.{shape[0]}"
     if isinstance(shape, list):
         return "[]" + _go_type(shape[1])
     return _GO_TYPES[shape]
 
 
 def _unmarshal(value: Any, struct: str, path: str, gotype: str) -> InvalidParameter:
+    """Go's UnmarshalTypeError: the innermost struct's type name, then the field's whole path."""
     kind = _JSON_KINDS.get(type(value), "value")
-    where = f"Go struct field Plugin{struct}.{path}" if path else "Go value"
+    if kind == "number":
+        kind = f"number {json.dumps(value)}"
+    where = f"Go struct field {struct}.{path}" if path else "Go value"
     return InvalidParameter(f"failed to parse config: json: cannot unmarshal {kind} into {where} of type {gotype}")
