@@ -12,7 +12,7 @@ LAYER = {
     "errors": 0, "types": 0, "util": 1,
     "content": 2, "snapshots": 2, "metadata": 2, "events": 2,
     "oci": 3, "runtime": 3, "logs": 3, "network": 3, "volumes": 3, "distribution": 3,
-    "images": 4, "containers": 4, "builder": 4, "system": 4, "cluster": 4,
+    "images": 4, "containers": 4, "builder": 4, "system": 4, "cluster": 4, "plugins": 4,
     "server": 5, "registry": 5,
     "daemon": 6,
 }

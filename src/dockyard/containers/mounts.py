@@ -46,7 +46,7 @@ class MountManager:
             if self._volumes is None:
                 raise InvalidParameter("volumes are not available in this daemon")
             # made and referenced in one transaction: a crash cannot leave a volume nobody references
-            volume = self._volumes.create(spec.source or None, None, spec.driver_opts, spec.labels,
+            volume = self._volumes.create(spec.source or None, spec.driver or None, spec.driver_opts, spec.labels,
                                           anonymous=not spec.source, user=container_id)
             return MountPoint(type="volume", name=volume["Name"], source=volume["Mountpoint"], destination=spec.target,
                               driver=volume["Driver"], mode=spec.mode, rw=not spec.read_only, propagation="")

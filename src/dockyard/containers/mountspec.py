@@ -32,6 +32,7 @@ class MountSpec:
     nonrecursive: bool = False
     create_source: bool = False     # -v creates a missing host directory; --mount refuses
     tmpfs_options: list[str] = field(default_factory=list)
+    driver: str = ""                # a volume's driver ("" = local, or the existing volume's)
     driver_opts: dict[str, str] | None = None
     labels: dict[str, str] | None = None
     listed: bool = True             # shown in inspect's Mounts (docker leaves --tmpfs out)
@@ -73,11 +74,11 @@ def _parse_mode(mode: str, raw: str, kind: str) -> tuple[bool, str, bool]:
     return seen.get("access") == "ro", seen.get("propagation", ""), "copy" in seen
 
 
-def parse_bind(raw: str) -> MountSpec:
-    """One `-v` value: `/path`, `name:/path[:mode]` or `/host:/path[:mode]`."""
+def parse_bind(raw: str, volume_driver: str = "") -> MountSpec:
+    """One `-v` value: `/path`, `name:/path[:mode]` or `/host:/path[:mode]`; volumes get `volume_driver`."""
     parts = raw.split(":")
     if len(parts) == 1:
-        return MountSpec("volume", clean_target(parts[0], raw))
+        return MountSpec("volume", clean_target(parts[0], raw), driver=volume_driver)
     if len(parts) == 2 and all(p in _ACCESS + _LABELING + PROPAGATIONS + ("nocopy",) for p in parts[1].split(",")):
         raise InvalidParameter(f"invalid volume specification: '{raw}'")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
@@ -91,7 +92,8 @@ def parse_bind(raw: str) -> MountSpec:
             raise InvalidParameter(f"invalid volume specification: '{raw}': bind source must not contain '..'")
         return MountSpec("bind", target, posixpath.normpath(source), read_only, mode,
                          propagation or "rprivate", create_source=True)
-    return MountSpec("volume", target, validate_name(source), read_only, mode or "z", nocopy=nocopy)
+    return MountSpec("volume", target, validate_name(source), read_only, mode or "z", nocopy=nocopy,
+                     driver=volume_driver)
 
 
 def _mount_error(kind: str, text: str) -> InvalidParameter:
@@ -131,17 +133,16 @@ def parse_mount(m: Any) -> MountSpec:
         if source:
             raise _mount_error(kind, "field Source must not be specified")
         return MountSpec("tmpfs", target, read_only=read_only, tmpfs_options=tmpfs_options(tmpfs_opts))
-    driver = (volume_opts.get("DriverConfig") or {})
-    if (driver.get("Name") or "local") != "local":
-        raise _mount_error(kind, f"volume driver {driver.get('Name')!r} is not available")
+    driver = _obj(volume_opts.get("DriverConfig"), kind, "VolumeOptions.DriverConfig")
     subpath = volume_opts.get("Subpath") or ""
     if subpath and not source:
         raise _mount_error(kind, "must not set Subpath when using anonymous volumes")
     if subpath and not is_local(subpath):
         raise _mount_error(kind, "subpath must be a relative path within the volume")
     return MountSpec("volume", target, validate_name(source) if source else "", read_only, "z",
-                     nocopy=bool(volume_opts.get("NoCopy")), driver_opts=driver.get("Options") or None,
-                     labels=volume_opts.get("Labels") or None, subpath=subpath)
+                     nocopy=bool(volume_opts.get("NoCopy")), driver=str(driver.get("Name") or ""),
+                     driver_opts=driver.get("Options") or None, labels=volume_opts.get("Labels") or None,
+                     subpath=subpath)
 
 
 def _parse_bind_mount(source: str, target: str, read_only: bool, opts: dict[str, Any]) -> MountSpec:
@@ -202,6 +203,14 @@ def from_mount_point(point: MountPoint, mode: str) -> MountSpec:
                      read_only, mode or point.mode, point.propagation, nocopy=True)
 
 
+def volume_driver(host: dict[str, Any]) -> str:
+    """HostConfig.VolumeDriver: the driver of the volumes -v and the image's VOLUMEs create."""
+    driver = host.get("VolumeDriver") or ""
+    if not isinstance(driver, str):
+        raise InvalidParameter("json: cannot unmarshal into Go struct field HostConfig.VolumeDriver of type string")
+    return driver
+
+
 def explicit_specs(host: dict[str, Any]) -> list[MountSpec]:
     """The mounts a create request names itself: Binds, Mounts and Tmpfs."""
     mounts = host.get("Mounts") or []
@@ -210,7 +219,8 @@ def explicit_specs(host: dict[str, Any]) -> list[MountSpec]:
         raise InvalidParameter("json: cannot unmarshal into Go struct field HostConfig.Mounts of type []mount.Mount")
     if not isinstance(tmpfs, dict):
         raise InvalidParameter("json: cannot unmarshal into Go struct field HostConfig.Tmpfs of type map[string]string")
-    return [parse_bind(b) for b in host.get("Binds") or []] + [parse_mount(m) for m in mounts] + \
+    return [parse_bind(b, volume_driver(host)) for b in host.get("Binds") or []] + \
+        [parse_mount(m) for m in mounts] + \
         [parse_tmpfs(path, opts) for path, opts in tmpfs.items()]
 
 
@@ -234,5 +244,5 @@ def plan(host: dict[str, Any], image_volumes: dict[str, Any] | None,
         target = posixpath.normpath(path) if path.startswith("/") else ""
         if target and target not in by_target:
             check_reserved(target)
-            by_target[target] = MountSpec("volume", clean_target(target, path))
+            by_target[target] = MountSpec("volume", clean_target(target, path), driver=volume_driver(host))
     return sorted(by_target.values(), key=lambda s: (s.target.count("/"), s.target))

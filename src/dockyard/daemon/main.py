@@ -48,8 +48,13 @@ async def run(config: DaemonConfig) -> None:
     networks = NetworkService(NetworkStore(db), config.exec_root, events, service_records,
                               host_id=load_engine_id(root))
     await networks.restore()
+    from dockyard.plugins.service import PluginService
+    from dockyard.util.aio import run_blocking
     from dockyard.volumes.service import VolumeService
-    volumes = VolumeService(root / "volumes", db, events)
+    plugins = PluginService(root / "plugins", config.exec_root, db, events)
+    volumes = VolumeService(root / "volumes", db, events, drivers=plugins)
+    plugins.set_usage_check(volumes.driver_users)
+    await run_blocking(plugins.restore)
     containers = ContainerService(root, config.exec_root, ContainerStore(db), images, snapshots, events, ShimClient,
                                   network=networks, volumes=volumes)
     images.set_usage_check(containers.image_users)
@@ -77,7 +82,7 @@ async def run(config: DaemonConfig) -> None:
                         networks=networks, volumes=volumes, registry=RegistryService(config.raw),
                         execs=ExecService(containers), stats=ContainerStats(containers), logs=LogReader(containers),
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
-                        disk_usage=DiskUsage(images, containers, volumes, builder),
+                        disk_usage=DiskUsage(images, containers, volumes, builder), plugins=plugins,
                         swarm=cluster, nodes=NodeService(cluster), secrets=ObjectService(cluster, SECRETS),
                         configs=ObjectService(cluster, CONFIGS))
     server = await serve(build_router(services), config.hosts)
@@ -92,6 +97,7 @@ async def run(config: DaemonConfig) -> None:
     await server.close()
     await cluster.shutdown()
     await containers.shutdown()
+    await run_blocking(plugins.shutdown)
     await networks.shutdown()
     db.close()
 

@@ -59,6 +59,13 @@ MIGRATIONS: list[str] = [
         users TEXT NOT NULL DEFAULT '[]' -- JSON: ids of the containers that reference the volume
     );
     """,
+    """
+    CREATE TABLE plugins (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,      -- familiar reference with its tag (sample:latest)
+        doc TEXT NOT NULL               -- JSON: docker's Plugin object (Config, Settings, Enabled...)
+    );
+    """,
 ]
 
 

@@ -24,10 +24,11 @@ def path(bundle: Path, name: str) -> Path:
 
 
 @contextmanager
-def socket_path(bundle: Path) -> Iterator[str]:
-    """A short path to the bundle's shim socket (via /proc/self/fd): sun_path holds only 108 bytes."""
+def socket_path(bundle: Path, name: str = SOCKET) -> Iterator[str]:
+    """A short path to a socket in `bundle` (the shim's by default) via /proc/self/fd: sun_path holds only
+    108 bytes."""
     fd = os.open(bundle, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        yield f"/proc/self/fd/{fd}/{SOCKET}"
+        yield f"/proc/self/fd/{fd}/{name}"
     finally:
         os.close(fd)

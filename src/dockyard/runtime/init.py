@@ -239,10 +239,15 @@ def create_devices(rootfs: str, devices: list[dict[str, Any]]) -> None:
 
 
 def _setup_rootfs(spec: dict[str, Any], rootfs: str, prepared: PreparedMounts | None) -> None:
-    """Make / rprivate, bind the rootfs onto itself (or attach the prepared one over the current directory,
-    which is the rootfs), mount everything, then pivot_root into it."""
-    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    """Make / rprivate (or what linux.rootfsPropagation asks), bind the rootfs onto itself (or attach the prepared
+    one over the current directory, which is the rootfs), mount everything, then pivot_root into it."""
+    propagation = spec.get("linux", {}).get("rootfsPropagation", "")
+    if propagation and propagation not in _PROPAGATION:
+        raise ContainerError(f"invalid rootfsPropagation: {propagation}", 125)
+    L.mount(None, "/", None, _PROPAGATION[propagation] if propagation else L.MS_REC | L.MS_PRIVATE)
     if prepared is None:
+        if propagation:
+            _make_parent_mount_private(rootfs)
         L.mount(rootfs, rootfs, None, L.MS_BIND | L.MS_REC)
     else:
         M.attach(prepared.rootfs, ".")
@@ -256,10 +261,28 @@ def _setup_rootfs(spec: dict[str, Any], rootfs: str, prepared: PreparedMounts | 
         _populate_dev(rootfs)
     create_devices(rootfs, spec.get("linux", {}).get("devices", []))
     os.chdir(rootfs)
-    L.pivot_root(".", ".")
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        L.pivot_root(".", ".")
+        # as runc: "." must be the old root (stacked over the new one), not the new root the working directory
+        # still names, or making it rslave would turn the container's shared mounts (rshared binds, a plugin's
+        # propagated mount) into slaves
+        os.fchdir(old_root)
+    finally:
+        os.close(old_root)
     L.mount(None, ".", None, L.MS_SLAVE | L.MS_REC)
     L.umount2(".", L.MNT_DETACH)
     os.chdir("/")
+
+
+def _make_parent_mount_private(rootfs: str) -> None:
+    """runc's rootfsParentMountPrivate: with / shared (a plugin's propagated mount keeps its peers on the host),
+    the mount holding the rootfs is made private so that what is mounted inside the container stays there."""
+    path = os.path.realpath(rootfs)
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as table:
+        points = [line.split()[4].replace("\\040", " ") for line in table]
+    parent = max((p for p in points if path == p or path.startswith(p.rstrip("/") + "/")), key=len)
+    L.mount(None, parent, None, L.MS_PRIVATE)
 
 
 def write_sysctls(sysctls: dict[str, str]) -> None:

@@ -30,6 +30,7 @@ ROUTER_MODULES = (
     "container_update",
     "swarm",
     "swarm_objects",
+    "plugins",
 )
 COMMON_HEADERS = [
     ("Api-Version", API_VERSION),

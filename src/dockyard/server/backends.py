@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, AsyncGenerator, AsyncIterator, BinaryIO, Callable, Iterator, Mapping, Protocol
+from typing import Any, AsyncGenerator, AsyncIterator, BinaryIO, Callable, Iterator, Mapping, Protocol, Sequence
 
 from dockyard.events.bus import Subscription
 
@@ -298,6 +298,34 @@ class VolumeBackend(Protocol):
 
     def prune(self, filters: Filters) -> dict[str, Any]:
         """POST /volumes/prune."""
+
+
+class PluginBackend(Protocol):
+    """The plugin routes."""
+
+    def list(self, filters: Filters) -> Rows:
+        """GET /plugins."""
+
+    def inspect(self, ref_or_id: str) -> dict[str, Any]:
+        """GET /plugins/{name}/json."""
+
+    def create(self, name: str, archive: BinaryIO) -> None:
+        """POST /plugins/create: the tar of config.json and rootfs/."""
+
+    def enable(self, ref_or_id: str, timeout: int) -> None:
+        """POST /plugins/{name}/enable."""
+
+    def disable(self, ref_or_id: str, force: bool = False) -> None:
+        """POST /plugins/{name}/disable."""
+
+    def remove(self, ref_or_id: str, force: bool = False) -> None:
+        """DELETE /plugins/{name}."""
+
+    def set(self, ref_or_id: str, args: Sequence[str]) -> None:
+        """POST /plugins/{name}/set."""
+
+    def refuse_registry(self, remote: str) -> None:
+        """Pull, push, upgrade and privileges: what the daemon answers without plugin registries."""
 
 
 class SystemBackend(Protocol):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from dockyard.server.backends import (BuildBackend, ContainerBackend, ContainerFilesBackend, DiskUsageBackend,
                                       EventsBackend, ExecBackend, ImageBackend, LogBackend, NetworkBackend,
-                                      NodeBackend, RegistryBackend, SpecObjectBackend, StatsBackend, SwarmBackend,
-                                      SystemBackend, VolumeBackend)
+                                      NodeBackend, PluginBackend, RegistryBackend, SpecObjectBackend, StatsBackend,
+                                      SwarmBackend, SystemBackend, VolumeBackend)
 
 
 @dataclass
@@ -31,3 +31,4 @@ class Services:
     nodes: NodeBackend
     secrets: SpecObjectBackend
     configs: SpecObjectBackend
+    plugins: PluginBackend

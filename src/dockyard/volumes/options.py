@@ -26,13 +26,21 @@ def validate_name(name: str) -> str:
     return name
 
 
-def validate_options(options: Any) -> dict[str, str] | None:
-    """Check DriverOpts for the local driver: known keys, a device for binds, a size tmpfs understands."""
+def string_map(options: Any) -> dict[str, str] | None:
+    """DriverOpts as any driver takes them: a map of strings (None when empty)."""
     if options is None or options == {}:
         return None
     if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
         raise InvalidParameter("json: cannot unmarshal into Go struct field CreateOptions.DriverOpts of type "
                                "map[string]string")
+    return options
+
+
+def validate_options(options: Any) -> dict[str, str] | None:
+    """Check DriverOpts for the local driver: known keys, a device for binds, a size tmpfs understands."""
+    options = string_map(options)
+    if options is None:
+        return None
     for key in options:
         if key not in _LOCAL_OPTIONS:
             raise InvalidParameter(f'invalid option: "{key}"')

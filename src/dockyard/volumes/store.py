@@ -8,6 +8,11 @@ from dockyard.errors import Conflict, NotFound
 from dockyard.metadata.db import MetadataDB, dumps, loads
 
 
+def in_use(name: str, users: list[str]) -> Conflict:
+    """dockerd's refusal to remove a volume containers reference."""
+    return Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+
+
 class VolumeStore:
     """Rows of the `volumes` table; every change is one transaction, so a crash never half-applies one."""
 
@@ -41,7 +46,7 @@ class VolumeStore:
                 raise NotFound(f"get {name}: no such volume")
             users = loads(row[1])
             if users:
-                raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+                raise in_use(name, users)
             cur.execute("DELETE FROM volumes WHERE name = ?", (name,))
         return loads(row[0])
 

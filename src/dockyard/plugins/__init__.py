@@ -1,0 +1,1 @@
+"""Managed plugins (v2): records, the plugin processes, the plugin protocol, volume plugins."""
