@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from dockyard.daemon.lock import AlreadyRunning, DataRootLock
 log = logging.getLogger("dockyard.daemon")
 
 
-async def run(config: DaemonConfig) -> None:
-    """Wire everything, restore containers, serve until SIGTERM/SIGINT, then shut down cleanly."""
+async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
+    """Wire everything, restore containers, serve until SIGTERM/SIGINT, then shut down cleanly (the tcp
+    listeners with `tls` when given)."""
     from dockyard.containers.service import ContainerService
     from dockyard.containers.store import ContainerStore
     from dockyard.content.store import ContentStore
@@ -68,7 +70,7 @@ async def run(config: DaemonConfig) -> None:
                         execs=ExecService(containers), stats=ContainerStats(containers), logs=LogReader(containers),
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
                         disk_usage=DiskUsage(images, containers, volumes, builder))
-    server = await serve(build_router(services), config.hosts)
+    server = await serve(build_router(services), config.hosts, tls=tls)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -81,6 +83,17 @@ async def run(config: DaemonConfig) -> None:
     await containers.shutdown()
     await networks.shutdown()
     db.close()
+
+
+def api_tls_context(config: DaemonConfig) -> ssl.SSLContext | None:
+    """The server context of the tcp listeners, or None without --tls; bad files are a ConfigError."""
+    from dockyard.util.tls import TLSConfigError, server_context
+    if config.tls is None:
+        return None
+    try:
+        return server_context(config.tls.cert, config.tls.key, config.tls.ca, config.tls.verify_clients)
+    except TLSConfigError as bad:
+        raise ConfigError(f"invalid TLS configuration: {bad}") from None
 
 
 def prepare_roots(data_root: Path, exec_root: Path) -> None:
@@ -96,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `dockyard daemon` and `dockyardd`."""
     try:
         config = load(sys.argv[1:] if argv is None else argv)
+        tls = api_tls_context(config)
     except ConfigError as bad:
         print(f"unable to configure the Dockyard daemon: {bad}", file=sys.stderr)
         return 1
@@ -110,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dockyard daemon: {busy}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(run(config))
+        asyncio.run(run(config, tls))
     finally:
         lock.release()
     return 0

@@ -1,0 +1,259 @@
+"""A daemon in a network namespace "host" serving the API on tcp://<its address>:2376 with mutual TLS, used from
+another namespace by the real docker CLI and the Docker SDK, as a user with the right certificates would; without
+a certificate, or with one from another CA, nothing runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from daemon_harness import DOCKYARD, REPO, destroy
+from helpers import unique, wait_for
+from netns_hosts import Lan, NetnsDaemon, entered, leftovers
+from registry_fixtures import wait_http
+from test_tty_exec import Tmux
+
+from dockyard.util.certgen import create_all
+
+PREFIX = "dytls"
+pytestmark = pytest.mark.skipif(shutil.which("nsenter") is None or shutil.which("ip") is None,
+                                reason="nsenter(1) and ip(8) are needed for namespace hosts")
+
+
+@dataclass
+class TLSHost:
+    """The LAN, the TLS daemon on its first host, and the certificate folders."""
+
+    lan: Lan
+    daemon: NetnsDaemon
+    certs: Path         # ca.pem, server-*.pem; client/ holds a client's ca.pem, cert.pem, key.pem
+    stranger: Path      # a client folder whose certificate another CA signed
+    home: Path          # DOCKER_CONFIG of the clients
+    registry: str       # host:port of a registry in the switch namespace
+
+    @property
+    def url(self) -> str:
+        return f"tcp://{self.lan.hosts[0].address}:2376"
+
+    def docker(self, *args: str, certs: Path | None = None, tls: bool = True,
+               input: bytes | None = None) -> subprocess.CompletedProcess:
+        """The docker CLI in the switch namespace against the TLS daemon."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env.update(DOCKER_CONFIG=str(self.home), DOCKER_BUILDKIT="0")
+        flags = ["-H", self.url]
+        if tls:
+            folder = certs or self.certs / "client"
+            flags += ["--tlsverify", "--tlscacert", str(folder / "ca.pem")]
+            if (folder / "cert.pem").exists():
+                flags += ["--tlscert", str(folder / "cert.pem"), "--tlskey", str(folder / "key.pem")]
+        return self.lan.switch.run(["docker", *flags, *args], env=env, input=input)
+
+    def docker_ok(self, *args: str) -> str:
+        result = self.docker(*args)
+        assert result.returncode == 0, (result.stdout, result.stderr)
+        return result.stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def tls_host() -> Iterator[TLSHost]:
+    """A one-host LAN; the daemon's TLS settings come from daemon.json (its -H flags from the command line)."""
+    base = Path(tempfile.mkdtemp(prefix="dytls-"))
+    with Lan(PREFIX, 1) as lan:
+        host = lan.hosts[0]
+        create_all(base / "certs", [host.address, "localhost"])
+        create_all(base / "other", [host.address])
+        registry_root = base / "registry"
+        registry_root.mkdir()
+        registry = subprocess.Popen(lan.switch.prefix() + DOCKYARD + [
+            "registry", "serve", "--addr", f"{lan.switch.address}:5000", "--root", str(registry_root)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+        daemon = NetnsDaemon(host, base / "daemon", ["-H", f"tcp://{host.address}:2376"])
+        daemon.base.mkdir()
+        daemon.config_file().write_text(json.dumps({
+            "tlsverify": True, "tlscacert": str(base / "certs/ca.pem"), "tlscert": str(base / "certs/server-cert.pem"),
+            "tlskey": str(base / "certs/server-key.pem"), "insecure-registries": [f"{lan.switch.address}:5000"]}))
+        try:
+            daemon.start()
+            daemon.load_busybox()
+            with entered(lan.switch):
+                wait_http(f"http://{lan.switch.address}:5000/v2/", registry)
+            assert lan.subnet + "." not in subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True,
+                                                          check=True).stdout  # only in our namespaces
+            yield TLSHost(lan, daemon, base / "certs", base / "other/client", base / "home",
+                          f"{lan.switch.address}:5000")
+        finally:
+            registry.terminate()
+            registry.wait(20)
+            try:
+                if daemon.process is not None:
+                    daemon.remove_all_containers()
+            finally:
+                destroy(daemon)
+                shutil.rmtree(base, ignore_errors=True)
+    assert not leftovers(f"{PREFIX}-{lan.run_id}")
+
+
+def test_docker_cli_runs_execs_and_follows_logs_over_mutual_tls(tls_host: TLSHost) -> None:
+    assert tls_host.docker_ok("run", "--rm", "busybox", "echo", "over tls") == "over tls"
+    assert tls_host.docker_ok("version", "--format", "{{.Server.Os}}") == "linux"
+    # stdin ends (the client's close_notify) while the container still writes: its output still arrives
+    piped = tls_host.docker("run", "--rm", "-i", "busybox", "sh", "-c", "cat; sleep 0.3; echo after eof",
+                            input=b"piped\n")
+    assert piped.returncode == 0 and piped.stdout == b"piped\nafter eof\n", piped
+    name = unique("tls")
+    tls_host.docker_ok("run", "-d", "--name", name, "busybox", "sh", "-c", "echo one; sleep 1; echo two")
+    assert tls_host.docker_ok("exec", name, "echo", "exec ok") == "exec ok"
+    execd = tls_host.docker("exec", "-i", name, "cat", input=b"to exec\n")
+    assert execd.stdout == b"to exec\n", execd
+    assert tls_host.docker_ok("logs", "-f", name).splitlines() == ["one", "two"]  # ends with the container
+    assert tls_host.docker_ok("wait", name) == "0"
+    tls_host.docker_ok("rm", name)
+
+
+def test_build_events_and_push_over_tls(tls_host: TLSHost, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY hello /hello\nRUN cat /hello > /copy\nCMD cat /copy\n")
+    (tmp_path / "hello").write_text("built over tls\n")
+    tag = f"{tls_host.registry}/tls/{unique('img')}:1"
+    since = str(int(time.time()) - 1)
+    tls_host.docker_ok("build", "-q", "-t", tag, str(tmp_path))
+    assert tls_host.docker_ok("run", "--rm", tag) == "built over tls"
+    events = tls_host.docker_ok("events", "--since", since, "--until", str(int(time.time()) + 1),
+                                "--filter", "type=image", "--format", "{{.Action}}")
+    assert "tag" in events.split()
+    pushed = tls_host.docker("push", tag)
+    assert pushed.returncode == 0 and b"digest: sha256:" in pushed.stdout, pushed
+    tls_host.docker_ok("rmi", tag)
+
+
+def test_run_it_in_a_terminal_over_tls(tls_host: TLSHost) -> None:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env.update(TERM="xterm", DOCKER_CONFIG=str(tls_host.home))
+    client = tls_host.certs / "client"
+    term = Tmux(env)
+    try:
+        term.start(" ".join(tls_host.lan.switch.prefix() + [
+            "docker", "-H", tls_host.url, "--tlsverify", "--tlscacert", str(client / "ca.pem"), "--tlscert",
+            str(client / "cert.pem"), "--tlskey", str(client / "key.pem"), "run", "-it", "--rm", "busybox", "sh"]))
+        term.expect(r"/ #")
+        term.type("tty; echo $((6*7))", "Enter")
+        term.expect(r"/dev/pts/\d+\s+42")
+        term.type("exit", "Enter")
+        wait_for(term.dead, 20, "the client to end")
+    finally:
+        term.kill()
+
+
+def test_refused_without_a_certificate_or_with_another_cas(tls_host: TLSHost) -> None:
+    before = tls_host.daemon.api("GET", "/containers/json?all=1")
+    bare = tls_host.certs / "bare"
+    bare.mkdir(exist_ok=True)
+    shutil.copy(tls_host.certs / "ca.pem", bare / "ca.pem")
+    no_cert = tls_host.docker("run", "--rm", "busybox", "echo", "must not run", certs=bare)
+    assert no_cert.returncode != 0 and b"certificate required" in no_cert.stderr, no_cert
+    # a client certificate from another CA; it trusts the right server CA, so only the client side fails
+    shutil.copy(tls_host.certs / "ca.pem", tls_host.stranger / "ca.pem")
+    stranger = tls_host.docker("run", "--rm", "busybox", "echo", "must not run", certs=tls_host.stranger)
+    assert stranger.returncode != 0 and b"tls:" in stranger.stderr, stranger
+    plain = tls_host.docker("ps", tls=False)
+    assert plain.returncode != 0
+    assert b"Client sent an HTTP request to an HTTPS server." in plain.stderr, plain
+    assert tls_host.daemon.api("GET", "/containers/json?all=1") == before
+
+
+def test_docker_sdk_with_tls_config(tls_host: TLSHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    import docker
+    from docker.tls import TLSConfig
+
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # requests lets these override TLSConfig's CA
+        monkeypatch.delenv(name, raising=False)
+    client_dir = tls_host.certs / "client"
+    base_url = f"https://{tls_host.lan.hosts[0].address}:2376"
+    with entered(tls_host.lan.switch):
+        good = docker.DockerClient(base_url=base_url, tls=TLSConfig(
+            client_cert=(str(client_dir / "cert.pem"), str(client_dir / "key.pem")), ca_cert=str(client_dir / "ca.pem"),
+            verify=True))
+        try:
+            assert good.containers.run("busybox", ["echo", "sdk"], remove=True) == b"sdk\n"
+        finally:
+            good.close()
+        with pytest.raises(docker.errors.DockerException, match="CERTIFICATE_REQUIRED"):
+            docker.DockerClient(base_url=base_url, tls=TLSConfig(ca_cert=str(client_dir / "ca.pem"), verify=True))
+
+
+def _daemon(args: list[str], base: Path, netns: list[str] | None = None) -> subprocess.Popen:
+    """Start a throwaway daemon with `args` (a config file of its own)."""
+    (base / "daemon.json").write_text("{}")
+    return subprocess.Popen((netns or []) + DOCKYARD + [
+        "daemon", "-H", f"unix://{base}/d.sock", "--data-root", str(base / "data"), "--exec-root",
+        str(base / "exec"), "--config-file", str(base / "daemon.json"), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
+
+
+def test_plain_tcp_on_a_network_address_is_refused_unless_tls_false(tls_host: TLSHost, tmp_path: Path) -> None:
+    address = tls_host.lan.hosts[0].address
+    refused = _daemon(["-H", f"tcp://{address}:2375"], tmp_path, tls_host.lan.hosts[0].prefix())
+    output = refused.communicate(timeout=60)[0].decode()
+    assert refused.returncode == 1
+    assert f"refusing to listen on tcp://{address}:2375 without --tlsverify" in output
+    assert not (tmp_path / "data").exists()  # nothing was set up
+    allowed = _daemon(["-H", f"tcp://{address}:2375", "--tls=false"], tmp_path, tls_host.lan.hosts[0].prefix())
+    try:
+        with entered(tls_host.lan.switch):
+            import urllib.request
+
+            def pong() -> bool:
+                try:
+                    return urllib.request.urlopen(f"http://{address}:2375/_ping", timeout=2).read() == b"OK"
+                except OSError:
+                    return allowed.poll() is not None
+            wait_for(pong, 30, "the plain daemon to answer")
+        assert allowed.poll() is None
+    finally:
+        allowed.send_signal(signal.SIGTERM)
+        output = allowed.communicate(timeout=60)[0].decode()
+    assert "Binding to IP address without --tlsverify is insecure and gives root access" in output
+
+
+def test_tls_flags_and_bad_files(tls_host: TLSHost, tmp_path: Path) -> None:
+    """The same settings as flags work (loopback of the host namespace, unix socket beside it); a missing key
+    file stops the daemon with dockerd's words."""
+    certs = tls_host.certs
+    missing = _daemon(["-H", "tcp://127.0.0.1:2376", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+                       "--tlscert", str(certs / "server-cert.pem"), "--tlskey", str(tmp_path / "nokey.pem")],
+                      tmp_path, tls_host.lan.hosts[0].prefix())
+    output = missing.communicate(timeout=60)[0].decode()
+    assert missing.returncode == 1
+    assert f"invalid TLS configuration: Could not load X509 key pair: open {tmp_path}/nokey.pem" in output
+    flagged = _daemon(["-H", "tcp://127.0.0.1:2376", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+                       "--tlscert", str(certs / "server-cert.pem"), "--tlskey", str(certs / "server-key.pem")],
+                      tmp_path, tls_host.lan.hosts[0].prefix())
+    client = certs / "client"
+    try:
+        def answered() -> bool:
+            assert flagged.poll() is None, flagged.communicate()[0]
+            return tls_host.lan.hosts[0].run(
+                ["docker", "-H", "tcp://localhost:2376", "--tlsverify", "--tlscacert", str(client / "ca.pem"),
+                 "--tlscert", str(client / "cert.pem"), "--tlskey", str(client / "key.pem"), "version"],
+                env={**os.environ, "DOCKER_CONFIG": str(tls_host.home)}).returncode == 0
+        wait_for(answered, 30, "the flag-configured TLS daemon to answer")
+    finally:
+        flagged.send_signal(signal.SIGTERM)
+        flagged.communicate(timeout=60)
+    (tmp_path / "daemon.json").write_text('{"tlsverify": true}')
+    conflict = subprocess.run(DOCKYARD + ["daemon", "--tlsverify", "--config-file", str(tmp_path / "daemon.json"),
+                                          "--data-root", str(tmp_path / "data")], capture_output=True, timeout=60,
+                              cwd=REPO)
+    assert conflict.returncode == 1
+    assert b"specified both as a flag and in the configuration file: tlsverify" in conflict.stderr
