@@ -135,17 +135,15 @@ def test_build_events_and_push_over_tls(tls_host: TLSHost, tmp_path: Path) -> No
     tls_host.docker_ok("rmi", tag)
 
 
-def test_run_it_in_a_terminal_over_tls(tls_host: TLSHost) -> None:
+def shell_in_terminal(tls_host: TLSHost, client: list[str]) -> None:
+    """`<client> run -it --rm busybox sh` in tmux (in the switch namespace): a prompt, a pts, an answer, exit."""
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
     env.update(TERM="xterm", DOCKER_CONFIG=str(tls_host.home))
-    client = tls_host.certs / "client"
     term = Tmux(env)
     try:
-        term.start(" ".join(tls_host.lan.switch.prefix() + [
-            "docker", "-H", tls_host.url, "--tlsverify", "--tlscacert", str(client / "ca.pem"), "--tlscert",
-            str(client / "cert.pem"), "--tlskey", str(client / "key.pem"), "run", "-it", "--rm", "busybox", "sh"]))
+        term.start(" ".join(tls_host.lan.switch.prefix() + client + ["run", "-it", "--rm", "busybox", "sh"]))
         term.expect(r"/ #")
         term.type("tty; echo $((6*7))", "Enter")
         term.expect(r"/dev/pts/\d+\s+42")
@@ -153,6 +151,10 @@ def test_run_it_in_a_terminal_over_tls(tls_host: TLSHost) -> None:
         wait_for(term.dead, 20, "the client to end")
     finally:
         term.kill()
+
+
+def test_run_it_in_a_terminal_over_tls(tls_host: TLSHost) -> None:
+    shell_in_terminal(tls_host, ["docker", *_flags(tls_host)])
 
 
 def test_refused_without_a_certificate_or_with_another_cas(tls_host: TLSHost) -> None:
@@ -257,3 +259,71 @@ def test_tls_flags_and_bad_files(tls_host: TLSHost, tmp_path: Path) -> None:
                               cwd=REPO)
     assert conflict.returncode == 1
     assert b"specified both as a flag and in the configuration file: tlsverify" in conflict.stderr
+
+
+def _dockyard(tls_host: TLSHost, *args: str, env: dict[str, str] | None = None,
+              input: bytes | None = None) -> subprocess.CompletedProcess:
+    """Our CLI in the switch namespace (no DOCKER_* variables but those given)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    clean.update(env or {})
+    return tls_host.lan.switch.run(DOCKYARD + list(args), env=clean, input=input, cwd=REPO)
+
+
+def _flags(tls_host: TLSHost, folder: Path | None = None) -> list[str]:
+    folder = folder or tls_host.certs / "client"
+    return ["-H", tls_host.url, "--tlsverify", "--tlscacert", str(folder / "ca.pem"), "--tlscert",
+            str(folder / "cert.pem"), "--tlskey", str(folder / "key.pem")]
+
+
+def test_dockyard_cli_over_tls_with_flags(tls_host: TLSHost, tmp_path: Path) -> None:
+    ran = _dockyard(tls_host, *_flags(tls_host), "run", "--rm", "busybox", "echo", "dockyard tls")
+    assert ran.returncode == 0 and ran.stdout == b"dockyard tls\n", ran
+    # our half-close over TLS (close_notify) keeps the answer coming after stdin ends
+    piped = _dockyard(tls_host, *_flags(tls_host), "run", "--rm", "-i", "busybox", "sh", "-c",
+                      "cat; sleep 0.3; echo after eof", input=b"piped\n")
+    assert piped.returncode == 0 and piped.stdout == b"piped\nafter eof\n", piped
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo from-build > /b\nCMD cat /b\n")
+    tag = unique("tlsbuild")
+    built = _dockyard(tls_host, *_flags(tls_host), "build", "-q", "-t", tag, str(tmp_path))
+    assert built.returncode == 0, built
+    assert tls_host.docker_ok("run", "--rm", tag) == "from-build"
+    tls_host.docker_ok("rmi", tag)
+
+
+def test_dockyard_cli_tls_from_the_environment_and_default_files(tls_host: TLSHost, tmp_path: Path) -> None:
+    client = tls_host.certs / "client"
+    by_env = _dockyard(tls_host, "version", "--format", "{{.Server.Os}}", env={
+        "DOCKER_HOST": tls_host.url, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(client)})
+    assert by_env.returncode == 0 and by_env.stdout == b"linux\n", by_env
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        shutil.copy(client / name, home / ".docker" / name)
+    by_default = _dockyard(tls_host, "-H", tls_host.url, "--tlsverify", "ps", "-q", env={"HOME": str(home)})
+    assert by_default.returncode == 0, by_default
+
+
+def test_dockyard_cli_tls_errors_read_like_dockers(tls_host: TLSHost) -> None:
+    client = tls_host.certs / "client"
+    address = tls_host.lan.hosts[0].address
+    no_cert = _dockyard(tls_host, "-H", tls_host.url, "--tlsverify", "--tlscacert", str(client / "ca.pem"), "ps")
+    assert no_cert.returncode == 1
+    assert no_cert.stderr.decode() == (f'error during connect: Get "https://{address}:2376/_ping": '
+                                       "remote error: tls: certificate required\n")
+    wrong_ca = _dockyard(tls_host, "-H", tls_host.url, "--tlsverify", "--tlscacert",  # trusting another CA
+                         str(tls_host.stranger.parent / "ca.pem"), "--tlscert", str(client / "cert.pem"),
+                         "--tlskey", str(client / "key.pem"), "ps")
+    wrong_ca_text = wrong_ca.stderr.decode()
+    assert wrong_ca.returncode == 1
+    assert "tls: failed to verify certificate: x509: certificate signed by unknown authority" in wrong_ca_text
+    plain = _dockyard(tls_host, "-H", tls_host.url, "ps")
+    assert plain.returncode == 1
+    assert plain.stderr == b"Error response from daemon: Client sent an HTTP request to an HTTPS server.\n"
+    missing = _dockyard(tls_host, "-H", tls_host.url, "--tlsverify", "--tlscacert", "/nonexistent/ca.pem", "ps")
+    assert missing.returncode == 1
+    assert missing.stderr == (b"Failed to initialize: unable to resolve docker endpoint: open /nonexistent/ca.pem: "
+                              b"no such file or directory\n")
+
+
+def test_dockyard_run_it_over_tls(tls_host: TLSHost) -> None:
+    shell_in_terminal(tls_host, DOCKYARD + _flags(tls_host))

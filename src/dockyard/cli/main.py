@@ -7,6 +7,10 @@ import sys
 
 from dockyard.cli.flags import PROG, Command, Flag, HelpRequested, UsageError, check_arg_count, parse_args
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.client.endpoint import Endpoint
+
 # command path -> (module, attribute); only the chosen module is imported.
 _C = "dockyard.cli.containers"
 _R = "dockyard.cli.run"
@@ -56,6 +60,10 @@ GLOBAL_FLAGS = [
     Flag("config", "", "string", help="Location of client config files"),
     Flag("context", "c", "string", help="Name of the context to use to connect to the daemon"),
     Flag("tls", "", "bool", help="Use TLS; implied by --tlsverify"),
+    Flag("tlsverify", "", "bool", help="Use TLS and verify the remote"),
+    Flag("tlscacert", "", "string", help='Trust certs signed only by this CA (default "~/.docker/ca.pem")'),
+    Flag("tlscert", "", "string", help='Path to TLS certificate file (default "~/.docker/cert.pem")'),
+    Flag("tlskey", "", "string", help='Path to TLS key file (default "~/.docker/key.pem")'),
     Flag("version", "v", "bool", help="Print version information and quit"),
 ]
 _V, _D = "dockyard.cli.volumes", "dockyard.cli.disk"
@@ -125,14 +133,33 @@ def main(argv: list[str] | None = None) -> int:
     module_name, attr = COMMANDS[key]
     module = __import__(module_name, fromlist=[attr])
     cmd: Command = getattr(module, attr)
-    hosts = gopts["host"]
-    host = hosts[-1] if isinstance(hosts, list) and hosts else None
     if gopts["debug"]:
         os.environ["DOCKYARD_DEBUG"] = "1"
-    return run_command(cmd, key, cmd_args, host)
+    consumed = args[:len(args) - len(rest)]
+    endpoint = _endpoint(gopts, any(a.startswith("--tlsverify") for a in consumed))
+    from dockyard.client.endpoint import missing_file
+    problem = missing_file(endpoint.tls) if endpoint.tls is not None else None
+    if problem:
+        sys.stderr.write(f"Failed to initialize: {problem}\n")
+        return 1
+    return run_command(cmd, key, cmd_args, endpoint)
 
 
-def run_command(cmd: Command, key: str, cmd_args: list[str], host: str | None) -> int:
+def _endpoint(gopts: dict[str, object], verify_given: bool) -> "Endpoint":
+    """The daemon to talk to: -H (or DOCKER_HOST, or the default socket) with the --tls* flags."""
+    from dockyard.client.api import resolve_host
+    from dockyard.client.endpoint import Endpoint, TLSFlags, tcp_default_port, tls_options
+
+    hosts = gopts["host"]
+    flags = TLSFlags(bool(gopts["tls"]), bool(gopts["tlsverify"]) if verify_given else None,
+                     gopts["tlscacert"] or None, gopts["tlscert"] or None,  # type: ignore[arg-type]
+                     gopts["tlskey"] or None)  # type: ignore[arg-type]
+    tls = tls_options(flags)
+    host = resolve_host(hosts[-1] if isinstance(hosts, list) and hosts else None)
+    return Endpoint(tcp_default_port(host, tls is not None), tls)
+
+
+def run_command(cmd: Command, key: str, cmd_args: list[str], endpoint: "Endpoint | None") -> int:
     """Parse a command's flags and run it, mapping errors to docker's messages and exit codes."""
     from dockyard.cli.context import Context, run_guarded
     try:
@@ -146,5 +173,5 @@ def run_command(cmd: Command, key: str, cmd_args: list[str], host: str | None) -
         sys.stderr.write(f"{prefix}{exc}\n\n{cmd.usage_line()}\n\n"
                          f"{'See' if exc.status == 1 else 'Run'} '{PROG} {key} --help' for more information\n")
         return exc.status
-    ctx = Context(host, key)
+    ctx = Context(endpoint, key)
     return run_guarded(cmd, ctx, opts, positional)

@@ -10,6 +10,8 @@ TYPE_CHECKING = False  # typing costs ~7 ms of start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Iterator
 
+    from dockyard.client.endpoint import TLSOptions
+
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 
 
@@ -130,15 +132,48 @@ class Response:
 
 
 class Transport:
-    """Opens one connection per request to a daemon address."""
+    """Opens one connection per request to a daemon address (TLS over tcp when `tls` is given)."""
 
-    def __init__(self, host: str, timeout: float | None = None) -> None:
+    def __init__(self, host: str, timeout: float | None = None, tls: "TLSOptions | None" = None) -> None:
         self.host = host
         self.family, self.address = parse_host(host)
         self.timeout = timeout
+        self.tls = tls if self.family == "tcp" else None
+        self._tls_context: object = None
 
-    def connect(self) -> socket.socket:
-        """A connected socket, or ConnectionFailed with Docker's wording."""
+    def connect(self, method: str = "GET", target: str = "/") -> socket.socket:
+        """A connected socket (through TLS when configured), or ConnectionFailed with Docker's wording."""
+        if self.tls is None:
+            return self._connect_raw()
+        from dockyard.client import tlsconn
+        if self._tls_context is None:
+            try:
+                self._tls_context = tlsconn.context_for(self.tls)
+            except tlsconn.TLSFailed as unusable:
+                raise ConnectionFailed(str(unusable)) from None
+        sock = self._connect_raw()
+        try:
+            return tlsconn.wrap(sock, self._tls_context, str(self.address[0]))  # type: ignore[arg-type]
+        except tlsconn.TLSFailed as failed:
+            sock.close()
+            raise self._tls_failure(method, target, str(failed)) from None
+        except OSError as exc:
+            raise ConnectionFailed(f"error during connect: {exc}") from None
+
+    def _check_relay(self, sock: socket.socket, status_line: bytes, method: str, target: str) -> None:
+        """No answer over TLS: say why, as the docker CLI does (a refused client certificate)."""
+        failure = getattr(sock, "failure", None)
+        if not status_line and failure:
+            sock.close()
+            raise self._tls_failure(method, target, failure)
+
+    def _tls_failure(self, method: str, target: str, reason: str) -> ConnectionFailed:
+        """Go's url.Error wording: `error during connect: Get "https://host:port/path": reason`."""
+        return ConnectionFailed(f'error during connect: {method.capitalize()} '
+                                f'"https://{self.address[0]}:{self.address[1]}{target}": {reason}')
+
+    def _connect_raw(self) -> socket.socket:
+        """A connected unix or tcp socket."""
         try:
             if self.family == "unix":
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -161,7 +196,7 @@ class Transport:
     def request(self, method: str, target: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, upgrade: bool = False) -> Response:
         """Send one request and read the status line and headers of the answer."""
-        sock = self.connect()
+        sock = self.connect(method, target)
         host_header = "api.moby.localhost" if self.family == "unix" else "%s:%d" % self.address  # type: ignore[str-format]
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}", "User-Agent: Docker-Client/dockyard"]
         for key, value in (headers or {}).items():
@@ -182,12 +217,13 @@ class Transport:
         except OSError as exc:
             sock.close()
             raise ConnectionFailed(f"error during connect: {exc}") from None
+        self._check_relay(sock, status_line, method, target)
         return _read_head(sock, reader, status_line)
 
     def request_stream(self, method: str, target: str, body: Iterator[bytes],
                        headers: dict[str, str] | None = None) -> Response:
         """Send a request whose body is streamed with chunked transfer encoding."""
-        sock = self.connect()
+        sock = self.connect(method, target)
         lines = [f"{method} {target} HTTP/1.1", "Host: api.moby.localhost", "User-Agent: Docker-Client/dockyard",
                  "Transfer-Encoding: chunked"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
@@ -202,6 +238,7 @@ class Transport:
         except OSError as exc:
             sock.close()
             raise ConnectionFailed(f"error during connect: {exc}") from None
+        self._check_relay(sock, status_line, method, target)
         return _read_head(sock, reader, status_line)
 
 
