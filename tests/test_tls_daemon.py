@@ -23,8 +23,6 @@ from netns_hosts import Lan, NetnsDaemon, entered, leftovers
 from registry_fixtures import wait_http
 from test_tty_exec import Tmux
 
-from dockyard.util.certgen import create_all
-
 PREFIX = "dytls"
 pytestmark = pytest.mark.skipif(shutil.which("nsenter") is None or shutil.which("ip") is None,
                                 reason="nsenter(1) and ip(8) are needed for namespace hosts")
@@ -70,8 +68,10 @@ def tls_host() -> Iterator[TLSHost]:
     base = Path(tempfile.mkdtemp(prefix="dytls-"))
     with Lan(PREFIX, 1) as lan:
         host = lan.hosts[0]
-        create_all(base / "certs", [host.address, "localhost"])
-        create_all(base / "other", [host.address])
+        for folder, names in (("certs", [host.address, "localhost"]), ("other", [host.address])):
+            made = subprocess.run(DOCKYARD + ["tls", "create", "--dir", str(base / folder), *names], cwd=REPO,
+                                  capture_output=True, timeout=60)
+            assert made.returncode == 0, made
         registry_root = base / "registry"
         registry_root.mkdir()
         registry = subprocess.Popen(lan.switch.prefix() + DOCKYARD + [
@@ -192,6 +192,24 @@ def test_docker_sdk_with_tls_config(tls_host: TLSHost, monkeypatch: pytest.Monke
             good.close()
         with pytest.raises(docker.errors.DockerException, match="CERTIFICATE_REQUIRED"):
             docker.DockerClient(base_url=base_url, tls=TLSConfig(ca_cert=str(client_dir / "ca.pem"), verify=True))
+
+
+def test_tls_create_writes_keys_0600_and_reuses_its_ca(tls_host: TLSHost, tmp_path: Path) -> None:
+    certs = tls_host.certs
+    for key in (certs / "ca-key.pem", certs / "server-key.pem", certs / "client/key.pem"):
+        assert key.stat().st_mode & 0o777 == 0o600, key
+    assert (certs / "client").stat().st_mode & 0o777 == 0o700
+    for name in ("ca.pem", "ca-key.pem"):  # a second client of the same CA, made elsewhere
+        shutil.copy(certs / name, tmp_path / name)
+    again = subprocess.run(DOCKYARD + ["tls", "create", "--dir", str(tmp_path), "--client-name", "second",
+                                       tls_host.lan.hosts[0].address], cwd=REPO, capture_output=True, timeout=60)
+    assert again.returncode == 0, again
+    assert (tmp_path / "ca.pem").read_bytes() == (certs / "ca.pem").read_bytes()
+    second = tls_host.docker("ps", "-q", certs=tmp_path / "client")
+    assert second.returncode == 0, second
+    refused = subprocess.run(DOCKYARD + ["tls", "create", "--dir", str(tmp_path / "x"), "--days", "0", "x"], cwd=REPO,
+                             capture_output=True, timeout=60)
+    assert refused.returncode == 1 and b"--days must be a positive number of days" in refused.stderr
 
 
 def _daemon(args: list[str], base: Path, netns: list[str] | None = None) -> subprocess.Popen:

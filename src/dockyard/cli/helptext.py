@@ -38,6 +38,7 @@ DESCRIPTIONS = {
 GROUP_DESCRIPTIONS = {
     "builder": "Manage builds", "container": "Manage containers", "image": "Manage images",
     "network": "Manage networks", "system": "Manage Docker", "volume": "Manage volumes",
+    "tls": "Make certificates for a TLS daemon and its clients",
 }
 
 _OBJECTS = {"container": "containers", "image": "images", "network": "networks", "volume": "volumes"}
@@ -55,6 +56,7 @@ def _sub_description(group: str, sub: str) -> str:
         ("network", "prune"): "Remove all unused networks", ("volume", "prune"): "Remove all unused local volumes",
         ("system", "prune"): "Remove unused data", ("system", "df"): "Show docker disk usage",
         ("builder", "prune"): "Remove build cache",
+        ("tls", "create"): "Make a CA, a server certificate and a client certificate",
     }
     if (group, sub) in special:
         return special[(group, sub)]

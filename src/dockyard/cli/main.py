@@ -70,7 +70,8 @@ _V, _D = "dockyard.cli.volumes", "dockyard.cli.disk"
 for _name in ("create", "ls", "list", "inspect", "rm", "remove", "prune"):
     COMMANDS["volume " + _name] = (_V, {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
 COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE")})
-GROUPS = ("container", "image", "system", "builder", "network", "volume")
+COMMANDS["tls create"] = ("dockyard.cli.tlscmd", "CREATE")
+GROUPS = ("container", "image", "system", "builder", "network", "volume", "tls")
 
 
 def _usage() -> str:
