@@ -345,3 +345,87 @@ def test_dockyard_cli_tls_errors_read_like_dockers(tls_host: TLSHost) -> None:
 
 def test_dockyard_run_it_over_tls(tls_host: TLSHost) -> None:
     shell_in_terminal(tls_host, DOCKYARD + _flags(tls_host))
+
+
+def _both(tls_host: TLSHost, config: Path, *args: str, cli: str = "dockyard",
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`dockyard` or `docker` in the switch namespace with DOCKER_CONFIG=config (no other DOCKER_* variable)."""
+    argv = DOCKYARD + list(args) if cli == "dockyard" else ["docker", *args]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    clean.update(DOCKER_CONFIG=str(config), **(env or {}))
+    return tls_host.lan.switch.run(argv, env=clean, cwd=REPO)
+
+
+def _ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
+    return result.stdout.decode()
+
+
+def _docker_spec(tls_host: TLSHost) -> str:
+    client = tls_host.certs / "client"
+    return f"host={tls_host.url},ca={client / 'ca.pem'},cert={client / 'cert.pem'},key={client / 'key.pem'}"
+
+
+def test_context_made_by_docker_works_in_dockyard(tls_host: TLSHost, tmp_path: Path) -> None:
+    _ok(_both(tls_host, tmp_path, "context", "create", "remote", "--description", "netns host",
+              "--docker", _docker_spec(tls_host), cli="docker"))
+    assert _ok(_both(tls_host, tmp_path, "--context", "remote", "run", "--rm", "busybox", "echo", "by context")) \
+        == "by context\n"
+    assert _ok(_both(tls_host, tmp_path, "version", "--format", "{{.Server.Os}}",
+                     env={"DOCKER_CONTEXT": "remote"})) == "linux\n"
+    _ok(_both(tls_host, tmp_path, "context", "use", "remote", cli="docker"))
+    assert _ok(_both(tls_host, tmp_path, "context", "show")) == "remote\n"
+    assert _ok(_both(tls_host, tmp_path, "ps", "-a", "--format", "{{.Names}}")) is not None  # currentContext
+    listed = _ok(_both(tls_host, tmp_path, "context", "ls")).splitlines()
+    assert listed[0].split() == ["NAME", "DESCRIPTION", "DOCKER", "ENDPOINT", "ERROR"]
+    remote = next(line for line in listed if line.startswith("remote"))
+    assert remote.split()[:2] == ["remote", "*"] and tls_host.url in remote and "netns host" in remote
+    inspected = json.loads(_ok(_both(tls_host, tmp_path, "context", "inspect", "remote")))
+    assert inspected[0]["TLSMaterial"] == {"docker": ["ca.pem", "cert.pem", "key.pem"]}
+    assert inspected[0]["Endpoints"]["docker"] == {"Host": tls_host.url, "SkipTLSVerify": False}
+
+
+def test_context_made_by_dockyard_works_in_docker(tls_host: TLSHost, tmp_path: Path) -> None:
+    made = _both(tls_host, tmp_path, "context", "create", "mine", "--docker", _docker_spec(tls_host))
+    assert made.returncode == 0 and made.stdout == b"mine\n" and made.stderr == b'Successfully created context "mine"\n'
+    assert _ok(_both(tls_host, tmp_path, "--context", "mine", "run", "--rm", "busybox", "echo", "from docker",
+                     cli="docker")) == "from docker\n"
+    used = _both(tls_host, tmp_path, "context", "use", "mine")
+    assert used.stderr == b'Current context is now "mine"\n'
+    assert json.loads((tmp_path / "config.json").read_text())["currentContext"] == "mine"
+    assert _ok(_both(tls_host, tmp_path, "context", "show", cli="docker")) == "mine\n"
+    _ok(_both(tls_host, tmp_path, "ps", cli="docker"))
+    key_dir = tmp_path / "contexts/tls" / __import__("hashlib").sha256(b"mine").hexdigest() / "docker"
+    assert (key_dir / "key.pem").stat().st_mode & 0o777 == 0o600
+    # export from ours, import into docker's, and back
+    _ok(_both(tls_host, tmp_path, "context", "export", "mine", str(tmp_path / "mine.tar")))
+    _ok(_both(tls_host, tmp_path, "context", "import", "again", str(tmp_path / "mine.tar"), cli="docker"))
+    _ok(_both(tls_host, tmp_path, "--context", "again", "version", cli="docker"))
+    _ok(_both(tls_host, tmp_path, "context", "export", "again", str(tmp_path / "again.tar"), cli="docker"))
+    _ok(_both(tls_host, tmp_path, "context", "import", "third", str(tmp_path / "again.tar")))
+    _ok(_both(tls_host, tmp_path, "--context", "third", "ps"))
+    _ok(_both(tls_host, tmp_path, "context", "update", "third", "--description", "updated"))
+    assert "updated" in _ok(_both(tls_host, tmp_path, "context", "ls", cli="docker"))
+    in_use = _both(tls_host, tmp_path, "context", "rm", "mine")
+    assert in_use.returncode == 1 and in_use.stderr == b'context "mine" is in use, set -f flag to force remove\n'
+    assert _ok(_both(tls_host, tmp_path, "context", "rm", "-f", "mine", "again", "third")) == "mine\nagain\nthird\n"
+    assert "currentContext" not in json.loads((tmp_path / "config.json").read_text())
+    assert _ok(_both(tls_host, tmp_path, "context", "ls", "-q", cli="docker")) == "default\n"
+
+
+def test_context_errors(tls_host: TLSHost, tmp_path: Path) -> None:
+    down = f"tcp://{tls_host.lan.switch.address}:9"  # nothing listens there
+    _ok(_both(tls_host, tmp_path, "context", "create", "down", "--docker", f"host={down}"))
+    refused = _both(tls_host, tmp_path, "--context", "down", "ps")
+    assert refused.returncode == 1
+    assert refused.stderr.decode() == f"Cannot connect to the Docker daemon at {down}. Is the docker daemon running?\n"
+    missing = _both(tls_host, tmp_path, "--context", "nope", "ps")
+    assert missing.returncode == 1
+    assert missing.stderr.decode().startswith('Failed to initialize: unable to resolve docker endpoint: context "nope": '
+                                              "context not found: open ")
+    both = _both(tls_host, tmp_path, "--context", "down", "-H", tls_host.url, "ps")
+    assert both.returncode == 1 and both.stderr == b"conflicting options: cannot specify both --host and --context\n"
+    bad = _both(tls_host, tmp_path, "context", "create", "-bad")
+    assert bad.returncode != 0
+    taken = _both(tls_host, tmp_path, "context", "create", "down", "--docker", f"host={down}")
+    assert taken.returncode == 1 and taken.stderr == b'context "down" already exists\n'

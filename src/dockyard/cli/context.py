@@ -36,6 +36,7 @@ class Context:
     def __init__(self, endpoint: "Endpoint | None", key: str) -> None:
         self.endpoint = endpoint
         self.key = key
+        self.context_flag: str | None = None  # --context as given (the context commands show and mark it)
         self._api: APIClient | None = None
         self.stdout = sys.stdout
         self.stderr = sys.stderr

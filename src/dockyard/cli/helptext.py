@@ -38,7 +38,7 @@ DESCRIPTIONS = {
 GROUP_DESCRIPTIONS = {
     "builder": "Manage builds", "container": "Manage containers", "image": "Manage images",
     "network": "Manage networks", "system": "Manage Docker", "volume": "Manage volumes",
-    "tls": "Make certificates for a TLS daemon and its clients",
+    "tls": "Make certificates for a TLS daemon and its clients", "context": "Manage contexts",
 }
 
 _OBJECTS = {"container": "containers", "image": "images", "network": "networks", "volume": "volumes"}
@@ -57,6 +57,12 @@ def _sub_description(group: str, sub: str) -> str:
         ("system", "prune"): "Remove unused data", ("system", "df"): "Show docker disk usage",
         ("builder", "prune"): "Remove build cache",
         ("tls", "create"): "Make a CA, a server certificate and a client certificate",
+        ("context", "create"): "Create a context", ("context", "use"): "Set the current docker context",
+        ("context", "show"): "Print the name of the current context", ("context", "update"): "Update a context",
+        ("context", "export"): "Export a context to a tar archive FILE or a tar stream on STDOUT.",
+        ("context", "import"): "Import a context from a tar or zip file",
+        ("context", "ls"): "List contexts", ("context", "rm"): "Remove one or more contexts",
+        ("context", "inspect"): "Display detailed information on one or more contexts",
     }
     if (group, sub) in special:
         return special[(group, sub)]

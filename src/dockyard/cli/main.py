@@ -71,7 +71,9 @@ for _name in ("create", "ls", "list", "inspect", "rm", "remove", "prune"):
     COMMANDS["volume " + _name] = (_V, {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
 COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE")})
 COMMANDS["tls create"] = ("dockyard.cli.tlscmd", "CREATE")
-GROUPS = ("container", "image", "system", "builder", "network", "volume", "tls")
+for _name in ("create", "ls", "list", "use", "show", "inspect", "update", "rm", "remove", "export", "import"):
+    COMMANDS["context " + _name] = ("dockyard.cli.contexts", {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
+GROUPS = ("container", "image", "system", "builder", "network", "volume", "tls", "context")
 
 
 def _usage() -> str:
@@ -137,30 +139,47 @@ def main(argv: list[str] | None = None) -> int:
     if gopts["debug"]:
         os.environ["DOCKYARD_DEBUG"] = "1"
     consumed = args[:len(args) - len(rest)]
-    endpoint = _endpoint(gopts, any(a.startswith("--tlsverify") for a in consumed))
-    from dockyard.client.endpoint import missing_file
-    problem = missing_file(endpoint.tls) if endpoint.tls is not None else None
-    if problem:
-        sys.stderr.write(f"Failed to initialize: {problem}\n")
+    if gopts["config"]:
+        os.environ["DOCKER_CONFIG"] = str(gopts["config"])
+    if gopts["context"] and gopts["host"]:
+        sys.stderr.write("conflicting options: cannot specify both --host and --context\n")
         return 1
-    return run_command(cmd, key, cmd_args, endpoint)
+    try:
+        endpoint = _endpoint(gopts, any(a.startswith("--tlsverify") for a in consumed))
+    except ValueError as problem:
+        sys.stderr.write(f"Failed to initialize: unable to resolve docker endpoint: {problem}\n")
+        return 1
+    return run_command(cmd, key, cmd_args, endpoint, str(gopts["context"] or "") or None)
 
 
 def _endpoint(gopts: dict[str, object], verify_given: bool) -> "Endpoint":
-    """The daemon to talk to: -H (or DOCKER_HOST, or the default socket) with the --tls* flags."""
+    """The daemon to talk to: a context (--context, DOCKER_CONTEXT, config.json's currentContext) or -H (or
+    DOCKER_HOST, or the default socket) with the --tls* flags; ValueError says why it cannot be used."""
+    from dockyard.cli.contexts import current_name
     from dockyard.client.api import resolve_host
-    from dockyard.client.endpoint import Endpoint, TLSFlags, tcp_default_port, tls_options
+    from dockyard.client.endpoint import Endpoint, TLSFlags, missing_file, tcp_default_port, tls_options
 
     hosts = gopts["host"]
+    name = current_name(gopts["context"] or None, bool(hosts))  # type: ignore[arg-type]
+    if name != "default":
+        from dockyard.client.contextstore import ContextError, ContextStore, endpoint_of
+        try:
+            return endpoint_of(ContextStore(), name)
+        except ContextError as bad:
+            raise ValueError(str(bad)) from None
     flags = TLSFlags(bool(gopts["tls"]), bool(gopts["tlsverify"]) if verify_given else None,
                      gopts["tlscacert"] or None, gopts["tlscert"] or None,  # type: ignore[arg-type]
                      gopts["tlskey"] or None)  # type: ignore[arg-type]
     tls = tls_options(flags)
+    problem = missing_file(tls) if tls is not None else None
+    if problem:
+        raise ValueError(problem)
     host = resolve_host(hosts[-1] if isinstance(hosts, list) and hosts else None)
     return Endpoint(tcp_default_port(host, tls is not None), tls)
 
 
-def run_command(cmd: Command, key: str, cmd_args: list[str], endpoint: "Endpoint | None") -> int:
+def run_command(cmd: Command, key: str, cmd_args: list[str], endpoint: "Endpoint | None",
+                context_flag: str | None = None) -> int:
     """Parse a command's flags and run it, mapping errors to docker's messages and exit codes."""
     from dockyard.cli.context import Context, run_guarded
     try:
@@ -175,4 +194,5 @@ def run_command(cmd: Command, key: str, cmd_args: list[str], endpoint: "Endpoint
                          f"{'See' if exc.status == 1 else 'Run'} '{PROG} {key} --help' for more information\n")
         return exc.status
     ctx = Context(endpoint, key)
+    ctx.context_flag = context_flag
     return run_guarded(cmd, ctx, opts, positional)

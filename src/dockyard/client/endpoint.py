@@ -66,7 +66,7 @@ def missing_file(tls: TLSOptions) -> str | None:
     """The docker CLI's start-up error for a TLS file that does not exist, or None."""
     for path in ((tls.ca if tls.verify else None), tls.cert, tls.key):
         if path is not None and not os.path.exists(path):
-            return f"unable to resolve docker endpoint: open {path}: no such file or directory"
+            return f"open {path}: no such file or directory"
     return None
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from dockyard.client.endpoint import TLSOptions
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
+CONNECT_TIMEOUT = 30.0  # seconds to reach a tcp daemon (the docker CLI's dial timeout), then no limit
 
 
 class ConnectionFailed(Exception):
@@ -180,7 +181,8 @@ class Transport:
                 sock.settimeout(self.timeout)
                 sock.connect(self.address)  # type: ignore[arg-type]
             else:
-                sock = socket.create_connection(self.address, timeout=self.timeout)  # type: ignore[arg-type]
+                sock = socket.create_connection(self.address, timeout=self.timeout or CONNECT_TIMEOUT)  # type: ignore[arg-type]
+                sock.settimeout(self.timeout)
         except OSError as exc:
             if self.family == "unix" and isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
                 raise ConnectionFailed(
