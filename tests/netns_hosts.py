@@ -17,12 +17,13 @@ import contextlib
 import ctypes
 import os
 import secrets
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from daemon_harness import Daemon
+from daemon_harness import Daemon, destroy
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -145,6 +146,73 @@ class NetnsDaemon(Daemon):
         return self.netns.prefix() + super().command() + self.extra_args
 
 
+def retire(daemon: Daemon, base: Path) -> None:
+    """End a test daemon: its containers removed (when it still runs), stopped, state and `base` deleted."""
+    try:
+        if daemon.process is not None:
+            daemon.remove_all_containers()
+    finally:
+        destroy(daemon)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def leftovers(prefix: str) -> list[str]:
     """Namespaces of ours still present (for teardown assertions)."""
     return sorted(p.name for p in NETNS_DIR.glob(f"{prefix}-*")) if NETNS_DIR.exists() else []
+
+
+class SshServer:
+    """An sshd inside a host namespace, on its LAN address, with a key pair made for the test; clients get an
+    `ssh` wrapper (first on PATH) that uses that key and trusts only that host key. Nothing outside `base` is
+    touched except /run/sshd (sshd's privilege separation directory), made and removed if it was missing."""
+
+    PRIVSEP = Path("/run/sshd")
+
+    def __init__(self, host: Netns, base: Path, session_env: dict[str, str]) -> None:
+        self.host = host
+        self.base = base
+        self.session_env = session_env
+        self.process: subprocess.Popen | None = None
+        self.made_privsep = False
+
+    @property
+    def bin_dir(self) -> Path:
+        """Put this first on a client's PATH."""
+        return self.base / "bin"
+
+    def start(self) -> None:
+        base = self.base
+        base.mkdir(parents=True, exist_ok=True)
+        for key in ("host_ed25519", "id_ed25519"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / key)], check=True,
+                           capture_output=True, timeout=30)
+        (base / "authorized_keys").write_text((base / "id_ed25519.pub").read_text())
+        host_key = (base / "host_ed25519.pub").read_text().split()
+        (base / "known_hosts").write_text(f"{self.host.address} {host_key[0]} {host_key[1]}\n")
+        env_line = " ".join(f"{k}={v}" for k, v in self.session_env.items())
+        (base / "sshd_config").write_text(
+            f"ListenAddress {self.host.address}:22\nHostKey {base}/host_ed25519\nPidFile {base}/sshd.pid\n"
+            f"AuthorizedKeysFile {base}/authorized_keys\nPermitRootLogin prohibit-password\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            f"SetEnv {env_line}\n")
+        (base / "ssh_config").write_text(
+            f"Host *\n  IdentityFile {base}/id_ed25519\n  IdentitiesOnly yes\n  UserKnownHostsFile {base}/known_hosts\n"
+            "  StrictHostKeyChecking yes\n  BatchMode yes\n")
+        self.bin_dir.mkdir(exist_ok=True)
+        wrapper = self.bin_dir / "ssh"
+        wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {base}/ssh_config "$@"\n')
+        wrapper.chmod(0o755)
+        if not self.PRIVSEP.exists():
+            self.PRIVSEP.mkdir(mode=0o755)
+            self.made_privsep = True
+        self.process = subprocess.Popen(self.host.prefix() + ["/usr/sbin/sshd", "-D", "-f", str(base / "sshd_config"),
+                                                              "-E", str(base / "sshd.log")])
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)
+        self.process = None
+        if self.made_privsep:
+            self.PRIVSEP.rmdir()
+            self.made_privsep = False

@@ -57,6 +57,7 @@ def _sub_description(group: str, sub: str) -> str:
         ("system", "prune"): "Remove unused data", ("system", "df"): "Show docker disk usage",
         ("builder", "prune"): "Remove build cache",
         ("tls", "create"): "Make a CA, a server certificate and a client certificate",
+        ("system", "dial-stdio"): "Proxy the stdio stream to the daemon connection",
         ("context", "create"): "Create a context", ("context", "use"): "Set the current docker context",
         ("context", "show"): "Print the name of the current context", ("context", "update"): "Update a context",
         ("context", "export"): "Export a context to a tar archive FILE or a tar stream on STDOUT.",

@@ -69,7 +69,8 @@ GLOBAL_FLAGS = [
 _V, _D = "dockyard.cli.volumes", "dockyard.cli.disk"
 for _name in ("create", "ls", "list", "inspect", "rm", "remove", "prune"):
     COMMANDS["volume " + _name] = (_V, {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
-COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE")})
+COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE"),
+                 "system dial-stdio": ("dockyard.cli.dialstdio", "DIAL_STDIO")})
 COMMANDS["tls create"] = ("dockyard.cli.tlscmd", "CREATE")
 for _name in ("create", "ls", "list", "use", "show", "inspect", "update", "rm", "remove", "export", "import"):
     COMMANDS["context " + _name] = ("dockyard.cli.contexts", {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))

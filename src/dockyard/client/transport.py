@@ -46,6 +46,10 @@ def parse_host(host: str) -> tuple[str, str | tuple[str, int]]:
         return "tcp", (name, int(port))
     if host.startswith("/"):
         return "unix", host
+    if host.startswith("ssh://"):
+        from dockyard.client.sshconn import parse_ssh
+        parse_ssh(host)
+        return "ssh", host
     raise ValueError(f"unable to parse docker host `{host}`")
 
 
@@ -162,19 +166,34 @@ class Transport:
             raise ConnectionFailed(f"error during connect: {exc}") from None
 
     def _check_relay(self, sock: socket.socket, status_line: bytes, method: str, target: str) -> None:
-        """No answer over TLS: say why, as the docker CLI does (a refused client certificate)."""
-        failure = getattr(sock, "failure", None)
-        if not status_line and failure:
+        """No answer over TLS or ssh: say why, as the docker CLI does (a refused client certificate, ssh's
+        exit status and message)."""
+        failure = getattr(sock, "failure", None) if not status_line else None
+        if failure:
             sock.close()
             raise self._tls_failure(method, target, failure)
 
+    def _broken(self, sock: socket.socket, exc: OSError, method: str, target: str) -> ConnectionFailed:
+        """The error for a connection that broke while sending or reading the head: the TLS or ssh reason when
+        there is one."""
+        failure = getattr(sock, "failure", None)
+        sock.close()
+        return self._tls_failure(method, target, failure) if failure else ConnectionFailed(
+            f"error during connect: {exc}")
+
     def _tls_failure(self, method: str, target: str, reason: str) -> ConnectionFailed:
         """Go's url.Error wording: `error during connect: Get "https://host:port/path": reason`."""
-        return ConnectionFailed(f'error during connect: {method.capitalize()} '
-                                f'"https://{self.address[0]}:{self.address[1]}{target}": {reason}')
+        url = "http://docker.example.com" if self.family == "ssh" else f"https://{self.address[0]}:{self.address[1]}"
+        return ConnectionFailed(f'error during connect: {method.capitalize()} "{url}{target}": {reason}')
 
     def _connect_raw(self) -> socket.socket:
-        """A connected unix or tcp socket."""
+        """A connected unix or tcp socket, or the pipe of an ssh command."""
+        if self.family == "ssh":
+            from dockyard.client.sshconn import connect
+            try:
+                return connect(self.host)
+            except OSError as exc:
+                raise ConnectionFailed(f"error during connect: {exc}") from None
         try:
             if self.family == "unix":
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -199,7 +218,7 @@ class Transport:
                 headers: dict[str, str] | None = None, upgrade: bool = False) -> Response:
         """Send one request and read the status line and headers of the answer."""
         sock = self.connect(method, target)
-        host_header = "api.moby.localhost" if self.family == "unix" else "%s:%d" % self.address  # type: ignore[str-format]
+        host_header = "api.moby.localhost" if self.family != "tcp" else "%s:%d" % self.address  # type: ignore[str-format]
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}", "User-Agent: Docker-Client/dockyard"]
         for key, value in (headers or {}).items():
             lines.append(f"{key}: {value}")
@@ -217,8 +236,7 @@ class Transport:
             reader = sock.makefile("rb")
             status_line = reader.readline()
         except OSError as exc:
-            sock.close()
-            raise ConnectionFailed(f"error during connect: {exc}") from None
+            raise self._broken(sock, exc, method, target) from None
         self._check_relay(sock, status_line, method, target)
         return _read_head(sock, reader, status_line)
 
@@ -238,8 +256,7 @@ class Transport:
             reader = sock.makefile("rb")
             status_line = reader.readline()
         except OSError as exc:
-            sock.close()
-            raise ConnectionFailed(f"error during connect: {exc}") from None
+            raise self._broken(sock, exc, method, target) from None
         self._check_relay(sock, status_line, method, target)
         return _read_head(sock, reader, status_line)
 
