@@ -58,7 +58,8 @@ GLOBAL_FLAGS = [
     Flag("debug", "D", "bool", help="Enable debug mode"),
     Flag("log-level", "l", "string", "info", help='Set the logging level ("debug", "info", "warn", "error", "fatal")'),
     Flag("config", "", "string", help="Location of client config files"),
-    Flag("context", "c", "string", help="Name of the context to use to connect to the daemon"),
+    Flag("context", "c", "list", help="Name of the context to use to connect to the daemon (several: ps, images, "
+         "info and events ask each and merge the answers)"),
     Flag("tls", "", "bool", help="Use TLS; implied by --tlsverify"),
     Flag("tlsverify", "", "bool", help="Use TLS and verify the remote"),
     Flag("tlscacert", "", "string", help='Trust certs signed only by this CA (default "~/.docker/ca.pem")'),
@@ -74,6 +75,10 @@ COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE"),
 COMMANDS["tls create"] = ("dockyard.cli.tlscmd", "CREATE")
 for _name in ("create", "ls", "list", "use", "show", "inspect", "update", "rm", "remove", "export", "import"):
     COMMANDS["context " + _name] = ("dockyard.cli.contexts", {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
+# Commands that take several --context (Dockyard's own): command key -> what is merged.
+MULTI_CONTEXT = {"ps": "ps", "container ls": "ps", "container list": "ps", "container ps": "ps", "images": "images",
+                 "image ls": "images", "image list": "images", "info": "info", "system info": "info",
+                 "events": "events", "system events": "events"}
 GROUPS = ("container", "image", "system", "builder", "network", "volume", "tls", "context")
 
 
@@ -145,12 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     if gopts["context"] and gopts["host"]:
         sys.stderr.write("conflicting options: cannot specify both --host and --context\n")
         return 1
+    contexts: list[str] = list(gopts["context"])  # type: ignore[call-overload]
+    if len(contexts) > 1 and key not in MULTI_CONTEXT:
+        sys.stderr.write("only ps, images, info and events accept several --context\n")
+        return 1
+    if key in MULTI_CONTEXT and (len(contexts) > 1 or any(a.startswith("--context") for a in cmd_args)):
+        from dockyard.cli.multicontext import extract_contexts
+        more, cmd_args = extract_contexts(cmd_args)
+        return run_command(cmd, key, cmd_args, None, contexts=contexts + more)
     try:
         endpoint = _endpoint(gopts, any(a.startswith("--tlsverify") for a in consumed))
     except ValueError as problem:
         sys.stderr.write(f"Failed to initialize: unable to resolve docker endpoint: {problem}\n")
         return 1
-    return run_command(cmd, key, cmd_args, endpoint, str(gopts["context"] or "") or None)
+    return run_command(cmd, key, cmd_args, endpoint, contexts=contexts)
 
 
 def _endpoint(gopts: dict[str, object], verify_given: bool) -> "Endpoint":
@@ -161,7 +174,7 @@ def _endpoint(gopts: dict[str, object], verify_given: bool) -> "Endpoint":
     from dockyard.client.endpoint import Endpoint, TLSFlags, missing_file, tcp_default_port, tls_options
 
     hosts = gopts["host"]
-    name = current_name(gopts["context"] or None, bool(hosts))  # type: ignore[arg-type]
+    name = current_name(gopts["context"][-1] if gopts["context"] else None, bool(hosts))  # type: ignore[index]
     if name != "default":
         from dockyard.client.contextstore import ContextError, ContextStore, endpoint_of
         try:
@@ -179,9 +192,23 @@ def _endpoint(gopts: dict[str, object], verify_given: bool) -> "Endpoint":
     return Endpoint(tcp_default_port(host, tls is not None), tls)
 
 
+def context_endpoint(name: str) -> "Endpoint | str":
+    """The endpoint of a named context (the default one from -H-less settings), or why it cannot be used."""
+    from dockyard.client.api import resolve_host
+    from dockyard.client.contextstore import ContextError, ContextStore, endpoint_of
+    from dockyard.client.endpoint import Endpoint
+    if name == "default":
+        return Endpoint(resolve_host(None), None, name)
+    try:
+        return endpoint_of(ContextStore(), name)
+    except ContextError as bad:
+        return str(bad)
+
+
 def run_command(cmd: Command, key: str, cmd_args: list[str], endpoint: "Endpoint | None",
-                context_flag: str | None = None) -> int:
-    """Parse a command's flags and run it, mapping errors to docker's messages and exit codes."""
+                contexts: list[str] | None = None) -> int:
+    """Parse a command's flags and run it (against each of several `contexts` when `endpoint` is None), mapping
+    errors to docker's messages and exit codes."""
     from dockyard.cli.context import Context, run_guarded
     try:
         opts, positional = parse_args(cmd.flags, cmd_args, cmd.interspersed)
@@ -195,5 +222,9 @@ def run_command(cmd: Command, key: str, cmd_args: list[str], endpoint: "Endpoint
                          f"{'See' if exc.status == 1 else 'Run'} '{PROG} {key} --help' for more information\n")
         return exc.status
     ctx = Context(endpoint, key)
-    ctx.context_flag = context_flag
+    ctx.context_flag = contexts[-1] if contexts else None
+    if endpoint is None and contexts:
+        from dockyard.cli import multicontext
+        return multicontext.run(cmd, key, MULTI_CONTEXT[key], opts, positional,
+                                [(n, context_endpoint(n)) for n in contexts], ctx)
     return run_guarded(cmd, ctx, opts, positional)
