@@ -93,15 +93,17 @@ def _rows(names: Iterable[str], texts: dict[str, str]) -> str:
     return "".join(f"  {name:<11} {texts[name]}\n" for name in names)
 
 
-def usage(prog: str, commands: Iterable[str], groups: Iterable[str]) -> str:
-    """The text of `dockyard --help` for these command keys ("ps", "container ls"...) and management groups."""
+def usage(prog: str, commands: Iterable[str], groups: Iterable[str], plugins: dict[str, str] | None = None) -> str:
+    """The text of `dockyard --help` for these command keys ("ps", "container ls"...), management groups and CLI
+    plugins (listed among the management commands with a "*", as docker does)."""
     top = sorted(name for name in commands if " " not in name)
     missing = [name for name in top if name not in DESCRIPTIONS]
     if missing:
         raise KeyError(f"commands without a help line: {missing}")
     common = [name for name in COMMON if name in top]
     rest = [name for name in top if name not in COMMON]
-    management = {**{g: GROUP_DESCRIPTIONS[g] for g in groups}, **OTHER_ENTRY_POINTS}
+    management = {**{g: GROUP_DESCRIPTIONS[g] for g in groups}, **OTHER_ENTRY_POINTS,
+                  **{f"{name}*": text for name, text in (plugins or {}).items()}}
     return (f"Usage:  {prog} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
             f"Common Commands:\n{_rows(common, DESCRIPTIONS)}\n"
             f"Management Commands:\n{_rows(sorted(management), management)}\n"

@@ -83,10 +83,12 @@ GROUPS = ("container", "image", "system", "builder", "network", "volume", "tls",
 
 
 def _usage() -> str:
-    """Top-level help."""
+    """Top-level help, with the CLI plugins found (marked "*" as docker does)."""
+    from dockyard.cli import plugins
     from dockyard.cli.helptext import usage
 
-    return usage(PROG, COMMANDS, GROUPS)
+    builtin = {name.split(" ", 1)[0] for name in COMMANDS} | set(GROUPS) | {"daemon", "registry"}
+    return usage(PROG, COMMANDS, GROUPS, plugins.listing(builtin))
 
 
 def _split_globals(argv: list[str]) -> tuple[dict[str, object], list[str]]:
@@ -127,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(group_usage(PROG, rest[0], COMMANDS))
         return 0
     found = _find(rest)
+    if found is None and rest and rest[0] not in GROUPS and not rest[0].startswith("-"):
+        from dockyard.cli import plugins
+        plugin = plugins.find(rest[0])
+        if plugin is not None:
+            plugins.run(plugin, args)
     if found is None:
         if not rest:
             sys.stdout.write(_usage())
