@@ -168,8 +168,9 @@ class SshServer:
 
     PRIVSEP = Path("/run/sshd")
 
-    def __init__(self, host: Netns, base: Path, session_env: dict[str, str]) -> None:
+    def __init__(self, host: Netns, base: Path, session_env: dict[str, str], port: int = 22) -> None:
         self.host = host
+        self.port = port
         self.base = base
         self.session_env = session_env
         self.process: subprocess.Popen | None = None
@@ -188,10 +189,11 @@ class SshServer:
                            capture_output=True, timeout=30)
         (base / "authorized_keys").write_text((base / "id_ed25519.pub").read_text())
         host_key = (base / "host_ed25519.pub").read_text().split()
-        (base / "known_hosts").write_text(f"{self.host.address} {host_key[0]} {host_key[1]}\n")
+        known_as = self.host.address if self.port == 22 else f"[{self.host.address}]:{self.port}"
+        (base / "known_hosts").write_text(f"{known_as} {host_key[0]} {host_key[1]}\n")
         env_line = " ".join(f"{k}={v}" for k, v in self.session_env.items())
         (base / "sshd_config").write_text(
-            f"ListenAddress {self.host.address}:22\nHostKey {base}/host_ed25519\nPidFile {base}/sshd.pid\n"
+            f"ListenAddress {self.host.address}:{self.port}\nHostKey {base}/host_ed25519\nPidFile {base}/sshd.pid\n"
             f"AuthorizedKeysFile {base}/authorized_keys\nPermitRootLogin prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             f"SetEnv {env_line}\n")
