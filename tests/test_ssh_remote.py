@@ -114,3 +114,15 @@ def test_dial_stdio_speaks_the_api_over_ssh(ssh_host: SshHost) -> None:
                                       "dial-stdio"], env=ssh_host.env(), input=request)
     assert answer.returncode == 0, answer
     assert answer.stdout.startswith(b"HTTP/1.1 200 OK\r\n") and answer.stdout.endswith(b"\r\n\r\nOK"), answer.stdout
+
+
+def test_one_ssh_connection_per_command(ssh_host: SshHost) -> None:
+    """The version ping and the command's request share one ssh connection (each costs a handshake)."""
+    log = ssh_host.sshd.base / "sshd.log"
+
+    def accepted() -> int:
+        return log.read_text().count("Accepted publickey")
+    before = accepted()
+    listed = ssh_host.run("dockyard", "ps")
+    assert listed.returncode == 0, listed
+    assert wait_for(lambda: accepted() > before, 10, "sshd to log the login") and accepted() == before + 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 TYPE_CHECKING = False  # typing costs ~7 ms of start-up; annotations are strings
 if TYPE_CHECKING:
-    from typing import Iterator
+    from typing import Callable, Iterator
 
     from dockyard.client.endpoint import TLSOptions
 
@@ -85,6 +85,8 @@ class Response:
         self.reason = reason
         self.headers = headers
         self._done = False
+        self._complete = False  # the whole framed body was read: the connection may carry another request
+        self.on_complete: "Callable[[socket.socket, object], None] | None" = None  # takes the connection back
 
     def chunks(self) -> Iterator[bytes]:
         """Yield body bytes as they arrive (chunked, Content-Length or until EOF)."""
@@ -101,6 +103,7 @@ class Response:
                 if size == 0:
                     while rd.readline() not in (b"\r\n", b"\n", b""):  # type: ignore[attr-defined]
                         pass
+                    self._complete = True
                     return
                 data = rd.read(size)  # type: ignore[attr-defined]
                 rd.readline()  # type: ignore[attr-defined]
@@ -113,7 +116,9 @@ class Response:
                     raise ProtocolError("unexpected EOF in body")
                 remaining -= len(data)
                 yield data
+            self._complete = True
         elif self.status in (204, 304) or self.status < 200:
+            self._complete = True
             return
         else:
             while True:
@@ -131,7 +136,11 @@ class Response:
         return self.reader.read1(n)  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection, or hand it back for the next request when its answer was read whole."""
+        if (self._complete and self.on_complete is not None
+                and self.headers.get("connection", "").lower() != "close"):
+            self.on_complete(self.sock, self.reader)
+            return
         self.reader.close()  # type: ignore[attr-defined]
         self.sock.close()
 
@@ -145,6 +154,7 @@ class Transport:
         self.timeout = timeout
         self.tls = tls if self.family == "tcp" else None
         self._tls_context: object = None
+        self._idle: tuple[socket.socket, object] | None = None  # an ssh connection kept for the next request
 
     def connect(self, method: str = "GET", target: str = "/") -> socket.socket:
         """A connected socket (through TLS when configured), or ConnectionFailed with Docker's wording."""
@@ -216,8 +226,10 @@ class Transport:
 
     def request(self, method: str, target: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, upgrade: bool = False) -> Response:
-        """Send one request and read the status line and headers of the answer."""
-        sock = self.connect(method, target)
+        """Send one request and read the status line and headers of the answer (over ssh, on the connection
+        the previous answer left, when there is one: each ssh connection costs a handshake)."""
+        sock, reader = self._idle or (self.connect(method, target), None)
+        self._idle = None
         host_header = "api.moby.localhost" if self.family != "tcp" else "%s:%d" % self.address  # type: ignore[str-format]
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}", "User-Agent: Docker-Client/dockyard"]
         for key, value in (headers or {}).items():
@@ -233,12 +245,21 @@ class Transport:
             sock.sendall(head + body if body is not None and len(body) < 65536 else head)
             if body is not None and len(body) >= 65536:
                 sock.sendall(body)
-            reader = sock.makefile("rb")
-            status_line = reader.readline()
+            reader = reader or sock.makefile("rb")
+            status_line = reader.readline()  # type: ignore[attr-defined]
         except OSError as exc:
             raise self._broken(sock, exc, method, target) from None
         self._check_relay(sock, status_line, method, target)
-        return _read_head(sock, reader, status_line)
+        response = _read_head(sock, reader, status_line)
+        if self.family == "ssh" and not upgrade:
+            response.on_complete = self._keep
+        return response
+
+    def _keep(self, sock: socket.socket, reader: object) -> None:
+        """Keep a connection whose answer was read whole for the next request."""
+        if self._idle is not None:
+            self._idle[0].close()
+        self._idle = (sock, reader)
 
     def request_stream(self, method: str, target: str, body: Iterator[bytes],
                        headers: dict[str, str] | None = None) -> Response:
