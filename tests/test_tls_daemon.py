@@ -359,6 +359,7 @@ def test_context_made_by_docker_works_in_dockyard(tls_host: TLSHost, tmp_path: P
                      env={"DOCKER_CONTEXT": "remote"})) == "linux\n"
     _ok(_both(tls_host, tmp_path, "context", "use", "remote", cli="docker"))
     assert _ok(_both(tls_host, tmp_path, "context", "show")) == "remote\n"
+    assert " Context:    remote\n" in _ok(_both(tls_host, tmp_path, "info"))
     assert _ok(_both(tls_host, tmp_path, "ps", "-a", "--format", "{{.Names}}")) is not None  # currentContext
     listed = _ok(_both(tls_host, tmp_path, "context", "ls")).splitlines()
     assert listed[0].split() == ["NAME", "DESCRIPTION", "DOCKER", "ENDPOINT", "ERROR"]

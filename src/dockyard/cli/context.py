@@ -42,6 +42,11 @@ class Context:
         self.stderr = sys.stderr
 
     @property
+    def context_name(self) -> str:
+        """The context this command talks to ("default" when none was chosen)."""
+        return (self.endpoint.name if self.endpoint is not None else "") or "default"
+
+    @property
     def api(self) -> APIClient:
         """The API client, built lazily."""
         if self._api is None:
