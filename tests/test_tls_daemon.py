@@ -414,3 +414,28 @@ def test_context_errors(tls_host: TLSHost, tmp_path: Path) -> None:
     assert bad.returncode != 0
     taken = _both(tls_host, tmp_path, "context", "create", "down", "--docker", f"host={down}")
     assert taken.returncode == 1 and taken.stderr == b'context "down" already exists\n'
+
+
+def test_server_only_tls_with_tlsverify_false(tls_host: TLSHost, tmp_path: Path) -> None:
+    """`--tls --tlsverify=false`: encrypted, no client certificate asked; clients with `--tls` (no check of the
+    daemon) or `--tlsverify` and only the CA both work."""
+    certs, host = tls_host.certs, tls_host.lan.hosts[0]
+    daemon = _daemon(["-H", f"tcp://{host.address}:2377", "--tls", "--tlsverify=false", "--tlscacert",
+                      str(certs / "ca.pem"), "--tlscert", str(certs / "server-cert.pem"), "--tlskey",
+                      str(certs / "server-key.pem")], tmp_path, host.prefix())
+    url = f"tcp://{host.address}:2377"
+    try:
+        def answered() -> bool:
+            assert daemon.poll() is None, daemon.communicate()[0]
+            return _dockyard(tls_host, "-H", url, "--tls", "version").returncode == 0
+        wait_for(answered, 30, "the server-only TLS daemon to answer")
+        only_ca = tls_host.lan.switch.run(["docker", "-H", url, "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+                                           "version", "--format", "{{.Server.Os}}"],
+                                          env={**os.environ, "DOCKER_CONFIG": str(tls_host.home)})
+        assert only_ca.returncode == 0 and only_ca.stdout == b"linux\n", only_ca
+        ours = _dockyard(tls_host, "-H", url, "--tlsverify", "--tlscacert", str(certs / "ca.pem"), "ps", "-q")
+        assert ours.returncode == 0, ours
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output = daemon.communicate(timeout=60)[0].decode()
+    assert "Binding to IP address without --tlsverify is insecure" in output
