@@ -16,8 +16,6 @@ acceptance run, by hand:
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import os
 import re
@@ -29,6 +27,7 @@ from typing import Any, Iterator
 import pytest
 
 from daemon_harness import DOCKYARD, REPO, Daemon, destroy, new_daemon
+from netns_hosts import entered
 
 schemathesis = pytest.importorskip("schemathesis")
 requests = pytest.importorskip("requests")
@@ -62,7 +61,6 @@ SWARM_REFUSALS = {
     "This node is not part of a swarm",
 }
 _HEX = re.compile(r"[0-9a-f]+\Z")
-CLONE_NEWNET = 0x40000000
 
 
 def _raw_bytes(ctx: Any, value: Any) -> bytes:
@@ -95,25 +93,6 @@ class NetnsDaemon(Daemon):
 
     def start(self, wait: float = 30) -> None:
         super().start(wait)
-
-
-@contextlib.contextmanager
-def in_netns_of(pid: int) -> Iterator[None]:
-    """Run this thread in the network namespace of `pid` (setns is per thread), then come back."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-    try:
-        if libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns into the daemon's network namespace")
-        try:
-            yield
-        finally:
-            if libc.setns(own, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back into our network namespace")
-    finally:
-        os.close(own)
-        os.close(target)
 
 
 @pytest.fixture(scope="module")
@@ -289,7 +268,7 @@ def test_fuzzed_requests_get_no_5xx_and_the_cli_still_works(fuzz_daemon: NetnsDa
     fuzz = Fuzz(session, tmp_path / "binds")
     started = time.monotonic()
     assert fuzz_daemon.process is not None
-    with in_netns_of(fuzz_daemon.process.pid):
+    with entered(f"/proc/{fuzz_daemon.process.pid}/ns/net"):
         run_fuzz(fuzz, operations, fuzz_daemon)
         alive = session.get(f"http://127.0.0.1:{PORT}/_ping", timeout=10).status_code
     elapsed = time.monotonic() - started

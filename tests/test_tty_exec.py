@@ -188,6 +188,22 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
 
+def busybox_shell_session(command: list[str], env: dict[str, str]) -> None:
+    """`<command> run -it --rm busybox sh` in a private tmux: a prompt, a pts, an answer, then exit ends it."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    term = Tmux({**env, "TERM": "xterm"})
+    try:
+        term.start(" ".join(command + ["run", "-it", "--rm", "busybox", "sh"]))
+        term.expect(r"/ #")
+        term.type("tty; echo $((6*7))", "Enter")
+        term.expect(r"/dev/pts/\d+\s+42")
+        term.type("exit", "Enter")
+        wait_for(term.dead, 20, "the client to end")
+    finally:
+        term.kill()
+
+
 @pytest.fixture
 def tmux(clean: Daemon) -> Iterator[Tmux]:
     """A private tmux server whose shells talk to the test daemon."""

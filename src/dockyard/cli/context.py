@@ -7,6 +7,8 @@ TYPE_CHECKING = False  # typing costs ~7 ms of start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
+    from dockyard.client.endpoint import Endpoint
+
 from dockyard.cli.flags import PROG, Command
 from dockyard.client.api import APIClient, APIError
 from dockyard.client.transport import ConnectionFailed, ProtocolError, Response
@@ -31,19 +33,26 @@ class StatusExit(Exception):
 class Context:
     """What a command needs: the API client (created on first use) and stdout/stderr."""
 
-    def __init__(self, host: str | None, key: str) -> None:
-        self.host = host
+    def __init__(self, endpoint: "Endpoint | None", key: str) -> None:
+        self.endpoint = endpoint
         self.key = key
+        self.context_flag: str | None = None  # --context as given (the context commands show and mark it)
         self._api: APIClient | None = None
         self.stdout = sys.stdout
         self.stderr = sys.stderr
+
+    @property
+    def context_name(self) -> str:
+        """The context this command talks to ("default" when none was chosen)."""
+        return (self.endpoint.name if self.endpoint is not None else "") or "default"
 
     @property
     def api(self) -> APIClient:
         """The API client, built lazily."""
         if self._api is None:
             try:
-                self._api = APIClient(self.host)
+                self._api = (APIClient(self.endpoint.host, tls=self.endpoint.tls) if self.endpoint is not None
+                             else APIClient())
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
         return self._api

@@ -40,6 +40,7 @@ GROUP_DESCRIPTIONS = {
     "network": "Manage networks", "system": "Manage Docker", "volume": "Manage volumes",
     "swarm": "Manage Swarm", "node": "Manage Swarm nodes", "secret": "Manage Swarm secrets",
     "config": "Manage Swarm configs",
+    "tls": "Make certificates for a TLS daemon and its clients", "context": "Manage contexts",
 }
 
 _OBJECTS = {"container": "containers", "image": "images", "network": "networks", "volume": "volumes",
@@ -67,6 +68,14 @@ def _sub_description(group: str, sub: str) -> str:
         ("node", "demote"): "Demote one or more nodes from manager in the swarm",
         ("secret", "create"): "Create a secret from a file or STDIN as content",
         ("config", "create"): "Create a config from a file or STDIN",
+        ("tls", "create"): "Make a CA, a server certificate and a client certificate",
+        ("system", "dial-stdio"): "Proxy the stdio stream to the daemon connection",
+        ("context", "create"): "Create a context", ("context", "use"): "Set the current docker context",
+        ("context", "show"): "Print the name of the current context", ("context", "update"): "Update a context",
+        ("context", "export"): "Export a context to a tar archive FILE or a tar stream on STDOUT.",
+        ("context", "import"): "Import a context from a tar or zip file",
+        ("context", "ls"): "List contexts", ("context", "rm"): "Remove one or more contexts",
+        ("context", "inspect"): "Display detailed information on one or more contexts",
     }
     if (group, sub) in special:
         return special[(group, sub)]
@@ -96,15 +105,17 @@ def _rows(names: Iterable[str], texts: dict[str, str]) -> str:
     return "".join(f"  {name:<11} {texts[name]}\n" for name in names)
 
 
-def usage(prog: str, commands: Iterable[str], groups: Iterable[str]) -> str:
-    """The text of `dockyard --help` for these command keys ("ps", "container ls"...) and management groups."""
+def usage(prog: str, commands: Iterable[str], groups: Iterable[str], plugins: dict[str, str] | None = None) -> str:
+    """The text of `dockyard --help` for these command keys ("ps", "container ls"...), management groups and CLI
+    plugins (listed among the management commands with a "*", as docker does)."""
     top = sorted(name for name in commands if " " not in name)
     missing = [name for name in top if name not in DESCRIPTIONS]
     if missing:
         raise KeyError(f"commands without a help line: {missing}")
     common = [name for name in COMMON if name in top]
     rest = [name for name in top if name not in COMMON]
-    management = {**{g: GROUP_DESCRIPTIONS[g] for g in groups}, **OTHER_ENTRY_POINTS}
+    management = {**{g: GROUP_DESCRIPTIONS[g] for g in groups}, **OTHER_ENTRY_POINTS,
+                  **{f"{name}*": text for name, text in (plugins or {}).items()}}
     return (f"Usage:  {prog} [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\n"
             f"Common Commands:\n{_rows(common, DESCRIPTIONS)}\n"
             f"Management Commands:\n{_rows(sorted(management), management)}\n"

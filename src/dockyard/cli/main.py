@@ -7,6 +7,10 @@ import sys
 
 from dockyard.cli.flags import PROG, Command, Flag, HelpRequested, UsageError, check_arg_count, parse_args
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.client.endpoint import Endpoint
+
 # command path -> (module, attribute); only the chosen module is imported.
 _C = "dockyard.cli.containers"
 _R = "dockyard.cli.run"
@@ -54,14 +58,27 @@ GLOBAL_FLAGS = [
     Flag("debug", "D", "bool", help="Enable debug mode"),
     Flag("log-level", "l", "string", "info", help='Set the logging level ("debug", "info", "warn", "error", "fatal")'),
     Flag("config", "", "string", help="Location of client config files"),
-    Flag("context", "c", "string", help="Name of the context to use to connect to the daemon"),
+    Flag("context", "c", "list", help="Name of the context to use to connect to the daemon (several: ps, images, "
+         "info and events ask each and merge the answers)"),
     Flag("tls", "", "bool", help="Use TLS; implied by --tlsverify"),
+    Flag("tlsverify", "", "bool", help="Use TLS and verify the remote"),
+    Flag("tlscacert", "", "string", help='Trust certs signed only by this CA (default "~/.docker/ca.pem")'),
+    Flag("tlscert", "", "string", help='Path to TLS certificate file (default "~/.docker/cert.pem")'),
+    Flag("tlskey", "", "string", help='Path to TLS key file (default "~/.docker/key.pem")'),
     Flag("version", "v", "bool", help="Print version information and quit"),
 ]
 _V, _D = "dockyard.cli.volumes", "dockyard.cli.disk"
 for _name in ("create", "ls", "list", "inspect", "rm", "remove", "prune"):
     COMMANDS["volume " + _name] = (_V, {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
-COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE")})
+COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE"),
+                 "system dial-stdio": ("dockyard.cli.dialstdio", "DIAL_STDIO")})
+COMMANDS["tls create"] = ("dockyard.cli.tlscmd", "CREATE")
+for _name in ("create", "ls", "list", "use", "show", "inspect", "update", "rm", "remove", "export", "import"):
+    COMMANDS["context " + _name] = ("dockyard.cli.contexts", {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
+# Commands that take several --context (Dockyard's own): command key -> what is merged.
+MULTI_CONTEXT = {"ps": "ps", "container ls": "ps", "container list": "ps", "container ps": "ps", "images": "images",
+                 "image ls": "images", "image list": "images", "info": "info", "system info": "info",
+                 "events": "events", "system events": "events"}
 _S, _O = "dockyard.cli.swarm", "dockyard.cli.swarmobjects"
 for _name in ("init", "join", "join-token", "leave", "update", "unlock", "unlock-key"):
     COMMANDS["swarm " + _name] = (_S, _name.upper().replace("-", "_"))
@@ -71,14 +88,17 @@ for _group, _verbs in (("node", ("ls", "list", "inspect", "update", "promote", "
     for _name in _verbs:
         _attr = {"list": "LS", "remove": "RM"}.get(_name, _name.upper())
         COMMANDS[f"{_group} {_name}"] = (_O, f"{_group.upper()}_{_attr}")
-GROUPS = ("container", "image", "system", "builder", "network", "volume", "swarm", "node", "secret", "config")
+GROUPS = ("container", "image", "system", "builder", "network", "volume", "tls", "context", "swarm", "node",
+          "secret", "config")
 
 
 def _usage() -> str:
-    """Top-level help."""
+    """Top-level help, with the CLI plugins found (marked "*" as docker does)."""
+    from dockyard.cli import plugins
     from dockyard.cli.helptext import usage
 
-    return usage(PROG, COMMANDS, GROUPS)
+    builtin = {name.split(" ", 1)[0] for name in COMMANDS} | set(GROUPS) | {"daemon", "registry"}
+    return usage(PROG, COMMANDS, GROUPS, plugins.listing(builtin))
 
 
 def _split_globals(argv: list[str]) -> tuple[dict[str, object], list[str]]:
@@ -119,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(group_usage(PROG, rest[0], COMMANDS))
         return 0
     found = _find(rest)
+    if found is None and rest and rest[0] not in GROUPS and not rest[0].startswith("-"):
+        from dockyard.cli import plugins
+        plugin = plugins.find(rest[0])
+        if plugin is not None:
+            plugins.run(plugin, args)
     if found is None:
         if not rest:
             sys.stdout.write(_usage())
@@ -134,15 +159,73 @@ def main(argv: list[str] | None = None) -> int:
     module_name, attr = COMMANDS[key]
     module = __import__(module_name, fromlist=[attr])
     cmd: Command = getattr(module, attr)
-    hosts = gopts["host"]
-    host = hosts[-1] if isinstance(hosts, list) and hosts else None
     if gopts["debug"]:
         os.environ["DOCKYARD_DEBUG"] = "1"
-    return run_command(cmd, key, cmd_args, host)
+    consumed = args[:len(args) - len(rest)]
+    if gopts["config"]:
+        os.environ["DOCKER_CONFIG"] = str(gopts["config"])
+    if gopts["context"] and gopts["host"]:
+        sys.stderr.write("conflicting options: cannot specify both --host and --context\n")
+        return 1
+    contexts: list[str] = list(gopts["context"])  # type: ignore[call-overload]
+    if len(contexts) > 1 and key not in MULTI_CONTEXT:
+        sys.stderr.write("only ps, images, info and events accept several --context\n")
+        return 1
+    if key in MULTI_CONTEXT and (len(contexts) > 1 or any(a.startswith("--context") for a in cmd_args)):
+        from dockyard.cli.multicontext import extract_contexts
+        more, cmd_args = extract_contexts(cmd_args)
+        return run_command(cmd, key, cmd_args, None, contexts=contexts + more)
+    try:
+        endpoint = _endpoint(gopts, any(a.startswith("--tlsverify") for a in consumed))
+    except ValueError as problem:
+        sys.stderr.write(f"Failed to initialize: unable to resolve docker endpoint: {problem}\n")
+        return 1
+    return run_command(cmd, key, cmd_args, endpoint, contexts=contexts)
 
 
-def run_command(cmd: Command, key: str, cmd_args: list[str], host: str | None) -> int:
-    """Parse a command's flags and run it, mapping errors to docker's messages and exit codes."""
+def _endpoint(gopts: dict[str, object], verify_given: bool) -> "Endpoint":
+    """The daemon to talk to: a context (--context, DOCKER_CONTEXT, config.json's currentContext) or -H (or
+    DOCKER_HOST, or the default socket) with the --tls* flags; ValueError says why it cannot be used."""
+    from dockyard.cli.contexts import current_name
+    from dockyard.client.api import resolve_host
+    from dockyard.client.endpoint import Endpoint, TLSFlags, missing_file, tcp_default_port, tls_options
+
+    hosts = gopts["host"]
+    name = current_name(gopts["context"][-1] if gopts["context"] else None, bool(hosts))  # type: ignore[index]
+    if name != "default":
+        from dockyard.client.contextstore import ContextError, ContextStore, endpoint_of
+        try:
+            return endpoint_of(ContextStore(), name)
+        except ContextError as bad:
+            raise ValueError(str(bad)) from None
+    flags = TLSFlags(bool(gopts["tls"]), bool(gopts["tlsverify"]) if verify_given else None,
+                     gopts["tlscacert"] or None, gopts["tlscert"] or None,  # type: ignore[arg-type]
+                     gopts["tlskey"] or None)  # type: ignore[arg-type]
+    tls = tls_options(flags)
+    problem = missing_file(tls) if tls is not None else None
+    if problem:
+        raise ValueError(problem)
+    host = resolve_host(hosts[-1] if isinstance(hosts, list) and hosts else None)
+    return Endpoint(tcp_default_port(host, tls is not None), tls)
+
+
+def context_endpoint(name: str) -> "Endpoint | str":
+    """The endpoint of a named context (the default one from -H-less settings), or why it cannot be used."""
+    from dockyard.client.api import resolve_host
+    from dockyard.client.contextstore import ContextError, ContextStore, endpoint_of
+    from dockyard.client.endpoint import Endpoint
+    if name == "default":
+        return Endpoint(resolve_host(None), None, name)
+    try:
+        return endpoint_of(ContextStore(), name)
+    except ContextError as bad:
+        return str(bad)
+
+
+def run_command(cmd: Command, key: str, cmd_args: list[str], endpoint: "Endpoint | None",
+                contexts: list[str] | None = None) -> int:
+    """Parse a command's flags and run it (against each of several `contexts` when `endpoint` is None), mapping
+    errors to docker's messages and exit codes."""
     from dockyard.cli.context import Context, run_guarded
     try:
         opts, positional = parse_args(cmd.flags, cmd_args, cmd.interspersed)
@@ -155,5 +238,10 @@ def run_command(cmd: Command, key: str, cmd_args: list[str], host: str | None) -
         sys.stderr.write(f"{prefix}{exc}\n\n{cmd.usage_line()}\n\n"
                          f"{'See' if exc.status == 1 else 'Run'} '{PROG} {key} --help' for more information\n")
         return exc.status
-    ctx = Context(host, key)
+    ctx = Context(endpoint, key)
+    ctx.context_flag = contexts[-1] if contexts else None
+    if endpoint is None and contexts:
+        from dockyard.cli import multicontext
+        return multicontext.run(cmd, key, MULTI_CONTEXT[key], opts, positional,
+                                [(n, context_endpoint(n)) for n in contexts], ctx)
     return run_guarded(cmd, ctx, opts, positional)

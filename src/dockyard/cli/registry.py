@@ -4,40 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from dockyard.cli import credhelpers
 from dockyard.cli.context import CommandError, Context
 from dockyard.cli.flags import Command, Flag
+from dockyard.client.configfile import load_config, save_config
 from dockyard.client.transport import quote
 from dockyard.util import reference
-from dockyard.util.atomic import write_atomic
 
 HUB_KEY = "https://index.docker.io/v1/"
-
-
-def config_path() -> Path:
-    """~/.docker/config.json, or $DOCKER_CONFIG/config.json."""
-    folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-    return Path(folder) / "config.json"
-
-
-def _load_config() -> dict[str, Any]:
-    """The client config file (empty when missing)."""
-    try:
-        return json.loads(config_path().read_text())
-    except FileNotFoundError:
-        return {}
-
-
-def _save_config(config: dict[str, Any]) -> None:
-    """Write the client config file atomically with mode 0600."""
-    path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(config, indent="\t").encode(), mode=0o600)
 
 
 def registry_key(host: str) -> str:
@@ -48,7 +25,7 @@ def registry_key(host: str) -> str:
 def auth_header(host: str) -> str:
     """X-Registry-Auth for a registry from the stored credentials (base64url JSON)."""
     key = registry_key(host)
-    config = _load_config()
+    config = load_config()
     doc: dict[str, str] = {"serveraddress": key}
     helper = credhelpers.helper_for(config, key)
     if helper:
@@ -139,7 +116,7 @@ def _login(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         password = getpass.getpass("Password: ")
     host = server.split("://", 1)[-1].split("/", 1)[0]
     ctx.api.post("/auth", body={"username": user, "password": password, "serveraddress": server})
-    config = _load_config()
+    config = load_config()
     key = registry_key(host)
     helper = credhelpers.helper_for(config, key)
     if helper:
@@ -147,7 +124,7 @@ def _login(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         config.setdefault("auths", {})[key] = {}
     else:
         config.setdefault("auths", {})[key] = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
-    _save_config(config)
+    save_config(config)
     ctx.out("Login Succeeded\n")
     return 0
 
@@ -163,14 +140,14 @@ def _logout(ctx: Context, _o: dict[str, Any], args: list[str]) -> int:
     """docker logout [SERVER]."""
     host = (args[0] if args else HUB_KEY).split("://", 1)[-1].split("/", 1)[0]
     key = registry_key(host)
-    config = _load_config()
+    config = load_config()
     ctx.out(f"Removing login credentials for {host if key != HUB_KEY else 'https://index.docker.io/v1/'}\n")
     helper = credhelpers.helper_for(config, key)
     if helper:
         credhelpers.erase(helper, key)
     if key in config.get("auths", {}):
         del config["auths"][key]
-        _save_config(config)
+        save_config(config)
     return 0
 
 

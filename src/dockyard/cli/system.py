@@ -53,7 +53,7 @@ def _client_version(ctx: Context) -> dict[str, Any]:
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     return {"Platform": {"Name": ""}, "Version": __version__, "APIVersion": ctx.api.version or MAX_API_VERSION,
             "DefaultAPIVersion": MAX_API_VERSION, "GoVersion": "python" + platform.python_version(),
-            "GitCommit": "unknown", "BuildTime": "unknown", "Os": sys.platform, "Arch": arch, "Context": "default"}
+            "GitCommit": "unknown", "BuildTime": "unknown", "Os": sys.platform, "Arch": arch, "Context": ctx.context_name}
 
 
 def ansic_time(text: str) -> str:
@@ -193,7 +193,8 @@ def _info(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
         except gotemplate.TemplateError as exc:
             raise FormatError(f"template parsing error: {exc}") from None
         return 0
-    ctx.out(f"Client:\n Version:    {__version__}\n Context:    default\n Debug Mode: false\n\nServer:\n")
+    ctx.out(f"Client:\n Version:    {__version__}\n Context:    {ctx.context_name}\n Debug Mode: false\n\n"
+            "Server:\n")
     try:
         info = ctx.api.get("/info")
     except (APIError, ConnectionFailed) as exc:

@@ -7,6 +7,8 @@ TYPE_CHECKING = False  # typing costs ~7 ms of start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any, Iterator
 
+    from dockyard.client.endpoint import TLSOptions
+
 from dockyard.client.transport import DEFAULT_HOST, Response, Transport, encode_query
 
 MAX_API_VERSION = "1.45"
@@ -35,9 +37,9 @@ def resolve_host(flag_host: str | None) -> str:
 class APIClient:
     """Talks to one daemon; negotiates the API version on first use with GET /_ping."""
 
-    def __init__(self, host: str | None = None, version: str | None = None) -> None:
+    def __init__(self, host: str | None = None, version: str | None = None, tls: "TLSOptions | None" = None) -> None:
         self.host = resolve_host(host)
-        self.transport = Transport(self.host)
+        self.transport = Transport(self.host, tls=tls)
         self.version = version or os.environ.get("DOCKER_API_VERSION") or None
         self.server_headers: dict[str, str] = {}
 

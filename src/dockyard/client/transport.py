@@ -8,9 +8,12 @@ from __future__ import annotations
 import socket
 TYPE_CHECKING = False  # typing costs ~7 ms of start-up; annotations are strings
 if TYPE_CHECKING:
-    from typing import Iterator
+    from typing import Callable, Iterator
+
+    from dockyard.client.endpoint import TLSOptions
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
+CONNECT_TIMEOUT = 30.0  # seconds to reach a tcp daemon (the docker CLI's dial timeout), then no limit
 
 
 class ConnectionFailed(Exception):
@@ -43,6 +46,10 @@ def parse_host(host: str) -> tuple[str, str | tuple[str, int]]:
         return "tcp", (name, int(port))
     if host.startswith("/"):
         return "unix", host
+    if host.startswith("ssh://"):
+        from dockyard.client.sshconn import parse_ssh
+        parse_ssh(host)
+        return "ssh", host
     raise ValueError(f"unable to parse docker host `{host}`")
 
 
@@ -78,6 +85,8 @@ class Response:
         self.reason = reason
         self.headers = headers
         self._done = False
+        self._complete = False  # the whole framed body was read: the connection may carry another request
+        self.on_complete: "Callable[[socket.socket, object], None] | None" = None  # takes the connection back
 
     def chunks(self) -> Iterator[bytes]:
         """Yield body bytes as they arrive (chunked, Content-Length or until EOF)."""
@@ -94,6 +103,7 @@ class Response:
                 if size == 0:
                     while rd.readline() not in (b"\r\n", b"\n", b""):  # type: ignore[attr-defined]
                         pass
+                    self._complete = True
                     return
                 data = rd.read(size)  # type: ignore[attr-defined]
                 rd.readline()  # type: ignore[attr-defined]
@@ -106,7 +116,9 @@ class Response:
                     raise ProtocolError("unexpected EOF in body")
                 remaining -= len(data)
                 yield data
+            self._complete = True
         elif self.status in (204, 304) or self.status < 200:
+            self._complete = True
             return
         else:
             while True:
@@ -124,28 +136,82 @@ class Response:
         return self.reader.read1(n)  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection, or hand it back for the next request when its answer was read whole."""
+        if (self._complete and self.on_complete is not None
+                and self.headers.get("connection", "").lower() != "close"):
+            self.on_complete(self.sock, self.reader)
+            return
         self.reader.close()  # type: ignore[attr-defined]
         self.sock.close()
 
 
 class Transport:
-    """Opens one connection per request to a daemon address."""
+    """Opens one connection per request to a daemon address (TLS over tcp when `tls` is given)."""
 
-    def __init__(self, host: str, timeout: float | None = None) -> None:
+    def __init__(self, host: str, timeout: float | None = None, tls: "TLSOptions | None" = None) -> None:
         self.host = host
         self.family, self.address = parse_host(host)
         self.timeout = timeout
+        self.tls = tls if self.family == "tcp" else None
+        self._tls_context: object = None
+        self._idle: tuple[socket.socket, object] | None = None  # an ssh connection kept for the next request
 
-    def connect(self) -> socket.socket:
-        """A connected socket, or ConnectionFailed with Docker's wording."""
+    def connect(self, method: str = "GET", target: str = "/") -> socket.socket:
+        """A connected socket (through TLS when configured), or ConnectionFailed with Docker's wording."""
+        if self.tls is None:
+            return self._connect_raw()
+        from dockyard.client import tlsconn
+        if self._tls_context is None:
+            try:
+                self._tls_context = tlsconn.context_for(self.tls)
+            except tlsconn.TLSFailed as unusable:
+                raise ConnectionFailed(str(unusable)) from None
+        sock = self._connect_raw()
+        try:
+            return tlsconn.wrap(sock, self._tls_context, str(self.address[0]))  # type: ignore[arg-type]
+        except tlsconn.TLSFailed as failed:
+            sock.close()
+            raise self._tls_failure(method, target, str(failed)) from None
+        except OSError as exc:
+            raise ConnectionFailed(f"error during connect: {exc}") from None
+
+    def _check_relay(self, sock: socket.socket, status_line: bytes, method: str, target: str) -> None:
+        """No answer over TLS or ssh: say why, as the docker CLI does (a refused client certificate, ssh's
+        exit status and message)."""
+        failure = getattr(sock, "failure", None) if not status_line else None
+        if failure:
+            sock.close()
+            raise self._tls_failure(method, target, failure)
+
+    def _broken(self, sock: socket.socket, exc: OSError, method: str, target: str) -> ConnectionFailed:
+        """The error for a connection that broke while sending or reading the head: the TLS or ssh reason when
+        there is one."""
+        failure = getattr(sock, "failure", None)
+        sock.close()
+        return self._tls_failure(method, target, failure) if failure else ConnectionFailed(
+            f"error during connect: {exc}")
+
+    def _tls_failure(self, method: str, target: str, reason: str) -> ConnectionFailed:
+        """Go's url.Error wording: `error during connect: Get "https://host:port/path": reason`."""
+        url = "http://docker.example.com" if self.family == "ssh" else f"https://{self.address[0]}:{self.address[1]}"
+        return ConnectionFailed(f'error during connect: {method.capitalize()} "{url}{target}": {reason}')
+
+    def _connect_raw(self) -> socket.socket:
+        """A connected unix or tcp socket, or the pipe of an ssh command."""
+        if self.family == "ssh":
+            from dockyard.client.sshconn import connect
+            try:
+                return connect(self.host)
+            except OSError as exc:
+                raise ConnectionFailed(f"error during connect: {exc}") from None
         try:
             if self.family == "unix":
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(self.timeout)
                 sock.connect(self.address)  # type: ignore[arg-type]
             else:
-                sock = socket.create_connection(self.address, timeout=self.timeout)  # type: ignore[arg-type]
+                sock = socket.create_connection(self.address, timeout=self.timeout or CONNECT_TIMEOUT)  # type: ignore[arg-type]
+                sock.settimeout(self.timeout)
         except OSError as exc:
             if self.family == "unix" and isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
                 raise ConnectionFailed(
@@ -160,9 +226,11 @@ class Transport:
 
     def request(self, method: str, target: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, upgrade: bool = False) -> Response:
-        """Send one request and read the status line and headers of the answer."""
-        sock = self.connect()
-        host_header = "api.moby.localhost" if self.family == "unix" else "%s:%d" % self.address  # type: ignore[str-format]
+        """Send one request and read the status line and headers of the answer (over ssh, on the connection
+        the previous answer left, when there is one: each ssh connection costs a handshake)."""
+        sock, reader = self._idle or (self.connect(method, target), None)
+        self._idle = None
+        host_header = "api.moby.localhost" if self.family != "tcp" else "%s:%d" % self.address  # type: ignore[str-format]
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}", "User-Agent: Docker-Client/dockyard"]
         for key, value in (headers or {}).items():
             lines.append(f"{key}: {value}")
@@ -177,17 +245,26 @@ class Transport:
             sock.sendall(head + body if body is not None and len(body) < 65536 else head)
             if body is not None and len(body) >= 65536:
                 sock.sendall(body)
-            reader = sock.makefile("rb")
-            status_line = reader.readline()
+            reader = reader or sock.makefile("rb")
+            status_line = reader.readline()  # type: ignore[attr-defined]
         except OSError as exc:
-            sock.close()
-            raise ConnectionFailed(f"error during connect: {exc}") from None
-        return _read_head(sock, reader, status_line)
+            raise self._broken(sock, exc, method, target) from None
+        self._check_relay(sock, status_line, method, target)
+        response = _read_head(sock, reader, status_line)
+        if self.family == "ssh" and not upgrade:
+            response.on_complete = self._keep
+        return response
+
+    def _keep(self, sock: socket.socket, reader: object) -> None:
+        """Keep a connection whose answer was read whole for the next request."""
+        if self._idle is not None:
+            self._idle[0].close()
+        self._idle = (sock, reader)
 
     def request_stream(self, method: str, target: str, body: Iterator[bytes],
                        headers: dict[str, str] | None = None) -> Response:
         """Send a request whose body is streamed with chunked transfer encoding."""
-        sock = self.connect()
+        sock = self.connect(method, target)
         lines = [f"{method} {target} HTTP/1.1", "Host: api.moby.localhost", "User-Agent: Docker-Client/dockyard",
                  "Transfer-Encoding: chunked"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
@@ -200,8 +277,8 @@ class Transport:
             reader = sock.makefile("rb")
             status_line = reader.readline()
         except OSError as exc:
-            sock.close()
-            raise ConnectionFailed(f"error during connect: {exc}") from None
+            raise self._broken(sock, exc, method, target) from None
+        self._check_relay(sock, status_line, method, target)
         return _read_head(sock, reader, status_line)
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +16,9 @@ DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 DEFAULT_CONFIG_FILE = Path("/etc/dockyard/daemon.json")
 KNOWN_KEYS = {"hosts", "data-root", "exec-root", "log-level", "pidfile", "debug", "insecure-registries",
               "registry-mirrors", "default-address-pools", "dns", "dns-search", "dns-opts", "labels",
-              "max-extract-file-size"}
+              "max-extract-file-size", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey"}
+PLAIN_PORT, TLS_PORT = 2375, 2376
+log = logging.getLogger("dockyard.daemon")
 
 
 class ConfigError(Exception):
@@ -31,10 +37,31 @@ class DaemonConfig:
     raw: dict[str, Any] = field(default_factory=dict)
     config_file: Path | None = None  # re-read on SIGHUP
     max_extract_file_size: int | None = None  # bytes: the largest file an archive may bring (Dockyard's own key)
+    tls: TLSSettings | None = None  # TLS on the tcp listeners
+
 
     @property
     def pidfile_path(self) -> Path:
         return self.pidfile or self.exec_root / "dockyard.pid"
+
+
+@dataclass
+class TLSSettings:
+    """dockerd's --tls* settings once resolved: files, and whether clients must show a certificate."""
+
+    cert: Path
+    key: Path
+    ca: Path
+    verify_clients: bool
+
+
+def _flag_bool(text: str) -> bool:
+    """Go's strconv.ParseBool, for `--tls=false`."""
+    if text in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if text in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid argument {text!r}: parse error")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,6 +73,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-l", "--log-level", choices=["debug", "info", "warn", "error", "fatal"])
     p.add_argument("-D", "--debug", action="store_true", help="enable debug mode")
     p.add_argument("-p", "--pidfile", help="path of the pid file (default EXEC_ROOT/dockyard.pid)")
+    p.add_argument("--tls", nargs="?", const=True, type=_flag_bool, help="Use TLS; implied by --tlsverify")
+    p.add_argument("--tlsverify", nargs="?", const=True, type=_flag_bool,
+                   help="Use TLS and verify the remote (clients must show a certificate signed by --tlscacert)")
+    p.add_argument("--tlscacert", help="Trust certs signed only by this CA (default ~/.docker/ca.pem)")
+    p.add_argument("--tlscert", help="Path to TLS certificate file (default ~/.docker/cert.pem)")
+    p.add_argument("--tlskey", help="Path to TLS key file (default ~/.docker/key.pem)")
     return p
 
 
@@ -67,15 +100,20 @@ def load(argv: list[str]) -> DaemonConfig:
     if unknown:
         raise ConfigError("the following directives don't match any configuration option: " + ", ".join(unknown))
     flags = {"hosts": args.hosts, "data-root": args.data_root, "exec-root": args.exec_root,
-             "log-level": args.log_level, "pidfile": args.pidfile}
+             "log-level": args.log_level, "pidfile": args.pidfile, "tls": args.tls, "tlsverify": args.tlsverify,
+             "tlscacert": args.tlscacert, "tlscert": args.tlscert, "tlskey": args.tlskey}
     clashes = sorted(k for k, v in flags.items() if v is not None and k in raw)
     if clashes:
         raise ConfigError("the following directives are specified both as a flag and in the configuration file: "
                           + ", ".join(clashes))
     merged = {**raw, **{k: v for k, v in flags.items() if v is not None}}
     config = DaemonConfig(raw=raw, config_file=path)
+    config.tls = tls_settings(merged)
     if merged.get("hosts"):
-        config.hosts = list(merged["hosts"])
+        config.hosts = [normalise_host(h, config.tls is not None) for h in merged["hosts"] if h.strip()]
+    elif config.tls is not None:
+        config.hosts = [f"tcp://localhost:{TLS_PORT}"]  # dockerd's default host with --tls
+    check_tcp_hosts(config.hosts, config.tls, merged)
     if merged.get("data-root"):
         config.data_root = Path(merged["data-root"])
     if merged.get("exec-root"):
@@ -89,3 +127,76 @@ def load(argv: list[str]) -> DaemonConfig:
             raise ConfigError("max-extract-file-size must be a positive number of bytes")
         config.max_extract_file_size = limit
     return config
+
+
+def tls_settings(merged: dict[str, Any]) -> TLSSettings | None:
+    """dockerd's rules: --tlsverify (given at all, or DOCKER_TLS_VERIFY) implies --tls; --tls alone verifies
+    clients unless --tlsverify=false; files default to DOCKER_CERT_PATH or ~/.docker."""
+    for key in ("tls", "tlsverify"):
+        if key in merged and not isinstance(merged[key], bool):
+            raise ConfigError(f"{key} must be true or false")
+    verify = merged.get("tlsverify")
+    if verify is None and os.environ.get("DOCKER_TLS_VERIFY"):
+        verify = True
+    use_tls = bool(merged.get("tls")) or "tlsverify" in merged or bool(verify)
+    if not use_tls:
+        return None
+    cert_path = Path(os.environ.get("DOCKER_CERT_PATH") or Path.home() / ".docker")
+    return TLSSettings(cert=Path(merged.get("tlscert") or cert_path / "cert.pem"),
+                       key=Path(merged.get("tlskey") or cert_path / "key.pem"),
+                       ca=Path(merged.get("tlscacert") or cert_path / "ca.pem"),
+                       verify_clients=verify is not False)
+
+
+def normalise_host(host: str, tls: bool) -> str:
+    """dockerd's -H forms: "HOST:PORT" means tcp; a tcp address without a port gets 2376 with TLS, else 2375;
+    an empty tcp host is localhost."""
+    host = host.strip()
+    scheme, sep, rest = host.partition("://")
+    if not sep:
+        scheme, rest = "tcp", host
+    if scheme == "unix":
+        return host
+    if scheme != "tcp":
+        raise ConfigError(f"invalid bind address ({host}): unsupported proto '{scheme}'")
+    rest = rest.rstrip("/")
+    if rest.startswith("["):
+        name, _, port = rest[1:].partition("]")
+        name, port = f"[{name}]", port.lstrip(":")
+    else:
+        name, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    if port and not port.isdigit():
+        raise ConfigError(f"invalid bind address ({host}): invalid port")
+    return f"tcp://{name or 'localhost'}:{port or (TLS_PORT if tls else PLAIN_PORT)}"
+
+
+def check_tcp_hosts(hosts: list[str], tls: TLSSettings | None, merged: dict[str, Any]) -> None:
+    """A tcp listener without client certificates gives root on this machine to whoever reaches it: warn as
+    dockerd does, and refuse it on a non-loopback address unless --tls=false or --tlsverify=false says the
+    risk is wanted."""
+    opted_out = merged.get("tls") is False or merged.get("tlsverify") is False
+    for host in hosts:
+        if not host.startswith("tcp://") or (tls is not None and tls.verify_clients):
+            continue
+        log.warning("Binding to IP address without --tlsverify is insecure and gives root access on this machine "
+                    "to everyone who has access to your network. host=%s", host)
+        if opted_out or _is_loopback(host[len("tcp://"):].rpartition(":")[0].strip("[]")):
+            continue
+        raise ConfigError(f"refusing to listen on {host} without --tlsverify: anyone who can reach that address "
+                          "would get root access on this machine. Use --tlsverify with certificates "
+                          "(`dockyard tls create`), or say --tls=false explicitly to accept the risk")
+
+
+def _is_loopback(name: str) -> bool:
+    """True when a listen address can only be reached from this machine."""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(name, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)

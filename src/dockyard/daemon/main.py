@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from dockyard.daemon.lock import AlreadyRunning, DataRootLock
 log = logging.getLogger("dockyard.daemon")
 
 
-async def run(config: DaemonConfig) -> None:
-    """Wire everything, restore containers, serve until SIGTERM/SIGINT, then shut down cleanly."""
+async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
+    """Wire everything, restore containers, serve until SIGTERM/SIGINT, then shut down cleanly (the tcp
+    listeners with `tls` when given)."""
     from dockyard.containers.service import ContainerService
     from dockyard.containers.store import ContainerStore
     from dockyard.content.store import ContentStore
@@ -85,7 +87,7 @@ async def run(config: DaemonConfig) -> None:
                         disk_usage=DiskUsage(images, containers, volumes, builder), plugins=plugins,
                         swarm=cluster, nodes=NodeService(cluster), secrets=ObjectService(cluster, SECRETS),
                         configs=ObjectService(cluster, CONFIGS))
-    server = await serve(build_router(services), config.hosts)
+    server = await serve(build_router(services), config.hosts, tls=tls)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -102,6 +104,17 @@ async def run(config: DaemonConfig) -> None:
     db.close()
 
 
+def api_tls_context(config: DaemonConfig) -> ssl.SSLContext | None:
+    """The server context of the tcp listeners, or None without --tls; bad files are a ConfigError."""
+    from dockyard.util.tls import TLSConfigError, server_context
+    if config.tls is None:
+        return None
+    try:
+        return server_context(config.tls.cert, config.tls.key, config.tls.ca, config.tls.verify_clients)
+    except TLSConfigError as bad:
+        raise ConfigError(f"invalid TLS configuration: {bad}") from None
+
+
 def prepare_roots(data_root: Path, exec_root: Path) -> None:
     """Make the roots (modes set even when they exist, as dockerd does) so that no other host user can reach
     what images bring, setuid files among them: the data root 0710; the exec root 0711 (its API socket stays
@@ -115,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `dockyard daemon` and `dockyardd`."""
     try:
         config = load(sys.argv[1:] if argv is None else argv)
+        tls = api_tls_context(config)
     except ConfigError as bad:
         print(f"unable to configure the Dockyard daemon: {bad}", file=sys.stderr)
         return 1
@@ -129,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dockyard daemon: {busy}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(run(config))
+        asyncio.run(run(config, tls))
     finally:
         lock.release()
     return 0

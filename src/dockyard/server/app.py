@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import ssl
 
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
 from dockyard.errors import DockyardError, InvalidParameter, NotFound, status_of
@@ -120,12 +121,14 @@ def build_router(services: Services) -> Router:
     return router
 
 
-async def serve(router: Router, listeners: list[str], idle_timeout: float = IDLE_TIMEOUT) -> HttpServer:
-    """Listen on every address ("unix:///path", "tcp://host:port"); `await result.close()` to stop."""
+async def serve(router: Router, listeners: list[str], idle_timeout: float = IDLE_TIMEOUT,
+                tls: ssl.SSLContext | None = None) -> HttpServer:
+    """Listen on every address ("unix:///path", "tcp://host:port", the tcp ones with `tls` when given);
+    `await result.close()` to stop."""
     server = HttpServer(App(router), idle_timeout)
     try:
         for address in listeners:
-            await server.listen(address)
+            await server.listen(address, tls)
     except BaseException:
         await server.close(grace=0)
         raise

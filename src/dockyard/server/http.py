@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import socket
+import ssl
 import stat
 import urllib.parse
 from http import HTTPStatus
@@ -17,6 +18,7 @@ from typing import Any, AsyncIterator, Protocol
 
 from dockyard.errors import DockyardError, InvalidParameter, SystemError_
 from dockyard.server.routing import HIJACKED, Empty, File, Hijack, Raw, Request, Response, Stream
+from dockyard.util.tls import start_tls_server
 
 log = logging.getLogger(__name__)
 
@@ -453,8 +455,9 @@ class HttpServer:
         self._sockets: list[Path] = []
         self._connections: dict[asyncio.Task[Any], Connection] = {}
 
-    async def listen(self, address: str) -> None:
-        """Start listening on "unix:///path" (mode 0660) or "tcp://host:port"."""
+    async def listen(self, address: str, tls: ssl.SSLContext | None = None) -> None:
+        """Start listening on "unix:///path" (mode 0660) or "tcp://host:port" (with TLS when `tls` is given;
+        unix sockets stay plain, as dockerd's)."""
         scheme, _, rest = address.partition("://")
         if scheme == "unix":
             path = Path(rest)
@@ -468,7 +471,11 @@ class HttpServer:
             host, _, port = rest.rstrip("/").rpartition(":")
             if not port.isdigit():
                 raise InvalidParameter(f"invalid listen address {address!r}")
-            server = await asyncio.start_server(self._accept, host.strip("[]") or None, int(port),
+            if tls is None:
+                server = await asyncio.start_server(self._accept, host.strip("[]") or None, int(port),
+                                                    limit=MAX_LINE, backlog=BACKLOG)
+            else:
+                server = await start_tls_server(self._accept, host.strip("[]") or None, int(port), tls,
                                                 limit=MAX_LINE, backlog=BACKLOG)
         else:
             raise InvalidParameter(f"unsupported listen address {address!r}")
