@@ -63,11 +63,19 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.containers.stats import ContainerStats
     from dockyard.distribution.login import RegistryService
     from dockyard.system.diskusage import DiskUsage
+    from dockyard.cluster.nodes import NodeService, describe
+    from dockyard.cluster.objects import CONFIGS, SECRETS, ObjectService
+    from dockyard.cluster.service import ClusterService
+    cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()))
+    await cluster.restore()
+    system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
                         networks=networks, volumes=volumes, registry=RegistryService(config.raw),
                         execs=ExecService(containers), stats=ContainerStats(containers), logs=LogReader(containers),
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
-                        disk_usage=DiskUsage(images, containers, volumes, builder))
+                        disk_usage=DiskUsage(images, containers, volumes, builder),
+                        swarm=cluster, nodes=NodeService(cluster), secrets=ObjectService(cluster, SECRETS),
+                        configs=ObjectService(cluster, CONFIGS))
     server = await serve(build_router(services), config.hosts)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()
@@ -78,6 +86,7 @@ async def run(config: DaemonConfig) -> None:
     await stop.wait()
     log.info("shutting down: containers keep running")
     await server.close()
+    await cluster.shutdown()
     await containers.shutdown()
     await networks.shutdown()
     db.close()

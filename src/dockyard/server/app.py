@@ -28,6 +28,8 @@ ROUTER_MODULES = (
     "diskusage",
     "exec",
     "container_update",
+    "swarm",
+    "swarm_objects",
 )
 COMMON_HEADERS = [
     ("Api-Version", API_VERSION),

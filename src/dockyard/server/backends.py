@@ -319,3 +319,59 @@ class EventsBackend(Protocol):
 
     def subscribe(self, since: float | None, until: float | None, filters: Mapping[str, Strings]) -> Subscription:
         """Replayed, then live events."""
+
+
+class SwarmBackend(Protocol):
+    """The /swarm routes: this node's membership and the cluster object."""
+
+    async def init(self, body: dict[str, Any]) -> str:
+        """POST /swarm/init: the node id."""
+
+    async def join(self, body: dict[str, Any]) -> None:
+        """POST /swarm/join."""
+
+    async def leave(self, force: bool) -> None:
+        """POST /swarm/leave."""
+
+    def inspect(self) -> dict[str, Any]:
+        """GET /swarm."""
+
+    async def update(self, version: int | None, body: Any, rotate_worker: bool, rotate_manager: bool,
+                     rotate_unlock: bool) -> None:
+        """POST /swarm/update."""
+
+    def unlock_key(self) -> dict[str, str]:
+        """GET /swarm/unlockkey."""
+
+    async def unlock(self, body: dict[str, Any]) -> None:
+        """POST /swarm/unlock."""
+
+
+class SwarmObjectBackend(Protocol):
+    """The routes of one kind of swarm object (nodes, secrets, configs): list, inspect, update, remove."""
+
+    def list(self, filters: Filters) -> Rows:
+        """GET /<kind>."""
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """GET /<kind>/{id}."""
+
+    async def update(self, ref: str, version: int | None, body: Any) -> None:
+        """POST /<kind>/{id}/update."""
+
+
+class NodeBackend(SwarmObjectBackend, Protocol):
+    """The /nodes routes."""
+
+    async def remove(self, ref: str, force: bool) -> None:
+        """DELETE /nodes/{id}."""
+
+
+class SpecObjectBackend(SwarmObjectBackend, Protocol):
+    """The /secrets and /configs routes."""
+
+    async def create(self, body: Any) -> dict[str, str]:
+        """POST /<kind>/create."""
+
+    async def remove(self, ref: str) -> None:
+        """DELETE /<kind>/{id}."""

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from dockyard.server.backends import (BuildBackend, ContainerBackend, ContainerFilesBackend, DiskUsageBackend,
                                       EventsBackend, ExecBackend, ImageBackend, LogBackend, NetworkBackend,
-                                      RegistryBackend, StatsBackend, SystemBackend, VolumeBackend)
+                                      NodeBackend, RegistryBackend, SpecObjectBackend, StatsBackend, SwarmBackend,
+                                      SystemBackend, VolumeBackend)
 
 
 @dataclass
@@ -26,3 +27,7 @@ class Services:
     stats: StatsBackend
     logs: LogBackend
     disk_usage: DiskUsageBackend
+    swarm: SwarmBackend
+    nodes: NodeBackend
+    secrets: SpecObjectBackend
+    configs: SpecObjectBackend

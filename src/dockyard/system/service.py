@@ -9,7 +9,7 @@ import socket
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
 from dockyard.events.bus import EventBus
@@ -126,6 +126,12 @@ def load_engine_id(data_root: Path) -> str:
     return path.read_text().strip()
 
 
+def inactive_swarm() -> dict[str, Any]:
+    """/info's `Swarm` section of a node outside any swarm."""
+    return {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False, "Error": "",
+            "RemoteManagers": None}
+
+
 class SystemService:
     """Answers /version and /info from the host, the configuration and the image/container services."""
 
@@ -137,6 +143,11 @@ class SystemService:
         self.containers = containers
         self.events = events
         self.engine_id = load_engine_id(self.data_root)
+        self._swarm_info: Callable[[], dict[str, Any]] = inactive_swarm
+
+    def set_swarm_info(self, fn: Callable[[], dict[str, Any]]) -> None:
+        """Install the provider of /info's `Swarm` section (the cluster service, handed in by the daemon)."""
+        self._swarm_info = fn
 
     def version(self) -> dict[str, Any]:
         """SystemVersion: daemon and API versions, OS, architecture, kernel, Python as "GoVersion"."""
@@ -190,8 +201,7 @@ class SystemService:
             "Name": socket.gethostname(), "Labels": list(self.config.get("labels", [])),
             "ExperimentalBuild": False, "ServerVersion": __version__,
             "Runtimes": runtimes, "DefaultRuntime": "dockyard",
-            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
-                      "Error": "", "RemoteManagers": None},
+            "Swarm": self._swarm_info(),
             "LiveRestoreEnabled": bool(self.config.get("live-restore", False)),
             "Isolation": "", "InitBinary": "",
             "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},

@@ -11,3 +11,12 @@ async def run_blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
     """Run blocking work (files, mounts, SQLite, netlink) in the loop's default executor."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel a background task and wait until it has finished (its cancellation is the expected end)."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass  # the cancellation asked for just above

@@ -9,6 +9,7 @@ from typing import Any
 
 from dockyard.cluster.store.backend import ClusterStore, Fence
 from dockyard.errors import DockyardError
+from dockyard.util.aio import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,7 @@ class Leadership:
     async def stop(self) -> None:
         """Stop campaigning and give a held leadership up."""
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass  # the cancellation asked for just above
+            await cancel_and_wait(self._task)
             self._task = None
         if self.fence is not None:
             fence, self.fence = self.fence, None

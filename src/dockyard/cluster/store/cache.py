@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator
 
 from dockyard.cluster.etcd.client import EtcdClient, EtcdFailure, EtcdUnavailable, KeyValue
 from dockyard.cluster.store.backend import Change, Record
+from dockyard.util.aio import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,7 @@ class StoreCache:
     async def stop(self) -> None:
         """Stop following."""
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass  # the cancellation asked for just above
+            await cancel_and_wait(self._task)
             self._task = None
 
     def table(self, kind: str) -> dict[str, Record]:
@@ -99,7 +96,7 @@ class StoreCache:
         self.tables = {}
         self.leader_kv = None
         for kv in kvs:
-            self._apply_put(kv)
+            self._apply(kv)
         new = {(kind, oid): rec for kind, table in self.tables.items() for oid, rec in table.items()}
         for key in old.keys() - new.keys():
             self._publish(Change(key[0], key[1], None, revision))
@@ -114,10 +111,7 @@ class StoreCache:
             try:
                 async for batch in self.client.watch(PREFIX, True, self.applied + 1):
                     for event in batch.events:
-                        if event.deleted:
-                            self._apply_delete(event.kv)
-                        else:
-                            self._apply_put(event.kv)
+                        self._apply(event.kv, event.deleted)
                     await self._advance(batch.revision)
             except EtcdFailure as exc:
                 log.warning("cluster store watch: %s; reloading", exc)
@@ -150,30 +144,24 @@ class StoreCache:
             return None
         return parts[0], parts[1]
 
-    def _apply_put(self, kv: KeyValue) -> None:
-        """A key was written."""
+    def _apply(self, kv: KeyValue, deleted: bool = False) -> None:
+        """A key was written or deleted."""
         if kv.key == LEADER_KEY:
-            self.leader_kv = kv
+            self.leader_kv = None if deleted else kv
             return
         where = self._split(kv.key)
         if where is None:
             return
-        stored = json.loads(kv.value)
-        record = Record(where[0], where[1], stored.get("name"), stored["object"], kv.mod_revision,
-                        kv.create_revision)
-        self.table(where[0])[where[1]] = record
-        self._publish(Change(where[0], where[1], record, kv.mod_revision))
-
-    def _apply_delete(self, kv: KeyValue) -> None:
-        """A key was deleted."""
-        if kv.key == LEADER_KEY:
-            self.leader_kv = None
-            return
-        where = self._split(kv.key)
-        if where is None:
-            return
-        self.table(where[0]).pop(where[1], None)
-        self._publish(Change(where[0], where[1], None, kv.mod_revision))
+        kind, object_id = where
+        record = None
+        if deleted:
+            self.table(kind).pop(object_id, None)
+        else:
+            stored = json.loads(kv.value)
+            record = Record(kind, object_id, stored.get("name"), stored["object"], kv.mod_revision,
+                            kv.create_revision)
+            self.table(kind)[object_id] = record
+        self._publish(Change(kind, object_id, record, kv.mod_revision))
 
     def _publish(self, change: Change) -> None:
         """Hand a change to every subscriber."""

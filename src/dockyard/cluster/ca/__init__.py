@@ -1,0 +1,1 @@
+"""The swarm's root CA, join tokens, and the keys that protect secrets at rest."""

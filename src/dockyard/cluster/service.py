@@ -1,0 +1,401 @@
+"""ClusterService: this node's swarm life (init, leave, unlock, restore after a daemon restart), the cluster object
+(`/swarm`), and the `Swarm` section of `/info`. Nodes, secrets and configs live in their own modules and reach the
+store through `manager()`, which refuses with dockerd's texts unless this node is an unlocked manager."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from dockyard.cluster import addresses, spec as shapes
+from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_unlock_key, seal, unseal
+from dockyard.cluster.ca.root import RootCA
+from dockyard.cluster.ca.tokens import SECRET_BYTES, base36, new_token
+from dockyard.cluster.etcd.member import EtcdMember, EtcdMissing, MemberConfig, etcd_binary
+from dockyard.cluster.manager.leader import Leadership
+from dockyard.cluster.store.backend import Record
+from dockyard.cluster.store.etcd import EtcdStore
+from dockyard.errors import Conflict, InvalidParameter, NotImplementedYet, Unavailable
+from dockyard.util.atomic import write_atomic
+from dockyard.util.timeutil import now_rfc3339
+
+log = logging.getLogger(__name__)
+
+ERR_NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
+                   'node to swarm and try again.')
+ERR_NO_SWARM = "This node is not part of a swarm"
+ERR_EXISTS = ('This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another '
+              'one.')
+ERR_LOCKED = ('Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" '
+              'to unlock it.')
+ERR_LEAVE_LOCKED = "Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message."
+ERR_LEAVE_LAST_MANAGER = ("You are attempting to leave the swarm on a node that is participating as a manager. "
+                          "Removing the last manager erases all current state of the swarm. Use `--force` to ignore "
+                          "this message. ")
+ERR_NOT_LOCKED = "swarm is not locked"
+ERR_SPEC_NAME = 'swarm spec must be named "default"'
+ERR_JOIN = ("joining an existing swarm is not supported yet: this Dockyard runs single-node swarms only "
+            "(multi-node swarm mode is part 2 of issue 14)")
+
+CLUSTER = "cluster"
+NODES = "nodes"
+LEADER_TIMEOUT = 10.0
+DEFAULT_SPEC: dict[str, Any] = {
+    "Name": "default", "Labels": {},
+    "Orchestration": {"TaskHistoryRetentionLimit": 5},
+    "Raft": {"SnapshotInterval": 10000, "KeepOldSnapshots": 0, "LogEntriesForSlowFollowers": 500,
+             "ElectionTick": 10, "HeartbeatTick": 1},
+    "Dispatcher": {"HeartbeatPeriod": 5_000_000_000},
+    "CAConfig": {"NodeCertExpiry": 7_776_000_000_000_000},
+    "TaskDefaults": {},
+    "EncryptionConfig": {"AutoLockManagers": False},
+}
+DEFAULT_ADDR_POOL = ["10.0.0.0/8"]
+DEFAULT_SUBNET_SIZE = 24
+DEFAULT_DATA_PATH_PORT = 4789
+
+
+def new_id() -> str:
+    """swarmkit's identity.NewID: 128 random bits in base 36, 25 characters."""
+    return base36(int.from_bytes(secrets.token_bytes(SECRET_BYTES), "big"), 25)
+
+
+@dataclass
+class LocalNode:
+    """What this node remembers of its swarm membership (`<swarm-dir>/state.json`)."""
+
+    node_id: str
+    cluster_id: str
+    advertise_addr: str
+    listen_addr: str
+    data_path_addr: str
+
+    @classmethod
+    def load(cls, path: Path) -> LocalNode | None:
+        """The saved membership, if any."""
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+
+    def save(self, path: Path) -> None:
+        """Persist the membership."""
+        write_atomic(path, json.dumps(self.__dict__).encode(), mode=0o600)
+
+
+class ClusterService:
+    """The swarm as seen from this daemon."""
+
+    def __init__(self, data_root: Path, exec_root: Path, describe_node: Callable[[], dict[str, Any]]) -> None:
+        self.swarm_dir = data_root / "swarm"
+        self.run_dir = exec_root / "swarm"
+        self.describe_node = describe_node
+        self.member = EtcdMember(self.swarm_dir, self.run_dir)
+        self.keyfile = KeyFile(self.swarm_dir / "keys.json")
+        self.local: LocalNode | None = None
+        self.store: EtcdStore | None = None
+        self.leadership: Leadership | None = None
+        self.keys: dict[str, str] | None = None  # DEK and CA key, once unlocked
+        self._lock = asyncio.Lock()
+
+    @property
+    def state_path(self) -> Path:
+        """Where the membership is saved."""
+        return self.swarm_dir / "state.json"
+
+    # --- life cycle -------------------------------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """At daemon start: re-adopt (or restart) the etcd member of a swarm this node is in; stay locked when the
+        keys are sealed."""
+        self.local = LocalNode.load(self.state_path)
+        if self.local is None:
+            return
+        await self.member.start(MemberConfig(self.local.node_id, new_cluster=not self.member.has_data()))
+        if self.keyfile.locked():
+            log.info("swarm is autolocked: manager functions wait for `swarm unlock`")
+            return
+        await self._activate(self.keyfile.read())
+
+    async def shutdown(self) -> None:
+        """At daemon stop: stop following the store; the etcd member keeps running (re-adopted at the next start)."""
+        await self._deactivate()
+
+    async def _activate(self, keys: dict[str, str]) -> None:
+        """Start the store and the leadership with unlocked keys."""
+        assert self.local is not None
+        self.keys = keys
+        self.store = EtcdStore(self.member.client())
+        await self.store.start()
+        self.leadership = Leadership(self.store, {"NodeID": self.local.node_id,
+                                                  "Addr": self.local.advertise_addr})
+        self.leadership.start()
+
+    async def _deactivate(self) -> None:
+        """Stop the leadership and the store."""
+        if self.leadership is not None:
+            await self.leadership.stop()
+            self.leadership = None
+        if self.store is not None:
+            await self.store.stop()
+            self.store = None
+        self.keys = None
+
+    def local_state(self) -> str:
+        """LocalNodeState: inactive, active or locked."""
+        if self.local is None:
+            return "inactive"
+        return "active" if self.store is not None else "locked"
+
+    def manager(self) -> EtcdStore:
+        """The store, for manager-only work; dockerd's 503 texts when this node is not an unlocked manager."""
+        if self.store is None:
+            raise Unavailable(ERR_LOCKED if self.local is not None else ERR_NOT_MANAGER)
+        return self.store
+
+    def dek(self) -> bytes:
+        """The cluster data key (secrets at rest)."""
+        self.manager()
+        assert self.keys is not None
+        return bytes.fromhex(self.keys["dek"])
+
+    @property
+    def node_id(self) -> str:
+        """This node's id (in a swarm)."""
+        assert self.local is not None
+        return self.local.node_id
+
+    # --- init / join / leave / unlock -------------------------------------------------------------------------
+
+    async def init(self, body: dict[str, Any]) -> str:
+        """POST /swarm/init: a new single-manager swarm; the node id."""
+        async with self._lock:
+            if self.local is not None:
+                raise Unavailable(ERR_EXISTS)
+            listen = addresses.validate_listen(body.get("ListenAddr"))
+            sent = shapes.render(shapes.SWARM_SPEC, body.get("Spec"), "swarm.Spec")
+            if sent.get("Name", "default") != "default":
+                raise InvalidParameter(ERR_SPEC_NAME)
+            listen_ip, listen_port = addresses.resolve_listen(listen)
+            advertise_ip, advertise_port = addresses.resolve_advertise(body.get("AdvertiseAddr"), listen_port)
+            data_path = addresses.resolve_data_path(body.get("DataPathAddr"))
+            pool, subnet_size, data_port = _address_pool(body)
+            if body.get("ForceNewCluster"):
+                raise Unavailable(ERR_NOT_MANAGER)
+            if etcd_binary() is None:
+                raise EtcdMissing()
+            spec = merge_spec(DEFAULT_SPEC, sent)
+            if body.get("AutoLockManagers"):
+                spec["EncryptionConfig"]["AutoLockManagers"] = True
+            local = LocalNode(new_id(), new_id(), f"{advertise_ip}:{advertise_port}", f"{listen_ip}:{listen_port}",
+                              data_path)
+            try:
+                await self._create(local, spec, pool, subnet_size, data_port, body.get("Availability") or "active")
+            except BaseException:
+                await self._erase()
+                raise
+            return local.node_id
+
+    async def _create(self, local: LocalNode, spec: dict[str, Any], pool: list[str], subnet_size: int,
+                      data_port: int, availability: str) -> None:
+        """Start the member, write the keys, the cluster and the node, and take the leadership."""
+        self.swarm_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self.member.start(MemberConfig(local.node_id, heartbeat_tick=spec["Raft"]["HeartbeatTick"],
+                                             election_tick=spec["Raft"]["ElectionTick"],
+                                             snapshot_count=spec["Raft"]["SnapshotInterval"]))
+        root = RootCA.create()
+        keys = {"dek": new_key().hex(), "ca_key": root.key_pem}
+        unlock = new_key() if spec["EncryptionConfig"]["AutoLockManagers"] else None
+        self.keyfile.write(keys, unlock)
+        self.local = local
+        await self._activate(keys)
+        store = self.manager()
+        assert self.leadership is not None
+        fence = await self.leadership.wait_leading(LEADER_TIMEOUT)
+        now = now_rfc3339()
+        digest = root.digest()
+        cluster = {"CreatedAt": now, "UpdatedAt": now, "Spec": spec, "CACert": root.cert_pem,
+                   "DefaultAddrPool": pool, "SubnetSize": subnet_size, "DataPathPort": data_port,
+                   "JoinTokens": {"Worker": new_token(digest), "Manager": new_token(digest)},
+                   "UnlockKey": seal(self.dek(), unlock, local.cluster_id) if unlock else None}
+        await store.create(CLUSTER, local.cluster_id, cluster, name="default", fence=fence)
+        node_spec = {"Labels": {}, "Role": "manager", "Availability": availability}
+        node = {"CreatedAt": now, "UpdatedAt": now, "Spec": node_spec, "Description": self.describe_node(),
+                "Status": {"State": "ready", "Addr": local.advertise_addr.rpartition(":")[0]},
+                "ManagerStatus": {"Reachability": "reachable", "Addr": local.advertise_addr}}
+        await store.create(NODES, local.node_id, node, fence=fence)
+        local.save(self.state_path)
+
+    async def join(self, body: dict[str, Any]) -> None:
+        """POST /swarm/join: only refusals for now (multi-node swarms are part 2)."""
+        if self.local is not None:
+            raise Unavailable(ERR_EXISTS)
+        raise NotImplementedYet(ERR_JOIN)
+
+    async def leave(self, force: bool) -> None:
+        """POST /swarm/leave: the last manager leaves only with force; erases the member, its data and every swarm
+        artefact of this node."""
+        async with self._lock:
+            state = self.local_state()
+            if state == "inactive":
+                raise Unavailable(ERR_NO_SWARM)
+            if state == "locked" and not force:
+                raise Unavailable(ERR_LEAVE_LOCKED)
+            if not force:
+                raise Unavailable(ERR_LEAVE_LAST_MANAGER)
+            await self._erase()
+
+    async def _erase(self) -> None:
+        """Stop everything of the swarm on this node and delete its files."""
+        await self._deactivate()
+        await self.member.destroy()
+        self.local = None
+        for path in (self.swarm_dir, self.run_dir):
+            if path.exists():
+                shutil.rmtree(path)
+
+    async def unlock(self, body: dict[str, Any]) -> None:
+        """POST /swarm/unlock."""
+        async with self._lock:
+            state = self.local_state()
+            if state == "active":
+                raise Conflict(ERR_NOT_LOCKED)
+            if state == "inactive":
+                raise Unavailable(ERR_NOT_MANAGER)
+            key = parse_unlock_key(str(body.get("UnlockKey") or ""))
+            await self._activate(self.keyfile.read(key))
+
+    # --- the cluster object -----------------------------------------------------------------------------------
+
+    def _cluster(self) -> Record:
+        """The cluster record."""
+        store = self.manager()
+        record = store.find(CLUSTER, "default")
+        if record is None:
+            raise Unavailable(ERR_NOT_MANAGER)
+        return record
+
+    def cluster_info(self) -> dict[str, Any]:
+        """ClusterInfo as dockerd renders it."""
+        record = self._cluster()
+        value = record.value
+        return {"ID": record.id, "Version": {"Index": record.version}, "CreatedAt": value["CreatedAt"],
+                "UpdatedAt": value["UpdatedAt"],
+                "Spec": shapes.with_labels(shapes.render(shapes.SWARM_SPEC, value["Spec"])),
+                "TLSInfo": RootCA(value["CACert"], "").tls_info(), "RootRotationInProgress": False,
+                "DefaultAddrPool": value["DefaultAddrPool"], "SubnetSize": value["SubnetSize"],
+                "DataPathPort": value["DataPathPort"]}
+
+    def inspect(self) -> dict[str, Any]:
+        """GET /swarm."""
+        return {**self.cluster_info(), "JoinTokens": dict(self._cluster().value["JoinTokens"])}
+
+    async def update(self, version: int | None, body: Any, rotate_worker: bool, rotate_manager: bool,
+                     rotate_unlock: bool) -> None:
+        """POST /swarm/update: the sent spec merged into the current one (moby's MergeSwarmSpecToGRPC), join
+        tokens and the unlock key rotated on request, the key file re-sealed when autolock changes."""
+        async with self._lock:
+            record = self._cluster()
+            store = self.manager()
+            sent = shapes.render(shapes.SWARM_SPEC, body, "swarm.Spec")
+            if sent.get("Name", "default") != "default":
+                raise InvalidParameter(ERR_SPEC_NAME)
+            if version is None:
+                raise InvalidParameter("invalid swarm version")
+            value = dict(record.value)
+            value["Spec"] = merge_spec(value["Spec"], sent)
+            tokens = dict(value["JoinTokens"])
+            digest = RootCA(value["CACert"], "").digest()
+            if rotate_worker:
+                tokens["Worker"] = new_token(digest)
+            if rotate_manager:
+                tokens["Manager"] = new_token(digest)
+            value["JoinTokens"] = tokens
+            unlock = self._unlock_bytes(record)
+            if not value["Spec"]["EncryptionConfig"]["AutoLockManagers"]:
+                unlock = None
+            elif unlock is None or rotate_unlock:
+                unlock = new_key()
+            value["UnlockKey"] = seal(self.dek(), unlock, record.id) if unlock else None
+            value["UpdatedAt"] = now_rfc3339()
+            await store.update(CLUSTER, record.id, value, version=version, name="default")
+            assert self.keys is not None
+            self.keyfile.write(self.keys, unlock)
+
+    def _unlock_bytes(self, record: Record) -> bytes | None:
+        """The current unlock key (sealed with the DEK in the cluster object)."""
+        sealed = record.value.get("UnlockKey")
+        return unseal(self.dek(), sealed, record.id) if sealed else None
+
+    def unlock_key(self) -> dict[str, str]:
+        """GET /swarm/unlockkey: "" when autolock is off."""
+        unlock = self._unlock_bytes(self._cluster())
+        return {"UnlockKey": human_unlock_key(unlock) if unlock else ""}
+
+    # --- /info ------------------------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """The `Swarm` section of /info."""
+        state = self.local_state()
+        if self.local is None:
+            return {"NodeID": "", "NodeAddr": "", "LocalNodeState": state, "ControlAvailable": False,
+                    "Error": "", "RemoteManagers": None}
+        section: dict[str, Any] = {"NodeID": self.local.node_id,
+                                   "NodeAddr": self.local.advertise_addr.rpartition(":")[0],
+                                   "LocalNodeState": state, "ControlAvailable": False, "Error": "",
+                                   "RemoteManagers": None}
+        if self.store is None:
+            return section
+        nodes = self.store.list(NODES)
+        managers = [n for n in nodes if n.value["Spec"].get("Role") == "manager"]
+        section.update({"ControlAvailable": True,
+                        "RemoteManagers": [{"NodeID": n.id, "Addr": n.value["ManagerStatus"]["Addr"]}
+                                           for n in managers],
+                        "Nodes": len(nodes), "Managers": len(managers), "Cluster": self.cluster_info()})
+        return section
+
+
+def merge_spec(current: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
+    """moby's MergeSwarmSpecToGRPC: non-zero fields of the sent spec replace the current ones; ForceRotate and
+    AutoLockManagers are always taken from the sent spec."""
+    merged = json.loads(json.dumps(current))
+    if sent.get("Name"):
+        merged["Name"] = sent["Name"]
+    if sent.get("Labels"):
+        merged["Labels"] = sent["Labels"]
+    for section in ("Orchestration", "Raft", "Dispatcher", "CAConfig", "TaskDefaults"):
+        for key, value in sent.get(section, {}).items():
+            if value is not None and value != 0 or key in ("KeepOldSnapshots", "TaskHistoryRetentionLimit"):
+                merged.setdefault(section, {})[key] = value
+    merged.setdefault("CAConfig", {})["ForceRotate"] = sent.get("CAConfig", {}).get("ForceRotate", 0)
+    if not merged["CAConfig"]["ForceRotate"]:
+        del merged["CAConfig"]["ForceRotate"]
+    merged["EncryptionConfig"] = {"AutoLockManagers": bool(sent.get("EncryptionConfig", {})
+                                                           .get("AutoLockManagers"))}
+    return merged
+
+
+def _address_pool(body: dict[str, Any]) -> tuple[list[str], int, int]:
+    """DefaultAddrPool, SubnetSize and DataPathPort of an init request, with dockerd's defaults and checks."""
+    pool = body.get("DefaultAddrPool") or DEFAULT_ADDR_POOL
+    size = body.get("SubnetSize") or DEFAULT_SUBNET_SIZE
+    port = body.get("DataPathPort") or DEFAULT_DATA_PATH_PORT
+    if not isinstance(size, int) or not 0 < size <= 29:
+        raise InvalidParameter(f"subnet size is out of range: {size}")
+    for prefix in pool:
+        try:
+            network = ipaddress.ip_network(prefix, strict=False)
+        except (ValueError, TypeError) as exc:
+            raise InvalidParameter(f"invalid CIDR: {prefix!r}") from exc
+        if network.prefixlen > size:
+            raise InvalidParameter(f"invalid CIDR: {prefix!r}. Subnet size is too small for pool: {size}")
+    if not isinstance(port, int) or not 1024 <= port <= 49151:
+        raise InvalidParameter(f"Datapath port number is not in valid range (1024-49151) : {port}")
+    return list(pool), size, port

@@ -1,0 +1,341 @@
+"""Swarm mode, part 1 (one manager on etcd): /swarm, /nodes, /secrets, /configs and /info's Swarm section through the
+Docker SDK for Python and the real docker CLI, with dockerd's shapes, statuses and texts; the etcd member survives a
+daemon SIGKILL and `swarm leave --force` leaves nothing of it behind."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import urllib.parse
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from daemon_harness import Daemon, destroy
+
+docker = pytest.importorskip("docker")
+
+NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
+               'node to swarm and try again.')
+LOCKED = ('Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to '
+          'unlock it.')
+TOKEN = re.compile(r"SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}\Z")
+
+
+def etcd_pid(d: Daemon) -> int | None:
+    """The etcd member's pid from the daemon's pid file, when there is one."""
+    path = d.exec_root / "swarm" / "etcd.pid"
+    return int(path.read_text()) if path.exists() else None
+
+
+def alive(pid: int) -> bool:
+    """Whether a process (not a zombie) runs."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def swarm_daemon() -> Iterator[Daemon]:
+    """A daemon of this module's own; whatever swarm a test leaves is left with force, and its etcd is gone."""
+    d = Daemon(Path(tempfile.mkdtemp(prefix="dy-swarm-")))
+    d.start()
+    try:
+        yield d
+    finally:
+        try:
+            if d.process is None:
+                d.start()
+            d.request("POST", "/swarm/leave?force=1")
+        finally:
+            pid = etcd_pid(d)
+            if pid is not None and alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            destroy(d)
+
+
+@pytest.fixture
+def sd(swarm_daemon: Daemon) -> Iterator[Daemon]:
+    """The module's daemon, outside any swarm before and after the test."""
+    yield swarm_daemon
+    if swarm_daemon.process is None:
+        swarm_daemon.start()
+    swarm_daemon.request("POST", "/swarm/leave?force=1")
+    assert not (swarm_daemon.data_root / "swarm").exists()
+
+
+@pytest.fixture
+def client(sd: Daemon) -> Iterator[object]:
+    c = docker.DockerClient(base_url=sd.host, version="1.45")
+    yield c
+    c.close()
+
+
+def quote_filters(filters: dict) -> str:
+    """A filters query value."""
+    return urllib.parse.quote(json.dumps(filters))
+
+
+def error_of(d: Daemon, method: str, path: str, body: object = None) -> tuple[int, str]:
+    """Status and message of a request that must fail."""
+    status, raw = d.request(method, path, body)
+    assert status >= 400, (method, path, raw)
+    return status, json.loads(raw)["message"]
+
+
+def test_outside_a_swarm_manager_routes_answer_503(sd: Daemon) -> None:
+    for method, path in (("GET", "/swarm"), ("GET", "/nodes"), ("GET", "/secrets"), ("GET", "/configs"),
+                         ("GET", "/swarm/unlockkey"), ("POST", "/swarm/update?version=1")):
+        assert error_of(sd, method, path) == (503, NOT_MANAGER)
+    assert error_of(sd, "POST", "/swarm/leave") == (503, "This node is not part of a swarm")
+    assert error_of(sd, "POST", "/swarm/unlock", {"UnlockKey": "x"}) == (503, NOT_MANAGER)
+    status, message = error_of(sd, "POST", "/swarm/join", {"RemoteAddrs": ["127.0.0.1:2377"], "JoinToken": "x"})
+    assert status == 501 and "not supported yet" in message
+    assert sd.api("GET", "/info")["Swarm"] == {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                                               "ControlAvailable": False, "Error": "", "RemoteManagers": None}
+    result = sd.docker("node", "ls")
+    assert result.returncode == 1 and result.stderr.decode() == f"Error response from daemon: {NOT_MANAGER}\n"
+
+
+def test_init_defaults_tokens_nodes_and_info_through_the_sdk(sd: Daemon, client) -> None:
+    node_id = client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:4567")
+    attrs = client.swarm.attrs
+    assert attrs["Spec"] == {
+        "Name": "default", "Labels": {}, "Orchestration": {"TaskHistoryRetentionLimit": 5},
+        "Raft": {"SnapshotInterval": 10000, "KeepOldSnapshots": 0, "LogEntriesForSlowFollowers": 500,
+                 "ElectionTick": 10, "HeartbeatTick": 1},
+        "Dispatcher": {"HeartbeatPeriod": 5000000000}, "CAConfig": {"NodeCertExpiry": 7776000000000000},
+        "TaskDefaults": {}, "EncryptionConfig": {"AutoLockManagers": False}}
+    assert attrs["DefaultAddrPool"] == ["10.0.0.0/8"] and attrs["SubnetSize"] == 24 and attrs["DataPathPort"] == 4789
+    assert attrs["TLSInfo"]["TrustRoot"].startswith("-----BEGIN CERTIFICATE-----")
+    tokens = attrs["JoinTokens"]
+    assert TOKEN.match(tokens["Worker"]) and TOKEN.match(tokens["Manager"]) and tokens["Worker"] != tokens["Manager"]
+    assert tokens["Worker"].split("-")[2] == tokens["Manager"].split("-")[2]  # the same CA digest
+    [node] = client.nodes.list()
+    assert node.id == node_id
+    assert node.attrs["Spec"] == {"Labels": {}, "Role": "manager", "Availability": "active"}
+    assert node.attrs["Status"] == {"State": "ready", "Addr": "127.0.0.1"}
+    assert node.attrs["ManagerStatus"] == {"Leader": True, "Reachability": "reachable", "Addr": "127.0.0.1:4567"}
+    assert client.nodes.get(node_id).attrs["Version"] == node.attrs["Version"]
+    swarm_info = client.info()["Swarm"]
+    assert {k: swarm_info[k] for k in ("NodeID", "NodeAddr", "LocalNodeState", "ControlAvailable", "Nodes",
+                                       "Managers")} == {"NodeID": node_id, "NodeAddr": "127.0.0.1",
+                                                        "LocalNodeState": "active", "ControlAvailable": True,
+                                                        "Nodes": 1, "Managers": 1}
+    assert swarm_info["Cluster"]["ID"] == attrs["ID"] and "JoinTokens" not in swarm_info["Cluster"]
+    assert error_of(sd, "POST", "/swarm/init", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": "127.0.0.1"}) == (
+        503, 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another '
+             'one.')
+    assert error_of(sd, "POST", "/swarm/leave") == (
+        503, "You are attempting to leave the swarm on a node that is participating as a manager. Removing the last "
+             "manager erases all current state of the swarm. Use `--force` to ignore this message. ")
+    assert client.swarm.leave(force=True)
+    assert error_of(sd, "GET", "/swarm") == (503, NOT_MANAGER)
+
+
+def test_init_validation_and_custom_spec_round_trip(sd: Daemon, client) -> None:
+    assert error_of(sd, "POST", "/swarm/init", {"ListenAddr": "", "AdvertiseAddr": "127.0.0.1"}) == (
+        400, 'invalid ListenAddr "": invalid empty address')
+    assert error_of(sd, "POST", "/swarm/init", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": "0.0.0.0"}) == (
+        400, "advertise address must be a non-zero IP address or network interface (with optional port number)")
+    assert error_of(sd, "POST", "/swarm/init", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": "127.0.0.1",
+                                                "Spec": {"Name": "other"}}) == (
+        400, 'swarm spec must be named "default"')
+    assert error_of(sd, "POST", "/swarm/init", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": "127.0.0.1",
+                                                "DataPathPort": 80}) == (
+        400, "Datapath port number is not in valid range (1024-49151) : 80")
+    assert not (sd.data_root / "swarm").exists()
+    client.swarm.init(advertise_addr="127.0.0.1", task_history_retention_limit=10, snapshot_interval=5000,
+                      dispatcher_heartbeat_period=2000000000, node_cert_expiry=3600000000000,
+                      default_addr_pool=["10.20.0.0/16"], subnet_size=26, data_path_port=7789,
+                      labels={"team": "core"})
+    attrs = client.swarm.attrs
+    assert attrs["Spec"] == {
+        "Name": "default", "Labels": {"team": "core"}, "Orchestration": {"TaskHistoryRetentionLimit": 10},
+        "Raft": {"SnapshotInterval": 5000, "KeepOldSnapshots": 0, "LogEntriesForSlowFollowers": 500,
+                 "ElectionTick": 10, "HeartbeatTick": 1},
+        "Dispatcher": {"HeartbeatPeriod": 2000000000}, "CAConfig": {"NodeCertExpiry": 3600000000000},
+        "TaskDefaults": {}, "EncryptionConfig": {"AutoLockManagers": False}}
+    assert (attrs["DefaultAddrPool"], attrs["SubnetSize"], attrs["DataPathPort"]) == (["10.20.0.0/16"], 26, 7789)
+
+
+def test_update_merges_rotates_tokens_and_checks_the_version(sd: Daemon, client) -> None:
+    client.swarm.init(advertise_addr="127.0.0.1")
+    before = client.swarm.attrs
+    assert client.swarm.update(rotate_worker_token=True, task_history_retention_limit=7)
+    client.swarm.reload()
+    after = client.swarm.attrs
+    assert after["Version"]["Index"] > before["Version"]["Index"]
+    assert after["JoinTokens"]["Worker"] != before["JoinTokens"]["Worker"]
+    assert after["JoinTokens"]["Manager"] == before["JoinTokens"]["Manager"]
+    assert after["Spec"] == {**before["Spec"], "Orchestration": {"TaskHistoryRetentionLimit": 7}}
+    stale = before["Version"]["Index"]
+    status, message = error_of(sd, "POST", f"/swarm/update?version={stale}", before["Spec"])
+    assert status == 500 and message.endswith("update out of sequence")
+    assert client.swarm.attrs["Spec"]["Orchestration"] == {"TaskHistoryRetentionLimit": 7}
+
+
+def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> None:
+    node_id = client.swarm.init(advertise_addr="127.0.0.1")
+    node = client.nodes.get(node_id)
+    spec = {"Name": "n1", "Labels": {"zone": "a", "disk": "ssd"}, "Role": "manager", "Availability": "drain"}
+    assert node.update(spec)
+    node.reload()
+    assert node.attrs["Spec"] == spec
+    assert [n.id for n in client.nodes.list(filters={"node.label": "zone=a"})] == [node_id]
+    assert client.nodes.list(filters={"node.label": "zone=b"}) == []
+    assert [n.id for n in client.nodes.list(filters={"role": "manager"})] == [node_id]
+    assert client.nodes.list(filters={"role": "worker"}) == []
+    assert error_of(sd, "GET", "/nodes?filters=" + quote_filters({"role": ["boss"]})) == (
+        400, "Invalid role filter: 'boss'")
+    assert error_of(sd, "GET", "/nodes?filters=" + quote_filters({"colour": ["red"]})) == (400, "invalid filter 'colour'")
+    status, message = error_of(sd, "POST", f"/nodes/{node_id}/update?version=1", spec)
+    assert status == 500 and message.endswith("update out of sequence")
+    version = node.attrs["Version"]["Index"]
+    assert error_of(sd, "POST", f"/nodes/{node_id}/update?version={version}", {**spec, "Role": "worker"}) == (
+        400, "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm")
+    assert error_of(sd, "POST", f"/nodes/{node_id}/update?version={version}", {**spec, "Role": "boss"})[0] == 400
+    for force in ("", "?force=1"):
+        status, message = error_of(sd, "DELETE", f"/nodes/{node_id}{force}")
+        assert status == 400 and "must be demoted to worker before removal" in message
+    assert error_of(sd, "GET", "/nodes/nosuchnode") == (404, "node nosuchnode not found")
+    assert error_of(sd, "DELETE", "/nodes/nosuchnode") == (404, "node nosuchnode not found")
+
+
+def test_secrets_and_configs_through_the_sdk(sd: Daemon, client) -> None:
+    client.swarm.init(advertise_addr="127.0.0.1")
+    plaintext = "sécret-plaintext-4711"
+    secret = client.secrets.create(name="db-pass", data=plaintext, labels={"app": "db"})
+    attrs = client.secrets.get(secret.id).attrs
+    assert attrs["Spec"] == {"Name": "db-pass", "Labels": {"app": "db"}}  # never Data
+    assert client.secrets.get("db-pass").id == secret.id and client.secrets.get(secret.id[:6]).id == secret.id
+    config = client.configs.create(name="web.conf", data="listen 80\n", labels={"app": "web"},
+                                   templating={"Name": "golang"})
+    assert client.configs.get(config.id).attrs["Spec"] == {
+        "Name": "web.conf", "Labels": {"app": "web"}, "Data": base64.b64encode(b"listen 80\n").decode(),
+        "Templating": {"Name": "golang"}}
+    assert [s.id for s in client.secrets.list(filters={"names": ["db-pass"]})] == [secret.id]
+    assert client.secrets.list(filters={"names": ["db"]}) == []
+    assert [s.id for s in client.secrets.list(filters={"name": "db"})] == [secret.id]
+    assert [s.id for s in client.secrets.list(filters={"label": "app=db"})] == [secret.id]
+    assert [c.id for c in client.configs.list(filters={"name": "web"})] == [config.id]
+    assert error_of(sd, "GET", "/configs?filters=" + quote_filters({"names": ["x"]})) == (400, "invalid filter 'names'")
+    status, message = error_of(sd, "POST", "/secrets/create", {"Name": "db-pass", "Data": "eA=="})
+    assert (status, message) == (409, "rpc error: code = AlreadyExists desc = secret db-pass already exists")
+    assert error_of(sd, "POST", "/secrets/create", {"Name": "-bad", "Data": "eA=="})[0] == 400
+    assert error_of(sd, "POST", "/configs/create", {"Name": "empty"}) == (
+        400, "rpc error: code = InvalidArgument desc = config data must be larger than 0 and less than 1000 KB")
+    version = attrs["Version"]["Index"]
+    sd.api("POST", f"/secrets/{secret.id}/update?version={version}", {"Name": "db-pass", "Labels": {"v": "2"}})
+    assert client.secrets.get(secret.id).attrs["Spec"]["Labels"] == {"v": "2"}
+    assert error_of(sd, "POST", f"/secrets/{secret.id}/update?version={version}",
+                    {"Name": "db-pass", "Labels": {}})[1].endswith("update out of sequence")
+    newer = client.secrets.get(secret.id).attrs["Version"]["Index"]
+    assert error_of(sd, "POST", f"/secrets/{secret.id}/update?version={newer}", {"Name": "renamed"}) == (
+        400, "rpc error: code = InvalidArgument desc = only updates to Labels are allowed")
+    stored = b"".join(p.read_bytes() for p in (sd.data_root / "swarm").rglob("*") if p.is_file())
+    assert plaintext.encode() not in stored and base64.b64encode(plaintext.encode()) not in stored
+    assert b"db-pass" in stored  # the store was searched: its names are there, its secret values are not
+    secret.remove()
+    assert error_of(sd, "GET", f"/secrets/{secret.id}") == (404, f"secret {secret.id} not found")
+    with pytest.raises(docker.errors.NotFound):
+        client.configs.get("nosuch")
+    config.remove()
+    assert client.secrets.create(name="db-pass", data="again").id  # the name is free again
+
+
+def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, client) -> None:
+    client.swarm.init(advertise_addr="127.0.0.1", autolock_managers=True)
+    key = client.swarm.get_unlock_key()["UnlockKey"]
+    assert re.fullmatch(r"SWMKEY-1-[A-Za-z0-9+/]{43}", key)
+    secret = client.secrets.create(name="kept", data="value")
+    assert error_of(sd, "POST", "/swarm/unlock", {"UnlockKey": key}) == (409, "swarm is not locked")
+    pid = etcd_pid(sd)
+    assert pid is not None
+    sd.stop(signal.SIGKILL)
+    assert alive(pid)
+    sd.start()
+    assert etcd_pid(sd) == pid  # re-adopted, not restarted
+    assert sd.api("GET", "/info")["Swarm"]["LocalNodeState"] == "locked"
+    assert error_of(sd, "GET", "/secrets") == (503, LOCKED)
+    assert error_of(sd, "POST", "/swarm/unlock", {"UnlockKey": "SWMKEY-1-" + "A" * 43}) == (
+        401, "swarm could not be unlocked: invalid key provided")
+    assert error_of(sd, "POST", "/swarm/unlock", {"UnlockKey": "nope"}) == (400, "invalid key string")
+    assert error_of(sd, "POST", "/swarm/leave") == (
+        503, "Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message.")
+    client.swarm.unlock(key)
+    assert sd.api("GET", "/info")["Swarm"]["LocalNodeState"] == "active"
+    assert client.secrets.get("kept").id == secret.id
+    client.swarm.reload()
+    assert client.swarm.update(rotate_manager_unlock_key=True, autolock_managers=True)  # the SDK sends no
+    # EncryptionConfig unless asked, and dockerd reads its absence as autolock off
+    assert client.swarm.get_unlock_key()["UnlockKey"] not in ("", key)
+    client.swarm.reload()
+    client.swarm.update(autolock_managers=False)
+    assert client.swarm.get_unlock_key() == {"UnlockKey": ""}
+
+
+def test_sigkilled_daemon_readopts_etcd_and_forced_leave_leaves_nothing(sd: Daemon) -> None:
+    node_id = sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+    pid = etcd_pid(sd)
+    assert pid is not None and alive(pid)
+    assert os.getsid(pid) == pid  # its own session: not the daemon's
+    sd.stop(signal.SIGKILL)
+    sd.start()
+    assert etcd_pid(sd) == pid and alive(pid)
+    assert "Leader" in sd.docker_ok("node", "ls") and node_id
+    sd.stop()  # a clean daemon stop keeps the member running too
+    assert alive(pid)
+    sd.start()
+    assert sd.docker_ok("swarm", "leave", "--force") == "Node left the swarm."
+    assert not alive(pid)
+    assert not (sd.data_root / "swarm").exists() and not (sd.exec_root / "swarm").exists()
+    for _ in range(3):  # init/leave repeat cleanly
+        sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:4577")
+        sd.docker_ok("swarm", "leave", "--force")
+    assert not (sd.data_root / "swarm").exists()
+
+
+def test_docker_cli_swarm_node_secret_config(sd: Daemon) -> None:
+    out = sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+    assert "Swarm initialized: current node (" in out and "docker swarm join --token SWMTKN-1-" in out
+    assert "127.0.0.1:2377" in out
+    assert TOKEN.match(sd.docker_ok("swarm", "join-token", "-q", "worker"))
+    node_id = sd.docker_ok("info", "--format", "{{.Swarm.NodeID}}")
+    assert sd.docker_ok("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}") == \
+        "active true"
+    rows = sd.docker_ok("node", "ls").splitlines()
+    assert rows[0].split() == ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER", "STATUS", "ENGINE", "VERSION"]
+    assert rows[1].split()[:2] == [node_id, "*"] and rows[1].split()[3:6] == ["Ready", "Active", "Leader"]
+    sd.docker_ok("node", "update", "--label-add", "zone=a", "--availability", "pause", node_id)
+    assert sd.docker_ok("node", "inspect", "--format", "{{json .Spec}}", "self") == \
+        '{"Labels":{"zone":"a"},"Role":"manager","Availability":"pause"}'
+    result = sd.docker("node", "demote", node_id)
+    assert result.returncode == 1 and b"attempting to demote the last manager" in result.stderr
+    result = sd.docker("node", "rm", node_id)
+    assert result.returncode == 1 and b"must be demoted to worker before removal" in result.stderr
+    sd.docker_ok("swarm", "update", "--task-history-limit", "3")
+    assert sd.docker_ok("info", "--format", "{{.Swarm.Cluster.Spec.Orchestration.TaskHistoryRetentionLimit}}") == "3"
+    secret_id = subprocess.run(["docker", "secret", "create", "--label", "a=b", "pw", "-"], input=b"hunter2",
+                               env=sd.env(), capture_output=True, check=True).stdout.decode().strip()
+    assert sd.docker_ok("secret", "ls", "--format", "{{.ID}} {{.Name}}") == f"{secret_id} pw"
+    assert "Data" not in json.loads(sd.docker_ok("secret", "inspect", "pw"))[0]["Spec"]
+    result = sd.docker("secret", "create", "pw", "-", input=b"x")
+    assert result.returncode == 1 and b"secret pw already exists" in result.stderr
+    assert sd.docker("config", "create", "cfg", "-", input=b"data").returncode == 0
+    assert sd.docker_ok("config", "inspect", "--format", "{{printf \"%s\" .Spec.Data}}", "cfg") == "data"
+    assert sd.docker_ok("secret", "rm", "pw") == "pw" and sd.docker_ok("config", "rm", "cfg") == "cfg"
+    result = sd.docker("secret", "inspect", "pw")
+    assert result.returncode == 1 and b"secret pw not found" in result.stderr
+    result = sd.docker("swarm", "unlock-key")
+    assert result.returncode == 1 and b"no unlock key is set" in result.stderr
+    result = sd.docker("swarm", "leave")
+    assert result.returncode == 1 and b"Removing the last manager erases all current state" in result.stderr
+    assert sd.docker_ok("swarm", "leave", "--force") == "Node left the swarm."
