@@ -107,3 +107,34 @@ def test_a_valid_spec_passes() -> None:
     servicespec.validate(servicespec.normalise(sent(
         TaskTemplate={"ContainerSpec": {"Image": "busybox:1.36", "Mounts": [{"Target": "/data"}]},
                       "Placement": {"Constraints": ["node.role==manager"]}}), network_id))
+
+
+def test_specs_render_as_gos_encoder() -> None:
+    container = {"Image": "busybox", "Command": None, "TTY": False, "Init": False, "StopGracePeriod": 0,
+                 "Healthcheck": {"Test": ["CMD", "true"], "Interval": 1000000000, "Retries": 0},
+                 "Secrets": [{"SecretID": "s1", "SecretName": "pw",
+                              "File": {"Name": "pw", "UID": "0", "GID": "0", "Mode": 292}}],
+                 "Labels": {}, "DNSConfig": {"Nameservers": ["8.8.8.8"], "Search": None}}
+    spec = servicespec.normalise(sent(
+        TaskTemplate={"ContainerSpec": container, "RestartPolicy": {"Condition": "on-failure", "MaxAttempts": 0},
+                      "Placement": {"Constraints": [], "Preferences": [{"Spread": {"SpreadDescriptor": "x"}}]},
+                      "ForceUpdate": 3},
+        UpdateConfig={"Parallelism": 0, "FailureAction": "rollback", "Monitor": None}), network_id)
+    assert spec["TaskTemplate"] == {
+        "ContainerSpec": {"Image": "busybox", "Init": False, "StopGracePeriod": 0,
+                          "Healthcheck": {"Test": ["CMD", "true"], "Interval": 1000000000},
+                          "DNSConfig": {"Nameservers": ["8.8.8.8"]},
+                          "Secrets": [{"File": {"Name": "pw", "UID": "0", "GID": "0", "Mode": 292},
+                                       "SecretID": "s1", "SecretName": "pw"}],
+                          "Isolation": "default"},
+        "RestartPolicy": {"Condition": "on-failure", "MaxAttempts": 0},
+        "Placement": {"Preferences": [{"Spread": {"SpreadDescriptor": "x"}}]},
+        "ForceUpdate": 3, "Runtime": "container"}
+    assert spec["UpdateConfig"] == {"Parallelism": 0, "FailureAction": "rollback", "MaxFailureRatio": 0,
+                                    "Order": "stop-first"}
+    assert list(spec) == ["Name", "Labels", "TaskTemplate", "Mode", "UpdateConfig", "EndpointSpec"]
+    restarted = servicespec.normalise(sent(TaskTemplate={"ContainerSpec": {"Image": "busybox"},
+                                                         "RestartPolicy": {"Delay": 0}}), network_id)
+    assert restarted["TaskTemplate"]["RestartPolicy"] == {"Condition": "any", "Delay": 0, "MaxAttempts": 0}
+    with pytest.raises(InvalidParameter, match="cannot unmarshal string into Go struct field"):
+        servicespec.render({"TaskTemplate": {"ForceUpdate": "x"}})

@@ -1,6 +1,7 @@
 """Service specs as dockerd handles them: what it adds at create and update time (a random name when none is given,
 Mode Replicated 1, ForceUpdate, Runtime and Isolation, EndpointSpec Mode vip, port Protocol tcp and PublishMode
-ingress, network names resolved to IDs), swarmkit's defaults for `insertDefaults=true` (`api/defaults/service.go`),
+ingress, network names resolved to IDs, the enums swarmkit stores filled: RestartPolicy Condition and MaxAttempts,
+FailureAction and Order), swarmkit's defaults for `insertDefaults=true` (`api/defaults/service.go`),
 and swarmkit's validation (`manager/controlapi/service.go`) with its texts."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import copy
 import re
 from typing import Any, Callable
 
+from dockyard.cluster import spec as shapes
 from dockyard.cluster.manager import constraints
 from dockyard.errors import InvalidParameter
 from dockyard.util import reference
@@ -25,6 +27,63 @@ CONDITIONS = ("none", "on-failure", "any")
 
 Spec = dict[str, Any]
 
+# moby's api/types/swarm service types, as shapes for `spec.render` (Go's field order, omitempty and pointers);
+# rarely used nested options are kept as sent ("any").
+PORT = [("Name", "str", True), ("Protocol", "str", True), ("TargetPort", "int", True), ("PublishedPort", "int", True),
+        ("PublishMode", "str", True)]
+ATTACHMENT = [("Target", "str", True), ("Aliases", "list", True), ("DriverOpts", "map", True)]
+UPDATE_CONFIG = [("Parallelism", "int", False), ("Delay", "int", True), ("FailureAction", "str", True),
+                 ("Monitor", "int", True), ("MaxFailureRatio", "any", False), ("Order", "str", False)]
+MOUNT = [("Type", "str", True), ("Source", "str", True), ("Target", "str", True), ("ReadOnly", "bool", True),
+         ("Consistency", "str", True), ("BindOptions", "any", True), ("VolumeOptions", "any", True),
+         ("TmpfsOptions", "any", True), ("ClusterOptions", "any", True)]
+HEALTHCHECK = [("Test", "list", True), ("Interval", "int", True), ("Timeout", "int", True),
+               ("StartPeriod", "int", True), ("StartInterval", "int", True), ("Retries", "int", True)]
+FILE_TARGET = [("Name", "str", False), ("UID", "str", False), ("GID", "str", False), ("Mode", "int", False)]
+SECRET_REF = [("File", "ptr", False, FILE_TARGET), ("SecretID", "str", False), ("SecretName", "str", False)]
+CONFIG_REF = [("File", "ptr", True, FILE_TARGET), ("Runtime", "any", True), ("ConfigID", "str", False),
+              ("ConfigName", "str", False)]
+DNS_CONFIG = [("Nameservers", "list", True), ("Search", "list", True), ("Options", "list", True)]
+CONTAINER_SPEC = [
+    ("Image", "str", True), ("Labels", "map", True), ("Command", "list", True), ("Args", "list", True),
+    ("Hostname", "str", True), ("Env", "list", True), ("Dir", "str", True), ("User", "str", True),
+    ("Groups", "list", True), ("Privileges", "any", True), ("Init", "any", True), ("StopSignal", "str", True),
+    ("TTY", "bool", True), ("OpenStdin", "bool", True), ("ReadOnly", "bool", True),
+    ("Mounts", "structs", True, MOUNT), ("StopGracePeriod", "ptr", True), ("Healthcheck", "ptr", True, HEALTHCHECK),
+    ("Hosts", "list", True), ("DNSConfig", "ptr", True, DNS_CONFIG), ("Secrets", "structs", True, SECRET_REF),
+    ("Configs", "structs", True, CONFIG_REF), ("Isolation", "str", True), ("Sysctls", "map", True),
+    ("CapabilityAdd", "list", True), ("CapabilityDrop", "list", True), ("Ulimits", "any", True),
+    ("OomScoreAdj", "int", True)]
+LIMIT = [("NanoCPUs", "int", True), ("MemoryBytes", "int", True), ("Pids", "int", True)]
+RESOURCES = [("NanoCPUs", "int", True), ("MemoryBytes", "int", True), ("GenericResources", "any", True)]
+TASK_SPEC = [
+    ("ContainerSpec", "ptr", True, CONTAINER_SPEC), ("PluginSpec", "any", True), ("NetworkAttachmentSpec", "any", True),
+    ("Resources", "ptr", True, [("Limits", "ptr", True, LIMIT), ("Reservations", "ptr", True, RESOURCES)]),
+    ("RestartPolicy", "ptr", True, [("Condition", "str", True), ("Delay", "ptr", True), ("MaxAttempts", "ptr", True),
+                                    ("Window", "ptr", True)]),
+    ("Placement", "ptr", True, [("Constraints", "list", True), ("Preferences", "any", True),
+                                ("MaxReplicas", "int", True), ("Platforms", "any", True)]),
+    ("Networks", "structs", True, ATTACHMENT), ("LogDriver", "ptr", True, shapes.DRIVER),
+    ("ForceUpdate", "int", False), ("Runtime", "str", True)]
+SERVICE_SPEC = [
+    *shapes.ANNOTATIONS, ("TaskTemplate", "struct", True, TASK_SPEC),
+    ("Mode", "struct", True, [("Replicated", "ptr", True, [("Replicas", "ptr", True)]), ("Global", "any", True),
+                              ("ReplicatedJob", "ptr", True, [("MaxConcurrent", "ptr", True),
+                                                              ("TotalCompletions", "ptr", True)]),
+                              ("GlobalJob", "any", True)]),
+    ("UpdateConfig", "ptr", True, UPDATE_CONFIG), ("RollbackConfig", "ptr", True, UPDATE_CONFIG),
+    ("Networks", "structs", True, ATTACHMENT),
+    ("EndpointSpec", "ptr", True, [("Mode", "str", True), ("Ports", "structs", True, PORT)])]
+
+
+def render(spec: Any) -> Spec:
+    """A sent spec decoded and re-encoded as dockerd's Go types do (nulls and omitempty zeros dropped)."""
+    rendered = shapes.render(SERVICE_SPEC, spec, "swarm.ServiceSpec")
+    for key in ("UpdateConfig", "RollbackConfig"):
+        if key in rendered and rendered[key].get("MaxFailureRatio") is None:
+            rendered[key]["MaxFailureRatio"] = 0
+    return shapes.with_labels(rendered)
+
 
 def invalid(message: str) -> InvalidParameter:
     """swarmkit's InvalidArgument, as dockerd passes it on."""
@@ -32,9 +91,9 @@ def invalid(message: str) -> InvalidParameter:
 
 
 def normalise(spec: Spec, network_id: Callable[[str], str]) -> Spec:
-    """The spec as dockerd stores it: its additions made, network references resolved (`network_id` maps a name,
-    ID or ID prefix to the network's ID, raising NotFound)."""
-    spec = copy.deepcopy(spec)
+    """The sent spec as dockerd stores it: rendered as its Go types do, its additions made, network references
+    resolved (`network_id` maps a name, ID or ID prefix to the network's ID, raising NotFound)."""
+    spec = render(spec)
     if not spec.get("Name"):
         spec["Name"] = random_name()
     if spec.get("Labels") is None:
@@ -49,6 +108,14 @@ def normalise(spec: Spec, network_id: Callable[[str], str]) -> Spec:
     if template.get("ContainerSpec") is not None:
         template["ContainerSpec"].setdefault("Isolation", "default")
         template.setdefault("Runtime", "container")
+    restart = template.get("RestartPolicy")
+    if restart is not None:
+        restart["Condition"] = restart.get("Condition") or "any"
+        restart.setdefault("MaxAttempts", 0)
+    for key in ("UpdateConfig", "RollbackConfig"):
+        if key in spec:
+            spec[key]["FailureAction"] = spec[key].get("FailureAction") or "pause"
+            spec[key]["Order"] = spec[key].get("Order") or "stop-first"
     for attachment in template.get("Networks") or []:
         attachment["Target"] = network_id(attachment["Target"])
     endpoint = spec.get("EndpointSpec") or {}
