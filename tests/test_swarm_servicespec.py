@@ -136,5 +136,8 @@ def test_specs_render_as_gos_encoder() -> None:
     restarted = servicespec.normalise(sent(TaskTemplate={"ContainerSpec": {"Image": "busybox"},
                                                          "RestartPolicy": {"Delay": 0}}), network_id)
     assert restarted["TaskTemplate"]["RestartPolicy"] == {"Condition": "any", "Delay": 0, "MaxAttempts": 0}
+    swagger_spelling = servicespec.render({"TaskTemplate": {"ContainerSpec": {"Image": "b", "HealthCheck": {
+        "Test": ["NONE"]}}}})
+    assert swagger_spelling["TaskTemplate"]["ContainerSpec"] == {"Image": "b", "Healthcheck": {"Test": ["NONE"]}}
     with pytest.raises(InvalidParameter, match="cannot unmarshal string into Go struct field"):
         servicespec.render({"TaskTemplate": {"ForceUpdate": "x"}})

@@ -12,7 +12,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from dockyard.cluster import addresses, spec as shapes
 from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_unlock_key, seal, unseal
@@ -67,6 +67,19 @@ def new_id() -> str:
     return base36(int.from_bytes(secrets.token_bytes(SECRET_BYTES), "big"), 25)
 
 
+class SwarmWorker(Protocol):
+    """Work that runs while this node is an active manager (the control loops, dispatcher and agent)."""
+
+    def start(self, store: EtcdStore, leadership: Leadership, node_id: str) -> None:
+        """Begin, once the store and the leadership campaign run."""
+
+    async def stop(self) -> None:
+        """Stop (the daemon stops, or the swarm locks); task containers keep running."""
+
+    async def erase(self) -> None:
+        """This node leaves the swarm: stop and remove what the work made."""
+
+
 @dataclass
 class LocalNode:
     """What this node remembers of its swarm membership (`<swarm-dir>/state.json`)."""
@@ -103,6 +116,7 @@ class ClusterService:
         self.store: EtcdStore | None = None
         self.leadership: Leadership | None = None
         self.keys: dict[str, str] | None = None  # DEK and CA key, once unlocked
+        self.workers: list[SwarmWorker] = []
         self._lock = asyncio.Lock()
 
     @property
@@ -137,9 +151,13 @@ class ClusterService:
         self.leadership = Leadership(self.store, {"NodeID": self.local.node_id,
                                                   "Addr": self.local.advertise_addr})
         self.leadership.start()
+        for worker in self.workers:
+            worker.start(self.store, self.leadership, self.local.node_id)
 
     async def _deactivate(self) -> None:
-        """Stop the leadership and the store."""
+        """Stop the work, the leadership and the store."""
+        for worker in self.workers:
+            await worker.stop()
         if self.leadership is not None:
             await self.leadership.stop()
             self.leadership = None
@@ -254,6 +272,8 @@ class ClusterService:
 
     async def _erase(self) -> None:
         """Stop everything of the swarm on this node and delete its files."""
+        for worker in self.workers:
+            await worker.erase()
         await self._deactivate()
         await self.member.destroy()
         self.local = None

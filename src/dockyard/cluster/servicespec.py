@@ -76,9 +76,29 @@ SERVICE_SPEC = [
     ("EndpointSpec", "ptr", True, [("Mode", "str", True), ("Ports", "structs", True, PORT)])]
 
 
+def go_field_names(shape: shapes.Shape, value: Any) -> Any:
+    """`value` with its keys renamed to the shape's field names where they match only case-insensitively, as Go's
+    decoder matches them (the API's request check spells fields as the swagger file does: `HealthCheck`)."""
+    if not isinstance(value, dict):
+        return value
+    fields = {field[0].lower(): field for field in shape}
+    out = {}
+    for key, element in value.items():
+        field = fields.get(key.lower())
+        if field is None:
+            continue
+        sub = field[3] if len(field) > 3 else None
+        if sub is not None and field[1] in ("struct", "ptr"):
+            element = go_field_names(sub, element)
+        elif sub is not None and field[1] == "structs" and isinstance(element, list):
+            element = [go_field_names(sub, item) for item in element]
+        out[field[0]] = element
+    return out
+
+
 def render(spec: Any) -> Spec:
     """A sent spec decoded and re-encoded as dockerd's Go types do (nulls and omitempty zeros dropped)."""
-    rendered = shapes.render(SERVICE_SPEC, spec, "swarm.ServiceSpec")
+    rendered = shapes.render(SERVICE_SPEC, go_field_names(SERVICE_SPEC, spec), "swarm.ServiceSpec")
     for key in ("UpdateConfig", "RollbackConfig"):
         if key in rendered and rendered[key].get("MaxFailureRatio") is None:
             rendered[key]["MaxFailureRatio"] = 0

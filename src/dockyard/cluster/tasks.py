@@ -76,7 +76,7 @@ def new_task(service: dict[str, Any], slot: int, node_id: str, now: float, new_i
         "ServiceID": service["ID"],
         "Status": {"Timestamp": when, "State": "new", "Message": "created", "PortStatus": {}},
         "DesiredState": desired_state,
-        "SpecVersion": {"Index": service["Version"]["Index"]},
+        "SpecVersion": dict(service.get("SpecVersion") or service["Version"]),
     }
     if slot:
         task["Slot"] = slot
@@ -123,3 +123,8 @@ def public_view(task: Task) -> Task:
 def slot_key(task: Task) -> tuple[str, int | str]:
     """What identifies a task's slot: (service, slot) for replicated services, (service, node) for global ones."""
     return task["ServiceID"], task.get("Slot") or task.get("NodeID", "")
+
+
+def task_name(task: Task, service_name: str) -> str:
+    """`<service>.<slot>.<task id>` (global: `<service>.<node id>.<task id>`): the task's container name."""
+    return f"{service_name}.{task.get('Slot') or task.get('NodeID', '')}.{task['ID']}"

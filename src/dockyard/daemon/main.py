@@ -66,7 +66,11 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.cluster.nodes import NodeService, describe
     from dockyard.cluster.objects import CONFIGS, SECRETS, ObjectService
     from dockyard.cluster.service import ClusterService
+    from dockyard.cluster.services import ServiceObjects
+    from dockyard.cluster.tasklist import TaskObjects
     cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()))
+    from dockyard.cluster.work import SwarmWork
+    cluster.workers.append(SwarmWork(containers, images))
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
@@ -75,7 +79,8 @@ async def run(config: DaemonConfig) -> None:
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
                         disk_usage=DiskUsage(images, containers, volumes, builder),
                         swarm=cluster, nodes=NodeService(cluster), secrets=ObjectService(cluster, SECRETS),
-                        configs=ObjectService(cluster, CONFIGS))
+                        configs=ObjectService(cluster, CONFIGS), swarm_services=ServiceObjects(cluster),
+                        swarm_tasks=TaskObjects(cluster))
     server = await serve(build_router(services), config.hosts)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()

@@ -30,6 +30,7 @@ ROUTER_MODULES = (
     "container_update",
     "swarm",
     "swarm_objects",
+    "swarm_services",
 )
 COMMON_HEADERS = [
     ("Api-Version", API_VERSION),

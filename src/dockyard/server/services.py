@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockyard.server.backends import (BuildBackend, ContainerBackend, ContainerFilesBackend, DiskUsageBackend,
-                                      EventsBackend, ExecBackend, ImageBackend, LogBackend, NetworkBackend,
-                                      NodeBackend, RegistryBackend, SpecObjectBackend, StatsBackend, SwarmBackend,
-                                      SystemBackend, VolumeBackend)
+                                      EventsBackend, ExecBackend, ImageBackend, ListInspectBackend, LogBackend,
+                                      NetworkBackend, NodeBackend, RegistryBackend, ServiceBackend, SpecObjectBackend,
+                                      StatsBackend, SwarmBackend, SystemBackend, VolumeBackend)
 
 
 @dataclass
@@ -31,3 +31,5 @@ class Services:
     nodes: NodeBackend
     secrets: SpecObjectBackend
     configs: SpecObjectBackend
+    swarm_services: ServiceBackend
+    swarm_tasks: ListInspectBackend

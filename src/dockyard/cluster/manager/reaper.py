@@ -35,3 +35,8 @@ def reap(tasks: list[T.Task], services: dict[str, dict[str, Any]], retention: in
                 doomed.append(task["ID"])
                 surplus -= 1
     return doomed
+
+
+def orphans(tasks: list[T.Task], services: dict[str, dict[str, Any]], now: float) -> list[T.Task]:
+    """Runnable tasks of removed services, set to desired `remove` (their containers stop, then they are reaped)."""
+    return [T.with_desired(t, "remove", now) for t in tasks if t["ServiceID"] not in services and T.is_runnable(t)]

@@ -1,0 +1,189 @@
+"""Swarm services on one node, end to end: the docker CLI and the Docker SDK for Python create, scale, update, roll
+back and remove services against `dockyard daemon`; the leader's loops, the dispatcher and the local agent turn
+them into task containers named and labelled as dockerd's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.parse
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from daemon_harness import Daemon, busybox_daemon
+
+docker = pytest.importorskip("docker")
+
+DEADLINE = 60.0
+
+
+def eventually(what: str, probe: Callable[[], Any]) -> Any:
+    """Poll until `probe` returns something truthy (a convergence wait, not a timing assertion)."""
+    end = time.monotonic() + DEADLINE
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.1)
+
+
+def tasks_of(d: Daemon, service: str, **filters: list[str]) -> list[dict[str, Any]]:
+    """GET /tasks for one service."""
+    query = urllib.parse.quote(json.dumps({"service": [service], **filters}))
+    return d.api("GET", f"/tasks?filters={query}")
+
+
+def running(d: Daemon, service: str) -> list[dict[str, Any]]:
+    """The service's tasks that run and are wanted running."""
+    return [t for t in tasks_of(d, service) if t["Status"]["State"] == "running" and t["DesiredState"] == "running"]
+
+
+def swarm_containers(d: Daemon, service: str) -> list[str]:
+    """Names of the service's task containers (docker's label filter)."""
+    out = d.docker_ok("ps", "-a", "--filter", f"label=com.docker.swarm.service.name={service}",
+                      "--format", "{{.Names}}")
+    return sorted(out.split())
+
+
+@pytest.fixture(scope="module")
+def swarm() -> Iterator[Daemon]:
+    """A daemon of this module's own with busybox, in a single-node swarm for the module's tests."""
+    with busybox_daemon() as d:
+        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+        try:
+            yield d
+        finally:
+            pid_file = d.exec_root / "swarm" / "etcd.pid"
+            etcd = int(pid_file.read_text()) if pid_file.exists() else None
+            d.docker("swarm", "leave", "--force")
+            assert not pid_file.exists()
+            assert etcd is None or not os.path.exists(f"/proc/{etcd}")
+
+
+def test_cli_create_converges_scales_replaces_and_removes(swarm: Daemon) -> None:
+    d = swarm
+    created = d.docker("service", "create", "--name", "web", "--replicas", "3", "busybox", "httpd", "-f", "-p", "80",
+                       "-h", "/etc", timeout=120)
+    assert created.returncode == 0, created.stderr
+    assert b"verify: Service " in created.stdout and created.stdout.rstrip().endswith(b"converged")
+    listing = d.docker_ok("service", "ls").splitlines()
+    assert listing[0].split() == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]
+    assert listing[1].split()[1:5] == ["web", "replicated", "3/3", "busybox:latest"]
+    names = swarm_containers(d, "web")
+    assert [n.rsplit(".", 1)[0] for n in names] == ["web.1", "web.2", "web.3"]
+    labels = d.inspect(names[0])["Config"]["Labels"]
+    task_id = names[0].rsplit(".", 1)[1]
+    assert labels["com.docker.swarm.task.id"] == task_id and labels["com.docker.swarm.service.name"] == "web"
+    assert labels["com.docker.swarm.task.name"] == names[0] and labels["com.docker.swarm.task"] == ""
+    task = d.api("GET", f"/tasks/{task_id}")
+    assert task["Status"]["ContainerStatus"]["ContainerID"] == d.inspect(names[0])["Id"]
+    assert task["Status"]["ContainerStatus"]["PID"] > 0 and task["Status"]["Message"] == "started"
+    ps = d.docker_ok("service", "ps", "web").splitlines()
+    assert ps[0].split()[:4] == ["ID", "NAME", "IMAGE", "NODE"] and len(ps) == 4
+
+    assert b"web scaled to 6" in d.docker("service", "scale", "-d", "web=6").stdout
+    eventually("6 running tasks", lambda: len(running(d, "web")) == 6)
+    assert "6/6" in d.docker_ok("service", "ls")
+
+    victim = d.inspect(names[1])
+    os.kill(victim["State"]["Pid"], signal.SIGKILL)
+    slot = int(names[1].split(".")[1])
+    failed = eventually("the killed task failed", lambda: [t for t in tasks_of(d, "web")
+                                                           if t["Status"]["State"] == "failed"])
+    assert failed[0]["Slot"] == slot and failed[0]["Status"]["Err"] == "task: non-zero exit (137)"
+    assert failed[0]["Status"]["ContainerStatus"]["ExitCode"] == 137
+    eventually("a replacement in the killed task's slot", lambda: any(
+        t["Slot"] == slot and t["ID"] != failed[0]["ID"] for t in running(d, "web")))
+
+    d.docker_ok("service", "rm", "web")
+    eventually("every task container removed", lambda: not swarm_containers(d, "web"))
+    eventually("every task deleted", lambda: not d.api("GET", "/tasks"))
+
+
+def test_sdk_services_round_trip_update_rollback_scale_remove(swarm: Daemon) -> None:
+    client = docker.DockerClient(base_url=f"unix://{swarm.socket}")
+    try:
+        spec = docker.types.ContainerSpec("busybox", ["sleep", "600"], env={"A": "1"},
+                                          healthcheck=docker.types.Healthcheck(test=["CMD", "true"], interval=10**9),
+                                          stop_grace_period=2 * 10**9)
+        template = docker.types.TaskTemplate(spec, restart_policy=docker.types.RestartPolicy("on-failure", 10**9, 3))
+        service_id = client.api.create_service(template, name="sdk", labels={"team": "a"},
+                                               update_config=docker.types.UpdateConfig(parallelism=2))["ID"]
+        inspected = client.api.inspect_service(service_id)
+        assert inspected["Spec"] == {
+            "Name": "sdk", "Labels": {"team": "a"},
+            "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Command": ["sleep", "600"], "Env": ["A=1"],
+                                               "StopGracePeriod": 2 * 10**9,
+                                               "Healthcheck": {"Test": ["CMD", "true"], "Interval": 10**9},
+                                               "Isolation": "default"},
+                             "RestartPolicy": {"Condition": "on-failure", "Delay": 10**9, "MaxAttempts": 3,
+                                               "Window": 0},
+                             "ForceUpdate": 0, "Runtime": "container"},
+            "Mode": {"Replicated": {"Replicas": 1}},
+            "UpdateConfig": {"Parallelism": 2, "FailureAction": "continue", "MaxFailureRatio": 0,
+                             "Order": "stop-first"},
+            "EndpointSpec": {"Mode": "vip"}}
+        assert "RollbackConfig" not in inspected["Spec"]
+        full = client.api.inspect_service("sdk", insert_defaults=True)
+        assert full["Spec"]["RollbackConfig"] == {"Parallelism": 1, "FailureAction": "pause",
+                                                  "Monitor": 5 * 10**9, "MaxFailureRatio": 0,
+                                                  "Order": "stop-first"}
+        assert client.api.inspect_service(service_id[:6])["ID"] == service_id
+        eventually("the healthy task runs", lambda: running(swarm, service_id))
+
+        service = client.services.get(service_id)
+        service.scale(2)
+        eventually("2 running tasks", lambda: len(running(swarm, "sdk")) == 2)
+        with pytest.raises(docker.errors.APIError, match="update out of sequence"):
+            client.api.update_service(service_id, inspected["Version"]["Index"], template, name="sdk")
+
+        service.reload()
+        service.update(env=["A=2"])
+        after = client.api.inspect_service(service_id)
+        assert after["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=2"]
+        assert after["PreviousSpec"]["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1"]
+        eventually("the update completed", lambda: client.api.inspect_service(service_id).get(
+            "UpdateStatus", {}).get("State") == "completed")
+        fresh = tasks_of(swarm, "sdk", **{"_up-to-date": ["true"], "desired-state": ["running"]})
+        assert len(fresh) == 2 and all(t["Spec"]["ContainerSpec"]["Env"] == ["A=2"] for t in fresh)
+
+        rollback = swarm.docker("service", "rollback", "-d", "sdk")
+        assert rollback.returncode == 0 and rollback.stdout == b"sdk\n", rollback.stderr
+        rolled = client.api.inspect_service(service_id)
+        assert rolled["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1"]
+        assert rolled["UpdateStatus"]["Message"] == "manually requested rollback"
+        eventually("the rollback completed", lambda: client.api.inspect_service(service_id).get(
+            "UpdateStatus", {}).get("State") == "rollback_completed")
+
+        listed = client.api.services(filters={"name": "sd"}, status=True)
+        assert [s["ID"] for s in listed] == [service_id]
+        assert listed[0]["ServiceStatus"] == {"RunningTasks": 2, "DesiredTasks": 2, "CompletedTasks": 0}
+        assert client.api.services(filters={"mode": "global"}) == []
+        with pytest.raises(docker.errors.APIError, match="already exists"):
+            client.api.create_service(template, name="sdk")
+
+        client.api.remove_service(service_id)
+        with pytest.raises(docker.errors.NotFound):
+            client.api.inspect_service(service_id)
+        eventually("the sdk tasks' containers removed", lambda: not swarm_containers(swarm, "sdk"))
+    finally:
+        client.close()
+
+
+def test_unplaceable_task_stays_pending_and_logs_nothing_else(swarm: Daemon) -> None:
+    created = swarm.api("POST", "/services/create", {
+        "Name": "gpu", "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Args": ["true"]},
+                                        "Resources": {"Reservations": {"GenericResources": [
+                                            {"DiscreteResourceSpec": {"Kind": "gpu", "Value": 1}}]}}}})
+    task = eventually("a task with its scheduling error", lambda: [
+        t for t in tasks_of(swarm, created["ID"]) if t["Status"].get("Err")])[0]
+    assert task["Status"]["State"] == "pending"
+    assert task["Status"]["Err"] == "no suitable node (insufficient resources on 1 node)"
+    assert "NodeID" not in task
+    swarm.api("DELETE", f"/services/{created['ID']}")
+    eventually("its task deleted", lambda: not swarm.api("GET", "/tasks"))
