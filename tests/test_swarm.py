@@ -11,9 +11,10 @@ import re
 import signal
 import subprocess
 import tempfile
+import time
 import urllib.parse
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -40,6 +41,14 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def wait_for(condition: Callable[[], bool], limit: float = 30) -> None:
+    """Poll until `condition` holds (fails the test after `limit` seconds)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +131,8 @@ def test_init_defaults_tokens_nodes_and_info_through_the_sdk(sd: Daemon, client)
     assert node.id == node_id
     assert node.attrs["Spec"] == {"Labels": {}, "Role": "manager", "Availability": "active"}
     assert node.attrs["Status"] == {"State": "ready", "Addr": "127.0.0.1"}
+    assert node.attrs["Description"]["TLSInfo"] == attrs["TLSInfo"]
+    assert client.nodes.get(node.attrs["Description"]["Hostname"]).id == node_id
     assert node.attrs["ManagerStatus"] == {"Leader": True, "Reachability": "reachable", "Addr": "127.0.0.1:4567"}
     assert client.nodes.get(node_id).attrs["Version"] == node.attrs["Version"]
     swarm_info = client.info()["Swarm"]
@@ -206,6 +217,7 @@ def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> No
         status, message = error_of(sd, "DELETE", f"/nodes/{node_id}{force}")
         assert status == 400 and "must be demoted to worker before removal" in message
     assert error_of(sd, "GET", "/nodes/nosuchnode") == (404, "node nosuchnode not found")
+    assert client.nodes.get("n1").id == node_id  # by the spec's name
     assert error_of(sd, "DELETE", "/nodes/nosuchnode") == (404, "node nosuchnode not found")
 
 
@@ -283,17 +295,22 @@ def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, clie
 
 
 def test_sigkilled_daemon_readopts_etcd_and_forced_leave_leaves_nothing(sd: Daemon) -> None:
-    node_id = sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+    sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+    node_id = sd.docker_ok("info", "--format", "{{.Swarm.NodeID}}")
     pid = etcd_pid(sd)
     assert pid is not None and alive(pid)
     assert os.getsid(pid) == pid  # its own session: not the daemon's
     sd.stop(signal.SIGKILL)
     sd.start()
     assert etcd_pid(sd) == pid and alive(pid)
-    assert "Leader" in sd.docker_ok("node", "ls") and node_id
+    assert sd.docker_ok("node", "ls", "--format", "{{.ID}} {{.ManagerStatus}}") == f"{node_id} Leader"
     sd.stop()  # a clean daemon stop keeps the member running too
     assert alive(pid)
     sd.start()
+    os.kill(pid, signal.SIGKILL)  # a member that dies under a running daemon is started again on its data
+    wait_for(lambda: etcd_pid(sd) not in (None, pid) and sd.docker("node", "ls").returncode == 0)
+    pid = etcd_pid(sd)
+    assert pid is not None and alive(pid) and node_id in sd.docker_ok("node", "ls", "-q")
     assert sd.docker_ok("swarm", "leave", "--force") == "Node left the swarm."
     assert not alive(pid)
     assert not (sd.data_root / "swarm").exists() and not (sd.exec_root / "swarm").exists()
@@ -339,3 +356,50 @@ def test_docker_cli_swarm_node_secret_config(sd: Daemon) -> None:
     result = sd.docker("swarm", "leave")
     assert result.returncode == 1 and b"Removing the last manager erases all current state" in result.stderr
     assert sd.docker_ok("swarm", "leave", "--force") == "Node left the swarm."
+
+
+def test_dockyard_cli_matches_docker_cli(sd: Daemon) -> None:
+    def both(*args: str, input: bytes | None = None) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+        return sd.cli(*args, input=input), sd.docker(*args, input=input)
+
+    init = sd.cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--autolock", "--task-history-limit", "4")
+    assert init.returncode == 0, init.stderr
+    text = init.stdout.decode()
+    assert text.startswith("Swarm initialized: current node (") and "docker swarm join --token SWMTKN-1-" in text
+    assert "To unlock a swarm manager after it restarts, run the `docker swarm unlock`" in text
+    assert "SWMKEY-1-" in text
+    assert sd.docker_ok("info", "--format", "{{.Swarm.Cluster.Spec.Orchestration.TaskHistoryRetentionLimit}}") == "4"
+    for args in (("node", "ls"), ("node", "ls", "-q"), ("node", "ls", "--filter", "role=manager"),
+                 ("swarm", "join-token", "worker"), ("swarm", "join-token", "-q", "manager"),
+                 ("swarm", "unlock-key"), ("swarm", "unlock-key", "-q"),
+                 ("node", "inspect", "--format", "{{.Spec.Role}} {{.Status.State}}", "self")):
+        ours, theirs = both(*args)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), args
+    node_id = sd.docker_ok("info", "--format", "{{.Swarm.NodeID}}")
+    assert sd.cli("node", "update", "--label-add", "zone=b", "--availability", "drain", "self").stdout == b"self\n"
+    assert sd.docker_ok("node", "inspect", "--format", "{{json .Spec}}", node_id) == \
+        '{"Labels":{"zone":"b"},"Role":"manager","Availability":"drain"}'
+    assert sd.cli("node", "promote", node_id).stdout.decode() == f"Node {node_id} is already a manager.\n"
+    ours, theirs = both("node", "demote", node_id)
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) and ours.returncode == 1
+    ours, theirs = both("node", "rm", node_id)
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) and ours.returncode == 1
+    created = sd.cli("secret", "create", "--label", "a=b", "pw", "-", input=b"hunter2")
+    assert created.returncode == 0 and len(created.stdout.strip()) == 25
+    assert sd.cli("config", "create", "cfg", "-", input=b"data").returncode == 0
+    for args in (("secret", "ls"), ("secret", "ls", "--filter", "label=a=b", "-q"), ("config", "ls"),
+                 ("secret", "inspect", "pw"), ("config", "inspect", "--format", "{{.Spec.Name}}", "cfg"),
+                 ("secret", "inspect", "nosuch"), ("secret", "create", "pw", "-")):
+        ours, theirs = both(*args, input=b"x")
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), args
+    assert sd.cli("secret", "rm", "pw", "nosuch").returncode == 1
+    assert sd.cli("config", "rm", "cfg").stdout == b"cfg\n"
+    assert sd.cli("swarm", "update", "--autolock=false").stdout == b"Swarm updated.\n"
+    ours, theirs = both("swarm", "unlock-key")
+    assert ours.returncode == theirs.returncode == 1 and ours.stderr == theirs.stderr
+    ours, theirs = both("swarm", "leave")
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) and ours.returncode == 1
+    assert sd.cli("swarm", "leave", "--force").stdout == b"Node left the swarm.\n"
+    ours, theirs = both("node", "ls")
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) == (1, (
+        f"Error response from daemon: {NOT_MANAGER}\n").encode())

@@ -21,8 +21,12 @@ class HelpRequested(Exception):
     """-h/--help was given."""
 
 
+BOOL_KINDS = ("bool", "optbool")
+
+
 class Flag:
-    """One option: kind is bool, string, int or list (repeatable)."""
+    """One option: kind is bool, optbool (a bool that stays None unless given, for "was it changed"), string, int
+    or list (repeatable)."""
 
     def __init__(self, long: str, short: str = "", kind: str = "bool", default: Any = None, help: str = "",
                  metavar: str = "") -> None:
@@ -73,7 +77,7 @@ class Command:
             rows = []
             for f in self.flags:
                 left = (f"-{f.short}, " if f.short else "    ") + f"--{f.long}"
-                if f.kind != "bool":
+                if f.kind not in BOOL_KINDS:
                     left += " " + (f.metavar or {"int": "int", "list": "list"}.get(f.kind, "string"))
                 text = f.help
                 if f.default not in (None, False, "", []):
@@ -105,7 +109,7 @@ def _convert(flag: Flag, value: str, shown: str) -> Any:
         except ValueError:
             raise UsageError(f'invalid argument "{value}" for "{shown}" flag: strconv.ParseInt: '
                              f'parsing "{value}": invalid syntax') from None
-    if flag.kind == "bool":
+    if flag.kind in BOOL_KINDS:
         low = value.lower()
         if low in ("1", "t", "true"):
             return True
@@ -143,7 +147,7 @@ def parse_args(flags: list[Flag], argv: list[str], interspersed: bool = True) ->
             flag = by_long.get(name)
             if flag is None:
                 raise UsageError(f"unknown flag: --{name}")
-            if flag.kind == "bool":
+            if flag.kind in BOOL_KINDS:
                 store(flag, _convert(flag, value, "--" + name) if eq else True)
                 continue
             if not eq:
@@ -164,7 +168,7 @@ def parse_args(flags: list[Flag], argv: list[str], interspersed: bool = True) ->
                 if flag is None:
                     raise UsageError(f"unknown shorthand flag: '{ch}' in {arg}")
                 shown = f"-{ch}, --{flag.long}"
-                if flag.kind == "bool":
+                if flag.kind in BOOL_KINDS:
                     if j < len(arg) and arg[j] == "=":
                         store(flag, _convert(flag, arg[j + 1:], shown))
                         break

@@ -38,9 +38,12 @@ DESCRIPTIONS = {
 GROUP_DESCRIPTIONS = {
     "builder": "Manage builds", "container": "Manage containers", "image": "Manage images",
     "network": "Manage networks", "system": "Manage Docker", "volume": "Manage volumes",
+    "swarm": "Manage Swarm", "node": "Manage Swarm nodes", "secret": "Manage Swarm secrets",
+    "config": "Manage Swarm configs",
 }
 
-_OBJECTS = {"container": "containers", "image": "images", "network": "networks", "volume": "volumes"}
+_OBJECTS = {"container": "containers", "image": "images", "network": "networks", "volume": "volumes",
+            "node": "nodes", "secret": "secrets", "config": "configs"}
 _ALIASES = {"list", "remove", "ps"}  # docker lists a sub-command once, under its first name
 
 
@@ -55,6 +58,15 @@ def _sub_description(group: str, sub: str) -> str:
         ("network", "prune"): "Remove all unused networks", ("volume", "prune"): "Remove all unused local volumes",
         ("system", "prune"): "Remove unused data", ("system", "df"): "Show docker disk usage",
         ("builder", "prune"): "Remove build cache",
+        ("swarm", "init"): "Initialize a swarm", ("swarm", "join"): "Join a swarm as a node and/or manager",
+        ("swarm", "join-token"): "Manage join tokens", ("swarm", "leave"): "Leave the swarm",
+        ("swarm", "unlock"): "Unlock swarm", ("swarm", "unlock-key"): "Manage the unlock key",
+        ("swarm", "update"): "Update the swarm", ("node", "ls"): "List nodes in the swarm",
+        ("node", "update"): "Update a node", ("node", "rm"): "Remove one or more nodes from the swarm",
+        ("node", "promote"): "Promote one or more nodes to manager in the swarm",
+        ("node", "demote"): "Demote one or more nodes from manager in the swarm",
+        ("secret", "create"): "Create a secret from a file or STDIN as content",
+        ("config", "create"): "Create a config from a file or STDIN",
     }
     if (group, sub) in special:
         return special[(group, sub)]

@@ -62,7 +62,16 @@ _V, _D = "dockyard.cli.volumes", "dockyard.cli.disk"
 for _name in ("create", "ls", "list", "inspect", "rm", "remove", "prune"):
     COMMANDS["volume " + _name] = (_V, {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
 COMMANDS.update({"system df": (_D, "DF"), "system prune": (_D, "PRUNE")})
-GROUPS = ("container", "image", "system", "builder", "network", "volume")
+_S, _O = "dockyard.cli.swarm", "dockyard.cli.swarmobjects"
+for _name in ("init", "join", "join-token", "leave", "update", "unlock", "unlock-key"):
+    COMMANDS["swarm " + _name] = (_S, _name.upper().replace("-", "_"))
+for _group, _verbs in (("node", ("ls", "list", "inspect", "update", "promote", "demote", "rm", "remove")),
+                       ("secret", ("create", "ls", "list", "inspect", "rm", "remove")),
+                       ("config", ("create", "ls", "list", "inspect", "rm", "remove"))):
+    for _name in _verbs:
+        _attr = {"list": "LS", "remove": "RM"}.get(_name, _name.upper())
+        COMMANDS[f"{_group} {_name}"] = (_O, f"{_group.upper()}_{_attr}")
+GROUPS = ("container", "image", "system", "builder", "network", "volume", "swarm", "node", "secret", "config")
 
 
 def _usage() -> str:

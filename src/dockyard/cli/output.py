@@ -4,7 +4,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing costs ~7 ms of start-up; annotations are strings
 if TYPE_CHECKING:
-    from typing import Any, Iterable
+    from typing import Any, Callable, Iterable
 
 TABLE_PREFIX = "table"
 
@@ -172,3 +172,31 @@ def truncate_id(ident: str) -> str:
     if ":" in ident:
         ident = ident[ident.rfind(":") + 1:]
     return ident[:12]
+
+
+def print_inspected(ctx: Any, fmt: str | None, fetchers: list[Callable[[], Any]]) -> int:
+    """An `inspect` command's output: the objects as indented JSON (or one --format line each), then the
+    not-found errors on stderr with exit status 1, as docker prints them."""
+    from dockyard.cli.context import CommandError, daemon_error
+    from dockyard.cli.system import indent_json
+    from dockyard.client.api import APIError
+    from dockyard.util import gotemplate
+    found, errors = [], []
+    for fetch in fetchers:
+        try:
+            found.append(fetch())
+        except APIError as exc:
+            if exc.status != 404:
+                raise
+            errors.append(daemon_error(exc))
+    if not fmt or fmt == "json":
+        ctx.out(indent_json(found) + "\n")
+    else:
+        try:
+            tmpl = gotemplate.parse(fmt.replace("\\t", "\t").replace("\\n", "\n"), missing_key_error=True)
+            ctx.out("".join(tmpl.execute(v) + "\n" for v in found))
+        except gotemplate.TemplateError as exc:
+            raise CommandError(f"template parsing error: {exc}") from None
+    if errors:
+        raise CommandError("\n".join(errors))
+    return 0

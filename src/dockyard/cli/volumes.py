@@ -98,29 +98,9 @@ def _ls(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
 
 def _inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker volume inspect (JSON, or one template line per volume)."""
-    from dockyard.cli.context import daemon_error
-    from dockyard.cli.system import indent_json
-    from dockyard.client.api import APIError
-    from dockyard.util import gotemplate
-    found, errors = [], []
-    for name in args:
-        try:
-            found.append(ctx.api.get(f"/volumes/{quote(name)}"))
-        except APIError as exc:
-            if exc.status != 404:
-                raise
-            errors.append(daemon_error(exc))
-    if not o["format"] or o["format"] == "json":
-        ctx.out(indent_json(found) + "\n")
-    else:
-        try:
-            tmpl = gotemplate.parse(o["format"].replace("\\t", "\t").replace("\\n", "\n"), missing_key_error=True)
-            ctx.out("".join(tmpl.execute(v) + "\n" for v in found))
-        except gotemplate.TemplateError as exc:
-            raise CommandError(f"template parsing error: {exc}") from None
-    if errors:
-        raise CommandError("\n".join(errors))
-    return 0
+    from dockyard.cli.output import print_inspected
+    return print_inspected(ctx, o["format"], [lambda name=name: ctx.api.get(f"/volumes/{quote(name)}")
+                                              for name in args])
 
 
 def _rm(ctx: Context, o: dict[str, Any], args: list[str]) -> int:

@@ -127,7 +127,7 @@ def check(resp: Response, method: str = "GET") -> None:
     if resp.headers.get("content-type", "").startswith("application/json") or message.startswith("{"):
         import json
         try:
-            message = json.loads(data).get("message", message)
+            message = json.loads(data).get("message", message).strip()  # the docker client trims it too
         except ValueError:
             pass
     raise APIError(resp.status, message)

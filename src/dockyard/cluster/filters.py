@@ -3,29 +3,27 @@ prefixes, exact names, labels)."""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Mapping
 
 from dockyard.cluster.store.backend import ClusterStore, Record
-from dockyard.errors import NotFound
+from dockyard.errors import InvalidParameter, NotFound
 from dockyard.util.filters import match_label
 
 
-def lookup(store: ClusterStore, kind: str, singular: str, ref: str, names: Iterable[str] = ()) -> Record:
-    """moby's getNode/getSecret/...: exact id, then exact name (or another name field), then unique id prefix."""
+def lookup(store: ClusterStore, kind: str, singular: str, ref: str,
+           name_of: Callable[[Record], str | None] = lambda r: r.name) -> Record:
+    """moby's getNode/getSecret/...: the exact id, else the exact name, else an id prefix; none → 404, several →
+    400 ambiguous."""
     found = store.get(kind, ref)
     if found is not None:
         return found
     records = store.list(kind)
-    named = [r for r in records if r.name == ref or any(r.value.get("Description", {}).get(n) == ref
-                                                      for n in names)]
-    if len(named) == 1:
-        return named[0]
-    prefixed = [r for r in records if r.id.startswith(ref)]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    if len(prefixed) > 1:
-        raise NotFound(f"{singular} {ref} is ambiguous ({len(prefixed)} matches found)")
-    raise NotFound(f"{singular} {ref} not found")
+    matches = [r for r in records if name_of(r) == ref] or [r for r in records if r.id.startswith(ref)]
+    if not matches:
+        raise NotFound(f"{singular} {ref} not found")
+    if len(matches) > 1:
+        raise InvalidParameter(f"{singular} {ref} is ambiguous ({len(matches)} matches found)")
+    return matches[0]
 
 
 def prefix_match(wanted: list[str] | None, value: str) -> bool:

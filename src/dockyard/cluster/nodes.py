@@ -67,7 +67,7 @@ class NodeService:
 
     def _find(self, ref: str) -> Record:
         """The node `ref` names."""
-        return lookup(self.cluster.manager(), NODES, "node", ref, names=("Hostname",))
+        return lookup(self.cluster.manager(), NODES, "node", ref, node_name)
 
     async def update(self, ref: str, version: int | None, body: Any) -> None:
         """POST /nodes/{id}/update: the spec replaced as sent (inspect returns exactly it)."""
@@ -101,6 +101,11 @@ class NodeService:
             raise InvalidParameter(f"rpc error: code = FailedPrecondition desc = node {record.id} is not down and "
                                    "can't be removed")
         await store.delete(NODES, record.id)
+
+
+def node_name(record: Record) -> str:
+    """swarmkit's node name: the spec's Name, else the hostname."""
+    return record.value["Spec"].get("Name") or record.value["Description"].get("Hostname", "")
 
 
 def describe(info: dict[str, Any]) -> dict[str, Any]:

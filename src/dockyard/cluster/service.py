@@ -22,7 +22,8 @@ from dockyard.cluster.etcd.member import EtcdMember, EtcdMissing, MemberConfig, 
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
-from dockyard.errors import Conflict, InvalidParameter, NotImplementedYet, Unavailable
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet, Unavailable
+from dockyard.util.aio import cancel_and_wait
 from dockyard.util.atomic import write_atomic
 from dockyard.util.timeutil import now_rfc3339
 
@@ -117,6 +118,8 @@ class ClusterService:
         self.leadership: Leadership | None = None
         self.keys: dict[str, str] | None = None  # DEK and CA key, once unlocked
         self.workers: list[SwarmWorker] = []
+        self.error = ""  # why a swarm this node is in could not be restored
+        self._supervisor: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -131,16 +134,35 @@ class ClusterService:
         keys are sealed."""
         self.local = LocalNode.load(self.state_path)
         if self.local is None:
+            if self.member.adopt() or self.swarm_dir.exists():  # a daemon killed in the middle of `swarm init`
+                log.warning("removing the remains of a swarm init that never completed")
+                await self._erase()
             return
-        await self.member.start(MemberConfig(self.local.node_id, new_cluster=not self.member.has_data()))
-        if self.keyfile.locked():
-            log.info("swarm is autolocked: manager functions wait for `swarm unlock`")
-            return
-        await self._activate(self.keyfile.read())
+        try:
+            await self._start_member(MemberConfig(self.local.node_id, new_cluster=not self.member.has_data()))
+            if self.keyfile.locked():
+                log.info("swarm is autolocked: manager functions wait for `swarm unlock`")
+                return
+            await self._activate(self.keyfile.read())
+        except DockyardError as exc:  # the daemon serves anyway; /info says why the swarm is not there
+            log.error("swarm could not be restored: %s", exc.message)
+            self.error = exc.message
 
     async def shutdown(self) -> None:
         """At daemon stop: stop following the store; the etcd member keeps running (re-adopted at the next start)."""
         await self._deactivate()
+        await self._stop_supervising()
+
+    async def _start_member(self, config: MemberConfig) -> None:
+        """Start (or adopt) the member, and restart it whenever it exits while this daemon runs."""
+        await self.member.start(config)
+        self._supervisor = asyncio.create_task(self.member.supervise(config), name="etcd-member-supervisor")
+
+    async def _stop_supervising(self) -> None:
+        """Stop restarting the member."""
+        if self._supervisor is not None:
+            await cancel_and_wait(self._supervisor)
+            self._supervisor = None
 
     async def _activate(self, keys: dict[str, str]) -> None:
         """Start the store and the leadership with unlocked keys."""
@@ -167,15 +189,17 @@ class ClusterService:
         self.keys = None
 
     def local_state(self) -> str:
-        """LocalNodeState: inactive, active or locked."""
+        """LocalNodeState: inactive, active, locked, or error (the member could not be started)."""
         if self.local is None:
             return "inactive"
-        return "active" if self.store is not None else "locked"
+        if self.store is not None:
+            return "active"
+        return "error" if self.error else "locked"
 
     def manager(self) -> EtcdStore:
         """The store, for manager-only work; dockerd's 503 texts when this node is not an unlocked manager."""
         if self.store is None:
-            raise Unavailable(ERR_LOCKED if self.local is not None else ERR_NOT_MANAGER)
+            raise Unavailable(ERR_LOCKED if self.local_state() == "locked" else ERR_NOT_MANAGER)
         return self.store
 
     def dek(self) -> bytes:
@@ -205,6 +229,9 @@ class ClusterService:
             advertise_ip, advertise_port = addresses.resolve_advertise(body.get("AdvertiseAddr"), listen_port)
             data_path = addresses.resolve_data_path(body.get("DataPathAddr"))
             pool, subnet_size, data_port = _address_pool(body)
+            availability = body.get("Availability") or "active"
+            if availability not in ("active", "pause", "drain"):
+                raise InvalidParameter(f'invalid Availability: "{availability}"')
             if body.get("ForceNewCluster"):
                 raise Unavailable(ERR_NOT_MANAGER)
             if etcd_binary() is None:
@@ -215,7 +242,7 @@ class ClusterService:
             local = LocalNode(new_id(), new_id(), f"{advertise_ip}:{advertise_port}", f"{listen_ip}:{listen_port}",
                               data_path)
             try:
-                await self._create(local, spec, pool, subnet_size, data_port, body.get("Availability") or "active")
+                await self._create(local, spec, pool, subnet_size, data_port, availability)
             except BaseException:
                 await self._erase()
                 raise
@@ -225,9 +252,9 @@ class ClusterService:
                       data_port: int, availability: str) -> None:
         """Start the member, write the keys, the cluster and the node, and take the leadership."""
         self.swarm_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        await self.member.start(MemberConfig(local.node_id, heartbeat_tick=spec["Raft"]["HeartbeatTick"],
-                                             election_tick=spec["Raft"]["ElectionTick"],
-                                             snapshot_count=spec["Raft"]["SnapshotInterval"]))
+        await self._start_member(MemberConfig(local.node_id, heartbeat_tick=spec["Raft"]["HeartbeatTick"],
+                                              election_tick=spec["Raft"]["ElectionTick"],
+                                              snapshot_count=spec["Raft"]["SnapshotInterval"]))
         root = RootCA.create()
         keys = {"dek": new_key().hex(), "ca_key": root.key_pem}
         unlock = new_key() if spec["EncryptionConfig"]["AutoLockManagers"] else None
@@ -245,7 +272,8 @@ class ClusterService:
                    "UnlockKey": seal(self.dek(), unlock, local.cluster_id) if unlock else None}
         await store.create(CLUSTER, local.cluster_id, cluster, name="default", fence=fence)
         node_spec = {"Labels": {}, "Role": "manager", "Availability": availability}
-        node = {"CreatedAt": now, "UpdatedAt": now, "Spec": node_spec, "Description": self.describe_node(),
+        description = {**self.describe_node(), "TLSInfo": root.tls_info()}
+        node = {"CreatedAt": now, "UpdatedAt": now, "Spec": node_spec, "Description": description,
                 "Status": {"State": "ready", "Addr": local.advertise_addr.rpartition(":")[0]},
                 "ManagerStatus": {"Reachability": "reachable", "Addr": local.advertise_addr}}
         await store.create(NODES, local.node_id, node, fence=fence)
@@ -275,8 +303,10 @@ class ClusterService:
         for worker in self.workers:
             await worker.erase()
         await self._deactivate()
+        await self._stop_supervising()
         await self.member.destroy()
         self.local = None
+        self.error = ""
         for path in (self.swarm_dir, self.run_dir):
             if path.exists():
                 shutil.rmtree(path)
@@ -287,7 +317,7 @@ class ClusterService:
             state = self.local_state()
             if state == "active":
                 raise Conflict(ERR_NOT_LOCKED)
-            if state == "inactive":
+            if state != "locked":
                 raise Unavailable(ERR_NOT_MANAGER)
             key = parse_unlock_key(str(body.get("UnlockKey") or ""))
             await self._activate(self.keyfile.read(key))
@@ -369,7 +399,7 @@ class ClusterService:
                     "Error": "", "RemoteManagers": None}
         section: dict[str, Any] = {"NodeID": self.local.node_id,
                                    "NodeAddr": self.local.advertise_addr.rpartition(":")[0],
-                                   "LocalNodeState": state, "ControlAvailable": False, "Error": "",
+                                   "LocalNodeState": state, "ControlAvailable": False, "Error": self.error,
                                    "RemoteManagers": None}
         if self.store is None:
             return section

@@ -15,17 +15,18 @@ import os
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dockyard.cluster.etcd.client import EtcdClient, EtcdFailure, EtcdUnavailable
-from dockyard.errors import SystemError_
+from dockyard.errors import DockyardError, SystemError_
 
 log = logging.getLogger(__name__)
 
 PACKAGE = "etcd-server"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
+SUPERVISE_PERIOD = 1.0
 SOCKET_NAME = "etcd.sock:1"
 PEER_SOCKET_NAME = "peer.sock:1"
 
@@ -117,6 +118,18 @@ class EtcdMember:
         except BaseException:
             await self.stop()
             raise
+
+    async def supervise(self, config: MemberConfig) -> None:
+        """Start the member again (on its data) whenever it has exited, until cancelled."""
+        while True:
+            await asyncio.sleep(SUPERVISE_PERIOD)
+            if self.alive():
+                continue
+            log.warning("etcd member (pid %s) exited; starting it again: %s", self.pid, self._log_tail())
+            try:
+                await self.start(replace(config, new_cluster=False))
+            except DockyardError as exc:
+                log.error("etcd member could not be started again: %s", exc.message)
 
     def adopt(self) -> bool:
         """Take over a member a previous daemon started here (by the pid file, checked against /proc)."""

@@ -118,6 +118,7 @@ class StoreCache:
                 await self._retry(self._relist)
             except EtcdUnavailable as exc:
                 log.warning("cluster store watch: %s; resuming after revision %d", exc, self.applied)
+                await asyncio.sleep(RECONNECT_PAUSE * 5)  # the member is down or restarting
             await asyncio.sleep(RECONNECT_PAUSE)
 
     async def _retry(self, step: Any) -> None:
