@@ -41,8 +41,10 @@ async def run(config: DaemonConfig) -> None:
     snapshots = Snapshotter(root / "snapshots", db)
     images = ImageService(root / "images", db, content, snapshots, events, registry_config=config.raw)
     from dockyard.network.service import NetworkService
+    from dockyard.network.servicedns import ServiceTable
     from dockyard.network.store import NetworkStore
-    networks = NetworkService(NetworkStore(db), config.exec_root, events)
+    service_records = ServiceTable()  # fed by the cluster agent, read by the embedded DNS
+    networks = NetworkService(NetworkStore(db), config.exec_root, events, service_records)
     await networks.restore()
     from dockyard.volumes.service import VolumeService
     volumes = VolumeService(root / "volumes", db, events)

@@ -85,8 +85,9 @@ def delete_link(name: str) -> None:
                 raise
 
 
-def add_endpoint(bridge: str, ep: Endpoint) -> None:
-    """Create a veth pair, enslave one end to the bridge and configure the other inside the container's namespace."""
+def add_endpoint(bridge: str | None, ep: Endpoint) -> None:
+    """Create a veth pair, enslave one end to the bridge (or leave it unenslaved: None) and configure the other
+    inside the container's namespace."""
     temp = "t" + ep.host_ifname[1:]
     with IPRoute() as ipr, open(ep.netns, "rb") as ns:
         # the peer is born inside the namespace: a daemon killed from here on leaves no pair on the host,
@@ -94,7 +95,9 @@ def add_endpoint(bridge: str, ep: Endpoint) -> None:
         ipr.link("add", ifname=ep.host_ifname, kind="veth", peer={"ifname": temp, "net_ns_fd": ns.fileno()})
         try:
             host_index = _index(ipr, ep.host_ifname)
-            ipr.link("set", index=host_index, master=_index(ipr, bridge), mtu=ep.mtu, state="up")
+            if bridge is not None:
+                ipr.link("set", index=host_index, master=_index(ipr, bridge))
+            ipr.link("set", index=host_index, mtu=ep.mtu, state="up")
         except BaseException:
             delete_link(ep.host_ifname)
             raise

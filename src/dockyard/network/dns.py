@@ -1,5 +1,6 @@
 """The embedded DNS server: 127.0.0.11:53 inside each container on a user network answers container names,
-aliases and short ids of its networks, and forwards everything else to the upstream resolvers; over UDP
+aliases and short ids of its networks, then the service records fed to it (`ServiceRecords`: `<service>`,
+`tasks.<service>`, task names), and forwards everything else to the upstream resolvers; over UDP
 and over TCP (RFC 1035 4.2.2: each message behind a two-byte length), as dockerd's does."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import re
 import socket
 import struct
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Collection
+from typing import Any, Callable, Protocol
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.dns import DNSError
@@ -26,6 +28,13 @@ _NAMESERVER = re.compile(r"^\s*nameserver\s+(\S+)\s*$", re.M)
 
 # name -> IPv4 addresses it has for the asking container (empty: not one of ours)
 Lookup = Callable[[str], list[str]]
+
+
+class ServiceRecords(Protocol):
+    """Service names per network, as the cluster agent feeds them (`network/servicedns.py` implements it)."""
+
+    def addresses(self, network_ids: Collection[str], name: str) -> list[str]:
+        """What `name` resolves to on any of `network_ids` (empty: not a service name there)."""
 
 
 def host_resolvers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 from dockyard.errors import SystemError_
 
@@ -12,9 +13,10 @@ TABLE = "dockyard"
 BRIDGE_PREFIXES = ("dy-", "dockyard")
 
 
-def apply(script: str) -> None:
-    """Apply an nft script atomically."""
-    done = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True, check=False)
+def apply(script: str, namespace: Path | None = None) -> None:
+    """Apply an nft script atomically (inside the network namespace pinned at `namespace` when one is given)."""
+    enter = ["nsenter", f"--net={namespace}"] if namespace is not None else []
+    done = subprocess.run([*enter, "nft", "-f", "-"], input=script, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemError_(f"nft: {done.stderr.strip()}")
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 import asyncio
 import builtins
 import copy
-import fcntl
 import hashlib
 import ipaddress
 import logging
 import secrets
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
-from dockyard.network import bridge, firewall, ipam, netns, portnat
-from dockyard.network.dns import DnsServer, host_resolvers
+from dockyard.network import bridge, firewall, ipam, netns, overlay, portnat
+from dockyard.network.dns import DnsServer, ServiceRecords, host_resolvers
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.network.etc import EtcPlan
+from dockyard.network.hostlock import host_lock
+from dockyard.network.overlaynets import GATEWAY_NETWORK, GATEWAY_OPTIONS, OVERLAY, ROUTED, overlay_fields, spec_of
 from dockyard.network.portmap import Binding, PortProxy, bindings_of
 from dockyard.network.store import NetworkStore
 from dockyard.network.views import BUILTIN, LIST_FILTERS, endpoint_settings, matches, network_view, ports_view
@@ -30,7 +30,6 @@ from dockyard.util.timeutil import now_rfc3339
 log = logging.getLogger(__name__)
 logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output would flood the daemon log
 
-HOST_LOCK = Path("/run/lock/dockyard-network.lock")  # shared by every daemon on the host: subnets, bridge names
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 MTU_OPT = "com.docker.network.driver.mtu"
 DRIVERS = {"bridge": "bridge", "host": "host", "null": "null", "none": "null"}
@@ -54,18 +53,6 @@ class Live:
     proxy: PortProxy = field(default_factory=PortProxy)
 
 
-@contextmanager
-def host_lock() -> Iterator[None]:
-    """Serialize subnet and bridge-name choices with every other daemon on this host."""
-    HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(HOST_LOCK, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _tag(record: dict[str, Any]) -> str:
     """The alias our bridges carry: which network (of which daemon) owns them."""
     return f"dockyard:{record['Id'][:24]}"
@@ -83,8 +70,12 @@ def _new_record(name: str, driver: str, **extra: Any) -> dict[str, Any]:
 class NetworkService:
     """Owns network records and every container's namespace, veths, resolver and published ports."""
 
-    def __init__(self, store: NetworkStore, exec_root: Path, events: Any) -> None:
+    def __init__(self, store: NetworkStore, exec_root: Path, events: Any,
+                 service_records: ServiceRecords | None = None, overlay_prefix: str = overlay.PREFIX) -> None:
         self._store = store
+        self._overlays = overlay.OverlayPlane(exec_root / "overlay", overlay_prefix)  # swarm overlays on this node
+        self._gateway_bridge = f"{overlay_prefix}gw"  # the egress bridge of overlay endpoints
+        self._service_records = service_records  # what the embedded DNS answers for swarm services
         self._netns_dir = exec_root / "netns"
         self._events = events
         self._networks: dict[str, dict[str, Any]] = {}
@@ -217,8 +208,12 @@ class NetworkService:
             firewall.install(name, config["Subnet"], bool(record.get("Internal")))
 
     async def _take_down(self, record: dict[str, Any]) -> None:
-        """Remove the network's bridge and chains, if they are ours (another daemon may use the name now)."""
+        """Remove the network's bridge and chains, if they are ours (another daemon may use the name now); an
+        overlay's namespace."""
         self._up.discard(record["Id"])
+        if record["Driver"] == OVERLAY:
+            await run_blocking(self._overlays.remove, spec_of(record))
+            return
         await run_blocking(_take_down_bridge, record["Bridge"], _tag(record))
 
     def _subnets(self, except_id: str = "") -> builtins.list[ipaddress.IPv4Network]:
@@ -238,7 +233,7 @@ class NetworkService:
         if driver in ("host", "null", "none"):
             raise Forbidden(f'only one instance of "{driver}" network is allowed')
         if driver != "bridge":
-            raise NotFound(f'plugin "{driver}" not found')
+            raise NotFound(f'plugin "{driver}" not found')  # overlays come from the cluster: add_overlay
         if name in BUILTIN:
             raise Forbidden(f"{name} is a pre-defined network and cannot be created")
         options = {k: str(v) for k, v in (body.get("Options") or {}).items()}
@@ -251,6 +246,28 @@ class NetworkService:
             await self._create_record(record, default=False)
         self._events.publish("network", "create", record["Id"], {"name": name, "type": "bridge"})
         return {"Id": record["Id"], "Warning": ""}
+
+    async def add_overlay(self, spec: overlay.OverlaySpec, name: str, attachable: bool = False, ingress: bool = False,
+                          labels: dict[str, str] | None = None) -> None:
+        """Record an overlay network the cluster allocated (idempotent: the agent adds its networks again after a
+        restart); its namespace is made with the first local endpoint. `remove` takes it away again."""
+        async with self._lock:
+            if spec.network_id in self._networks:
+                return
+            record = _new_record(name, OVERLAY, **overlay_fields(spec, attachable, ingress, labels or {}))
+            await run_blocking(self._store.insert_network, record)
+            self._networks[record["Id"]] = record
+        self._events.publish("network", "create", record["Id"], {"name": name, "type": OVERLAY})
+
+    async def _gateway_network(self) -> dict[str, Any]:
+        """The egress bridge network of overlay endpoints (docker's docker_gwbridge), made on first use and kept."""
+        for record in self._networks.values():
+            if record["Name"] == GATEWAY_NETWORK:
+                return record
+        record = _new_record(GATEWAY_NETWORK, "bridge", Options={**GATEWAY_OPTIONS,
+                                                                  BRIDGE_NAME_OPT: self._gateway_bridge})
+        await self._create_record(record, default=False)
+        return record
 
     @staticmethod
     def _ipam_config(ipam_body: dict[str, Any]) -> builtins.list[dict[str, Any]]:
@@ -320,15 +337,15 @@ class NetworkService:
             await self._take_down(record)
             await run_blocking(self._store.delete_network, record["Id"])
             del self._networks[record["Id"]]
-        self._events.publish("network", "destroy", record["Id"], {"name": record["Name"], "type": "bridge"})
+        self._events.publish("network", "destroy", record["Id"], {"name": record["Name"], "type": record["Driver"]})
 
     async def prune(self, filters: dict[str, builtins.list[str]]) -> dict[str, Any]:
         """POST /networks/prune: every user network without endpoints."""
         check_keys(filters, ("until", "label", "label!"))
         deleted = []
         for record in list(self._networks.values()):
-            if record["Name"] in BUILTIN or self._endpoints_of(record["Id"]):
-                continue
+            if record["Name"] in BUILTIN or record["Scope"] != "local" or self._endpoints_of(record["Id"]):
+                continue  # swarm-scoped networks belong to the cluster
             if not matches(record, {"label": filters.get("label", [])}, False):
                 continue
             if any(record.get("Labels", {}).get(k.partition("=")[0]) is not None for k in filters.get("label!", [])):
@@ -358,7 +375,7 @@ class NetworkService:
             settings = wanted.get(name) or wanted.get(record["Id"]) or wanted.get(mode) or {}
             if not isinstance(settings, dict):
                 raise InvalidParameter("EndpointSettings must be an object")
-            if record["Driver"] != "bridge" and len(order) > 1:
+            if record["Driver"] not in ROUTED and len(order) > 1:
                 raise InvalidParameter("container sharing network namespace with another container or host "
                                        "cannot be connected to any other network")
             ipam_config = settings.get("IPAMConfig") or None
@@ -387,7 +404,7 @@ class NetworkService:
         endpoint settings), resolver and published ports. Returns the NetworkSettings fields the container records."""
         settings: dict[str, Any] = {"Networks": networks}
         records = [self.get(entry.get("NetworkID") or net) for net, entry in networks.items()]
-        if not records or records[0]["Driver"] != "bridge":
+        if not records or records[0]["Driver"] not in ROUTED:
             settings["Ports"] = ports_view(exposed, {})
             return settings
         pin = self._netns_dir / container_id[:12]
@@ -408,10 +425,14 @@ class NetworkService:
         return settings
 
     async def _add_endpoint(self, sandbox: dict[str, Any], record: dict[str, Any], settings: dict[str, Any]) -> None:
-        """Allocate an address on the network and plumb a veth for it into the sandbox."""
-        if record["Driver"] != "bridge":
+        """Allocate an address on the network and plumb a veth for it into the sandbox; an overlay endpoint brings
+        a leg on the egress bridge for the default route when the sandbox has none."""
+        if record["Driver"] not in ROUTED:
             raise InvalidParameter(f"cannot connect a container to network {record['Name']} as well")
-        await self._ensure_up(record)
+        if record["Driver"] == OVERLAY:
+            await run_blocking(self._overlays.ensure, spec_of(record))
+        else:
+            await self._ensure_up(record)
         config = record["IPAM"]["Config"][0]
         subnet = ipaddress.IPv4Network(config["Subnet"])
         reserved = {ipaddress.IPv4Address(config["Gateway"])}
@@ -420,22 +441,37 @@ class NetworkService:
         wanted = (settings.get("IPAMConfig") or {}).get("IPv4Address")
         address = ipam.allocate(subnet, ipaddress.IPv4Network(config["IPRange"]) if config.get("IPRange") else None,
                                 reserved, ipam.parse_address(wanted) if wanted else None)
-        routed = not record.get("Internal") and not any(
+        routed = record["Driver"] == "bridge" and not record.get("Internal") and not any(
             ep.get("Gateway") for ep in sandbox["Endpoints"].values())
         tag = hashlib.sha256(f"{sandbox['Id']}/{record['Id']}".encode()).hexdigest()[:10]
         ifname = f"eth{self._next_ifindex(sandbox)}"
-        endpoint = {"IP": str(address), "Prefix": subnet.prefixlen, "Mac": settings.get("MacAddress")
-                    or ipam.mac_of(address), "Ifname": ifname, "HostIfname": f"dyv{tag}",
+        # an overlay MAC is derived from the address: peers on other nodes compute it for their FDB
+        mac = settings.get("MacAddress") if record["Driver"] != OVERLAY else None
+        endpoint = {"IP": str(address), "Prefix": subnet.prefixlen, "Mac": mac or ipam.mac_of(address),
+                    "Ifname": ifname, "HostIfname": f"dyv{tag}",
                     "Gateway": config["Gateway"] if routed else "", "NetworkGateway": config["Gateway"],
                     "Aliases": list(settings.get("Aliases") or []), "EndpointID": secrets.token_hex(32),
-                    "User": record["Name"] not in BUILTIN}
+                    "User": record["Name"] not in BUILTIN and record["Name"] != GATEWAY_NETWORK}
         sandbox["Endpoints"][record["Id"]] = endpoint
         try:
-            await run_blocking(bridge.add_endpoint, record["Bridge"], self._endpoint(sandbox, endpoint, record))
+            if record["Driver"] == OVERLAY:
+                await run_blocking(self._overlays.attach, spec_of(record), Path(sandbox["Key"]), sandbox["Id"],
+                                   str(address), ifname)
+            else:
+                await run_blocking(bridge.add_endpoint, record["Bridge"], self._endpoint(sandbox, endpoint, record))
         except BaseException:
             del sandbox["Endpoints"][record["Id"]]
             raise
         await self._save_sandbox(sandbox)
+        if record["Driver"] == OVERLAY and not any(ep["Gateway"] for ep in sandbox["Endpoints"].values()):
+            await self._add_endpoint(sandbox, await self._gateway_network(), {})
+
+    async def _leave_overlay(self, sandbox: dict[str, Any], record: dict[str, Any]) -> None:
+        """Delete an overlay endpoint's veth; the network's namespace goes with its last endpoint on this node (the
+        ingress network's stays: the routing mesh's sandbox is on it)."""
+        await run_blocking(self._overlays.detach, spec_of(record), sandbox["Id"])
+        if not self._endpoints_of(record["Id"]) and not record["Ingress"]:
+            await run_blocking(self._overlays.remove, spec_of(record))
 
     @staticmethod
     def _next_ifindex(sandbox: dict[str, Any]) -> int:
@@ -462,7 +498,7 @@ class NetworkService:
                 port, _, proto = key.partition("/")
                 for entry in entries:
                     binding = Binding(int(port), proto, entry["HostIp"], entry["HostPort"])
-                    await live.proxy.publish(binding, self._primary_ip(sandbox), int(entry["HostPort"]))
+                    await live.proxy.publish(binding, self._port_target(sandbox)[1]["IP"], int(entry["HostPort"]))
             await run_blocking(_forward_in_kernel, Path(sandbox["Key"]).name, self._forwards(sandbox))
 
     async def _save_sandbox(self, sandbox: dict[str, Any]) -> None:
@@ -475,7 +511,7 @@ class NetworkService:
         live = self._live[container_id]
         published: dict[str, builtins.list[dict[str, str]]] = {}
         for binding in bindings_of(host_config, exposed):
-            host_ip, host_port = await live.proxy.publish(binding, self._primary_ip(sandbox))
+            host_ip, host_port = await live.proxy.publish(binding, self._port_target(sandbox)[1]["IP"])
             published.setdefault(binding.key, []).append({"HostIp": host_ip, "HostPort": str(host_port)})
         sandbox["Ports"] = published
         await self._save_sandbox(sandbox)
@@ -491,9 +527,17 @@ class NetworkService:
     def _primary_ip(self, sandbox: dict[str, Any]) -> str:
         return self._primary(sandbox)[1]["IP"]
 
+    def _port_target(self, sandbox: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(network id, endpoint) where published ports lead: the first interface on a bridge (for a container on
+        an overlay, its leg on the egress bridge, as docker publishes a task's host-mode ports)."""
+        return min(((nid, ep) for nid, ep in sandbox["Endpoints"].items() if self._networks[nid]["Driver"] == "bridge"),
+                   key=lambda item: int(item[1]["Ifname"][3:]))
+
     def _forwards(self, sandbox: dict[str, Any]) -> builtins.list[portnat.Forward]:
-        """The kernel DNAT rules of the sandbox's published ports (to its first interface)."""
-        network_id, ep = self._primary(sandbox)
+        """The kernel DNAT rules of the sandbox's published ports."""
+        if not sandbox["Ports"]:
+            return []
+        network_id, ep = self._port_target(sandbox)
         bridge_name = self._networks[network_id]["Bridge"]
         return [portnat.Forward(key.partition("/")[2], entry["HostIp"], int(entry["HostPort"]), ep["IP"],
                                 int(key.partition("/")[0]), bridge_name)
@@ -514,12 +558,16 @@ class NetworkService:
                 names = {self._sandboxes[cid]["Name"].lower(), cid[:12], *(a.lower() for a in ep["Aliases"])}
                 if short in names and ep["IP"] not in found:
                     found.append(ep["IP"])
+        if not found and self._service_records is not None:
+            found = self._service_records.addresses(list(sandbox["Endpoints"]), name)
         return found
 
     def _fill_settings(self, settings: dict[str, Any], container_id: str, sandbox: dict[str, Any]) -> None:
         """NetworkSettings fields as docker shows them for a running container (`settings` has its Networks)."""
         settings.update(SandboxID=hashlib.sha256(sandbox["Key"].encode()).hexdigest(), SandboxKey=sandbox["Key"])
         for record in (self._networks[nid] for nid in sandbox["Endpoints"]):
+            if record["Name"] == GATEWAY_NETWORK:
+                continue  # docker shows no task on its docker_gwbridge
             ep = sandbox["Endpoints"][record["Id"]]
             entry = settings["Networks"].setdefault(record["Name"], endpoint_settings(record["Id"]))
             entry.update(NetworkID=record["Id"], EndpointID=ep["EndpointID"], Gateway=ep["NetworkGateway"],
@@ -557,8 +605,11 @@ class NetworkService:
             return
         if sandbox["Ports"]:
             await run_blocking(_unforward, Path(sandbox["Key"]).name)
-        for ep in sandbox["Endpoints"].values():
-            await run_blocking(bridge.delete_link, ep["HostIfname"])
+        for network_id, ep in sandbox["Endpoints"].items():
+            if self._networks[network_id]["Driver"] == OVERLAY:
+                await self._leave_overlay(sandbox, self._networks[network_id])
+            else:
+                await run_blocking(bridge.delete_link, ep["HostIfname"])
         await run_blocking(netns.destroy, Path(sandbox["Key"]))
         await run_blocking(self._store.delete_sandbox, container_id)
 
@@ -599,13 +650,16 @@ class NetworkService:
         record = self.get(network_id)
         if record["Name"] not in container.networks:
             raise Forbidden(f"container {container.id} is not connected to network {record['Name']}")
-        if record["Driver"] != "bridge":
+        if record["Driver"] not in ROUTED:
             raise Forbidden(f"container cannot be disconnected from {record['Name']} network")
         sandbox = self._sandboxes.get(container.id)
         if sandbox is not None and record["Id"] in sandbox["Endpoints"]:
             async with self._lock:
                 ep = sandbox["Endpoints"].pop(record["Id"])
-                await run_blocking(bridge.remove_endpoint, self._endpoint(sandbox, ep, record))
+                if record["Driver"] == OVERLAY:
+                    await self._leave_overlay(sandbox, record)
+                else:
+                    await run_blocking(bridge.remove_endpoint, self._endpoint(sandbox, ep, record))
                 await self._save_sandbox(sandbox)
         settings: dict[str, Any] = {"Networks": {name: entry for name, entry in container.networks.items()
                                                  if name != record["Name"]}}

@@ -21,7 +21,7 @@ def endpoint_settings(network_id: str = "", aliases: list[str] | None = None, ip
 
 def network_view(record: dict[str, Any], containers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """GET /networks/{id}: the stored document with its live endpoints."""
-    out = {k: v for k, v in record.items() if k != "Bridge" and k != "AutoSubnet"}
+    out = {k: v for k, v in record.items() if k not in ("Bridge", "AutoSubnet", "Overlay")}
     out["Containers"] = containers
     return out
 
