@@ -7,6 +7,7 @@ from typing import Any
 
 from dockyard.cluster import tasks as T
 from dockyard.cluster.filters import labels_match, lookup, prefix_match
+from dockyard.cluster.nodes import node_name
 from dockyard.cluster.service import NODES, ClusterService
 from dockyard.cluster.services import SERVICES, TASKS, as_object
 from dockyard.errors import InvalidParameter
@@ -31,7 +32,7 @@ class TaskObjects:
                 raise InvalidParameter(f"Invalid desired-state filter: '{state}'")
         services = {r.id: r.value for r in store.list(SERVICES)}
         wanted_services = {lookup(store, SERVICES, "service", ref).id for ref in filters.get("service", [])}
-        wanted_nodes = {lookup(store, NODES, "node", ref, names=("Hostname",)).id for ref in filters.get("node", [])}
+        wanted_nodes = {lookup(store, NODES, "node", ref, node_name).id for ref in filters.get("node", [])}
         up_to_date = bool(filters.get("_up-to-date"))
         found = []
         for record in store.list(TASKS):
