@@ -187,3 +187,23 @@ def test_unplaceable_task_stays_pending_and_logs_nothing_else(swarm: Daemon) -> 
     assert "NodeID" not in task
     swarm.api("DELETE", f"/services/{created['ID']}")
     eventually("its task deleted", lambda: not swarm.api("GET", "/tasks"))
+
+
+def test_service_logs_carry_the_details_the_cli_needs(swarm: Daemon) -> None:
+    d = swarm
+    d.docker_ok("service", "create", "-d", "--name", "hello", "--restart-condition", "none", "busybox", "echo",
+                "hello")
+    done = eventually("the task completed", lambda: [t for t in tasks_of(d, "hello")
+                                                     if t["Status"]["State"] == "complete"])[0]
+    assert done["DesiredState"] == "running" and done["Status"]["Message"] == "finished"
+    out = d.docker("service", "logs", "hello")
+    assert out.returncode == 0, out.stderr
+    prefix, _, text = out.stdout.decode().partition("|")
+    assert prefix.strip().startswith(f"hello.1.{done['ID'][:12]}@") and text == " hello\n"
+    raw = d.request("GET", "/services/hello/logs?stdout=1&details=1")[1]
+    node = d.api("GET", "/info")["Swarm"]["NodeID"]
+    assert raw[8:] == (f"com.docker.swarm.node.id={node},com.docker.swarm.service.id={done['ServiceID']},"
+                       f"com.docker.swarm.task.id={done['ID']} hello\n").encode()
+    assert d.request("GET", f"/tasks/{done['ID']}/logs?stdout=1")[1][8:] == b"hello\n"
+    d.docker_ok("service", "rm", "hello")
+    eventually("its container removed", lambda: not swarm_containers(d, "hello"))

@@ -70,19 +70,21 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.cluster.service import ClusterService
     from dockyard.cluster.services import ServiceObjects
     from dockyard.cluster.tasklist import TaskObjects
-    cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()))
+    from dockyard.cluster.servicelogs import ServiceLogs
     from dockyard.cluster.work import SwarmWork
+    log_reader = LogReader(containers)
+    cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()))
     cluster.workers.append(SwarmWork(containers, images))
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
                         networks=networks, volumes=volumes, registry=RegistryService(config.raw),
-                        execs=ExecService(containers), stats=ContainerStats(containers), logs=LogReader(containers),
+                        execs=ExecService(containers), stats=ContainerStats(containers), logs=log_reader,
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
                         disk_usage=DiskUsage(images, containers, volumes, builder),
                         swarm=cluster, nodes=NodeService(cluster), secrets=ObjectService(cluster, SECRETS),
                         configs=ObjectService(cluster, CONFIGS), swarm_services=ServiceObjects(cluster),
-                        swarm_tasks=TaskObjects(cluster))
+                        swarm_tasks=TaskObjects(cluster), swarm_logs=ServiceLogs(cluster, log_reader))
     server = await serve(build_router(services), config.hosts)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()

@@ -398,3 +398,11 @@ class ServiceBackend(Protocol):
 
     async def remove(self, ref: str) -> None:
         """DELETE /services/{id}."""
+
+
+class SwarmLogBackend(Protocol):
+    """GET /services/{id}/logs and /tasks/{id}/logs."""
+
+    async def logs(self, kind: str, ref: str, tail: int | None, since: float | None, until: float | None,
+                   follow: bool) -> tuple[bool, AsyncIterator[tuple[dict[str, str], LogLine]]]:
+        """Whether the tasks have TTYs, and (details, entry) pairs."""

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from dockyard.server.backends import (BuildBackend, ContainerBackend, ContainerFilesBackend, DiskUsageBackend,
                                       EventsBackend, ExecBackend, ImageBackend, ListInspectBackend, LogBackend,
                                       NetworkBackend, NodeBackend, RegistryBackend, ServiceBackend, SpecObjectBackend,
-                                      StatsBackend, SwarmBackend, SystemBackend, VolumeBackend)
+                                      StatsBackend, SwarmBackend, SwarmLogBackend, SystemBackend,
+                                      VolumeBackend)
 
 
 @dataclass
@@ -33,3 +34,4 @@ class Services:
     configs: SpecObjectBackend
     swarm_services: ServiceBackend
     swarm_tasks: ListInspectBackend
+    swarm_logs: SwarmLogBackend

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dockyard.server.attach import MULTIPLEXED, RAW
+from dockyard.server.logstream import LogQuery, log_body
 from dockyard.server.routers.swarm_objects import register_list_inspect
-from dockyard.server.routing import Json, Raw, Request, Router
+from dockyard.server.routing import Json, Raw, Request, Router, Stream
 from dockyard.server.services import Services
 from dockyard.util.filters import parse_filters
 
@@ -35,3 +37,16 @@ def register(router: Router, services: Services) -> None:
         return Raw(b"")
 
     register_list_inspect(router, "tasks", services.swarm_tasks)
+    for kind in ("services", "tasks"):
+        register_logs(router, services, kind)
+
+
+def register_logs(router: Router, services: Services, kind: str) -> None:
+    """GET /<kind>/{id}/logs: the task containers' logs with the details the docker CLI needs."""
+
+    @router.get(f"/{kind}/{{id}}/logs")
+    async def logs(req: Request) -> Stream:
+        query = LogQuery.of(req)
+        tty, entries = await services.swarm_logs.logs(kind, req.params["id"], query.tail, query.since, query.until,
+                                                      query.follow)
+        return Stream(log_body(entries, query, tty), content_type=RAW if tty else MULTIPLEXED)
