@@ -207,3 +207,29 @@ def test_service_logs_carry_the_details_the_cli_needs(swarm: Daemon) -> None:
     assert d.request("GET", f"/tasks/{done['ID']}/logs?stdout=1")[1][8:] == b"hello\n"
     d.docker_ok("service", "rm", "hello")
     eventually("its container removed", lambda: not swarm_containers(d, "hello"))
+
+
+def test_dockyard_service_commands(swarm: Daemon) -> None:
+    d = swarm
+
+    def ok(*args: str) -> str:
+        done = d.cli(*args, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.decode()
+    created = ok("service", "create", "--name", "cli", "--replicas", "2", "-e", "A=1", "busybox", "sleep", "600")
+    service_id = created.splitlines()[0]
+    assert created.rstrip().endswith(f"verify: Service {service_id} converged")
+    assert ok("service", "ls").splitlines()[1].split()[1:5] == ["cli", "replicated", "2/2", "busybox"]
+    ps = ok("service", "ps", "cli").splitlines()
+    assert ps[0].split()[:4] == ["ID", "NAME", "IMAGE", "NODE"]
+    assert [line.split()[1] for line in ps[1:]] == ["cli.1", "cli.2"]
+    assert ok("service", "scale", "-d", "cli=3") == "cli scaled to 3\n"
+    eventually("3 running", lambda: len(running(d, "cli")) == 3)
+    assert ok("service", "update", "-d", "--env-add", "A=2", "cli") == "cli\n"
+    assert json.loads(ok("service", "inspect", "cli"))[0]["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=2"]
+    assert ok("service", "rollback", "-d", "cli") == "cli\n"
+    assert ok("service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Env}}", "cli") == '["A=1"]\n'
+    assert ok("service", "rm", "cli") == "cli\n"
+    missing = d.cli("service", "rm", "cli")
+    assert missing.returncode == 1 and b"service cli not found" in missing.stderr
+    eventually("its containers removed", lambda: not swarm_containers(d, "cli"))
