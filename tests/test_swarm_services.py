@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.parse
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -233,3 +235,35 @@ def test_dockyard_service_commands(swarm: Daemon) -> None:
     missing = d.cli("service", "rm", "cli")
     assert missing.returncode == 1 and b"service cli not found" in missing.stderr
     eventually("its containers removed", lambda: not swarm_containers(d, "cli"))
+
+
+def test_secrets_and_configs_are_files_on_a_task_tmpfs(swarm: Daemon) -> None:
+    d = swarm
+    client = docker.DockerClient(base_url=f"unix://{d.socket}")
+    try:
+        secret_id = client.api.create_secret("pw", "s3cr3t-ünïcode".encode())["ID"]
+        config_id = client.api.create_config("cfg", b"key=value\n")["ID"]
+        spec = docker.types.ContainerSpec(
+            "busybox", ["sleep", "600"],
+            secrets=[docker.types.SecretReference(secret_id, "pw")],
+            configs=[docker.types.ConfigReference(config_id, "cfg", mode=0o400)])
+        service_id = client.api.create_service(docker.types.TaskTemplate(spec), name="withsecret")["ID"]
+        task = eventually("the task runs", lambda: running(d, service_id))[0]
+        name = swarm_containers(d, "withsecret")[0]
+        assert d.docker_ok("exec", name, "cat", "/run/secrets/pw") == "s3cr3t-ünïcode"
+        assert d.docker_ok("exec", name, "cat", "/cfg") == "key=value"
+        assert d.docker_ok("exec", name, "stat", "-c", "%a %u", "/run/secrets/pw", "/cfg") == "444 0\n400 0"
+        refused = d.docker("exec", name, "sh", "-c", "echo x > /run/secrets/pw")
+        assert refused.returncode != 0 and b"Read-only file system" in refused.stderr
+        mounts = Path("/proc/self/mountinfo").read_text()
+        assert f"/swarm/mounts/{task['ID']} " in mounts
+        leaked = subprocess.run(["grep", "-r", "-l", "s3cr3t", str(d.data_root)], capture_output=True)
+        assert leaked.stdout == b""
+        client.api.remove_service(service_id)
+        eventually("the tmpfs unmounted", lambda: f"/swarm/mounts/{task['ID']} "
+                   not in Path("/proc/self/mountinfo").read_text())
+        eventually("the task deleted", lambda: not d.api("GET", "/tasks"))
+        client.api.remove_secret(secret_id)
+        client.api.remove_config(config_id)
+    finally:
+        client.close()

@@ -1,35 +1,41 @@
 """What runs while this node is an active swarm manager: the leader's control loops, the dispatcher and the local
-agent on it. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task container goes."""
+agent on it. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task container and task tmpfs goes."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
 from dockyard.cluster.agent.protocols import TaskContainers, TaskImages
+from dockyard.cluster.agent.taskfiles import TaskFiles
 from dockyard.cluster.agent.worker import Agent
 from dockyard.cluster.manager.dispatcher import Dispatcher
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.loops import LeaderLoops
 from dockyard.cluster.service import new_id
-from dockyard.cluster.store.backend import ClusterStore
+from dockyard.cluster.store.backend import ClusterStore, Record
 from dockyard.errors import NotFound
-from dockyard.util.aio import cancel_and_wait
+from dockyard.util.aio import cancel_and_wait, run_blocking
 
 
 class SwarmWork:
     """The loops, dispatcher and agent of one manager node."""
 
-    def __init__(self, containers: TaskContainers, images: TaskImages) -> None:
+    def __init__(self, containers: TaskContainers, images: TaskImages, files: TaskFiles,
+                 reveal: Callable[[str, Record], bytes]) -> None:
         self.containers = containers
         self.images = images
+        self.files = files
+        self.reveal = reveal
         self._running: list[asyncio.Task[None]] = []
         self.node_id = ""
 
     def start(self, store: ClusterStore, leadership: Leadership, node_id: str) -> None:
         """Run the loops (they wait for the leadership) and the local agent."""
         self.node_id = node_id
-        agent = Agent(node_id, Dispatcher(store, lambda: leadership.fence), self.containers, self.images)
+        dispatcher = Dispatcher(store, lambda: leadership.fence, self.reveal)
+        agent = Agent(node_id, dispatcher, self.containers, self.images, self.files)
         self._running = [asyncio.create_task(LeaderLoops(store, leadership, new_id).run(), name="swarm-loops"),
                          asyncio.create_task(agent.run(), name="swarm-agent")]
 
@@ -47,3 +53,4 @@ class SwarmWork:
                 await self.containers.remove(container["Id"], force=True)
             except NotFound:
                 pass  # removed meanwhile
+        await run_blocking(self.files.remove_all)

@@ -72,9 +72,12 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.cluster.tasklist import TaskObjects
     from dockyard.cluster.servicelogs import ServiceLogs
     from dockyard.cluster.work import SwarmWork
+    from dockyard.cluster.agent.taskfiles import TaskFiles
     log_reader = LogReader(containers)
     cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()))
-    cluster.workers.append(SwarmWork(containers, images))
+    secrets, configs = ObjectService(cluster, SECRETS), ObjectService(cluster, CONFIGS)
+    cluster.workers.append(SwarmWork(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"),
+                                     lambda kind, record: (secrets if kind == "secrets" else configs).data(record)))
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
@@ -82,8 +85,8 @@ async def run(config: DaemonConfig) -> None:
                         execs=ExecService(containers), stats=ContainerStats(containers), logs=log_reader,
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
                         disk_usage=DiskUsage(images, containers, volumes, builder),
-                        swarm=cluster, nodes=NodeService(cluster), secrets=ObjectService(cluster, SECRETS),
-                        configs=ObjectService(cluster, CONFIGS), swarm_services=ServiceObjects(cluster),
+                        swarm=cluster, nodes=NodeService(cluster), secrets=secrets,
+                        configs=configs, swarm_services=ServiceObjects(cluster),
                         swarm_tasks=TaskObjects(cluster), swarm_logs=ServiceLogs(cluster, log_reader))
     server = await serve(build_router(services), config.hosts)
     log.info("API listening on %s", ", ".join(config.hosts))

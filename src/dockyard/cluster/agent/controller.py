@@ -15,6 +15,7 @@ from typing import Any, Callable
 from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import create_body, grace_seconds
 from dockyard.cluster.agent.protocols import TaskContainers, TaskImages
+from dockyard.cluster.agent.taskfiles import TaskFiles
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util import reference
 from dockyard.util.aio import cancel_and_wait, run_blocking
@@ -33,13 +34,14 @@ class TaskController:
     """Drives one task's container."""
 
     def __init__(self, task: T.Task, service_name: str, containers: TaskContainers, images: TaskImages,
-                 report: Report) -> None:
+                 report: Report, files: tuple[TaskFiles, dict[str, dict[str, bytes]]]) -> None:
         self.task = task
         self.name = T.task_name(task, service_name)
         self.service_name = service_name
         self.containers = containers
         self.images = images
         self.report = report
+        self.files, self.data = files
         self.changed = asyncio.Event()
         self.runner: asyncio.Task[None] | None = None
 
@@ -60,6 +62,7 @@ class TaskController:
             await self.containers.remove(self.name, force=True)
         except NotFound:
             pass  # never created, or already gone
+        await run_blocking(self.files.remove, self.task["ID"])
 
     def _wants(self, state: str) -> bool:
         """The orchestrator wants the task at least this far (desired ≥ state)."""
@@ -140,11 +143,20 @@ class TaskController:
         await self.changed.wait()
 
     async def _prepare(self) -> None:
-        """The image here (pulled, or the local copy), the container created."""
+        """The image here (pulled, or the local copy), the secrets and configs on the task's tmpfs, the container
+        created."""
         image = self.task["Spec"]["ContainerSpec"]["Image"]
         await self._pull(image)
+        body = create_body(self.task, self.service_name)
         try:
-            await self.containers.create(create_body(self.task, self.service_name), self.name)
+            mounts = await run_blocking(self.files.materialise, self.task, self.data)
+        except KeyError as exc:
+            raise Rejected(f"secret or config {exc.args[0]} not found") from None
+        except OSError as exc:
+            raise Rejected(f"secrets and configs of the task: {exc.strerror}") from None
+        body["HostConfig"]["Mounts"] = [*(body["HostConfig"].get("Mounts") or []), *mounts]
+        try:
+            await self.containers.create(body, self.name)
         except DockyardError as exc:
             raise Rejected(exc.message) from None
 

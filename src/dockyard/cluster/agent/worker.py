@@ -12,6 +12,7 @@ from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
 from dockyard.cluster.agent.controller import TaskController
 from dockyard.cluster.agent.protocols import AssignmentSource, TaskContainers, TaskImages
+from dockyard.cluster.agent.taskfiles import TaskFiles
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
 
@@ -25,11 +26,12 @@ class Agent:
     """Runs this node's tasks."""
 
     def __init__(self, node_id: str, source: AssignmentSource, containers: TaskContainers,
-                 images: TaskImages) -> None:
+                 images: TaskImages, files: TaskFiles) -> None:
         self.node_id = node_id
         self.source = source
         self.containers = containers
         self.images = images
+        self.files = files
         self.controllers: dict[str, TaskController] = {}
         self.pending: dict[str, dict[str, Any]] = {}
         self._flush = asyncio.Event()
@@ -73,20 +75,21 @@ class Agent:
             try:
                 async for message in self.source.session(self.node_id):
                     if message.get("type") == "assignments":
-                        await self.apply(message["tasks"], message["services"], prune=first)
+                        await self.apply(message["tasks"], message["services"], message["data"], prune=first)
                         first = False
             except DockyardError as exc:
                 log.warning("swarm agent: session ended (%s)", exc.message)
             await asyncio.sleep(RECONNECT_PAUSE)
 
-    async def apply(self, tasks: list[T.Task], service_names: dict[str, str], prune: bool) -> None:
+    async def apply(self, tasks: list[T.Task], service_names: dict[str, str], data: dict[str, dict[str, bytes]],
+                    prune: bool) -> None:
         """Reconcile with a complete set: new tasks get controllers, known ones their update, the rest go."""
         assigned = {task["ID"]: task for task in tasks}
         for task_id, task in assigned.items():
             controller = self.controllers.get(task_id)
             if controller is None:
                 controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.containers,
-                                            self.images, self.report)
+                                            self.images, self.report, (self.files, data))
                 self.controllers[task_id] = controller
                 controller.start()
             else:

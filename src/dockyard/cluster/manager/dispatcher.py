@@ -1,5 +1,6 @@
 """The dispatcher (swarmkit's `manager/dispatcher`), in-process for the local agent: a node's session is a stream
-of complete assignment sets (its tasks, with their services' names) sent again after every batch of task changes,
+of complete assignment sets (its tasks, with their services' names and the plaintext of the secrets and configs
+they reference) sent again after every batch of task changes,
 and status reports are written back fenced, compared on each task's version, never moving a task backwards.
 Remote workers will speak the same messages over HTTP (part 2 of issue 14)."""
 
@@ -11,7 +12,7 @@ from typing import Any, AsyncIterator, Callable
 
 from dockyard.cluster import tasks as T
 from dockyard.util.aio import cancel_and_wait
-from dockyard.cluster.store.backend import ClusterStore, Fence, OutOfSequence
+from dockyard.cluster.store.backend import ClusterStore, Fence, OutOfSequence, Record
 
 SERVICES, TASKS = "services", "tasks"
 BATCH = 0.05
@@ -21,9 +22,11 @@ STATUS_RETRIES = 5
 class Dispatcher:
     """Assignments out, statuses in."""
 
-    def __init__(self, store: ClusterStore, fence: Callable[[], Fence | None]) -> None:
+    def __init__(self, store: ClusterStore, fence: Callable[[], Fence | None],
+                 reveal: Callable[[str, Record], bytes]) -> None:
         self.store = store
         self.fence = fence
+        self.reveal = reveal
 
     def assignments(self, node_id: str) -> dict[str, Any]:
         """The complete set for a node."""
@@ -34,7 +37,20 @@ class Dispatcher:
             service = self.store.get(SERVICES, task["ServiceID"])
             if service is not None:
                 names[task["ServiceID"]] = service.value["Spec"]["Name"]
-        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names}
+        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names,
+                "data": self._referenced(tasks)}
+
+    def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
+        """The plaintext of every secret and config the tasks reference (only those)."""
+        data: dict[str, dict[str, bytes]] = {"secrets": {}, "configs": {}}
+        for task in tasks:
+            container = task["Spec"].get("ContainerSpec") or {}
+            for kind, key, id_key in (("secrets", "Secrets", "SecretID"), ("configs", "Configs", "ConfigID")):
+                for ref in container.get(key) or []:
+                    record = self.store.get(kind, ref.get(id_key, ""))
+                    if record is not None:
+                        data[kind][record.id] = self.reveal(kind, record)
+        return data
 
     async def session(self, node_id: str) -> AsyncIterator[dict[str, Any]]:
         """The node's session: a complete set now and after every batch of task changes."""
