@@ -34,6 +34,14 @@ def eventually(what: str, probe: Callable[[], Any]) -> Any:
         time.sleep(0.1)
 
 
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie left by a SIGKILLed parent does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def tasks_of(d: Daemon, service: str, **filters: list[str]) -> list[dict[str, Any]]:
     """GET /tasks for one service."""
     query = urllib.parse.quote(json.dumps({"service": [service], **filters}))
@@ -64,7 +72,7 @@ def swarm() -> Iterator[Daemon]:
             etcd = int(pid_file.read_text()) if pid_file.exists() else None
             d.docker("swarm", "leave", "--force")
             assert not pid_file.exists()
-            assert etcd is None or not os.path.exists(f"/proc/{etcd}")
+            assert etcd is None or not alive(etcd)
 
 
 def test_cli_create_converges_scales_replaces_and_removes(swarm: Daemon) -> None:
@@ -267,3 +275,21 @@ def test_secrets_and_configs_are_files_on_a_task_tmpfs(swarm: Daemon) -> None:
         client.api.remove_config(config_id)
     finally:
         client.close()
+
+
+def test_daemon_sigkill_leaves_tasks_running_and_adopts_them(swarm: Daemon) -> None:
+    d = swarm
+    d.docker_ok("service", "create", "-d", "--name", "durable", "--replicas", "2", "busybox", "sleep", "600")
+    before = eventually("2 running", lambda: len(running(d, "durable")) == 2 and running(d, "durable"))
+    containers = {t["Status"]["ContainerStatus"]["ContainerID"] for t in before}
+    d.stop(signal.SIGKILL)
+    d.start()
+    after = eventually("the service answers again", lambda: running(d, "durable"))
+    assert {t["ID"] for t in after} == {t["ID"] for t in before}
+    assert {t["Status"]["ContainerStatus"]["ContainerID"] for t in after} == containers
+    assert all(d.inspect(c)["State"]["Running"] for c in containers)
+    d.docker_ok("service", "scale", "-d", "durable=3")
+    eventually("the loops run again after the restart", lambda: len(running(d, "durable")) == 3)
+    assert len(tasks_of(d, "durable")) == 3
+    d.docker_ok("service", "rm", "durable")
+    eventually("its containers removed", lambda: not swarm_containers(d, "durable"))
