@@ -191,6 +191,13 @@ def test_update_merges_rotates_tokens_and_checks_the_version(sd: Daemon, client)
     status, message = error_of(sd, "POST", f"/swarm/update?version={stale}", before["Spec"])
     assert status == 500 and message.endswith("update out of sequence")
     assert client.swarm.attrs["Spec"]["Orchestration"] == {"TaskHistoryRetentionLimit": 7}
+    assert error_of(sd, "POST", "/swarm/update", before["Spec"]) == (
+        400, """invalid swarm version '': strconv.ParseUint: parsing "": invalid syntax""")
+    node_id = client.nodes.list()[0].id
+    assert error_of(sd, "POST", f"/nodes/{node_id}/update?version=-1", {"Role": "manager"}) == (
+        400, """invalid node version '-1': strconv.ParseUint: parsing "-1": invalid syntax""")
+    secret = client.secrets.create(name="v", data="x")
+    assert error_of(sd, "POST", f"/secrets/{secret.id}/update", {"Name": "v"}) == (400, "invalid secret version")
 
 
 def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> None:
@@ -200,6 +207,11 @@ def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> No
     assert node.update(spec)
     node.reload()
     assert node.attrs["Spec"] == spec
+    [event] = [e for e in client.events(since=int(time.time()) - 60, until=int(time.time()) + 1, decode=True,
+                                        filters={"type": "node", "event": "update"})
+               if e["Actor"]["ID"] == node_id]
+    assert event["Actor"] == {"ID": node_id, "Attributes": {"name": "n1", "availability.old": "active",
+                                                            "availability.new": "drain"}}
     assert [n.id for n in client.nodes.list(filters={"node.label": "zone=a"})] == [node_id]
     assert client.nodes.list(filters={"node.label": "zone=b"}) == []
     assert [n.id for n in client.nodes.list(filters={"role": "manager"})] == [node_id]
@@ -222,6 +234,7 @@ def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> No
 
 
 def test_secrets_and_configs_through_the_sdk(sd: Daemon, client) -> None:
+    started = int(time.time())
     client.swarm.init(advertise_addr="127.0.0.1")
     plaintext = "sécret-plaintext-4711"
     secret = client.secrets.create(name="db-pass", data=plaintext, labels={"app": "db"})
@@ -261,6 +274,13 @@ def test_secrets_and_configs_through_the_sdk(sd: Daemon, client) -> None:
         client.configs.get("nosuch")
     config.remove()
     assert client.secrets.create(name="db-pass", data="again").id  # the name is free again
+    seen = [(e["Type"], e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"], e["scope"])
+            for e in client.events(since=started, until=int(time.time()) + 1, decode=True,
+                                   filters={"scope": "swarm", "type": ["secret", "config"]})]
+    assert seen[:4] == [("secret", "create", secret.id, {"name": "db-pass"}, "swarm"),
+                        ("config", "create", config.id, {"name": "web.conf"}, "swarm"),
+                        ("secret", "update", secret.id, {"name": "db-pass"}, "swarm"),
+                        ("secret", "remove", secret.id, {"name": "db-pass"}, "swarm")]
 
 
 def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, client) -> None:
@@ -285,6 +305,13 @@ def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, clie
     client.swarm.unlock(key)
     assert sd.api("GET", "/info")["Swarm"]["LocalNodeState"] == "active"
     assert client.secrets.get("kept").id == secret.id
+    sd.stop()  # a clean stop locks it as well; both CLIs read the key from stdin
+    sd.start()
+    assert sd.docker("swarm", "unlock", input=b"SWMKEY-1-" + b"B" * 43 + b"\n").stderr == \
+        b"Error response from daemon: swarm could not be unlocked: invalid key provided\n"
+    result = sd.cli("swarm", "unlock", input=key.encode() + b"\n")
+    assert result.returncode == 0, result.stderr
+    assert sd.cli("swarm", "unlock", input=key.encode()).stderr == b"error: swarm is not locked\n"
     client.swarm.reload()
     assert client.swarm.update(rotate_manager_unlock_key=True, autolock_managers=True)  # the SDK sends no
     # EncryptionConfig unless asked, and dockerd reads its absence as autolock off
@@ -369,6 +396,12 @@ def test_dockyard_cli_matches_docker_cli(sd: Daemon) -> None:
     assert "To unlock a swarm manager after it restarts, run the `docker swarm unlock`" in text
     assert "SWMKEY-1-" in text
     assert sd.docker_ok("info", "--format", "{{.Swarm.Cluster.Spec.Orchestration.TaskHistoryRetentionLimit}}") == "4"
+    ours, theirs = both("info")
+    swarm_section = re.compile(r"^ Swarm: .*?(?=^ Runtimes:)", re.S | re.M)
+    our_section = swarm_section.search(ours.stdout.decode())
+    their_section = swarm_section.search(theirs.stdout.decode())
+    assert our_section and their_section and our_section.group() == their_section.group()
+    assert "  Is Manager: true\n" in our_section.group() and "   Expiry Duration: 3 months\n" in our_section.group()
     for args in (("node", "ls"), ("node", "ls", "-q"), ("node", "ls", "--filter", "role=manager"),
                  ("swarm", "join-token", "worker"), ("swarm", "join-token", "-q", "manager"),
                  ("swarm", "unlock-key"), ("swarm", "unlock-key", "-q"),
@@ -403,3 +436,41 @@ def test_dockyard_cli_matches_docker_cli(sd: Daemon) -> None:
     ours, theirs = both("node", "ls")
     assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) == (1, (
         f"Error response from daemon: {NOT_MANAGER}\n").encode())
+
+
+class OwnNetnsDaemon(Daemon):
+    """A daemon in a network namespace of its own holding loopback and the veth pair `setup` makes."""
+
+    setup = ""
+
+    def command(self) -> list[str]:
+        script = f'ip link set lo up && {self.setup} && exec "$@"'
+        return ["unshare", "--net", "--", "sh", "-c", script, "sh", *super().command()]
+
+
+@pytest.mark.parametrize("addresses, expected", [
+    (["192.168.77.1/24"], "192.168.77.1"),
+    (["192.168.77.1/24", "192.168.78.1/24"], None),
+])
+def test_init_without_advertise_address_picks_the_one_system_address(addresses: list[str], expected: str | None) \
+        -> None:
+    d = OwnNetnsDaemon(Path(tempfile.mkdtemp(prefix="dy-swarm-netns-")))
+    ends = [("eth7", "peer7"), ("eth8", "peer8")][:len(addresses)]
+    d.setup = " && ".join(f"ip link add {a} type veth peer name {b} && ip addr add {addr} dev {a} && "
+                          f"ip link set {a} up" for (a, b), addr in zip(ends, addresses))
+    d.start()
+    try:
+        status, raw = d.request("POST", "/swarm/init", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": ""})
+        if expected is None:
+            assert (status, json.loads(raw)["message"]) == (
+                400, "could not choose an IP address to advertise since this system has multiple addresses on "
+                     "different interfaces (192.168.77.1 on eth7 and 192.168.78.1 on eth8)")
+            result = d.docker("swarm", "init")
+            assert result.returncode == 1 and result.stderr.decode().endswith(" - specify one with --advertise-addr\n")
+        else:
+            assert status == 200, raw
+            assert d.api("GET", "/info")["Swarm"]["NodeAddr"] == expected
+            assert d.api("GET", f"/nodes/{json.loads(raw)}")["ManagerStatus"]["Addr"] == f"{expected}:2377"
+    finally:
+        d.request("POST", "/swarm/leave?force=1")
+        destroy(d)

@@ -119,6 +119,7 @@ def _info_lines(info: dict[str, Any]) -> list[str]:
     lines += [f" Logging Driver: {info.get('LoggingDriver', '')}",
               f" Cgroup Driver: {info.get('CgroupDriver', '')}",
               f" Cgroup Version: {info.get('CgroupVersion', '')}"]
+    lines += _swarm_lines(info.get("Swarm") or {})
     runtimes = " ".join(sorted(info.get("Runtimes") or {}))
     lines += [f" Runtimes: {runtimes}", f" Default Runtime: {info.get('DefaultRuntime', '')}",
               f" Kernel Version: {info.get('KernelVersion', '')}",
@@ -134,6 +135,49 @@ def _info_lines(info: dict[str, Any]) -> list[str]:
         lines.append(" Insecure Registries:")
         lines += [f"  {cidr}" for cidr in insecure]
     lines.append(f" Live Restore Enabled: {str(bool(info.get('LiveRestoreEnabled'))).lower()}")
+    return lines
+
+
+def _swarm_lines(swarm: dict[str, Any]) -> list[str]:
+    """docker info's Swarm lines (the CLI's printSwarmInfo)."""
+    from dockyard.util.humanize import human_duration
+    state = swarm.get("LocalNodeState", "inactive")
+    lines = [f" Swarm: {state}"]
+    if state in ("inactive", "locked"):
+        return lines
+    lines.append(f"  NodeID: {swarm.get('NodeID', '')}")
+    if swarm.get("Error"):
+        lines.append(f"  Error: {swarm['Error']}")
+    lines.append(f"  Is Manager: {str(bool(swarm.get('ControlAvailable'))).lower()}")
+    cluster = swarm.get("Cluster")
+    if cluster and swarm.get("ControlAvailable") and not swarm.get("Error") and state != "error":
+        spec = cluster.get("Spec") or {}
+        raft, ca = spec.get("Raft") or {}, spec.get("CAConfig") or {}
+        lines += [f"  ClusterID: {cluster.get('ID', '')}", f"  Managers: {swarm.get('Managers', 0)}",
+                  f"  Nodes: {swarm.get('Nodes', 0)}"]
+        if cluster.get("DefaultAddrPool") is not None:
+            lines += ["  Default Address Pool: " + "".join(p + "  " for p in cluster["DefaultAddrPool"]),
+                      f"  SubnetSize: {cluster.get('SubnetSize', 0)}"]
+        if cluster.get("DataPathPort"):
+            lines.append(f"  Data Path Port: {cluster['DataPathPort']}")
+        lines += ["  Orchestration:", "   Task History Retention Limit: "
+                  f"{(spec.get('Orchestration') or {}).get('TaskHistoryRetentionLimit') or 0}",
+                  "  Raft:", f"   Snapshot Interval: {raft.get('SnapshotInterval', 0)}"]
+        if raft.get("KeepOldSnapshots") is not None:
+            lines.append(f"   Number of Old Snapshots to Retain: {raft['KeepOldSnapshots']}")
+        lines += [f"   Heartbeat Tick: {raft.get('HeartbeatTick', 0)}", f"   Election Tick: {raft.get('ElectionTick', 0)}",
+                  "  Dispatcher:", "   Heartbeat Period: "
+                  f"{human_duration((spec.get('Dispatcher') or {}).get('HeartbeatPeriod', 0) / 1e9)}",
+                  "  CA Configuration:", f"   Expiry Duration: {human_duration(ca.get('NodeCertExpiry', 0) / 1e9)}",
+                  f"   Force Rotate: {ca.get('ForceRotate', 0)}",
+                  "  Autolock Managers: "
+                  f"{str(bool((spec.get('EncryptionConfig') or {}).get('AutoLockManagers'))).lower()}",
+                  f"  Root Rotation In Progress: {str(bool(cluster.get('RootRotationInProgress'))).lower()}"]
+    lines.append(f"  Node Address: {swarm.get('NodeAddr', '')}")
+    managers = sorted(m["Addr"] for m in swarm.get("RemoteManagers") or [])
+    if managers:
+        lines.append("  Manager Addresses:")
+        lines += [f"   {addr}" for addr in managers]
     return lines
 
 

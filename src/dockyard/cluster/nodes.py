@@ -69,7 +69,7 @@ class NodeService:
         """The node `ref` names."""
         return lookup(self.cluster.manager(), NODES, "node", ref, node_name)
 
-    async def update(self, ref: str, version: int | None, body: Any) -> None:
+    async def update(self, ref: str, version: int, body: Any) -> None:
         """POST /nodes/{id}/update: the spec replaced as sent (inspect returns exactly it)."""
         store = self.cluster.manager()
         record = self._find(ref)
@@ -80,8 +80,6 @@ class NodeService:
             raise InvalidParameter(f'invalid Role: "{role}"')
         if availability not in AVAILABILITIES:
             raise InvalidParameter(f'invalid Availability: "{availability}"')
-        if version is None:
-            raise InvalidParameter("invalid node version")
         managers = [n for n in store.list(NODES) if n.value["Spec"].get("Role") == "manager"]
         if role == "worker" and record.value["Spec"].get("Role") == "manager" and len(managers) <= 1:
             raise InvalidParameter(ERR_LAST_MANAGER)

@@ -111,7 +111,7 @@ class ObjectService:
         """The object `ref` names."""
         return lookup(self.cluster.manager(), self.kind.kind, self.kind.singular, ref)
 
-    async def update(self, ref: str, version: int | None, body: Any) -> None:
+    async def update(self, ref: str, version: int, body: Any) -> None:
         """POST /<kind>/{id}/update: only Labels may change."""
         store = self.cluster.manager()
         record = self._find(ref)
@@ -121,8 +121,6 @@ class ObjectService:
         changed = {k for k in set(sent) | set(current) if k != "Labels" and sent.get(k) != current.get(k)}
         if changed or (sent_data is not None and _decode(sent_data) != self.data(record)):
             raise InvalidParameter(ERR_LABELS_ONLY)
-        if version is None:
-            raise InvalidParameter(f"invalid {self.kind.singular} version")
         value = {**record.value, "Spec": {**record.value["Spec"], "Labels": sent.get("Labels")},
                  "UpdatedAt": now_rfc3339()}
         await store.update(self.kind.kind, record.id, value, version=version, name=record.name)

@@ -19,11 +19,12 @@ from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_u
 from dockyard.cluster.ca.root import RootCA
 from dockyard.cluster.ca.tokens import SECRET_BYTES, base36, new_token
 from dockyard.cluster.etcd.member import EtcdMember, EtcdMissing, MemberConfig, etcd_binary
+from dockyard.cluster.events import EventPublisher, publish_changes
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet, Unavailable
-from dockyard.util.aio import cancel_and_wait
+from dockyard.util.aio import cancel_and_wait, run_blocking
 from dockyard.util.atomic import write_atomic
 from dockyard.util.timeutil import now_rfc3339
 
@@ -107,10 +108,13 @@ class LocalNode:
 class ClusterService:
     """The swarm as seen from this daemon."""
 
-    def __init__(self, data_root: Path, exec_root: Path, describe_node: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, data_root: Path, exec_root: Path, describe_node: Callable[[], dict[str, Any]],
+                 events: EventPublisher | None = None) -> None:
         self.swarm_dir = data_root / "swarm"
         self.run_dir = exec_root / "swarm"
         self.describe_node = describe_node
+        self.events = events
+        self._event_task: asyncio.Task[None] | None = None
         self.member = EtcdMember(self.swarm_dir, self.run_dir)
         self.keyfile = KeyFile(self.swarm_dir / "keys.json")
         self.local: LocalNode | None = None
@@ -170,6 +174,8 @@ class ClusterService:
         self.keys = keys
         self.store = EtcdStore(self.member.client())
         await self.store.start()
+        if self.events is not None:
+            self._event_task = asyncio.create_task(publish_changes(self.store, self.events), name="swarm-events")
         self.leadership = Leadership(self.store, {"NodeID": self.local.node_id,
                                                   "Addr": self.local.advertise_addr})
         self.leadership.start()
@@ -177,9 +183,12 @@ class ClusterService:
             worker.start(self.store, self.leadership, self.local.node_id)
 
     async def _deactivate(self) -> None:
-        """Stop the work, the leadership and the store."""
+        """Stop the work, the events, the leadership and the store."""
         for worker in self.workers:
             await worker.stop()
+        if self._event_task is not None:
+            await cancel_and_wait(self._event_task)
+            self._event_task = None
         if self.leadership is not None:
             await self.leadership.stop()
             self.leadership = None
@@ -226,7 +235,8 @@ class ClusterService:
             if sent.get("Name", "default") != "default":
                 raise InvalidParameter(ERR_SPEC_NAME)
             listen_ip, listen_port = addresses.resolve_listen(listen)
-            advertise_ip, advertise_port = addresses.resolve_advertise(body.get("AdvertiseAddr"), listen_port)
+            advertise_ip, advertise_port = await run_blocking(  # netlink (pyroute2) wants a thread of its own
+                addresses.resolve_advertise, body.get("AdvertiseAddr"), listen_port)
             data_path = addresses.resolve_data_path(body.get("DataPathAddr"))
             pool, subnet_size, data_port = _address_pool(body)
             availability = body.get("Availability") or "active"
@@ -299,17 +309,20 @@ class ClusterService:
             await self._erase()
 
     async def _erase(self) -> None:
-        """Stop everything of the swarm on this node and delete its files."""
-        for worker in self.workers:
-            await worker.erase()
-        await self._deactivate()
-        await self._stop_supervising()
-        await self.member.destroy()
-        self.local = None
-        self.error = ""
-        for path in (self.swarm_dir, self.run_dir):
-            if path.exists():
-                shutil.rmtree(path)
+        """Stop everything of the swarm on this node and delete its files (the member and the files go even when
+        stopping what runs on the store failed: a leave must not leave an etcd behind)."""
+        try:
+            for worker in self.workers:
+                await worker.erase()
+            await self._deactivate()
+        finally:
+            await self._stop_supervising()
+            await self.member.destroy()
+            self.local = None
+            self.error = ""
+            for path in (self.swarm_dir, self.run_dir):
+                if path.exists():
+                    shutil.rmtree(path)
 
     async def unlock(self, body: dict[str, Any]) -> None:
         """POST /swarm/unlock."""
@@ -347,7 +360,7 @@ class ClusterService:
         """GET /swarm."""
         return {**self.cluster_info(), "JoinTokens": dict(self._cluster().value["JoinTokens"])}
 
-    async def update(self, version: int | None, body: Any, rotate_worker: bool, rotate_manager: bool,
+    async def update(self, version: int, body: Any, rotate_worker: bool, rotate_manager: bool,
                      rotate_unlock: bool) -> None:
         """POST /swarm/update: the sent spec merged into the current one (moby's MergeSwarmSpecToGRPC), join
         tokens and the unlock key rotated on request, the key file re-sealed when autolock changes."""
@@ -357,8 +370,6 @@ class ClusterService:
             sent = shapes.render(shapes.SWARM_SPEC, body, "swarm.Spec")
             if sent.get("Name", "default") != "default":
                 raise InvalidParameter(ERR_SPEC_NAME)
-            if version is None:
-                raise InvalidParameter("invalid swarm version")
             value = dict(record.value)
             value["Spec"] = merge_spec(value["Spec"], sent)
             tokens = dict(value["JoinTokens"])

@@ -74,7 +74,7 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.cluster.work import SwarmWork
     from dockyard.cluster.agent.taskfiles import TaskFiles
     log_reader = LogReader(containers)
-    cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()))
+    cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()), events)
     secrets, configs = ObjectService(cluster, SECRETS), ObjectService(cluster, CONFIGS)
     cluster.workers.append(SwarmWork(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"),
                                      lambda kind, record: (secrets if kind == "secrets" else configs).data(record)))

@@ -41,13 +41,14 @@ class EventBus:
             return len(self._subscribers)
 
     def publish(self, type_: str, action: str, actor_id: str,
-                attributes: Mapping[str, str] | None = None) -> dict:
-        """Record an event and deliver it to every subscriber; safe from any thread."""
+                attributes: Mapping[str, str] | None = None, scope: str = "local") -> dict:
+        """Record an event and deliver it to every subscriber; safe from any thread. Swarm objects' events have
+        scope "swarm"."""
         attrs = dict(attributes or {})
         with self._lock:
             now = max(time.time_ns(), self._last_ns + 1)
             self._last_ns = now
-            msg = _message(type_, action, actor_id, attrs, now)
+            msg = _message(type_, action, actor_id, attrs, now, scope)
             self._history.append(msg)
             if self._subscribers and self._loop is not None:
                 try:
@@ -161,10 +162,10 @@ async def _next(queue: asyncio.Queue[object], until_ns: int | None) -> object:
         return _END
 
 
-def _message(type_: str, action: str, actor_id: str, attrs: dict[str, str], now_ns: int) -> dict:
+def _message(type_: str, action: str, actor_id: str, attrs: dict[str, str], now_ns: int, scope: str) -> dict:
     """An EventMessage as docker sends it, with the legacy status/id/from for containers and images."""
     msg: dict = {"Type": type_, "Action": action, "Actor": {"ID": actor_id, "Attributes": attrs},
-                 "scope": "local", "time": now_ns // 1_000_000_000, "timeNano": now_ns}
+                 "scope": scope, "time": now_ns // 1_000_000_000, "timeNano": now_ns}
     if type_ in ("container", "image"):
         msg["status"] = action
         msg["id"] = actor_id

@@ -336,7 +336,7 @@ class SwarmBackend(Protocol):
     def inspect(self) -> dict[str, Any]:
         """GET /swarm."""
 
-    async def update(self, version: int | None, body: Any, rotate_worker: bool, rotate_manager: bool,
+    async def update(self, version: int, body: Any, rotate_worker: bool, rotate_manager: bool,
                      rotate_unlock: bool) -> None:
         """POST /swarm/update."""
 
@@ -360,7 +360,7 @@ class ListInspectBackend(Protocol):
 class SwarmObjectBackend(ListInspectBackend, Protocol):
     """The routes of one kind of swarm object (nodes, secrets, configs): list, inspect, update, remove."""
 
-    async def update(self, ref: str, version: int | None, body: Any) -> None:
+    async def update(self, ref: str, version: int, body: Any) -> None:
         """POST /<kind>/{id}/update."""
 
 

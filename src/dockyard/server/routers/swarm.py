@@ -19,6 +19,17 @@ async def body_object(req: Request, go_type: str) -> dict[str, Any]:
     return body
 
 
+def object_version(req: Request, kind: str, detailed: bool = True) -> int:
+    """The `version` query parameter as moby's routers parse it (strconv.ParseUint), with their texts."""
+    raw = req.arg("version") or ""
+    number = int(raw) if raw.isascii() and raw.isdigit() else -1
+    if 0 <= number < 2 ** 64:
+        return number
+    problem = "value out of range" if number > 0 else "invalid syntax"
+    detail = f" '{raw}': strconv.ParseUint: parsing \"{raw}\": {problem}" if detailed else ""
+    raise InvalidParameter(f"invalid {kind} version{detail}")
+
+
 def register(router: Router, services: Services) -> None:
     """Add the swarm routes to the router."""
     swarm = services.swarm
@@ -38,7 +49,7 @@ def register(router: Router, services: Services) -> None:
 
     @router.post("/swarm/update")
     async def update(req: Request) -> Raw:
-        await swarm.update(req.arg_int("version"), await req.json(required=False),
+        await swarm.update(object_version(req, "swarm"), await req.json(required=False),
                            req.arg_bool("rotateWorkerToken"), req.arg_bool("rotateManagerToken"),
                            req.arg_bool("rotateManagerUnlockKey"))
         return Raw(b"")

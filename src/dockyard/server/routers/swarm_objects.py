@@ -4,6 +4,7 @@ configs are created and removed alike; a node is removed with `force`."""
 from __future__ import annotations
 
 from dockyard.server.backends import ListInspectBackend, SpecObjectBackend, SwarmObjectBackend
+from dockyard.server.routers.swarm import object_version
 from dockyard.server.routing import Empty, Json, Raw, Request, Router
 from dockyard.server.services import Services
 from dockyard.util.filters import parse_filters
@@ -42,7 +43,8 @@ def register_readable(router: Router, kind: str, objects: SwarmObjectBackend) ->
 
     @router.post(f"/{kind}/{{id}}/update")
     async def update(req: Request) -> Raw:
-        await objects.update(req.params["id"], req.arg_int("version"), await req.json(required=False))
+        version = object_version(req, kind[:-1], detailed=kind == "nodes")
+        await objects.update(req.params["id"], version, await req.json(required=False))
         return Raw(b"")
 
 
