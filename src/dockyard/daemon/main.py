@@ -73,11 +73,12 @@ async def run(config: DaemonConfig) -> None:
     from dockyard.cluster.servicelogs import ServiceLogs
     from dockyard.cluster.work import SwarmWork
     from dockyard.cluster.agent.taskfiles import TaskFiles
+    from dockyard.cluster.agent.protocols import TaskEngine
     log_reader = LogReader(containers)
     cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()), events)
     secrets, configs = ObjectService(cluster, SECRETS), ObjectService(cluster, CONFIGS)
-    cluster.workers.append(SwarmWork(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"),
-                                     lambda kind, record: (secrets if kind == "secrets" else configs).data(record)))
+    engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"))
+    cluster.workers.append(SwarmWork(engine, lambda kind, rec: (secrets if kind == "secrets" else configs).data(rec)))
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,

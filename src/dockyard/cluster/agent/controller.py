@@ -14,8 +14,7 @@ from typing import Any, Callable
 
 from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import create_body, grace_seconds
-from dockyard.cluster.agent.protocols import TaskContainers, TaskImages
-from dockyard.cluster.agent.taskfiles import TaskFiles
+from dockyard.cluster.agent.protocols import TaskEngine
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util import reference
 from dockyard.util.aio import cancel_and_wait, run_blocking
@@ -33,15 +32,14 @@ class Rejected(Exception):
 class TaskController:
     """Drives one task's container."""
 
-    def __init__(self, task: T.Task, service_name: str, containers: TaskContainers, images: TaskImages,
-                 report: Report, files: tuple[TaskFiles, dict[str, dict[str, bytes]]]) -> None:
+    def __init__(self, task: T.Task, service_name: str, engine: TaskEngine, report: Report,
+                 data: dict[str, dict[str, bytes]]) -> None:
         self.task = task
         self.name = T.task_name(task, service_name)
         self.service_name = service_name
-        self.containers = containers
-        self.images = images
+        self.engine = engine
         self.report = report
-        self.files, self.data = files
+        self.data = data
         self.changed = asyncio.Event()
         self.runner: asyncio.Task[None] | None = None
 
@@ -59,10 +57,10 @@ class TaskController:
         if self.runner is not None:
             await cancel_and_wait(self.runner)
         try:
-            await self.containers.remove(self.name, force=True)
+            await self.engine.containers.remove(self.name, force=True)
         except NotFound:
             pass  # never created, or already gone
-        await run_blocking(self.files.remove, self.task["ID"])
+        await run_blocking(self.engine.files.remove, self.task["ID"])
 
     def _wants(self, state: str) -> bool:
         """The orchestrator wants the task at least this far (desired ≥ state)."""
@@ -78,7 +76,7 @@ class TaskController:
 
     def _container_status(self, exit_code: int | None = None) -> dict[str, Any]:
         """ContainerStatus from the container's inspect document."""
-        state = self.containers.inspect(self.name)
+        state = self.engine.containers.inspect(self.name)
         status: dict[str, Any] = {"ContainerID": state["Id"], "PID": state["State"]["Pid"]}
         code = state["State"]["ExitCode"] if exit_code is None else exit_code
         if code:
@@ -127,13 +125,13 @@ class TaskController:
             self._send("shutdown", "shutdown")
             return
         self._send("starting", "starting")
-        await self.containers.start(self.name)
+        await self.engine.containers.start(self.name)
         await self._run()
 
     def _existing(self) -> dict[str, Any] | None:
         """The task's container, if it was already made."""
         try:
-            return self.containers.inspect(self.name)
+            return self.engine.containers.inspect(self.name)
         except NotFound:
             return None
 
@@ -149,14 +147,14 @@ class TaskController:
         await self._pull(image)
         body = create_body(self.task, self.service_name)
         try:
-            mounts = await run_blocking(self.files.materialise, self.task, self.data)
+            mounts = await run_blocking(self.engine.files.materialise, self.task, self.data)
         except KeyError as exc:
             raise Rejected(f"secret or config {exc.args[0]} not found") from None
         except OSError as exc:
             raise Rejected(f"secrets and configs of the task: {exc.strerror}") from None
         body["HostConfig"]["Mounts"] = [*(body["HostConfig"].get("Mounts") or []), *mounts]
         try:
-            await self.containers.create(body, self.name)
+            await self.engine.containers.create(body, self.name)
         except DockyardError as exc:
             raise Rejected(exc.message) from None
 
@@ -165,7 +163,7 @@ class TaskController:
         ref = reference.parse(image)
 
         def pull() -> None:
-            for message in self.images.pull(ref.name, ref.digest or ref.tag or reference.DEFAULT_TAG):
+            for message in self.engine.images.pull(ref.name, ref.digest or ref.tag or reference.DEFAULT_TAG):
                 if message.get("error"):
                     raise Rejected(str(message["error"]))
         try:
@@ -174,14 +172,14 @@ class TaskController:
         except (Rejected, DockyardError) as exc:
             failure = exc.message if isinstance(exc, DockyardError) else str(exc)
         try:
-            self.images.inspect(image)
+            self.engine.images.inspect(image)
         except NotFound:
             raise Rejected(failure) from None
         log.info("task %s: pulling %s failed (%s); using the local copy", self.task["ID"], image, failure)
 
     async def _run(self) -> None:
         """From started to its end: running once healthy, then complete/failed on exit, shutdown on request."""
-        exited = self.containers.register_wait(self.name, "not-running")
+        exited = self.engine.containers.register_wait(self.name, "not-running")
         if not await self._healthy(exited):
             await self._finish(exited)
             return
@@ -192,7 +190,7 @@ class TaskController:
     async def _healthy(self, exited: asyncio.Future) -> bool:
         """Wait for a healthcheck to pass (no healthcheck: at once); False when the container exits first."""
         while not exited.done():
-            health = self.containers.inspect(self.name)["State"].get("Health")
+            health = self.engine.containers.inspect(self.name)["State"].get("Health")
             if health is None or health.get("Status") == "healthy":
                 return True
             if self._wants("shutdown"):
@@ -205,7 +203,7 @@ class TaskController:
         while not exited.done():
             if self._wants("shutdown"):
                 spec = self.task["Spec"]["ContainerSpec"]
-                await self.containers.stop(self.name, grace_seconds(spec), spec.get("StopSignal") or None)
+                await self.engine.containers.stop(self.name, grace_seconds(spec), spec.get("StopSignal") or None)
                 await exited
                 return
             self.changed.clear()

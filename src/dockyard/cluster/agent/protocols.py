@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterator, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
+
+if TYPE_CHECKING:
+    from dockyard.cluster.agent.taskfiles import TaskFiles
 
 
 class TaskContainers(Protocol):
@@ -51,3 +55,12 @@ class AssignmentSource(Protocol):
 
     async def update_status(self, node_id: str, updates: list[dict[str, Any]]) -> None:
         """Report task statuses: [{"TaskID", "Status"}]."""
+
+
+@dataclass(frozen=True)
+class TaskEngine:
+    """What runs a node's tasks: the engine's container and image services, and the tasks' tmpfs files."""
+
+    containers: TaskContainers
+    images: TaskImages
+    files: TaskFiles

@@ -1,6 +1,6 @@
 """Secrets and configs delivered into a task (swarmkit's guarantees): a tmpfs per task under the exec root
-(`<exec-root>/swarm/mounts/<task id>`, mode 0700, sized to its files: a page each, plus their pages), one file per reference with the
-reference's UID, GID and mode (0444 by default), bind-mounted read-only at `/run/secrets/<name>` for secrets and
+(`<exec-root>/swarm/mounts/<task id>`, mode 0700, sized to its files: a page each, plus their pages), one file per
+reference with its UID, GID and mode (0444 by default), bind-mounted read-only at `/run/secrets/<name>` for secrets and
 at the config's target (`/<name>` unless absolute) for configs; unmounted and removed with the task. The data comes
 from the assignment, in memory: nothing is written to disk."""
 

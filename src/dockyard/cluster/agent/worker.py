@@ -11,8 +11,7 @@ from typing import Any
 from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
 from dockyard.cluster.agent.controller import TaskController
-from dockyard.cluster.agent.protocols import AssignmentSource, TaskContainers, TaskImages
-from dockyard.cluster.agent.taskfiles import TaskFiles
+from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
 
@@ -25,13 +24,8 @@ RECONNECT_PAUSE = 0.5
 class Agent:
     """Runs this node's tasks."""
 
-    def __init__(self, node_id: str, source: AssignmentSource, containers: TaskContainers,
-                 images: TaskImages, files: TaskFiles) -> None:
-        self.node_id = node_id
-        self.source = source
-        self.containers = containers
-        self.images = images
-        self.files = files
+    def __init__(self, node_id: str, source: AssignmentSource, engine: TaskEngine) -> None:
+        self.node_id, self.source, self.engine = node_id, source, engine
         self.controllers: dict[str, TaskController] = {}
         self.pending: dict[str, dict[str, Any]] = {}
         self._flush = asyncio.Event()
@@ -88,8 +82,8 @@ class Agent:
         for task_id, task in assigned.items():
             controller = self.controllers.get(task_id)
             if controller is None:
-                controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.containers,
-                                            self.images, self.report, (self.files, data))
+                controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.engine,
+                                            self.report, data)
                 self.controllers[task_id] = controller
                 controller.start()
             else:
@@ -102,9 +96,9 @@ class Agent:
     async def _remove_unknown(self, assigned: dict[str, T.Task]) -> None:
         """Remove task containers of this node that no assignment knows (their tasks were deleted meanwhile)."""
         filters = {"label": [f"{SWARM_LABEL}node.id={self.node_id}"]}
-        for container in self.containers.list(all_=True, filters=filters):
+        for container in self.engine.containers.list(all_=True, filters=filters):
             if container["Labels"].get(SWARM_LABEL + "task.id") not in assigned:
                 try:
-                    await self.containers.remove(container["Id"], force=True)
+                    await self.engine.containers.remove(container["Id"], force=True)
                 except NotFound:
                     pass  # removed meanwhile
