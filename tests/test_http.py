@@ -490,7 +490,7 @@ def system_server(sockdir: Path) -> Iterator[ServerThread]:
     root = sockdir / "root"
     services = Services(FakeImages(), FakeContainers(), events,
                         SystemService({}, root, FakeImages(), FakeContainers(), events),
-                        *[None] * 14)  # the system routes use no other backend
+                        *[None] * 17)  # the system routes use no other backend
     router = Router()
     system.register(router, services)
     srv = ServerThread(router, sockdir / "sys.sock")

@@ -39,12 +39,12 @@ GROUP_DESCRIPTIONS = {
     "builder": "Manage builds", "container": "Manage containers", "image": "Manage images",
     "network": "Manage networks", "system": "Manage Docker", "volume": "Manage volumes",
     "swarm": "Manage Swarm", "node": "Manage Swarm nodes", "secret": "Manage Swarm secrets",
-    "config": "Manage Swarm configs",
+    "config": "Manage Swarm configs", "service": "Manage Swarm services",
     "tls": "Make certificates for a TLS daemon and its clients", "context": "Manage contexts",
 }
 
 _OBJECTS = {"container": "containers", "image": "images", "network": "networks", "volume": "volumes",
-            "node": "nodes", "secret": "secrets", "config": "configs"}
+            "node": "nodes", "secret": "secrets", "config": "configs", "service": "services"}
 _ALIASES = {"list", "remove", "ps"}  # docker lists a sub-command once, under its first name
 
 
@@ -76,6 +76,11 @@ def _sub_description(group: str, sub: str) -> str:
         ("context", "import"): "Import a context from a tar or zip file",
         ("context", "ls"): "List contexts", ("context", "rm"): "Remove one or more contexts",
         ("context", "inspect"): "Display detailed information on one or more contexts",
+        ("service", "create"): "Create a new service", ("service", "ps"): "List the tasks of one or more services",
+        ("service", "logs"): "Fetch the logs of a service or task",
+        ("service", "scale"): "Scale one or multiple replicated services",
+        ("service", "update"): "Update a service",
+        ("service", "rollback"): "Revert changes to a service's configuration",
     }
     if (group, sub) in special:
         return special[(group, sub)]

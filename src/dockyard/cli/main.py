@@ -88,8 +88,10 @@ for _group, _verbs in (("node", ("ls", "list", "inspect", "update", "promote", "
     for _name in _verbs:
         _attr = {"list": "LS", "remove": "RM"}.get(_name, _name.upper())
         COMMANDS[f"{_group} {_name}"] = (_O, f"{_group.upper()}_{_attr}")
+for _name in ("create", "ls", "list", "ps", "inspect", "logs", "scale", "update", "rollback", "rm", "remove"):
+    COMMANDS["service " + _name] = ("dockyard.cli.service", {"list": "LS", "remove": "RM"}.get(_name, _name.upper()))
 GROUPS = ("container", "image", "system", "builder", "network", "volume", "tls", "context", "swarm", "node",
-          "secret", "config")
+          "secret", "config", "service")
 
 
 def _usage() -> str:

@@ -137,7 +137,7 @@ def _inspect(ctx: Context, o: dict[str, Any], paths: list[str]) -> int:
     return print_inspected(ctx, o["format"], [lambda path=path: ctx.api.get(path) for path in paths])
 
 
-def _remove(ctx: Context, kind: str, args: list[str], query: dict[str, Any] | None = None) -> int:
+def remove_each(ctx: Context, kind: str, args: list[str], query: dict[str, Any] | None = None) -> int:
     """`rm`: each name printed once removed; errors to stderr, exit 1."""
     from dockyard.cli.containers import for_each
 
@@ -218,7 +218,7 @@ def _role_change(role: str, done: str, already: str) -> Callable[[Context, dict[
 
 def _node_rm(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker node rm [-f] NODE..."""
-    return _remove(ctx, "nodes", args, {"force": "1" if o["force"] else None})
+    return remove_each(ctx, "nodes", args, {"force": "1" if o["force"] else None})
 
 
 # --- secret / config ------------------------------------------------------------------------------------------
@@ -281,7 +281,7 @@ def _inspector(kind: str) -> Callable[[Context, dict[str, Any], list[str]], int]
 def _remover(kind: str) -> Callable[[Context, dict[str, Any], list[str]], int]:
     """docker secret rm / config rm."""
     def run(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-        return _remove(ctx, f"{kind}s", args)
+        return remove_each(ctx, f"{kind}s", args)
     return run
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import BinaryIO, Callable, Iterator
 
 
-def demux(chunks: Iterator[bytes], stdout: BinaryIO, stderr: BinaryIO) -> None:
-    """Copy framed output to stdout (streams 0/1) and stderr (stream 2), flushing per frame."""
+def frames(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(stream id, payload) of each frame."""
     buf = b""
     for chunk in chunks:
         buf += chunk
@@ -17,11 +17,17 @@ def demux(chunks: Iterator[bytes], stdout: BinaryIO, stderr: BinaryIO) -> None:
             stream, payload, buf = buf[0], buf[8:8 + size], buf[8 + size:]
             if stream not in (0, 1, 2, 3):
                 raise ValueError(f"Unrecognized input header: {stream}")
-            out = stderr if stream in (2, 3) else stdout
-            out.write(payload)
-            out.flush()
+            yield stream, payload
     if buf:
         raise ValueError("unexpected EOF in multiplexed stream")
+
+
+def demux(chunks: Iterator[bytes], stdout: BinaryIO, stderr: BinaryIO) -> None:
+    """Copy framed output to stdout (streams 0/1) and stderr (stream 2), flushing per frame."""
+    for stream, payload in frames(chunks):
+        out = stderr if stream in (2, 3) else stdout
+        out.write(payload)
+        out.flush()
 
 
 def raw_chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:

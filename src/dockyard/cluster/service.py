@@ -12,7 +12,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from dockyard.cluster import addresses, spec as shapes
 from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_unlock_key, seal, unseal
@@ -69,6 +69,19 @@ def new_id() -> str:
     return base36(int.from_bytes(secrets.token_bytes(SECRET_BYTES), "big"), 25)
 
 
+class SwarmWorker(Protocol):
+    """Work that runs while this node is an active manager (the control loops, dispatcher and agent)."""
+
+    def start(self, store: EtcdStore, leadership: Leadership, node_id: str) -> None:
+        """Begin, once the store and the leadership campaign run."""
+
+    async def stop(self) -> None:
+        """Stop (the daemon stops, or the swarm locks); task containers keep running."""
+
+    async def erase(self) -> None:
+        """This node leaves the swarm: stop and remove what the work made."""
+
+
 @dataclass
 class LocalNode:
     """What this node remembers of its swarm membership (`<swarm-dir>/state.json`)."""
@@ -108,6 +121,7 @@ class ClusterService:
         self.store: EtcdStore | None = None
         self.leadership: Leadership | None = None
         self.keys: dict[str, str] | None = None  # DEK and CA key, once unlocked
+        self.workers: list[SwarmWorker] = []
         self.error = ""  # why a swarm this node is in could not be restored
         self._supervisor: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -165,9 +179,13 @@ class ClusterService:
         self.leadership = Leadership(self.store, {"NodeID": self.local.node_id,
                                                   "Addr": self.local.advertise_addr})
         self.leadership.start()
+        for worker in self.workers:
+            worker.start(self.store, self.leadership, self.local.node_id)
 
     async def _deactivate(self) -> None:
-        """Stop the events, the leadership and the store."""
+        """Stop the work, the events, the leadership and the store."""
+        for worker in self.workers:
+            await worker.stop()
         if self._event_task is not None:
             await cancel_and_wait(self._event_task)
             self._event_task = None
@@ -294,6 +312,8 @@ class ClusterService:
         """Stop everything of the swarm on this node and delete its files (the member and the files go even when
         stopping what runs on the store failed: a leave must not leave an etcd behind)."""
         try:
+            for worker in self.workers:
+                await worker.erase()
             await self._deactivate()
         finally:
             await self._stop_supervising()

@@ -77,16 +77,27 @@ async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
     from dockyard.cluster.nodes import NodeService, describe
     from dockyard.cluster.objects import CONFIGS, SECRETS, ObjectService
     from dockyard.cluster.service import ClusterService
+    from dockyard.cluster.services import ServiceObjects
+    from dockyard.cluster.tasklist import TaskObjects
+    from dockyard.cluster.servicelogs import ServiceLogs
+    from dockyard.cluster.work import SwarmWork
+    from dockyard.cluster.agent.taskfiles import TaskFiles
+    from dockyard.cluster.agent.protocols import TaskEngine
+    log_reader = LogReader(containers)
     cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()), events)
+    secrets, configs = ObjectService(cluster, SECRETS), ObjectService(cluster, CONFIGS)
+    engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"))
+    cluster.workers.append(SwarmWork(engine, lambda kind, rec: (secrets if kind == "secrets" else configs).data(rec)))
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
                         networks=networks, volumes=volumes, registry=RegistryService(config.raw),
-                        execs=ExecService(containers), stats=ContainerStats(containers), logs=LogReader(containers),
+                        execs=ExecService(containers), stats=ContainerStats(containers), logs=log_reader,
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
                         disk_usage=DiskUsage(images, containers, volumes, builder), plugins=plugins,
-                        swarm=cluster, nodes=NodeService(cluster), secrets=ObjectService(cluster, SECRETS),
-                        configs=ObjectService(cluster, CONFIGS))
+                        swarm=cluster, nodes=NodeService(cluster), secrets=secrets,
+                        configs=configs, swarm_services=ServiceObjects(cluster),
+                        swarm_tasks=TaskObjects(cluster), swarm_logs=ServiceLogs(cluster, log_reader))
     server = await serve(build_router(services), config.hosts, tls=tls)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()

@@ -32,6 +32,7 @@ ROUTER_MODULES = (
     "swarm",
     "swarm_objects",
     "plugins",
+    "swarm_services",
 )
 COMMON_HEADERS = [
     ("Api-Version", API_VERSION),

@@ -378,14 +378,18 @@ class SwarmBackend(Protocol):
         """POST /swarm/unlock."""
 
 
-class SwarmObjectBackend(Protocol):
-    """The routes of one kind of swarm object (nodes, secrets, configs): list, inspect, update, remove."""
+class ListInspectBackend(Protocol):
+    """List and inspect of one kind of swarm object (nodes, secrets, configs, tasks)."""
 
     def list(self, filters: Filters) -> Rows:
         """GET /<kind>."""
 
     def inspect(self, ref: str) -> dict[str, Any]:
         """GET /<kind>/{id}."""
+
+
+class SwarmObjectBackend(ListInspectBackend, Protocol):
+    """The routes of one kind of swarm object (nodes, secrets, configs): list, inspect, update, remove."""
 
     async def update(self, ref: str, version: int, body: Any) -> None:
         """POST /<kind>/{id}/update."""
@@ -406,3 +410,30 @@ class SpecObjectBackend(SwarmObjectBackend, Protocol):
 
     async def remove(self, ref: str) -> None:
         """DELETE /<kind>/{id}."""
+
+
+class ServiceBackend(Protocol):
+    """The /services routes."""
+
+    async def create(self, body: Any) -> dict[str, Any]:
+        """POST /services/create: {"ID", "Warnings"}."""
+
+    def list(self, filters: Filters, status: bool = False) -> Rows:
+        """GET /services."""
+
+    def inspect(self, ref: str, insert_defaults: bool = False) -> dict[str, Any]:
+        """GET /services/{id}."""
+
+    async def update(self, ref: str, version: str | None, body: Any, rollback: str | None) -> dict[str, Any]:
+        """POST /services/{id}/update."""
+
+    async def remove(self, ref: str) -> None:
+        """DELETE /services/{id}."""
+
+
+class SwarmLogBackend(Protocol):
+    """GET /services/{id}/logs and /tasks/{id}/logs."""
+
+    async def logs(self, kind: str, ref: str, tail: int | None, since: float | None, until: float | None,
+                   follow: bool) -> tuple[bool, AsyncIterator[tuple[dict[str, str], LogLine]]]:
+        """Whether the tasks have TTYs, and (details, entry) pairs."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockyard.server.backends import (BuildBackend, ContainerBackend, ContainerFilesBackend, DiskUsageBackend,
-                                      EventsBackend, ExecBackend, ImageBackend, LogBackend, NetworkBackend,
-                                      NodeBackend, PluginBackend, RegistryBackend, SpecObjectBackend, StatsBackend,
-                                      SwarmBackend, SystemBackend, VolumeBackend)
+                                      EventsBackend, ExecBackend, ImageBackend, ListInspectBackend, LogBackend,
+                                      NetworkBackend, NodeBackend, PluginBackend, RegistryBackend, ServiceBackend,
+                                      SpecObjectBackend, StatsBackend, SwarmBackend, SwarmLogBackend, SystemBackend,
+                                      VolumeBackend)
 
 
 @dataclass
@@ -32,3 +33,6 @@ class Services:
     secrets: SpecObjectBackend
     configs: SpecObjectBackend
     plugins: PluginBackend
+    swarm_services: ServiceBackend
+    swarm_tasks: ListInspectBackend
+    swarm_logs: SwarmLogBackend

@@ -6,21 +6,12 @@ import json
 from typing import Any, AsyncIterator
 
 from dockyard.errors import InvalidParameter
-from dockyard.server.attach import MULTIPLEXED, RAW, STREAM_IDS, AttachOptions, serve_attach
+from dockyard.server.attach import MULTIPLEXED, RAW, AttachOptions, serve_attach
+from dockyard.server.backends import LogLine
+from dockyard.server.logstream import LogQuery, log_body
 from dockyard.server.routing import HIJACKED, Empty, Json, Request, Router, Stream, run_blocking
 from dockyard.server.services import Services
 from dockyard.util.filters import parse_filters
-from dockyard.util.stdcopy import frame
-
-
-def _tail(req: Request) -> int | None:
-    """The tail parameter: a number of lines, None for "all"."""
-    tail = req.arg("tail") or "all"
-    if tail == "all":
-        return None
-    if not tail.lstrip("-").isdigit():
-        raise InvalidParameter(f"invalid value for \"tail\": {tail!r}")
-    return int(tail)
 
 
 def register(router: Router, services: Services) -> None:
@@ -107,26 +98,13 @@ def register(router: Router, services: Services) -> None:
 
     @router.get("/containers/{id}/logs")
     async def logs(req: Request) -> Stream:
-        wanted = {name for name in ("stdout", "stderr") if req.arg_bool(name)}
-        if not wanted:
-            raise InvalidParameter("Bad parameters: you must choose at least one stream")
-        since = req.arg_time("since") or None
-        until = req.arg_time("until") or None
-        tail = _tail(req)
-        follow = req.arg_bool("follow")
-        timestamps = req.arg_bool("timestamps")
-        tty, entries = await services.logs.logs(req.params["id"], tail, since, until, follow)
+        query = LogQuery.of(req)
+        tty, entries = await services.logs.logs(req.params["id"], query.tail, query.since, query.until, query.follow)
 
-        async def body() -> AsyncIterator[bytes]:
+        async def without_details() -> AsyncIterator[tuple[dict[str, str], LogLine]]:
             async for entry in entries:
-                if entry.stream not in wanted:
-                    continue
-                data = entry.data
-                if timestamps:
-                    data = entry.time.encode() + b" " + data
-                yield data if tty else frame(STREAM_IDS[entry.stream], data)
-
-        return Stream(body(), content_type=RAW if tty else MULTIPLEXED)
+                yield {}, entry
+        return Stream(log_body(without_details(), query, tty), content_type=RAW if tty else MULTIPLEXED)
 
     @router.post("/containers/{id}/attach")
     async def attach(req: Request) -> object:

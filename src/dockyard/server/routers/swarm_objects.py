@@ -3,7 +3,7 @@ configs are created and removed alike; a node is removed with `force`."""
 
 from __future__ import annotations
 
-from dockyard.server.backends import SpecObjectBackend, SwarmObjectBackend
+from dockyard.server.backends import ListInspectBackend, SpecObjectBackend, SwarmObjectBackend
 from dockyard.server.routers.swarm import object_version
 from dockyard.server.routing import Empty, Json, Raw, Request, Router
 from dockyard.server.services import Services
@@ -25,8 +25,8 @@ def register(router: Router, services: Services) -> None:
         register_spec_object(router, kind, objects)
 
 
-def register_readable(router: Router, kind: str, objects: SwarmObjectBackend) -> None:
-    """List, inspect and update of one kind."""
+def register_list_inspect(router: Router, kind: str, objects: ListInspectBackend) -> None:
+    """List (with filters) and inspect of one kind."""
 
     @router.get(f"/{kind}")
     async def list_(req: Request) -> Json:
@@ -35,6 +35,11 @@ def register_readable(router: Router, kind: str, objects: SwarmObjectBackend) ->
     @router.get(f"/{kind}/{{id}}")
     async def inspect(req: Request) -> Json:
         return Json(objects.inspect(req.params["id"]))
+
+
+def register_readable(router: Router, kind: str, objects: SwarmObjectBackend) -> None:
+    """List, inspect and update of one kind."""
+    register_list_inspect(router, kind, objects)
 
     @router.post(f"/{kind}/{{id}}/update")
     async def update(req: Request) -> Raw:

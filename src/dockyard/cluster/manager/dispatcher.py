@@ -1,0 +1,94 @@
+"""The dispatcher (swarmkit's `manager/dispatcher`), in-process for the local agent: a node's session is a stream
+of complete assignment sets (its tasks, with their services' names and the plaintext of the secrets and configs
+they reference) sent again after every batch of task changes,
+and status reports are written back fenced, compared on each task's version, never moving a task backwards.
+Remote workers will speak the same messages over HTTP (part 2 of issue 14)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, AsyncIterator, Callable
+
+from dockyard.cluster import tasks as T
+from dockyard.util.aio import cancel_and_wait
+from dockyard.cluster.store.backend import ClusterStore, Fence, OutOfSequence, Record
+
+SERVICES, TASKS = "services", "tasks"
+BATCH = 0.05
+STATUS_RETRIES = 5
+
+
+class Dispatcher:
+    """Assignments out, statuses in."""
+
+    def __init__(self, store: ClusterStore, fence: Callable[[], Fence | None],
+                 reveal: Callable[[str, Record], bytes]) -> None:
+        self.store = store
+        self.fence = fence
+        self.reveal = reveal
+
+    def assignments(self, node_id: str) -> dict[str, Any]:
+        """The complete set for a node."""
+        tasks = [{"ID": r.id, "Version": {"Index": r.version}, **r.value} for r in self.store.list(TASKS)
+                 if r.value.get("NodeID") == node_id and T.rank(r.value["Status"]["State"]) >= T.rank("assigned")]
+        names = {}
+        for task in tasks:
+            service = self.store.get(SERVICES, task["ServiceID"])
+            if service is not None:
+                names[task["ServiceID"]] = service.value["Spec"]["Name"]
+        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names,
+                "data": self._referenced(tasks)}
+
+    def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
+        """The plaintext of every secret and config the tasks reference (only those)."""
+        data: dict[str, dict[str, bytes]] = {"secrets": {}, "configs": {}}
+        for task in tasks:
+            container = task["Spec"].get("ContainerSpec") or {}
+            for kind, key, id_key in (("secrets", "Secrets", "SecretID"), ("configs", "Configs", "ConfigID")):
+                for ref in container.get(key) or []:
+                    record = self.store.get(kind, ref.get(id_key, ""))
+                    if record is not None:
+                        data[kind][record.id] = self.reveal(kind, record)
+        return data
+
+    async def session(self, node_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The node's session: a complete set now and after every batch of task changes."""
+        feed = self.store.subscribe()
+        changed = asyncio.Event()
+
+        async def follow() -> None:
+            async for change in feed:
+                if change.kind in (TASKS, SERVICES):
+                    changed.set()
+        follower = asyncio.create_task(follow())
+        try:
+            yield {"type": "session", "node_id": node_id}
+            while True:
+                changed.clear()
+                yield self.assignments(node_id)
+                await changed.wait()
+                await asyncio.sleep(BATCH)
+        finally:
+            await cancel_and_wait(follower)
+
+    async def update_status(self, node_id: str, updates: list[dict[str, Any]]) -> None:
+        """Write reported statuses of the node's tasks (stale or backward ones are dropped)."""
+        for update in updates:
+            for _ in range(STATUS_RETRIES):
+                record = self.store.get(TASKS, update["TaskID"])
+                if record is None or record.value.get("NodeID") != node_id:
+                    break
+                task = {"ID": record.id, "Version": {"Index": record.version}, **record.value}
+                status = update["Status"]
+                extra = {k: v for k, v in status.items() if k not in ("State", "Message", "Err")}
+                changed = T.with_status(task, status["State"], status.get("Message", ""), time.time(),
+                                        status.get("Err", ""), **extra)
+                if changed is None:
+                    break
+                value = {k: v for k, v in changed.items() if k not in ("ID", "Version")}
+                try:
+                    await self.store.update(TASKS, record.id, value, record.version, fence=self.fence())
+                    break
+                except OutOfSequence:
+                    continue  # the task changed meanwhile: read it again

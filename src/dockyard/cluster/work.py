@@ -1,0 +1,54 @@
+"""What runs while this node is an active swarm manager: the leader's control loops, the dispatcher and the local
+agent on it. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task container and
+task tmpfs goes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from dockyard.cluster.agent.containerconfig import SWARM_LABEL
+from dockyard.cluster.agent.protocols import TaskEngine
+from dockyard.cluster.agent.worker import Agent
+from dockyard.cluster.manager.dispatcher import Dispatcher
+from dockyard.cluster.manager.leader import Leadership
+from dockyard.cluster.manager.loops import LeaderLoops
+from dockyard.cluster.service import new_id
+from dockyard.cluster.store.backend import ClusterStore, Record
+from dockyard.errors import NotFound
+from dockyard.util.aio import cancel_and_wait, run_blocking
+
+
+class SwarmWork:
+    """The loops, dispatcher and agent of one manager node."""
+
+    def __init__(self, engine: TaskEngine, reveal: Callable[[str, Record], bytes]) -> None:
+        self.engine = engine
+        self.reveal = reveal
+        self._running: list[asyncio.Task[None]] = []
+        self.node_id = ""
+
+    def start(self, store: ClusterStore, leadership: Leadership, node_id: str) -> None:
+        """Run the loops (they wait for the leadership) and the local agent."""
+        self.node_id = node_id
+        dispatcher = Dispatcher(store, lambda: leadership.fence, self.reveal)
+        agent = Agent(node_id, dispatcher, self.engine)
+        self._running = [asyncio.create_task(LeaderLoops(store, leadership, new_id).run(), name="swarm-loops"),
+                         asyncio.create_task(agent.run(), name="swarm-agent")]
+
+    async def stop(self) -> None:
+        """Stop following the swarm; task containers keep running."""
+        for task in self._running:
+            await cancel_and_wait(task)
+        self._running = []
+
+    async def erase(self) -> None:
+        """Leaving the swarm: stop, then remove every task container of this node."""
+        await self.stop()
+        mine = {"label": [f"{SWARM_LABEL}node.id={self.node_id}"]}
+        for container in self.engine.containers.list(all_=True, filters=mine):
+            try:
+                await self.engine.containers.remove(container["Id"], force=True)
+            except NotFound:
+                pass  # removed meanwhile
+        await run_blocking(self.engine.files.remove_all)
