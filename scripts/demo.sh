@@ -2,7 +2,7 @@
 # The main job, as root on Debian 12: set up, start a Dockyard daemon, make busybox:latest from Debian's
 # busybox-static, build a web image from a Dockerfile, run it with a published port and fetch its page, start
 # `dockyard registry serve`, push the image there, pull it back and run it again, print the hub page's URL,
-# then clean up everything it made.
+# run a swarm service of it (swarm init, service create, scale, rm, leave), then clean up everything it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -17,8 +17,10 @@ registry_port=$(free_port)
 registry="127.0.0.1:$registry_port"
 daemon_pid=""
 registry_pid=""
+swarm_made=""
 
 cleanup() {
+  if [ -n "$swarm_made" ]; then dockyard swarm leave --force >/dev/null 2>&1 || true; fi
   dockyard rm -f demo-web demo-web-pulled >/dev/null 2>&1 || true
   dockyard rmi -f demo/web:1 "$registry/demo/web:1" >/dev/null 2>&1 || true
   if [ -n "$registry_pid" ]; then kill -TERM "$registry_pid"; wait "$registry_pid" || true; fi
@@ -81,6 +83,21 @@ dockyard run -d --name demo-web-pulled -p "127.0.0.1:$web_port:80" "$registry/de
 fetch "http://127.0.0.1:$web_port/"
 echo "== the hub page: http://$registry/ (serving until this script ends)"
 fetch "http://$registry/" | grep -o "demo/web" | head -1
+
+if [ "$(dockyard info --format '{{.Swarm.LocalNodeState}}')" = "inactive" ]; then
+  echo "== swarm mode: a service of 2 replicas of demo/web:1, scaled to 3, then removed"
+  dockyard swarm init --advertise-addr 127.0.0.1
+  swarm_made=yes
+  dockyard service create --name demo-svc --replicas 2 "$registry/demo/web:1"
+  dockyard service ls
+  dockyard service scale demo-svc=3
+  dockyard service ps demo-svc
+  task=$(dockyard ps -q --filter label=com.docker.swarm.service.name=demo-svc | head -1)
+  dockyard exec "$task" wget -qO- http://127.0.0.1/
+  dockyard service rm demo-svc
+  dockyard swarm leave --force
+  swarm_made=""
+fi
 
 echo "== the real docker CLI against dockyard"
 docker run --rm busybox echo "hello from a Dockyard container"
