@@ -207,7 +207,7 @@ def _endpoint(gopts: dict[str, object], verify_given: bool) -> "Endpoint":
     problem = missing_file(tls) if tls is not None else None
     if problem:
         raise ValueError(problem)
-    host = resolve_host(hosts[-1] if isinstance(hosts, list) and hosts else None)
+    host = resolve_host(hosts[-1] if isinstance(hosts, list) and hosts else None, tls is not None)
     return Endpoint(tcp_default_port(host, tls is not None), tls)
 
 

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
     from dockyard.client.endpoint import TLSOptions
 
-from dockyard.client.transport import DEFAULT_HOST, Response, Transport, encode_query
+from dockyard.client.transport import DEFAULT_HOST, DEFAULT_TLS_HOST, Response, Transport, encode_query
 
 MAX_API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
@@ -29,9 +29,10 @@ def _vtuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
-def resolve_host(flag_host: str | None) -> str:
-    """-H wins, then DOCKER_HOST, then Dockyard's default socket."""
-    return flag_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+def resolve_host(flag_host: str | None, tls: bool = False) -> str:
+    """-H wins, then DOCKER_HOST, then with TLS tcp://localhost:2376 (the docker CLI's DefaultTLSHost), else
+    Dockyard's default socket."""
+    return flag_host or os.environ.get("DOCKER_HOST") or (DEFAULT_TLS_HOST if tls else DEFAULT_HOST)
 
 
 class APIClient:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from dockyard.client.endpoint import TLSOptions
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
+DEFAULT_TLS_HOST = "tcp://localhost:2376"  # where a client with --tls and no host connects, as docker's
 CONNECT_TIMEOUT = 30.0  # seconds to reach a tcp daemon (the docker CLI's dial timeout), then no limit
 
 
