@@ -293,3 +293,12 @@ def test_daemon_sigkill_leaves_tasks_running_and_adopts_them(swarm: Daemon) -> N
     assert len(tasks_of(d, "durable")) == 3
     d.docker_ok("service", "rm", "durable")
     eventually("its containers removed", lambda: not swarm_containers(d, "durable"))
+
+
+def test_published_ports_are_refused_not_ignored(swarm: Daemon) -> None:
+    """Until tasks join the routing mesh, `-p` is refused with a clear error instead of a service whose port
+    never answers; nothing is created."""
+    refused = swarm.docker("service", "create", "--name", "pub", "-p", "8080:80", "busybox", "sleep", "60")
+    assert refused.returncode != 0
+    assert b"published ports for swarm services are not supported yet" in refused.stderr, refused.stderr
+    assert "pub" not in swarm.docker_ok("service", "ls", "--format", "{{.Name}}").split()

@@ -64,6 +64,7 @@ class ServiceObjects:
         store = self.cluster.manager()
         spec = servicespec.normalise(body, self.network_id)
         servicespec.validate(spec)
+        _refuse_published_ports(spec)
         self._check_references(spec)
         now = now_rfc3339()
         service_id = new_id()
@@ -145,6 +146,7 @@ class ServiceObjects:
         else:
             spec = servicespec.normalise(body, self.network_id)
             servicespec.validate(spec)
+            _refuse_published_ports(spec)
             if spec["Name"] != current["Name"]:
                 raise NotImplementedYet("rpc error: code = Unimplemented desc = renaming services is not supported")
             if mode_of(spec) != mode_of(current):
@@ -161,3 +163,11 @@ class ServiceObjects:
         """DELETE /services/{id}: its tasks are removed by the leader's loops."""
         record = self._find(ref)
         await self.cluster.manager().delete(SERVICES, record.id)
+
+
+def _refuse_published_ports(spec: dict[str, Any]) -> None:
+    """Published ports need the routing mesh (or host-mode publishing), which tasks do not get yet: refused
+    rather than stored and never published."""
+    if (spec.get("EndpointSpec") or {}).get("Ports"):
+        raise NotImplementedYet("published ports for swarm services are not supported yet: tasks are not attached "
+                                "to the ingress routing mesh")
