@@ -70,9 +70,14 @@ class Dockerd:
             self.proc.wait(60)
         subprocess.run(["umount", "-R", str(self.base / "exec")], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
-        for hierarchy in Path("/sys/fs/cgroup").iterdir():
-            if (hierarchy / CGROUP_PARENT).is_dir():
-                (hierarchy / CGROUP_PARENT).rmdir()
+        remove_cgroup_parent(CGROUP_PARENT)
+
+
+def remove_cgroup_parent(parent: str) -> None:
+    """Remove a dockerd's --cgroup-parent directory from every cgroup hierarchy that has it."""
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        if (hierarchy / parent).is_dir():
+            (hierarchy / parent).rmdir()
 
 
 def main() -> int:

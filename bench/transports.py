@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from daemon_harness import DOCKYARD, REPO  # noqa: E402
-from engine import timed  # noqa: E402
+from engine import remove_cgroup_parent, timed  # noqa: E402
 from netns_hosts import Lan, Netns, NetnsDaemon, SshServer, entered, retire  # noqa: E402
 
 CGROUP_PARENT = f"dy-bench-transports-{os.getpid()}"
@@ -53,9 +53,7 @@ def stop_dockerd(proc: subprocess.Popen, base: Path) -> None:
     proc.wait(60)
     subprocess.run(["umount", "-R", str(base / "exec")], capture_output=True)
     subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        if (hierarchy / CGROUP_PARENT).is_dir():
-            (hierarchy / CGROUP_PARENT).rmdir()
+    remove_cgroup_parent(CGROUP_PARENT)
 
 
 def main() -> int:
