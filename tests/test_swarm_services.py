@@ -10,16 +10,20 @@ import signal
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from daemon_harness import Daemon, busybox_daemon
+from helpers import free_port
+from test_overlay_dataplane import dockyard_chains, host_links
 
 docker = pytest.importorskip("docker")
 
 DEADLINE = 60.0
+MESH_PREFIX = "dy-ov-"  # the daemon's overlay prefix (network/overlay.py)
 
 
 def eventually(what: str, probe: Callable[[], Any]) -> Any:
@@ -73,6 +77,12 @@ def swarm() -> Iterator[Daemon]:
             d.docker("swarm", "leave", "--force")
             assert not pid_file.exists()
             assert etcd is None or not alive(etcd)
+            assert "ingress" not in d.docker_ok("network", "ls", "--format", "{{.Name}}").split()
+            d.docker("network", "rm", "docker_gwbridge")  # kept after leave, as dockerd does: a user removes it
+            assert not host_links(MESH_PREFIX), "links left in the node's namespace"
+            assert not [c for c in dockyard_chains() if MESH_PREFIX in c], "chains left"
+            overlays = d.exec_root / "overlay"
+            assert not overlays.exists() or not list(overlays.iterdir()), "overlay namespaces left"
 
 
 def test_cli_create_converges_scales_replaces_and_removes(swarm: Daemon) -> None:
@@ -295,10 +305,47 @@ def test_daemon_sigkill_leaves_tasks_running_and_adopts_them(swarm: Daemon) -> N
     eventually("its containers removed", lambda: not swarm_containers(d, "durable"))
 
 
-def test_published_ports_are_refused_not_ignored(swarm: Daemon) -> None:
-    """Until tasks join the routing mesh, `-p` is refused with a clear error instead of a service whose port
-    never answers; nothing is created."""
-    refused = swarm.docker("service", "create", "--name", "pub", "-p", "8080:80", "busybox", "sleep", "60")
-    assert refused.returncode != 0
-    assert b"published ports for swarm services are not supported yet" in refused.stderr, refused.stderr
-    assert "pub" not in swarm.docker_ok("service", "ls", "--format", "{{.Name}}").split()
+def mesh_rules(d: Daemon) -> str:
+    """The routing mesh's nft rules: the node's chains and the ingress sandbox's table."""
+    sandbox = d.exec_root / "overlay" / f"{MESH_PREFIX}ingress-sbox"
+    node = "".join(subprocess.run(["nft", "list", "chain", "ip", "dockyard", chain], capture_output=True,
+                                  text=True).stdout for chain in (f"{MESH_PREFIX}mesh-pre", f"{MESH_PREFIX}mesh-out"))
+    inside = subprocess.run(["nsenter", f"--net={sandbox}", "nft", "list", "table", "ip", "dockyard-ingress"],
+                            capture_output=True, text=True).stdout if sandbox.exists() else ""
+    return node + inside
+
+
+def fetch(port: int, path: str) -> str | None:
+    """A page from 127.0.0.1:port (None while nothing answers)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as page:
+            return page.read().decode()
+    except OSError:
+        return None
+
+
+def test_published_port_reaches_every_task_through_the_routing_mesh(swarm: Daemon) -> None:
+    """`-p P:80` publishes P on the node's addresses through the ingress network: the tasks join it, requests
+    spread over them; `service rm` takes the port's rules away."""
+    d = swarm
+    port = free_port()
+    d.docker_ok("service", "create", "--name", "mesh", "--replicas", "3", "-p", f"{port}:80", "busybox", "sh", "-c",
+                "mkdir -p /tmp/www && hostname > /tmp/www/h && cp /etc/passwd /tmp/www/ && "
+                "exec httpd -f -p 80 -h /tmp/www")
+    assert len(running(d, "mesh")) == 3
+    endpoint = d.api("GET", "/services/mesh")["Endpoint"]
+    assert endpoint["Ports"] == [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": port,
+                                  "PublishMode": "ingress"}]
+    ingress = d.api("GET", "/networks/ingress")
+    assert (ingress["Driver"], ingress["Scope"], ingress["Ingress"]) == ("overlay", "swarm", True)
+    assert "root:" in eventually("the page through the mesh", lambda: fetch(port, "/passwd"))
+    hosts = {fetch(port, "/h") for _ in range(9)}
+    assert len(hosts - {None}) > 1, hosts
+    assert f"dport {port}" in mesh_rules(d)
+    d.docker_ok("service", "create", "-d", "--name", "dynamic", "-p", "80", "busybox", "sleep", "600")
+    dynamic = d.api("GET", "/services/dynamic")["Endpoint"]["Ports"][0]["PublishedPort"]
+    assert 30000 <= dynamic <= 32767
+    d.docker_ok("service", "rm", "mesh", "dynamic")
+    eventually("its containers removed", lambda: not swarm_containers(d, "mesh"))
+    eventually("the port's rules removed", lambda: f"dport {port}" not in mesh_rules(d))
+    assert fetch(port, "/h") is None

@@ -20,6 +20,7 @@ SERVICES = "services"
 TASKS = "tasks"
 NETWORKS = "networks"
 SERVICE_FILTERS = ("id", "label", "mode", "name")
+DYNAMIC_PORTS = (30000, 32768)  # swarmkit's dynamic range for ingress ports
 MODES = ("replicated", "global", "replicated-job", "global-job")
 MODE_KEYS = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
              "GlobalJob": "global-job"}
@@ -64,17 +65,50 @@ class ServiceObjects:
         store = self.cluster.manager()
         spec = servicespec.normalise(body, self.network_id)
         servicespec.validate(spec)
-        _refuse_published_ports(spec)
         self._check_references(spec)
         now = now_rfc3339()
         service_id = new_id()
-        value = {"CreatedAt": now, "UpdatedAt": now, "Spec": spec, "SpecVersion": {"Index": 1}}
+        value = {"CreatedAt": now, "UpdatedAt": now, "Spec": spec, "SpecVersion": {"Index": 1},
+                 **self._endpoint(service_id, spec, [])}
         try:
             await store.create(SERVICES, service_id, value, name=spec["Name"])
         except NameTaken as taken:
             raise Conflict(f"rpc error: code = AlreadyExists desc = service {spec['Name']} already exists") \
                 from taken
         return {"ID": service_id, "Warnings": None}
+
+    def _endpoint(self, service_id: str, spec: dict[str, Any], before: list[dict[str, Any]]) -> dict[str, Any]:
+        """{"Endpoint": {"Ports"}} as swarmkit's allocator records them (ingress ports without a PublishedPort get
+        one of 30000-32767, kept across updates), or nothing without ports; a port another service publishes is
+        refused with swarmkit's text."""
+        wanted = (spec.get("EndpointSpec") or {}).get("Ports") or []
+        if not wanted:
+            return {}
+        if any(port["PublishMode"] == "host" for port in wanted):
+            raise NotImplementedYet("published ports in host mode (PublishMode: host) are not supported yet for "
+                                    "swarm services: publish them through the ingress routing mesh")
+        taken: dict[tuple[int, str], Record] = {}
+        for other in self.cluster.manager().list(SERVICES):
+            if other.id != service_id:
+                for port in (other.value.get("Endpoint") or {}).get("Ports") or []:
+                    taken[(port["PublishedPort"], port["Protocol"])] = other
+        kept = {(p["TargetPort"], p["Protocol"]): p["PublishedPort"] for p in before}
+        ports: list[dict[str, Any]] = []
+        for port in wanted:
+            key = (port.get("TargetPort", 0), port["Protocol"])
+            published = port.get("PublishedPort") or kept.get(key) or next(
+                (n for n in range(*DYNAMIC_PORTS) if (n, port["Protocol"]) not in taken
+                 and all(p["PublishedPort"] != n for p in ports)), 0)
+            if not published:
+                raise InvalidParameter("rpc error: code = ResourceExhausted desc = no dynamic ingress port left")
+            owner = taken.get((published, port["Protocol"]))
+            if owner is not None:
+                raise InvalidParameter(f"rpc error: code = InvalidArgument desc = port '{published}' is already in "
+                                       f"use by service '{owner.value['Spec']['Name']}' ({owner.id}) as an "
+                                       "ingress port")
+            ports.append({**({"Name": port["Name"]} if port.get("Name") else {}), "Protocol": port["Protocol"],
+                          "TargetPort": key[0], "PublishedPort": published, "PublishMode": "ingress"})
+        return {"Endpoint": {"Ports": ports}}
 
     def _check_references(self, spec: dict[str, Any]) -> None:
         """Every secret and config the spec references exists (swarmkit's texts)."""
@@ -146,7 +180,6 @@ class ServiceObjects:
         else:
             spec = servicespec.normalise(body, self.network_id)
             servicespec.validate(spec)
-            _refuse_published_ports(spec)
             if spec["Name"] != current["Name"]:
                 raise NotImplementedYet("rpc error: code = Unimplemented desc = renaming services is not supported")
             if mode_of(spec) != mode_of(current):
@@ -154,6 +187,8 @@ class ServiceObjects:
             self._check_references(spec)
             value["PreviousSpec"], value["Spec"] = current, spec
             value.pop("UpdateStatus", None)
+        value.pop("Endpoint", None)
+        value.update(self._endpoint(record.id, value["Spec"], (record.value.get("Endpoint") or {}).get("Ports") or []))
         value["SpecVersion"] = {"Index": value.get("SpecVersion", {}).get("Index", 0) + 1}
         value["UpdatedAt"] = now
         await store.update(SERVICES, record.id, value, version=index, name=value["Spec"]["Name"])
@@ -164,10 +199,3 @@ class ServiceObjects:
         record = self._find(ref)
         await self.cluster.manager().delete(SERVICES, record.id)
 
-
-def _refuse_published_ports(spec: dict[str, Any]) -> None:
-    """Published ports need the routing mesh (or host-mode publishing), which tasks do not get yet: refused
-    rather than stored and never published."""
-    if (spec.get("EndpointSpec") or {}).get("Ports"):
-        raise NotImplementedYet("published ports for swarm services are not supported yet: tasks are not attached "
-                                "to the ingress routing mesh")

@@ -1,6 +1,6 @@
 """What runs while this node is an active swarm manager: the leader's control loops, the dispatcher and the local
-agent on it. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task container and
-task tmpfs goes."""
+agent on it, with the ingress network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every
+task container and task tmpfs goes, then the routing mesh and the ingress network."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Callable
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
 from dockyard.cluster.agent.protocols import TaskEngine
 from dockyard.cluster.agent.worker import Agent
+from dockyard.cluster.ingress import Ingress
 from dockyard.cluster.manager.dispatcher import Dispatcher
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.loops import LeaderLoops
@@ -27,14 +28,20 @@ class SwarmWork:
         self.reveal = reveal
         self._running: list[asyncio.Task[None]] = []
         self.node_id = ""
+        self.ingress = Ingress(engine.networks)
 
     def start(self, store: ClusterStore, leadership: Leadership, node_id: str) -> None:
         """Run the loops (they wait for the leadership) and the local agent."""
         self.node_id = node_id
         dispatcher = Dispatcher(store, lambda: leadership.fence, self.reveal)
-        agent = Agent(node_id, dispatcher, self.engine)
+        agent = Agent(node_id, dispatcher, self.engine, self.ingress.publish)
         self._running = [asyncio.create_task(LeaderLoops(store, leadership, new_id).run(), name="swarm-loops"),
-                         asyncio.create_task(agent.run(), name="swarm-agent")]
+                         asyncio.create_task(self._run_agent(agent), name="swarm-agent")]
+
+    async def _run_agent(self, agent: Agent) -> None:
+        """The ingress network and its mesh first (tasks with published ports join it), then the agent."""
+        await self.ingress.ensure()
+        await agent.run()
 
     async def stop(self) -> None:
         """Stop following the swarm; task containers keep running."""
@@ -52,3 +59,4 @@ class SwarmWork:
             except NotFound:
                 pass  # removed meanwhile
         await run_blocking(self.engine.files.remove_all)
+        await self.ingress.remove()

@@ -86,7 +86,7 @@ async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
     log_reader = LogReader(containers)
     cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()), events)
     secrets, configs = ObjectService(cluster, SECRETS), ObjectService(cluster, CONFIGS)
-    engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"))
+    engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"), networks)
     cluster.workers.append(SwarmWork(engine, lambda kind, rec: (secrets if kind == "secrets" else configs).data(rec)))
     await cluster.restore()
     system.set_swarm_info(cluster.info)

@@ -19,6 +19,7 @@ from dockyard.network.dns import DnsServer, ServiceRecords, host_resolvers
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.network.etc import EtcPlan
 from dockyard.network.hostlock import host_lock
+from dockyard.network.lb import RoutingMesh
 from dockyard.network.overlaynets import GATEWAY_NETWORK, GATEWAY_OPTIONS, OVERLAY, ROUTED, overlay_fields, spec_of
 from dockyard.network.portmap import Binding, PortProxy, bindings_of
 from dockyard.network.store import NetworkStore
@@ -252,16 +253,21 @@ class NetworkService:
         return {"Id": record["Id"], "Warning": ""}
 
     async def add_overlay(self, spec: overlay.OverlaySpec, name: str, attachable: bool = False, ingress: bool = False,
-                          labels: dict[str, str] | None = None) -> None:
+                          labels: dict[str, str] | None = None, reserved: dict[str, str] | None = None) -> None:
         """Record an overlay network the cluster allocated (idempotent: the agent adds its networks again after a
         restart); its namespace is made with the first local endpoint. `remove` takes it away again."""
         async with self._lock:
             if spec.network_id in self._networks:
                 return
-            record = _new_record(name, OVERLAY, **overlay_fields(spec, attachable, ingress, labels or {}))
+            record = _new_record(name, OVERLAY, **overlay_fields(spec, attachable, ingress, labels or {},
+                                                                      reserved or {}))
             await run_blocking(self._store.insert_network, record)
             self._networks[record["Id"]] = record
         self._events.publish("network", "create", record["Id"], {"name": name, "type": OVERLAY})
+
+    def ingress_mesh(self, ref: str, sandbox_ip: str) -> RoutingMesh:
+        """The routing mesh of the ingress overlay `ref` on this node's plane (its namespace is the network's)."""
+        return RoutingMesh(self._overlays, spec_of(self.get(ref)), sandbox_ip)
 
     async def _gateway_network(self) -> dict[str, Any]:
         """The egress bridge network of overlay endpoints (docker's docker_gwbridge), made on first use and kept."""

@@ -33,8 +33,9 @@ def grace_seconds(spec: dict[str, Any]) -> int:
     return int(spec.get("StopGracePeriod", DEFAULT_GRACE) // NANO)
 
 
-def create_body(task: Task, service_name: str) -> dict[str, Any]:
-    """The container create body for a task."""
+def create_body(task: Task, service_name: str, network: str | None = None) -> dict[str, Any]:
+    """The container create body for a task; on `network` (the ingress overlay: the network service allocates its
+    address there) when given, else on the default bridge."""
     spec = task["Spec"]["ContainerSpec"]
     limits = (task["Spec"].get("Resources") or {}).get("Limits") or {}
     dns = spec.get("DNSConfig") or {}
@@ -48,6 +49,7 @@ def create_body(task: Task, service_name: str) -> dict[str, Any]:
         "PidsLimit": limits.get("Pids") or None, "Ulimits": spec.get("Ulimits"),
         "OomScoreAdj": spec.get("OomScoreAdj", 0),
         "LogConfig": {"Type": log_driver["Name"], "Config": log_driver.get("Options") or {}} if log_driver else None,
+        "NetworkMode": network,
     }
     body: dict[str, Any] = {
         "Image": spec["Image"], "Labels": {**(spec.get("Labels") or {}), **swarm_labels(task, service_name)},

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 if TYPE_CHECKING:
     from dockyard.cluster.agent.taskfiles import TaskFiles
+    from dockyard.network.lb import RoutingMesh
+    from dockyard.network.overlay import OverlaySpec
 
 
 class TaskContainers(Protocol):
@@ -47,6 +49,23 @@ class TaskImages(Protocol):
         """Progress messages of a pull."""
 
 
+class TaskNetworks(Protocol):
+    """The network service, as the node's swarm work uses it: the ingress overlay and its routing mesh."""
+
+    def get(self, ref: str) -> dict[str, Any]:
+        """A network's record (NotFound when there is none)."""
+
+    async def add_overlay(self, spec: OverlaySpec, name: str, attachable: bool = False, ingress: bool = False,
+                          labels: dict[str, str] | None = None, reserved: dict[str, str] | None = None) -> None:
+        """Record an overlay network the cluster allocated (idempotent)."""
+
+    async def remove(self, ref: str) -> None:
+        """Remove a network."""
+
+    def ingress_mesh(self, ref: str, sandbox_ip: str) -> RoutingMesh:
+        """The routing mesh of the ingress overlay `ref` (blocking calls: run them with run_blocking)."""
+
+
 class AssignmentSource(Protocol):
     """The dispatcher's session, as the agent speaks it (in-process now; over HTTP for remote workers later)."""
 
@@ -59,8 +78,9 @@ class AssignmentSource(Protocol):
 
 @dataclass(frozen=True)
 class TaskEngine:
-    """What runs a node's tasks: the engine's container and image services, and the tasks' tmpfs files."""
+    """What runs a node's tasks: the engine's container, image and network services, and the tasks' tmpfs files."""
 
     containers: TaskContainers
     images: TaskImages
     files: TaskFiles
+    networks: TaskNetworks

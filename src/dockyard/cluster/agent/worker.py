@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
 from dockyard.cluster.agent.controller import TaskController
 from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
+from dockyard.cluster.ingress import INGRESS, published
+from dockyard.network.lb import Published
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
 
@@ -24,8 +26,9 @@ RECONNECT_PAUSE = 0.5
 class Agent:
     """Runs this node's tasks."""
 
-    def __init__(self, node_id: str, source: AssignmentSource, engine: TaskEngine) -> None:
-        self.node_id, self.source, self.engine = node_id, source, engine
+    def __init__(self, node_id: str, source: AssignmentSource, engine: TaskEngine,
+                 publish: Callable[[list[Published]], Awaitable[None]]) -> None:
+        self.node_id, self.source, self.engine, self.publish = node_id, source, engine, publish
         self.controllers: dict[str, TaskController] = {}
         self.pending: dict[str, dict[str, Any]] = {}
         self._flush = asyncio.Event()
@@ -69,21 +72,24 @@ class Agent:
             try:
                 async for message in self.source.session(self.node_id):
                     if message.get("type") == "assignments":
-                        await self.apply(message["tasks"], message["services"], message["data"], prune=first)
+                        await self.apply(message["tasks"], message["services"], message["data"], prune=first,
+                                         ports=message["ports"])
                         first = False
             except DockyardError as exc:
                 log.warning("swarm agent: session ended (%s)", exc.message)
             await asyncio.sleep(RECONNECT_PAUSE)
 
     async def apply(self, tasks: list[T.Task], service_names: dict[str, str], data: dict[str, dict[str, bytes]],
-                    prune: bool) -> None:
-        """Reconcile with a complete set: new tasks get controllers, known ones their update, the rest go."""
+                    prune: bool, ports: dict[str, list[dict[str, Any]]]) -> None:
+        """Reconcile with a complete set: new tasks get controllers (on the ingress network when their service
+        publishes ports), known ones their update, the rest go; then the routing mesh follows the running tasks."""
         assigned = {task["ID"]: task for task in tasks}
         for task_id, task in assigned.items():
             controller = self.controllers.get(task_id)
             if controller is None:
+                network = INGRESS if ports.get(task["ServiceID"]) else None
                 controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.engine,
-                                            self.report, data)
+                                            self.report, data, network)
                 self.controllers[task_id] = controller
                 controller.start()
             else:
@@ -92,6 +98,20 @@ class Agent:
             await self.controllers.pop(task_id).remove()
         if prune:
             await self._remove_unknown(assigned)
+        await self.publish(published(tasks, ports, self._ingress_addresses()))
+
+    def _ingress_addresses(self) -> dict[str, str]:
+        """Task id -> its container's address on the ingress network, for the tasks that have one."""
+        found = {}
+        for task_id, controller in self.controllers.items():
+            try:
+                networks = self.engine.containers.inspect(controller.name)["NetworkSettings"]["Networks"] or {}
+            except NotFound:
+                continue  # not created yet
+            address = (networks.get(INGRESS) or {}).get("IPAddress")
+            if address:
+                found[task_id] = address
+        return found
 
     async def _remove_unknown(self, assigned: dict[str, T.Task]) -> None:
         """Remove task containers of this node that no assignment knows (their tasks were deleted meanwhile)."""

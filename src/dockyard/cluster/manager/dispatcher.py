@@ -1,5 +1,6 @@
 """The dispatcher (swarmkit's `manager/dispatcher`), in-process for the local agent: a node's session is a stream
-of complete assignment sets (its tasks, with their services' names and the plaintext of the secrets and configs
+of complete assignment sets (its tasks, with their services' names and
+published ports and the plaintext of the secrets and configs
 they reference) sent again after every batch of task changes,
 and status reports are written back fenced, compared on each task's version, never moving a task backwards.
 Remote workers will speak the same messages over HTTP (part 2 of issue 14)."""
@@ -32,12 +33,13 @@ class Dispatcher:
         """The complete set for a node."""
         tasks = [{"ID": r.id, "Version": {"Index": r.version}, **r.value} for r in self.store.list(TASKS)
                  if r.value.get("NodeID") == node_id and T.rank(r.value["Status"]["State"]) >= T.rank("assigned")]
-        names = {}
+        names, ports = {}, {}
         for task in tasks:
             service = self.store.get(SERVICES, task["ServiceID"])
             if service is not None:
                 names[task["ServiceID"]] = service.value["Spec"]["Name"]
-        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names,
+                ports[task["ServiceID"]] = (service.value.get("Endpoint") or {}).get("Ports") or []
+        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names, "ports": ports,
                 "data": self._referenced(tasks)}
 
     def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
