@@ -2,7 +2,8 @@
 # The main job, as root on Debian 12: set up, start a Dockyard daemon, make busybox:latest from Debian's
 # busybox-static, build a web image from a Dockerfile, run it with a published port and fetch its page, start
 # `dockyard registry serve`, push the image there, pull it back and run it again, print the hub page's URL,
-# run a swarm service of it (swarm init, service create, scale, rm, leave), then clean up everything it made.
+# run a swarm service of it with a published port (swarm init, service create, scale, a page through the routing
+# mesh, rm, leave), then clean up everything it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -85,15 +86,16 @@ echo "== the hub page: http://$registry/ (serving until this script ends)"
 fetch "http://$registry/" | grep -o "demo/web" | head -1
 
 if [ "$(dockyard info --format '{{.Swarm.LocalNodeState}}')" = "inactive" ]; then
-  echo "== swarm mode: a service of 2 replicas of demo/web:1, scaled to 3, then removed"
+  echo "== swarm mode: a service of 2 replicas of demo/web:1 with a published port, scaled to 3, then removed"
   dockyard swarm init --advertise-addr 127.0.0.1
   swarm_made=yes
-  dockyard service create --name demo-svc --replicas 2 "$registry/demo/web:1"
+  mesh_port=$(free_port)
+  dockyard service create --name demo-svc --replicas 2 -p "$mesh_port:80" "$registry/demo/web:1"
   dockyard service ls
   dockyard service scale demo-svc=3
   dockyard service ps demo-svc
-  task=$(dockyard ps -q --filter label=com.docker.swarm.service.name=demo-svc | head -1)
-  dockyard exec "$task" wget -qO- http://127.0.0.1/
+  echo "== the page through the routing mesh on 127.0.0.1:$mesh_port"
+  fetch "http://127.0.0.1:$mesh_port/"
   dockyard service rm demo-svc
   dockyard swarm leave --force
   swarm_made=""
