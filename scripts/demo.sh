@@ -25,7 +25,16 @@ cleanup() {
   dockyard rm -f demo-web demo-web-pulled >/dev/null 2>&1 || true
   dockyard rmi -f demo/web:1 "$registry/demo/web:1" >/dev/null 2>&1 || true
   if [ -n "$registry_pid" ]; then kill -TERM "$registry_pid"; wait "$registry_pid" || true; fi
-  if [ -n "$daemon_pid" ]; then kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; fi
+  if [ -n "$daemon_pid" ]; then
+    kill -TERM "$daemon_pid"; wait "$daemon_pid" || true
+    # the daemon keeps its default bridge, nft table and cgroup parent (as dockerd keeps docker0); the demo
+    # started it, so it removes those again when they were not there before
+    if [ -z "$had_bridge" ]; then ip link del dockyard0 2>/dev/null || true; fi
+    if [ -z "$had_table" ]; then nft delete table ip dockyard 2>/dev/null || true; fi
+    if [ -z "$had_cgroups" ]; then
+      for d in /sys/fs/cgroup/*/dockyard /sys/fs/cgroup/dockyard; do [ -d "$d" ] && rmdir "$d" 2>/dev/null || true; done
+    fi
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,6 +47,9 @@ fetch() {  # fetch URL: print the page, waiting up to 5 s for the server to answ
   curl -fsS "$1"
 }
 
+had_bridge=$(ip -o link show dockyard0 2>/dev/null || true)
+had_table=$(nft list table ip dockyard 2>/dev/null | head -1 || true)
+had_cgroups=$(find /sys/fs/cgroup -maxdepth 2 -name dockyard 2>/dev/null | head -1)
 if ! dockyard version >/dev/null 2>&1; then
   echo "== starting dockyard daemon (log: $work/daemon.log)"
   dockyard daemon >"$work/daemon.log" 2>&1 &
