@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
 import subprocess
 import time
 
 from daemon_harness import DOCKYARD, REPO
+from dockyard.runtime.cgroups import open_cgroup
 
 
 def log_lines(d, name: str) -> int:
@@ -65,3 +68,29 @@ def test_files_of_removed_containers_are_swept_at_start(own_daemon):
     d.start()
     for parent in (d.data_root / "containers", d.exec_root / "containers"):
         assert not (parent / orphan).exists()
+
+
+def test_empty_leftover_cgroups_are_swept_at_start_and_busy_or_new_ones_kept(own_daemon):
+    """A RUN step whose clean-up a crash cut off leaves an empty cgroup: the next start removes it."""
+    d = own_daemon
+    tag = secrets.token_hex(8)
+    leftover, fresh, busy = (open_cgroup(f"/dockyard/build-{tag}{n}") for n in "abc")
+    sleeper = None
+    try:
+        for cgroup in (leftover, fresh, busy):
+            cgroup.create()
+        for directory in leftover.directories() + busy.directories():
+            os.utime(directory, (0, time.time() - 3600))
+        sleeper = subprocess.Popen(["sleep", "60"])
+        busy.add(sleeper.pid)
+        d.stop(signal.SIGKILL)
+        d.start()
+        assert not leftover.exists() and not any(p.is_dir() for p in leftover.directories())
+        assert fresh.exists() and busy.exists() and busy.pids() == [sleeper.pid]
+    finally:
+        if sleeper is not None:
+            sleeper.kill()
+            sleeper.wait()
+        for cgroup in (leftover, fresh, busy):
+            if any(p.is_dir() for p in cgroup.directories()):
+                cgroup.remove()

@@ -36,8 +36,8 @@ from dockyard.containers.update import apply_update, changes_of, drop_unsupporte
 from dockyard.containers.userns_ids import UsernsAllocator
 from dockyard.containers.views import inspect_view, summary
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotModified, RuntimeFailure
-from dockyard.runtime.cgroup_spare import SpareCgroup
-from dockyard.runtime.cgroups import is_cgroup2, open_cgroup
+from dockyard.runtime.cgroup_spare import SPARE_PREFIX, SpareCgroup
+from dockyard.runtime.cgroups import is_cgroup2, open_cgroup, remove_idle_children
 from dockyard.runtime.probe import run_probe
 from dockyard.util.aio import run_blocking
 from dockyard.util.fsutil import remove_tree
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STOP_TIMEOUT = 10
 KILL_WAIT = 10.0  # seconds `kill` waits for a SIGKILLed container's exit to be recorded
+IDLE_CGROUP_AGE = 60.0  # an empty cgroup no container owns, older than this, is a leftover
 LIST_FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since", "health",
                 "network", "volume", "publish", "expose", "is-task")
 
@@ -492,6 +493,7 @@ class ContainerService:
                                     status.error)
         await run_blocking(self._sweep_orphans, set(self._docs))
         await run_blocking(self._spare_cgroup.sweep)
+        await run_blocking(self._sweep_idle_cgroups)
         self._refill_spare_cgroup()
         await self._restarts.resume(idle)
 
@@ -761,6 +763,16 @@ class ContainerService:
         self._snapshots.remove_container(container_id)
         remove_tree(self.container_dir(container_id))
         remove_tree(self.bundle(container_id))
+
+    def _sweep_idle_cgroups(self) -> None:
+        """Empty cgroups no container owns (a RUN step whose clean-up a crash cut off); spares are swept apart."""
+        recorded = set(self._docs)
+
+        def owned(name: str) -> bool:
+            return name in recorded or name.startswith(SPARE_PREFIX)
+
+        for name in remove_idle_children(CGROUP_PARENT, owned, IDLE_CGROUP_AGE):
+            log.info("removed the leftover cgroup %s/%s", CGROUP_PARENT, name)
 
     def _sweep_orphans(self, recorded: set[str]) -> None:
         """Files of containers whose record is gone (a crash between the delete and the clean-up)."""

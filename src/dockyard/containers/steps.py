@@ -4,6 +4,7 @@ while they run, gone (shim, sandbox) when they end. They are never recorded or l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import signal
@@ -14,6 +15,7 @@ from dockyard.containers import record
 from dockyard.containers.launcher import Launch, Launcher, given_env
 from dockyard.containers.networking import ContainerNetworking
 from dockyard.containers.protocols import NetworkAttachment, Shim
+from dockyard.errors import Conflict
 from dockyard.util.aio import run_blocking
 
 _POLL = 0.05
@@ -42,11 +44,47 @@ class ThrowawayRunner:
         try:
             where = Launch(bundle, bundle, log_path, self._network.etc_plan(container_id),
                            functools.partial(given_env, list(config.get("Env") or [])), tuple(mounts))
-            _pid, shim = await run_blocking(self._launcher.launch, doc.copy(), where)
-            self._launched()
+            launching = asyncio.ensure_future(run_blocking(self._launcher.launch, doc.copy(), where))
+            try:
+                _pid, shim = await asyncio.shield(launching)
+            except asyncio.CancelledError:
+                await _stop_when_launched(launching)  # the launch goes on in its thread: stop what it starts
+                raise
+            finally:
+                if launching.done() and not launching.cancelled() and launching.exception() is None:
+                    self._launched()
             return await _follow(shim, log_path, output)
         finally:
             await self._network.release(container_id)
+
+
+async def _stop_when_launched(launching: asyncio.Future[Any]) -> None:
+    """A build cancelled mid-launch: let the launch end, then kill and clean up the container it started, so no
+    RUN step outlives its build."""
+    await _outlast(launching)
+    if launching.cancelled() or launching.exception() is not None:
+        return  # nothing was started (the launch's own error goes with the cancellation)
+    _pid, shim = launching.result()
+    try:
+        await _stop(shim)
+    finally:
+        await run_blocking(shim.cleanup)
+
+
+async def _stop(shim: Shim) -> None:
+    """SIGKILL a throwaway container still running and wait for its end, whatever cancellations come meanwhile."""
+    if await run_blocking(shim.alive):
+        with contextlib.suppress(Conflict):  # it ended by itself in between
+            await run_blocking(shim.kill, signal.SIGKILL)
+    await _outlast(asyncio.ensure_future(shim.wait()))
+
+
+async def _outlast(future: asyncio.Future[Any]) -> None:
+    """Wait for `future` to end even when the caller is cancelled meanwhile (the caller is already on its way
+    out through a cancellation, which it re-raises)."""
+    while not future.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([future])
 
 
 async def _follow(shim: Shim, log_path: Path, output: Callable[[str], None]) -> int:
@@ -63,9 +101,7 @@ async def _follow(shim: Shim, log_path: Path, output: Callable[[str], None]) -> 
                 await asyncio.wait([waiter], timeout=_POLL)
             status = waiter.result()
     except asyncio.CancelledError:
-        if shim.alive():
-            shim.kill(signal.SIGKILL)
-        await shim.wait()
+        await _stop(shim)
         raise
     finally:
         await run_blocking(shim.cleanup)

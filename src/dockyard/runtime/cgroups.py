@@ -8,7 +8,7 @@ import os
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dockyard.runtime.resources import Write, v1_device_entry, v1_writes, v2_writes
 
@@ -318,6 +318,26 @@ def _mounted_cgroup2(root: Path) -> bool:
             if fields[4] == target and fields[sep + 1] == "cgroup2":
                 return True
     return False
+
+
+def remove_idle_children(parent: str, keep: Callable[[str], bool], min_age: float,
+                         root: Path = DEFAULT_ROOT) -> list[str]:
+    """Remove the child cgroups of `parent` whose name `keep` does not claim that hold no process and were made over `min_age`
+    seconds ago (a process joins its cgroup moments after its making): what a cut-off launch left behind.
+    Returns the names removed."""
+    parents = [d for d in open_cgroup(parent, root).directories() if d.is_dir()]
+    names = {entry.name for directory in parents for entry in directory.iterdir()
+             if entry.is_dir() and not keep(entry.name)}
+    removed = []
+    for name in sorted(names):
+        child = open_cgroup(f"{parent}/{name}", root)
+        try:
+            young = any(time.time() - d.stat().st_mtime < min_age for d in child.directories() if d.is_dir())
+            if not young and child.remove_if_unused():
+                removed.append(name)
+        except FileNotFoundError:
+            continue  # its owner removed it meanwhile
+    return removed
 
 
 def open_cgroup(path: str, root: Path = DEFAULT_ROOT) -> Cgroup:
