@@ -10,7 +10,7 @@ from dockyard.cluster.store.backend import Change, ClusterStore, Record
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = {"nodes": "node", "secrets": "secret", "configs": "config"}
+EVENT_TYPES = {"nodes": "node", "secrets": "secret", "configs": "config", "networks": "network"}
 NODE_FIELDS = (("availability", ("Spec", "Availability")), ("role", ("Spec", "Role")),
                ("state", ("Status", "State")))
 

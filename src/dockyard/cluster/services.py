@@ -187,8 +187,10 @@ class ServiceObjects:
             self._check_references(spec)
             value["PreviousSpec"], value["Spec"] = current, spec
             value.pop("UpdateStatus", None)
-        value.pop("Endpoint", None)
+        vips = value.pop("Endpoint", {}).get("VirtualIPs")  # kept: the allocator follows the spec's networks
         value.update(self._endpoint(record.id, value["Spec"], (record.value.get("Endpoint") or {}).get("Ports") or []))
+        if vips:
+            value.setdefault("Endpoint", {})["VirtualIPs"] = vips
         value["SpecVersion"] = {"Index": value.get("SpecVersion", {}).get("Index", 0) + 1}
         value["UpdatedAt"] = now
         await store.update(SERVICES, record.id, value, version=index, name=value["Spec"]["Name"])

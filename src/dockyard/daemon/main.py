@@ -83,15 +83,19 @@ async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
     from dockyard.cluster.work import SwarmWork
     from dockyard.cluster.agent.taskfiles import TaskFiles
     from dockyard.cluster.agent.protocols import TaskEngine
+    from dockyard.cluster.networks import Attachments, NetworkObjects, SwarmNetworks
     log_reader = LogReader(containers)
     cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()), events)
     secrets, configs = ObjectService(cluster, SECRETS), ObjectService(cluster, CONFIGS)
-    engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"), networks)
+    networks.set_overlay_addresses(Attachments(cluster))
+    engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"), networks,
+                        service_records)
     cluster.workers.append(SwarmWork(engine, lambda kind, rec: (secrets if kind == "secrets" else configs).data(rec)))
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
-                        networks=networks, volumes=volumes, registry=RegistryService(config.raw),
+                        networks=SwarmNetworks(networks, NetworkObjects(cluster, networks)), volumes=volumes,
+                        registry=RegistryService(config.raw),
                         execs=ExecService(containers), stats=ContainerStats(containers), logs=log_reader,
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
                         disk_usage=DiskUsage(images, containers, volumes, builder), plugins=plugins,

@@ -17,12 +17,13 @@ GATEWAY_OPTIONS = {"com.docker.network.bridge.enable_icc": "false",
 
 
 def overlay_fields(spec: OverlaySpec, attachable: bool, ingress: bool, labels: dict[str, str],
-                   reserved: dict[str, str]) -> dict[str, Any]:
+                   reserved: dict[str, str], options: dict[str, str]) -> dict[str, Any]:
     """The fields of an overlay network's record (docker's inspect shape, Scope swarm) beyond a local network's;
-    `reserved` addresses (name -> IP, e.g. the routing mesh's sandbox) are kept from the allocator."""
+    `reserved` addresses (name -> IP, e.g. the routing mesh's sandbox) are kept from the allocator; the driver
+    `options` are shown with the VNI."""
     config = {"Subnet": spec.subnet, "Gateway": spec.gateway, **({"AuxiliaryAddresses": reserved} if reserved else {})}
     return {"Id": spec.network_id, "Scope": "swarm", "Attachable": attachable, "Ingress": ingress,
-            "Labels": dict(labels), "Options": {VXLAN_OPT: str(spec.vni)},
+            "Labels": dict(labels), "Options": {**options, VXLAN_OPT: str(spec.vni)},
             "IPAM": {"Driver": "default", "Options": None,
                      "Config": [config]},
             "Overlay": {"DataPathPort": spec.data_path_port, "MTU": spec.mtu}}

@@ -11,15 +11,15 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
-from dockyard.network import bridge, firewall, ipam, netns, overlay, portnat
+from dockyard.network import bridge, firewall, ipam, lb, netns, overlay, portnat
 from dockyard.network.dns import DnsServer, ServiceRecords, host_resolvers
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.network.etc import EtcPlan
 from dockyard.network.hostlock import host_lock
-from dockyard.network.lb import RoutingMesh
+from dockyard.network.lb import RoutingMesh, Vip
 from dockyard.network.overlaynets import GATEWAY_NETWORK, GATEWAY_OPTIONS, OVERLAY, ROUTED, overlay_fields, spec_of
 from dockyard.network.portmap import Binding, PortProxy, bindings_of
 from dockyard.network.store import NetworkStore
@@ -34,6 +34,19 @@ logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output woul
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 MTU_OPT = "com.docker.network.driver.mtu"
 DRIVERS = {"bridge": "bridge", "host": "host", "null": "null", "none": "null"}
+ERR_NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
+                   'node to swarm and try again.')
+
+
+class OverlayAddresses(Protocol):
+    """Where a container's address on a swarm overlay comes from (the cluster's allocator), handed in by `daemon/`."""
+
+    async def attach(self, network_id: str, container_id: str, name: str, wanted: str | None) -> str | None:
+        """The container's address on the network (a task's allocated one, or a new attachment's); None when the
+        network is this node's own (the ingress overlay: allocated here); the cluster's refusal as an error."""
+
+    async def detach(self, network_id: str, container_id: str) -> None:
+        """The container left the network: free what attach took."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,12 @@ class NetworkService:
         self._lock = asyncio.Lock()
         self._up: set[str] = set()  # networks whose bridge and chains this daemon has set up and not taken down
         self._default_mtu = 1500  # the host uplink's, read at restore: a network's MTU unless its options set one
+        self._vips: dict[str, builtins.list[Vip]] = {}  # overlay id -> its service VIPs and their backends
+        self._addresses: OverlayAddresses | None = None
+
+    def set_overlay_addresses(self, addresses: OverlayAddresses) -> None:
+        """Take overlay addresses from the cluster (set once by the daemon)."""
+        self._addresses = addresses
 
     # ----- lookups ------------------------------------------------------------------------------
 
@@ -236,8 +255,10 @@ class NetworkService:
         driver = body.get("Driver") or "bridge"
         if driver in ("host", "null", "none"):
             raise Forbidden(f'only one instance of "{driver}" network is allowed')
+        if driver == OVERLAY:
+            raise Forbidden(ERR_NOT_MANAGER)  # a manager's overlays are cluster objects, created there
         if driver != "bridge":
-            raise NotFound(f'plugin "{driver}" not found')  # overlays come from the cluster: add_overlay
+            raise NotFound(f'plugin "{driver}" not found')
         if name in BUILTIN:
             raise Forbidden(f"{name} is a pre-defined network and cannot be created")
         options = {k: str(v) for k, v in (body.get("Options") or {}).items()}
@@ -253,14 +274,16 @@ class NetworkService:
         return {"Id": record["Id"], "Warning": ""}
 
     async def add_overlay(self, spec: overlay.OverlaySpec, name: str, attachable: bool = False, ingress: bool = False,
-                          labels: dict[str, str] | None = None, reserved: dict[str, str] | None = None) -> None:
+                          labels: dict[str, str] | None = None, reserved: dict[str, str] | None = None,
+                          internal: bool = False, options: dict[str, str] | None = None) -> None:
         """Record an overlay network the cluster allocated (idempotent: the agent adds its networks again after a
         restart); its namespace is made with the first local endpoint. `remove` takes it away again."""
         async with self._lock:
             if spec.network_id in self._networks:
                 return
-            record = _new_record(name, OVERLAY, **overlay_fields(spec, attachable, ingress, labels or {},
-                                                                      reserved or {}))
+            record = _new_record(name, OVERLAY, Internal=internal,
+                                 **overlay_fields(spec, attachable, ingress, labels or {}, reserved or {},
+                                                  options or {}))
             await run_blocking(self._store.insert_network, record)
             self._networks[record["Id"]] = record
         self._events.publish("network", "create", record["Id"], {"name": name, "type": OVERLAY})
@@ -268,6 +291,22 @@ class NetworkService:
     def ingress_mesh(self, ref: str, sandbox_ip: str) -> RoutingMesh:
         """The routing mesh of the ingress overlay `ref` on this node's plane (its namespace is the network's)."""
         return RoutingMesh(self._overlays, spec_of(self.get(ref)), sandbox_ip)
+
+    async def set_vips(self, network_id: str, vips: builtins.list[Vip]) -> None:
+        """Make every local sandbox on the overlay balance exactly these VIPs (with those of its other overlays);
+        sandboxes joining later get them at once. An empty list forgets the network."""
+        async with self._lock:
+            if vips:
+                self._vips[network_id] = vips
+            else:
+                self._vips.pop(network_id, None)
+            for sandbox in [self._sandboxes[cid] for cid in self._endpoints_of(network_id)]:
+                await self._program_vips(sandbox)
+
+    async def _program_vips(self, sandbox: dict[str, Any]) -> None:
+        """The VIP table of a sandbox: every VIP of every overlay it is on (one atomic replace)."""
+        vips = [vip for network_id in sandbox["Endpoints"] for vip in self._vips.get(network_id, [])]
+        await run_blocking(lb.program_vips, Path(sandbox["Key"]), vips)
 
     async def _gateway_network(self) -> dict[str, Any]:
         """The egress bridge network of overlay endpoints (docker's docker_gwbridge), made on first use and kept."""
@@ -351,10 +390,25 @@ class NetworkService:
             if self._endpoints_of(record["Id"]):
                 raise Conflict(f"error while removing network: network {record['Name']} id {record['Id']} "
                                "has active endpoints")
-            await self._take_down(record)
-            await run_blocking(self._store.delete_network, record["Id"])
-            del self._networks[record["Id"]]
+            await self._drop(record)
+
+    async def _drop(self, record: dict[str, Any]) -> None:
+        """Take a network without endpoints down and forget it (under the lock)."""
+        await self._take_down(record)
+        await run_blocking(self._store.delete_network, record["Id"])
+        del self._networks[record["Id"]]
+        self._vips.pop(record["Id"], None)
         self._events.publish("network", "destroy", record["Id"], {"name": record["Name"], "type": record["Driver"]})
+
+    async def retire_overlay(self, ref: str) -> None:
+        """The cluster removed an overlay: its record goes now, or with its last local endpoint."""
+        async with self._lock:
+            record = self.get(ref)
+            if not self._endpoints_of(record["Id"]):
+                await self._drop(record)
+                return
+            record["Retired"] = True
+            await run_blocking(self._store.save_network, copy.deepcopy(record))
 
     async def prune(self, filters: dict[str, builtins.list[str]]) -> dict[str, Any]:
         """POST /networks/prune: every user network without endpoints."""
@@ -451,9 +505,16 @@ class NetworkService:
             await run_blocking(self._overlays.ensure, spec_of(record))
         else:
             await self._ensure_up(record)
-        wanted = settings.get("IPAMConfig") or {}
+        wanted = dict(settings.get("IPAMConfig") or {})
         config, v6 = _v4(record), _v6(record)
-        address = self._allocate(record, config, wanted.get("IPv4Address"))
+        if record["Driver"] == OVERLAY and self._addresses is not None:
+            wanted["IPv4Address"] = await self._addresses.attach(record["Id"], sandbox["Id"], sandbox["Name"],
+                                                                 wanted.get("IPv4Address")) or wanted.get("IPv4Address")
+        try:
+            address = self._allocate(record, config, wanted.get("IPv4Address"))
+        except BaseException:
+            await self._detach_address(record, sandbox["Id"])
+            raise
         routed = record["Driver"] == "bridge" and not record.get("Internal") and not any(
             ep.get("Gateway") for ep in sandbox["Endpoints"].values())
         routed6 = not record.get("Internal") and not any(
@@ -482,16 +543,29 @@ class NetworkService:
                 await run_blocking(bridge.add_endpoint, record["Bridge"], self._endpoint(sandbox, endpoint, record))
         except BaseException:
             del sandbox["Endpoints"][record["Id"]]
+            await self._detach_address(record, sandbox["Id"])
             raise
         await self._save_sandbox(sandbox)
-        if record["Driver"] == OVERLAY and not any(ep["Gateway"] for ep in sandbox["Endpoints"].values()):
+        if record["Driver"] != OVERLAY:
+            return
+        if not record["Internal"] and not any(ep["Gateway"] for ep in sandbox["Endpoints"].values()):
             await self._add_endpoint(sandbox, await self._gateway_network(), {})
+        if any(network_id in self._vips for network_id in sandbox["Endpoints"]):
+            await self._program_vips(sandbox)
+
+    async def _detach_address(self, record: dict[str, Any], container_id: str) -> None:
+        """Give an overlay address back to the cluster."""
+        if record["Driver"] == OVERLAY and self._addresses is not None:
+            await self._addresses.detach(record["Id"], container_id)
 
     async def _leave_overlay(self, sandbox: dict[str, Any], record: dict[str, Any]) -> None:
         """Delete an overlay endpoint's veth; the network's namespace goes with its last endpoint on this node (the
-        ingress network's stays: the routing mesh's sandbox is on it)."""
+        ingress network's stays: the routing mesh's sandbox is on it), a retired network's record too."""
         await run_blocking(self._overlays.detach, spec_of(record), sandbox["Id"])
-        if not self._endpoints_of(record["Id"]) and not record["Ingress"]:
+        await self._detach_address(record, sandbox["Id"])
+        if not self._endpoints_of(record["Id"]) and record.get("Retired"):
+            await self._drop(record)
+        elif not self._endpoints_of(record["Id"]) and not record["Ingress"]:
             await run_blocking(self._overlays.remove, spec_of(record))
 
     def _allocate(self, record: dict[str, Any], config: dict[str, Any], wanted: str | None) -> ipam.Addr:
@@ -693,6 +767,7 @@ class NetworkService:
                 ep = sandbox["Endpoints"].pop(record["Id"])
                 if record["Driver"] == OVERLAY:
                     await self._leave_overlay(sandbox, record)
+                    await self._program_vips(sandbox)
                 else:
                     await run_blocking(bridge.remove_endpoint, self._endpoint(sandbox, ep, record))
                 await self._save_sandbox(sandbox)

@@ -22,7 +22,7 @@ def endpoint_settings(network_id: str = "", aliases: list[str] | None = None, ip
 
 def network_view(record: dict[str, Any], containers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """GET /networks/{id}: the stored document with its live endpoints."""
-    out = {k: v for k, v in record.items() if k not in ("Bridge", "AutoSubnet", "AutoSubnet6", "Overlay")}
+    out = {k: v for k, v in record.items() if k not in ("Bridge", "AutoSubnet", "AutoSubnet6", "Overlay", "Retired")}
     out["Containers"] = containers
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockyard.cluster.ingress import INGRESS
 from dockyard.cluster.tasks import Task, task_name
 
 NANO = 1_000_000_000
@@ -33,9 +34,18 @@ def grace_seconds(spec: dict[str, Any]) -> int:
     return int(spec.get("StopGracePeriod", DEFAULT_GRACE) // NANO)
 
 
-def create_body(task: Task, service_name: str, network: str | None = None) -> dict[str, Any]:
-    """The container create body for a task; on `network` (the ingress overlay: the network service allocates its
-    address there) when given, else on the default bridge."""
+def task_networks(task: Task, published: bool) -> list[tuple[str, str | None]]:
+    """(network name, address) of each network a task's container joins: the ingress overlay when its service
+    publishes ports (the network service allocates that address), then its swarm networks with the addresses the
+    allocator gave it."""
+    ingress: list[tuple[str, str | None]] = [(INGRESS, None)] if published else []
+    return ingress + [(a["Network"]["Spec"]["Name"], a["Addresses"][0].partition("/")[0])
+                      for a in task.get("NetworksAttachments") or []]
+
+
+def create_body(task: Task, service_name: str, networks: list[tuple[str, str | None]]) -> dict[str, Any]:
+    """The container create body for a task: on `networks` (the first is its NetworkMode, each with its address)
+    when it has some, else on the default bridge."""
     spec = task["Spec"]["ContainerSpec"]
     limits = (task["Spec"].get("Resources") or {}).get("Limits") or {}
     dns = spec.get("DNSConfig") or {}
@@ -49,7 +59,7 @@ def create_body(task: Task, service_name: str, network: str | None = None) -> di
         "PidsLimit": limits.get("Pids") or None, "Ulimits": spec.get("Ulimits"),
         "OomScoreAdj": spec.get("OomScoreAdj", 0),
         "LogConfig": {"Type": log_driver["Name"], "Config": log_driver.get("Options") or {}} if log_driver else None,
-        "NetworkMode": network,
+        "NetworkMode": networks[0][0] if networks else None,
     }
     body: dict[str, Any] = {
         "Image": spec["Image"], "Labels": {**(spec.get("Labels") or {}), **swarm_labels(task, service_name)},
@@ -59,6 +69,9 @@ def create_body(task: Task, service_name: str, network: str | None = None) -> di
         "Healthcheck": spec.get("Healthcheck"),
         "HostConfig": {k: v for k, v in host.items() if v is not None},
     }
+    if networks:
+        body["NetworkingConfig"] = {"EndpointsConfig": {
+            name: {"IPAMConfig": {"IPv4Address": address}} if address else {} for name, address in networks}}
     if spec.get("Command"):
         body["Entrypoint"] = spec["Command"]
     if spec.get("Args"):

@@ -33,9 +33,9 @@ class TaskController:
     """Drives one task's container."""
 
     def __init__(self, task: T.Task, service_name: str, engine: TaskEngine, report: Report,
-                 data: dict[str, dict[str, bytes]], network: str | None = None) -> None:
+                 data: dict[str, dict[str, bytes]], networks: list[tuple[str, str | None]] | None = None) -> None:
         self.task = task
-        self.network = network
+        self.networks = networks or []
         self.name = T.task_name(task, service_name)
         self.service_name = service_name
         self.engine = engine
@@ -146,7 +146,7 @@ class TaskController:
         created."""
         image = self.task["Spec"]["ContainerSpec"]["Image"]
         await self._pull(image)
-        body = create_body(self.task, self.service_name, self.network)
+        body = create_body(self.task, self.service_name, self.networks)
         try:
             mounts = await run_blocking(self.engine.files.materialise, self.task, self.data)
         except KeyError as exc:

@@ -1,15 +1,17 @@
-"""What the agent needs of the engine's services, handed in by `daemon/`: containers and images."""
+"""What the agent needs of the engine's services, handed in by `daemon/`: containers, images, networks, DNS names."""
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 if TYPE_CHECKING:
     from dockyard.cluster.agent.taskfiles import TaskFiles
-    from dockyard.network.lb import RoutingMesh
+    from dockyard.network.lb import RoutingMesh, Vip
     from dockyard.network.overlay import OverlaySpec
+    from dockyard.network.servicedns import ServiceEntry
 
 
 class TaskContainers(Protocol):
@@ -50,20 +52,40 @@ class TaskImages(Protocol):
 
 
 class TaskNetworks(Protocol):
-    """The network service, as the node's swarm work uses it: the ingress overlay and its routing mesh."""
+    """The network service, as the node's swarm work uses it: overlays, their VIPs, the ingress routing mesh."""
 
     def get(self, ref: str) -> dict[str, Any]:
         """A network's record (NotFound when there is none)."""
 
+    def list(self, filters: dict[str, builtins.list[str]]) -> builtins.list[dict[str, Any]]:
+        """Networks matching docker's filters."""
+
     async def add_overlay(self, spec: OverlaySpec, name: str, attachable: bool = False, ingress: bool = False,
-                          labels: dict[str, str] | None = None, reserved: dict[str, str] | None = None) -> None:
+                          labels: dict[str, str] | None = None, reserved: dict[str, str] | None = None,
+                          internal: bool = False, options: dict[str, str] | None = None) -> None:
         """Record an overlay network the cluster allocated (idempotent)."""
+
+    async def retire_overlay(self, ref: str) -> None:
+        """The cluster removed an overlay: its record goes now, or with its last local endpoint."""
+
+    async def set_vips(self, network_id: str, vips: builtins.list[Vip]) -> None:
+        """Make every local sandbox on the overlay balance these VIPs (empty: forget the network's)."""
 
     async def remove(self, ref: str) -> None:
         """Remove a network."""
 
     def ingress_mesh(self, ref: str, sandbox_ip: str) -> RoutingMesh:
         """The routing mesh of the ingress overlay `ref` (blocking calls: run them with run_blocking)."""
+
+
+class ServiceNames(Protocol):
+    """The embedded DNS's service records (network/servicedns.py's ServiceTable), fed by the agent."""
+
+    def replace(self, network_id: str, network_name: str, entries: list[ServiceEntry]) -> None:
+        """Make `entries` the network's whole record set."""
+
+    def drop(self, network_id: str) -> None:
+        """Forget a network's records."""
 
 
 class AssignmentSource(Protocol):
@@ -78,9 +100,11 @@ class AssignmentSource(Protocol):
 
 @dataclass(frozen=True)
 class TaskEngine:
-    """What runs a node's tasks: the engine's container, image and network services, and the tasks' tmpfs files."""
+    """What runs a node's tasks: the engine's container, image and network services, the tasks' tmpfs files, and
+    the service names the embedded DNS answers."""
 
     containers: TaskContainers
     images: TaskImages
     files: TaskFiles
     networks: TaskNetworks
+    names: ServiceNames

@@ -10,7 +10,9 @@ from typing import Any, Awaitable, Callable
 
 from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
+from dockyard.cluster.agent.containerconfig import task_networks
 from dockyard.cluster.agent.controller import TaskController
+from dockyard.cluster.agent.peers import NetworkPeers
 from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
 from dockyard.cluster.ingress import INGRESS, published
 from dockyard.network.lb import Published
@@ -27,8 +29,9 @@ class Agent:
     """Runs this node's tasks."""
 
     def __init__(self, node_id: str, source: AssignmentSource, engine: TaskEngine,
-                 publish: Callable[[list[Published]], Awaitable[None]]) -> None:
+                 publish: Callable[[list[Published]], Awaitable[None]], peers: NetworkPeers) -> None:
         self.node_id, self.source, self.engine, self.publish = node_id, source, engine, publish
+        self.peers = peers
         self.controllers: dict[str, TaskController] = {}
         self.pending: dict[str, dict[str, Any]] = {}
         self._flush = asyncio.Event()
@@ -73,23 +76,25 @@ class Agent:
                 async for message in self.source.session(self.node_id):
                     if message.get("type") == "assignments":
                         await self.apply(message["tasks"], message["services"], message["data"], prune=first,
-                                         ports=message["ports"])
+                                         ports=message["ports"], peers=message["networks"])
                         first = False
             except DockyardError as exc:
                 log.warning("swarm agent: session ended (%s)", exc.message)
             await asyncio.sleep(RECONNECT_PAUSE)
 
     async def apply(self, tasks: list[T.Task], service_names: dict[str, str], data: dict[str, dict[str, bytes]],
-                    prune: bool, ports: dict[str, list[dict[str, Any]]]) -> None:
+                    prune: bool, ports: dict[str, list[dict[str, Any]]], peers: list[dict[str, Any]]) -> None:
         """Reconcile with a complete set: new tasks get controllers (on the ingress network when their service
-        publishes ports), known ones their update, the rest go; then the routing mesh follows the running tasks."""
+        publishes ports, and on their swarm networks), known ones their update, the rest go; then the routing mesh,
+        the VIPs and the DNS records follow the running tasks."""
+        await self.peers.record(peers)
         assigned = {task["ID"]: task for task in tasks}
         for task_id, task in assigned.items():
             controller = self.controllers.get(task_id)
             if controller is None:
-                network = INGRESS if ports.get(task["ServiceID"]) else None
+                networks = task_networks(task, bool(ports.get(task["ServiceID"])))
                 controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.engine,
-                                            self.report, data, network)
+                                            self.report, data, networks)
                 self.controllers[task_id] = controller
                 controller.start()
             else:
@@ -99,6 +104,7 @@ class Agent:
         if prune:
             await self._remove_unknown(assigned)
         await self.publish(published(tasks, ports, self._ingress_addresses()))
+        await self.peers.apply(peers)
 
     def _ingress_addresses(self) -> dict[str, str]:
         """Task id -> its container's address on the ingress network, for the tasks that have one."""

@@ -12,6 +12,7 @@ import time
 from typing import Any, AsyncIterator, Callable
 
 from dockyard.cluster import tasks as T
+from dockyard.cluster.manager.netpeers import PEER_KINDS, network_peers
 from dockyard.util.aio import cancel_and_wait
 from dockyard.cluster.store.backend import ClusterStore, Fence, OutOfSequence, Record
 
@@ -40,7 +41,7 @@ class Dispatcher:
                 names[task["ServiceID"]] = service.value["Spec"]["Name"]
                 ports[task["ServiceID"]] = (service.value.get("Endpoint") or {}).get("Ports") or []
         return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names, "ports": ports,
-                "data": self._referenced(tasks)}
+                "data": self._referenced(tasks), "networks": network_peers(self.store, node_id, tasks)}
 
     def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
         """The plaintext of every secret and config the tasks reference (only those)."""
@@ -61,7 +62,7 @@ class Dispatcher:
 
         async def follow() -> None:
             async for change in feed:
-                if change.kind in (TASKS, SERVICES):
+                if change.kind in (TASKS, SERVICES, *PEER_KINDS):
                     changed.set()
         follower = asyncio.create_task(follow())
         try:

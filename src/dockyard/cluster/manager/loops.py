@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from dockyard.cluster import tasks as T
+from dockyard.cluster import netalloc, tasks as T
 from dockyard.cluster.manager import global_, reaper, replicated, restart, scheduler, updater
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.plan import Plan
@@ -25,6 +25,7 @@ RESYNC_PERIOD = 30.0
 BUSY_PERIOD = 0.5
 SETTLE = 0.02
 SERVICES, TASKS, NODES, CLUSTER = "services", "tasks", "nodes", "cluster"
+NETWORKS, ATTACHMENTS = "networks", "attachments"
 
 
 class LeaderLoops:
@@ -98,6 +99,7 @@ class LeaderLoops:
             plan.extend(replicated.reconcile(service, own, now, self.new_id))
             plan.extend(global_.reconcile(service, own, nodes, now, self.new_id))
         await self.apply(plan, fence)
+        await self._allocate_networks(fence, now)
         tasks = self._objects(TASKS)
         await self.apply(scheduler.allocate(tasks, now), fence)
         tasks = self._objects(TASKS)
@@ -105,6 +107,16 @@ class LeaderLoops:
         await self.apply(Plan(delete=reaper.reap(self._objects(TASKS), services, self._retention())), fence)
         return any(t["DesiredState"] == "ready" for t in tasks) or any(
             (s.get("UpdateStatus") or {}).get("State") in ("updating", "rollback_started") for s in services.values())
+
+    async def _allocate_networks(self, fence: Fence, now: float) -> None:
+        """VIPs of services, addresses of new tasks and of plain containers' attachments (`netalloc`)."""
+        services = {s["ID"]: s for s in self._objects(SERVICES)}
+        plan, attachments = netalloc.allocate(services, self._objects(TASKS), self._objects(NETWORKS),
+                                              self._objects(ATTACHMENTS), now)
+        await self.apply(plan, fence)
+        for attachment in attachments:
+            await self._write(self.store.update(ATTACHMENTS, attachment["ID"], _stored(attachment),
+                                                attachment["Version"]["Index"], fence=fence))
 
     async def apply(self, plan: Plan, fence: Fence) -> None:
         """Write a plan, each object once (the last change wins); a write that lost a race waits for the next

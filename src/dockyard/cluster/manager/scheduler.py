@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dockyard.cluster import tasks as T
+from dockyard.cluster.netalloc import is_allocated
 from dockyard.cluster.manager import constraints as C
 from dockyard.cluster.manager.plan import Plan
 
@@ -196,10 +197,10 @@ def schedule(tasks: list[T.Task], services: dict[str, dict[str, Any]], nodes: li
 
 
 def allocate(tasks: list[T.Task], now: float) -> Plan:
-    """NEW → PENDING for runnable tasks (the allocator; network addresses and VIPs come with the overlay)."""
+    """NEW → PENDING for runnable tasks that have their network addresses (`netalloc` gives them)."""
     plan = Plan()
     for task in tasks:
-        if task["Status"]["State"] == "new" and T.is_runnable(task):
+        if task["Status"]["State"] == "new" and T.is_runnable(task) and is_allocated(task):
             changed = T.with_status(task, "pending", "pending task scheduling", now)
             plan.update += [changed] if changed else []
     return plan

@@ -1,0 +1,69 @@
+"""The agent's side of the network peers (`manager/netpeers.py`): the swarm networks its tasks join are recorded
+with the network service before their containers are made, and after every assignment set each network's whole VIP
+set (backends: the running tasks) and DNS records replace the old ones — level-triggered, so a task that stopped
+running is gone from both in the same step. Networks that left the set are forgotten."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockyard.cluster.agent.protocols import TaskEngine
+from dockyard.cluster.networks import record_locally
+from dockyard.errors import NotFound
+from dockyard.network.lb import Vip
+from dockyard.network.servicedns import ServiceEntry, TaskEntry
+
+Peers = list[dict[str, Any]]
+
+
+def entries(services: list[dict[str, Any]]) -> list[ServiceEntry]:
+    """The DNS records of a network's services."""
+    return [ServiceEntry(s["Name"], s["VIP"], tuple(TaskEntry(t["Name"], t["Address"]) for t in s["Tasks"]),
+                         tuple(s["Aliases"])) for s in services]
+
+
+def vips(services: list[dict[str, Any]]) -> list[Vip]:
+    """The VIPs of a network's services, each over its running tasks' addresses."""
+    return [Vip(s["VIP"], tuple(t["Address"] for t in s["Tasks"])) for s in services if s["VIP"]]
+
+
+class NetworkPeers:
+    """What this node programs for the swarm networks it is on."""
+
+    def __init__(self, engine: TaskEngine) -> None:
+        self.engine = engine
+        self.applied: set[str] = set()
+
+    async def record(self, peers: Peers) -> None:
+        """The networks are known to the network service (task containers name them)."""
+        for entry in peers:
+            await record_locally(self.engine.networks, entry["Network"])
+
+    async def apply(self, peers: Peers) -> None:
+        """Each network's DNS records and VIPs are exactly the set's; networks no longer in it are forgotten."""
+        current = set()
+        for entry in peers:
+            network = entry["Network"]
+            current.add(network["ID"])
+            self.engine.names.replace(network["ID"], network["Spec"]["Name"], entries(entry["Services"]))
+            await self.engine.networks.set_vips(network["ID"], vips(entry["Services"]))
+        for network_id in self.applied - current:
+            await self.forget(network_id)
+        self.applied = current
+
+    async def forget(self, network_id: str) -> None:
+        """No DNS records or VIPs for the network."""
+        self.engine.names.drop(network_id)
+        await self.engine.networks.set_vips(network_id, [])
+
+    async def remove_all(self) -> None:
+        """Leaving the swarm (task containers gone): forget every network and remove the swarm's overlay records."""
+        for network_id in self.applied:
+            await self.forget(network_id)
+        self.applied = set()
+        for network in self.engine.networks.list({"driver": ["overlay"], "scope": ["swarm"]}):
+            if not network["Ingress"]:
+                try:
+                    await self.engine.networks.retire_overlay(network["Id"])  # with a plain container's last exit
+                except NotFound:
+                    pass  # removed meanwhile
