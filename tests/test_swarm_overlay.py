@@ -14,8 +14,7 @@ from typing import Iterator
 import pytest
 
 from daemon_harness import Daemon, busybox_daemon
-from test_overlay_dataplane import dockyard_chains, host_links
-from test_swarm_services import MESH_PREFIX, eventually, running, swarm_containers
+from test_swarm_services import assert_overlays_gone, eventually, running, swarm_containers
 
 ERR_NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
                    'node to swarm and try again.')
@@ -63,11 +62,7 @@ def swarm() -> Iterator[Daemon]:
         finally:
             d.docker("swarm", "leave", "--force")
             assert [n for n in names(d) if n not in ("bridge", "host", "none", "docker_gwbridge")] == []
-            d.docker("network", "rm", "docker_gwbridge")
-            assert not host_links(MESH_PREFIX), "links left in the node's namespace"
-            assert not [c for c in dockyard_chains() if MESH_PREFIX in c], "chains left"
-            overlays = d.exec_root / "overlay"
-            assert not overlays.exists() or not list(overlays.iterdir()), "overlay namespaces left"
+            assert_overlays_gone(d)
 
 
 def test_overlay_networks_are_cluster_objects(swarm: Daemon) -> None:
@@ -135,6 +130,10 @@ def test_service_vip_dns_and_load_balancing_follow_the_tasks(swarm: Daemon) -> N
                  for t in running(d, "web")}
     served = from_client(d, "mynet", "for i in 1 2 3 4 5 6; do wget -qO- http://web/; done").split()
     assert len(served) == 6 and set(served) == hostnames
+    inside = task["Status"]["ContainerStatus"]["ContainerID"]  # from a task: its own service's VIP and names
+    assert "Address: " + vip_address in d.docker_ok("exec", inside, "nslookup", "web")
+    served = d.docker_ok("exec", inside, "sh", "-c", "for i in 1 2 3 4; do wget -qO- http://web/; done").split()
+    assert set(served) == hostnames
 
     d.docker_ok("service", "scale", "-d", "web=3")
     eventually("3 running web tasks", lambda: len(running(d, "web")) == 3)

@@ -78,11 +78,17 @@ def swarm() -> Iterator[Daemon]:
             assert not pid_file.exists()
             assert etcd is None or not alive(etcd)
             assert "ingress" not in d.docker_ok("network", "ls", "--format", "{{.Name}}").split()
-            d.docker("network", "rm", "docker_gwbridge")  # kept after leave, as dockerd does: a user removes it
-            assert not host_links(MESH_PREFIX), "links left in the node's namespace"
-            assert not [c for c in dockyard_chains() if MESH_PREFIX in c], "chains left"
-            overlays = d.exec_root / "overlay"
-            assert not overlays.exists() or not list(overlays.iterdir()), "overlay namespaces left"
+            assert_overlays_gone(d)
+
+
+def assert_overlays_gone(d: Daemon) -> None:
+    """After `swarm leave`: docker_gwbridge removed (kept by leave, as dockerd does: a user removes it), and no
+    overlay link, chain or namespace left."""
+    d.docker("network", "rm", "docker_gwbridge")
+    assert not host_links(MESH_PREFIX), "links left in the node's namespace"
+    assert not [c for c in dockyard_chains() if MESH_PREFIX in c], "chains left"
+    overlays = d.exec_root / "overlay"
+    assert not overlays.exists() or not list(overlays.iterdir()), "overlay namespaces left"
 
 
 def test_cli_create_converges_scales_replaces_and_removes(swarm: Daemon) -> None:
