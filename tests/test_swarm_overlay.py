@@ -191,3 +191,23 @@ def test_plain_containers_join_attachable_overlays_only(swarm: Daemon) -> None:
     eventually("open removed", lambda: d.docker("network", "rm", "open").returncode == 0)
     d.docker_ok("network", "rm", "closed")
     eventually("both records gone here", lambda: "open" not in names(d) and "closed" not in names(d))
+
+
+def test_vip_and_names_come_back_after_the_daemon_is_killed(swarm: Daemon) -> None:
+    d = swarm
+    network_id = d.docker_ok("network", "create", "-d", "overlay", "--attachable", "kept")
+    d.docker_ok("service", "create", "-d", "--name", "svc", "--replicas", "2", "--network", "kept", "busybox", "sh",
+                "-c", SERVE_HOSTNAME)
+    eventually("2 running svc tasks", lambda: len(running(d, "svc")) == 2)
+    before = sorted(t["ID"] for t in running(d, "svc"))
+    d.stop(signal.SIGKILL)
+    d.start()
+    assert sorted(t["ID"] for t in running(d, "svc")) == before  # adopted, not restarted
+    eventually("names served again", lambda: lookup(d, "kept", "tasks.svc") == task_addresses(d, "svc", network_id))
+    hostnames = {d.inspect(t["Status"]["ContainerStatus"]["ContainerID"])["Config"]["Hostname"]
+                 for t in running(d, "svc")}
+    served = from_client(d, "kept", "for i in 1 2 3 4; do wget -qO- http://svc/; done").split()
+    assert set(served) == hostnames
+    d.docker_ok("service", "rm", "svc")
+    eventually("kept removed", lambda: d.docker("network", "rm", "kept").returncode == 0)
+    eventually("its record gone here", lambda: "kept" not in names(d))

@@ -334,7 +334,7 @@ class Attachments:
         if allocated is not None:
             return allocated
         if not network.value["Spec"].get("Attachable"):
-            raise Forbidden(f"Could not attach to network {network.name}: "
+            raise SystemError_(f"Could not attach to network {network.name}: "  # dockerd's plain error: a 500
                             + _rpc("PermissionDenied", f"network {network.name} not manually attachable"))
         attachment_id = new_id()
         await store.create(ATTACHMENTS, attachment_id, {"NetworkID": network_id, "ContainerID": container_id,
