@@ -94,6 +94,19 @@ def test_overlay_networks_are_cluster_objects(swarm: Daemon) -> None:
         "network", "create", "-d", "overlay", "--opt", "encrypted", "secret"))
     assert "network with name objnet already exists" in failure(d.docker("network", "create", "objnet"))
 
+    ingress_id = d.api("GET", "/networks/ingress")["Id"]
+    prefixed = d.docker_ok("network", "create", "-d", "overlay", ingress_id[:2])  # a name, not an id prefix
+    assert d.api("GET", f"/networks/{ingress_id[:2]}")["Id"] == prefixed
+    d.docker_ok("network", "rm", ingress_id[:2])
+
+    d.docker_ok("network", "create", "mybridge")
+    assert "The network mybridge cannot be used with services. Only networks scoped to the swarm can be used, such " \
+           "as those created with the overlay driver." in failure(d.docker(
+               "service", "create", "-d", "--network", "mybridge", "busybox", "true"))
+    d.docker_ok("network", "rm", "mybridge")
+    assert 'Service cannot be explicitly attached to the ingress network "ingress"' in failure(d.docker(
+        "service", "create", "-d", "--network", "ingress", "busybox", "true"))
+
     d.docker_ok("network", "rm", "objnet", "objnet2")
     assert "objnet" not in names(d) and "objnet2" not in names(d)
     third = json.loads(d.docker_ok("network", "inspect", d.docker_ok("network", "create", "-d", "overlay", "again")))
@@ -184,6 +197,18 @@ def test_plain_containers_join_attachable_overlays_only(swarm: Daemon) -> None:
     assert fetched == hostname
     refused = failure(d.docker("network", "rm", "open"))
     assert f"network {network_id} is in use by service" in refused
+
+    second = d.docker_ok("network", "create", "-d", "overlay", "--attachable", "second")
+    d.docker_ok("service", "update", "-d", "--network-add", "second", "api")
+    vips = eventually("a VIP on both networks", lambda: {
+        v["NetworkID"]: v["Addr"] for v in d.api("GET", "/services/api")["Endpoint"].get("VirtualIPs", [])
+        if len(d.api("GET", "/services/api")["Endpoint"]["VirtualIPs"]) == 2})
+    assert vips[network_id].partition("/")[0] == vip and vips[second].startswith("10.0.")
+    eventually("api answers on the second network", lambda: lookup(d, "second", "api") == [
+        vips[second].partition("/")[0]] and from_client(d, "second", "wget -qO- http://api/ || true"))
+    d.docker_ok("service", "update", "-d", "--network-rm", "second", "api")
+    eventually("the second VIP released", lambda: len(d.api("GET", "/services/api")["Endpoint"]["VirtualIPs"]) == 1)
+    eventually("second removed", lambda: d.docker("network", "rm", "second").returncode == 0)
     d.docker_ok("service", "rm", "api")
     eventually("api's task gone", lambda: not swarm_containers(d, "api"))
     assert f"network {network_id} is in use by task" in failure(d.docker("network", "rm", "open"))

@@ -20,7 +20,7 @@ from dockyard.cluster.store.backend import ClusterStore, NameTaken, Record
 from dockyard.errors import Conflict, Forbidden, InvalidParameter, NotFound, NotImplementedYet, SystemError_
 from dockyard.network.overlay import OverlaySpec
 from dockyard.network.overlaynets import OVERLAY, VXLAN_OPT
-from dockyard.network.views import matches, network_view
+from dockyard.network.views import BUILTIN, matches, network_view
 from dockyard.util.filters import Filters
 from dockyard.util.timeutil import now_rfc3339
 
@@ -165,11 +165,8 @@ class NetworkObjects:
             raise InvalidParameter("only one IPv4 address pool per network is supported")
         async with self._lock:
             others = [{"ID": r.id, **r.value} for r in store.list(NETWORKS)]
-            try:
-                self.local.get(name)
+            if any(n["Name"] == name for n in self.local.list({})):
                 raise Conflict(f"network with name {name} already exists")
-            except NotFound:
-                pass
             if given:
                 netalloc.check_subnet(ipaddress.IPv4Network(given[0]["Subnet"]), others)
                 config = dict(given[0])
@@ -199,6 +196,24 @@ class NetworkObjects:
                 raise Conflict(f"network with name {name} already exists") from None
         await record_locally(self.local, {"ID": network_id, **value})
         return {"Id": network_id, "Warning": ""}
+
+    def service_network(self, ref: str) -> str:
+        """The id of the swarm network a service spec names (dockerd's populateNetworkID and swarmkit's texts for
+        the node's own networks)."""
+        try:
+            return self.find(ref).id
+        except NotFound:
+            try:
+                local = self.local.get(ref)
+            except NotFound:
+                raise NotFound(f"network {ref} not found") from None
+        if local["Ingress"]:
+            raise InvalidParameter(_rpc("InvalidArgument", "Service cannot be explicitly attached to the ingress "
+                                                           f'network "{local["Name"]}"'))
+        if local["Name"] in BUILTIN:
+            raise NotImplementedYet(f"services on the predefined network {local['Name']} are not supported yet")
+        raise Forbidden(f"The network {local['Name']} cannot be used with services. Only networks scoped to the "
+                        "swarm can be used, such as those created with the overlay driver.")
 
     async def remove(self, record: Record) -> None:
         """Remove a swarm network nothing uses (swarmkit's texts), and its record on this node."""

@@ -5,7 +5,7 @@ loops turn what is stored here into tasks."""
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Callable
 
 from dockyard.cluster import servicespec
 from dockyard.cluster import tasks as T
@@ -39,11 +39,14 @@ def as_object(record: Record) -> dict[str, Any]:
 class ServiceObjects:
     """Services of the swarm, through a manager's store."""
 
-    def __init__(self, cluster: ClusterService) -> None:
+    def __init__(self, cluster: ClusterService, network_id: Callable[[str], str] | None = None) -> None:
         self.cluster = cluster
+        self._network_id = network_id  # the swarm networks' own lookup, with texts for the node's networks
 
     def network_id(self, ref: str) -> str:
         """The swarm network a service attaches to, by id, name or id prefix."""
+        if self._network_id is not None:
+            return self._network_id(ref)
         return lookup(self.cluster.manager(), NETWORKS, "network", ref).id
 
     def render(self, record: Record, insert_defaults: bool = False) -> dict[str, Any]:

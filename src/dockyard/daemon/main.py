@@ -88,19 +88,20 @@ async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
     cluster = ClusterService(root, config.exec_root, lambda: describe(system.info()), events)
     secrets, configs = ObjectService(cluster, SECRETS), ObjectService(cluster, CONFIGS)
     networks.set_overlay_addresses(Attachments(cluster))
+    network_objects = NetworkObjects(cluster, networks)
     engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"), networks,
                         service_records)
     cluster.workers.append(SwarmWork(engine, lambda kind, rec: (secrets if kind == "secrets" else configs).data(rec)))
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,
-                        networks=SwarmNetworks(networks, NetworkObjects(cluster, networks)), volumes=volumes,
+                        networks=SwarmNetworks(networks, network_objects), volumes=volumes,
                         registry=RegistryService(config.raw),
                         execs=ExecService(containers), stats=ContainerStats(containers), logs=log_reader,
                         files=ContainerFiles(ContainerAccess(containers, snapshots, events), images),
                         disk_usage=DiskUsage(images, containers, volumes, builder), plugins=plugins,
                         swarm=cluster, nodes=NodeService(cluster), secrets=secrets,
-                        configs=configs, swarm_services=ServiceObjects(cluster),
+                        configs=configs, swarm_services=ServiceObjects(cluster, network_objects.service_network),
                         swarm_tasks=TaskObjects(cluster), swarm_logs=ServiceLogs(cluster, log_reader))
     server = await serve(build_router(services), config.hosts, tls=tls)
     log.info("API listening on %s", ", ".join(config.hosts))
