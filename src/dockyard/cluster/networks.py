@@ -338,13 +338,13 @@ class Attachments:
     def __init__(self, cluster: ClusterService) -> None:
         self.cluster = cluster
 
-    async def attach(self, network_id: str, container_id: str, name: str, wanted: str | None) -> str | None:
+    async def attach(self, network_id: str, container_id: str, name: str, wanted: str | None) -> str:
         """A task container's allocated address; a plain container's from a new attachment (attachable networks
-        only, dockerd's texts); None for networks that are not the swarm's (the ingress network)."""
-        store = self.cluster.store
-        network = store.get(NETWORKS, network_id) if store is not None else None
-        if store is None or network is None:
-            return None
+        only, dockerd's texts); refused while this node is no active manager or the swarm removed the network."""
+        store = self.cluster.manager()
+        network = store.get(NETWORKS, network_id)
+        if network is None:
+            raise NotFound(f"network {network_id} not found")
         allocated = _task_address(store, network_id, name, self.cluster.node_id)
         if allocated is not None:
             return allocated

@@ -41,9 +41,9 @@ ERR_NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or
 class OverlayAddresses(Protocol):
     """Where a container's address on a swarm overlay comes from (the cluster's allocator), handed in by `daemon/`."""
 
-    async def attach(self, network_id: str, container_id: str, name: str, wanted: str | None) -> str | None:
-        """The container's address on the network (a task's allocated one, or a new attachment's); None when the
-        network is this node's own (the ingress overlay: allocated here); the cluster's refusal as an error."""
+    async def attach(self, network_id: str, container_id: str, name: str, wanted: str | None) -> str:
+        """The container's address on a swarm overlay (a task's allocated one, or a new attachment's); the
+        cluster's refusal as an error."""
 
     async def detach(self, network_id: str, container_id: str) -> None:
         """The container left the network: free what attach took."""
@@ -507,9 +507,10 @@ class NetworkService:
             await self._ensure_up(record)
         wanted = dict(settings.get("IPAMConfig") or {})
         config, v6 = _v4(record), _v6(record)
-        if record["Driver"] == OVERLAY and self._addresses is not None:
+        if self._from_cluster(record):  # the ingress network's addresses are still allocated here
+            assert self._addresses is not None
             wanted["IPv4Address"] = await self._addresses.attach(record["Id"], sandbox["Id"], sandbox["Name"],
-                                                                 wanted.get("IPv4Address")) or wanted.get("IPv4Address")
+                                                                 wanted.get("IPv4Address"))
         try:
             address = self._allocate(record, config, wanted.get("IPv4Address"))
         except BaseException:
@@ -553,9 +554,14 @@ class NetworkService:
         if any(network_id in self._vips for network_id in sandbox["Endpoints"]):
             await self._program_vips(sandbox)
 
+    def _from_cluster(self, record: dict[str, Any]) -> bool:
+        """Addresses on this network come from the cluster's allocator."""
+        return record["Driver"] == OVERLAY and not record["Ingress"] and self._addresses is not None
+
     async def _detach_address(self, record: dict[str, Any], container_id: str) -> None:
         """Give an overlay address back to the cluster."""
-        if record["Driver"] == OVERLAY and self._addresses is not None:
+        if self._from_cluster(record):
+            assert self._addresses is not None
             await self._addresses.detach(record["Id"], container_id)
 
     async def _leave_overlay(self, sandbox: dict[str, Any], record: dict[str, Any]) -> None:
