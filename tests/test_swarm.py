@@ -105,8 +105,12 @@ def test_outside_a_swarm_manager_routes_answer_503(sd: Daemon) -> None:
         assert error_of(sd, method, path) == (503, NOT_MANAGER)
     assert error_of(sd, "POST", "/swarm/leave") == (503, "This node is not part of a swarm")
     assert error_of(sd, "POST", "/swarm/unlock", {"UnlockKey": "x"}) == (503, NOT_MANAGER)
-    status, message = error_of(sd, "POST", "/swarm/join", {"RemoteAddrs": ["127.0.0.1:2377"], "JoinToken": "x"})
-    assert status == 501 and "not supported yet" in message
+    assert error_of(sd, "POST", "/swarm/join", {"RemoteAddrs": ["127.0.0.1:2377"], "JoinToken": "x"}) == (
+        400, 'invalid ListenAddr "": invalid empty address')
+    assert error_of(sd, "POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "JoinToken": "x"}) == (
+        400, "at least 1 RemoteAddr is required to join")
+    assert error_of(sd, "POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "RemoteAddrs": ["127.0.0.1:2377"],
+                                                "JoinToken": "x"}) == (400, "invalid join token")
     assert sd.api("GET", "/info")["Swarm"] == {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
                                                "ControlAvailable": False, "Error": "", "RemoteManagers": None}
     result = sd.docker("node", "ls")

@@ -1,5 +1,6 @@
-"""What runs while this node is an active swarm manager: the leader's control loops, the dispatcher and the local
-agent on it, with the ingress network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every
+"""What runs while this node is in a swarm: on a manager the leader's control loops, the dispatcher, the remote
+sessions' heartbeat watch and the local agent; on a worker the agent fed by its remote session; on both the ingress
+network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every
 task container and task tmpfs goes, then the routing mesh and the ingress network."""
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ import asyncio
 from typing import Callable
 
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
-from dockyard.cluster.agent.protocols import TaskEngine
+from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
 from dockyard.cluster.agent.worker import Agent
 from dockyard.cluster.ingress import Ingress
 from dockyard.cluster.manager.dispatcher import Dispatcher
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.loops import LeaderLoops
+from dockyard.cluster.manager.sessions import Sessions
 from dockyard.cluster.service import new_id
 from dockyard.cluster.store.backend import ClusterStore, Record
 from dockyard.errors import NotFound
@@ -21,7 +23,7 @@ from dockyard.util.aio import cancel_and_wait, run_blocking
 
 
 class SwarmWork:
-    """The loops, dispatcher and agent of one manager node."""
+    """The loops, dispatcher and agent of one node."""
 
     def __init__(self, engine: TaskEngine, reveal: Callable[[str, Record], bytes]) -> None:
         self.engine = engine
@@ -29,14 +31,22 @@ class SwarmWork:
         self._running: list[asyncio.Task[None]] = []
         self.node_id = ""
         self.ingress = Ingress(engine.networks)
+        self.dispatcher: Dispatcher | None = None  # on a manager: the remote sessions are served from these
+        self.sessions: Sessions | None = None
 
     def start(self, store: ClusterStore, leadership: Leadership, node_id: str) -> None:
-        """Run the loops (they wait for the leadership) and the local agent."""
+        """On a manager: run the loops and the heartbeat watch (they wait for the leadership) and the local agent."""
+        self.dispatcher = Dispatcher(store, lambda: leadership.fence, self.reveal)
+        self.sessions = Sessions(store, leadership, node_id)
+        self.start_remote(node_id, self.dispatcher)
+        self._running += [asyncio.create_task(LeaderLoops(store, leadership, new_id).run(), name="swarm-loops"),
+                          asyncio.create_task(self.sessions.watch(), name="swarm-heartbeats")]
+
+    def start_remote(self, node_id: str, source: AssignmentSource) -> None:
+        """Run the agent on assignments from `source` (on a worker: its session with a manager)."""
         self.node_id = node_id
-        dispatcher = Dispatcher(store, lambda: leadership.fence, self.reveal)
-        agent = Agent(node_id, dispatcher, self.engine, self.ingress.publish)
-        self._running = [asyncio.create_task(LeaderLoops(store, leadership, new_id).run(), name="swarm-loops"),
-                         asyncio.create_task(self._run_agent(agent), name="swarm-agent")]
+        agent = Agent(node_id, source, self.engine, self.ingress.publish)
+        self._running = [asyncio.create_task(self._run_agent(agent), name="swarm-agent")]
 
     async def _run_agent(self, agent: Agent) -> None:
         """The ingress network and its mesh first (tasks with published ports join it), then the agent."""
@@ -48,6 +58,7 @@ class SwarmWork:
         for task in self._running:
             await cancel_and_wait(task)
         self._running = []
+        self.dispatcher = self.sessions = None
 
     async def erase(self) -> None:
         """Leaving the swarm: stop, then remove every task container of this node."""
