@@ -142,6 +142,20 @@ def test_three_hosts_join_spread_fail_and_leave(lan: Lan, tmp_path: Path) -> Non
                               capture_output=True, text=True, check=True).stdout
         cluster_id = manager.docker_ok("info", "--format", "{{.Swarm.Cluster.ID}}")
         assert f"O = {cluster_id}" in cert and "OU = swarm-worker" in cert and f"CN = {w1_id}" in cert
+        assert json.loads(manager.docker_ok("node", "inspect", w1_id))[0]["Description"]["TLSInfo"]["TrustRoot"] == (
+            trust_root)
+        # with a node certificate the session routes answer; a session id that is not the node's live one is gone
+        certs = w1.data_root / "swarm" / "certificates"
+        with entered(lan.switch):
+            context = ssl.create_default_context(cafile=str(certs / "swarm-root-ca.crt"))
+            context.check_hostname = False
+            context.load_cert_chain(str(certs / "swarm-node.crt"), str(certs / "swarm-node.key"))
+            for route in ("heartbeat", "status"):
+                request = urllib.request.Request(f"https://{h1}:2377/swarmrpc/v1/{route}",
+                                                 data=b'{"SessionID": "not-mine"}', method="POST")
+                with pytest.raises(urllib.error.HTTPError) as gone:
+                    urllib.request.urlopen(request, context=context, timeout=10)
+                assert gone.value.code == 410
         # a live worker is not removed without --force
         live = manager.docker("node", "rm", ids["w1"])
         assert live.returncode == 1 and f"node {w1_id} is not down and can't be removed" in live.stderr.decode()
@@ -160,6 +174,13 @@ def test_three_hosts_join_spread_fail_and_leave(lan: Lan, tmp_path: Path) -> Non
         time.sleep(1)  # a session's first set is applied: nothing was replaced
         assert running_tasks(w1, "spread") == before
         assert sum(len(running_tasks(d, "spread")) for d in daemons) == 6
+        # so does the manager's: its listener opens again, the workers' sessions come back, nothing is replaced
+        everywhere = [running_tasks(d, "spread") for d in daemons]
+        manager.stop()
+        manager.start()
+        eventually("workers back", lambda: set(nodes(manager).values()) == {("Ready", "Active")})
+        time.sleep(1)
+        assert [running_tasks(d, "spread") for d in daemons] == everywhere
         manager.docker_ok("swarm", "update", "--dispatcher-heartbeat", f"{int(HEARTBEAT)}s")
 
         # the worker's host dies: Down within three heartbeats and a second, its tasks run again elsewhere
