@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -115,6 +116,20 @@ def test_outside_a_swarm_manager_routes_answer_503(sd: Daemon) -> None:
                                                "ControlAvailable": False, "Error": "", "RemoteManagers": None}
     result = sd.docker("node", "ls")
     assert result.returncode == 1 and result.stderr.decode() == f"Error response from daemon: {NOT_MANAGER}\n"
+
+
+def test_init_is_refused_when_the_listen_address_is_taken(sd: Daemon) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        assert error_of(sd, "POST", "/swarm/init", {"ListenAddr": f"127.0.0.1:{port}", "AdvertiseAddr": "127.0.0.1"}) == (
+            500, f"listen tcp 127.0.0.1:{port}: bind: address already in use")
+    finally:
+        taken.close()
+    assert sd.api("GET", "/info")["Swarm"]["LocalNodeState"] == "inactive"
+    assert not (sd.data_root / "swarm").exists() and etcd_pid(sd) is None
 
 
 def test_init_defaults_tokens_nodes_and_info_through_the_sdk(sd: Daemon, client) -> None:

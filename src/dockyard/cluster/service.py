@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import os
 import secrets
 import shutil
 import socket
@@ -180,7 +181,7 @@ class ClusterService:
             if self.keyfile.locked():
                 log.info("swarm is autolocked: manager functions wait for `swarm unlock`")
                 return
-            await self._activate(self.keyfile.read())
+            await self._resume(self.keyfile.read())
         except DockyardError as exc:  # the daemon serves anyway; /info says why the swarm is not there
             log.error("swarm could not be restored: %s", exc.message)
             self.error = exc.message
@@ -214,11 +215,27 @@ class ClusterService:
         self.leadership.start()
         for worker in self.workers:
             worker.start(self.store, self.leadership, self.local.node_id)
-        if self.listener is not None:
-            try:
-                await self.listener.open(self.local.listen_addr, self.certs.server_context())
-            except OSError as exc:
-                raise SystemError_(f"listen tcp {self.local.listen_addr}: {exc.strerror or exc}") from exc
+
+    async def _listen(self) -> None:
+        """Open the swarm listener on ListenAddr (dockerd's text when the address is taken)."""
+        assert self.local is not None
+        if self.listener is None:
+            return
+        try:
+            await self.listener.open(self.local.listen_addr, self.certs.server_context())
+        except OSError as exc:
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise SystemError_(f"listen tcp {self.local.listen_addr}: bind: {reason}") from exc
+
+    async def _resume(self, keys: dict[str, str]) -> None:
+        """Activate a swarm this node was already in (daemon start, unlock); a listener that cannot open is logged
+        and shown in /info's Error, the rest runs."""
+        await self._activate(keys)
+        try:
+            await self._listen()
+        except DockyardError as exc:
+            log.error("swarm listener: %s", exc.message)
+            self.error = exc.message
 
     def _start_worker(self) -> None:
         """A worker's agent, on its session with the managers it knows (its stored certificate proves who it is)."""
@@ -229,11 +246,11 @@ class ClusterService:
             worker.start_remote(self.local.node_id, self.remote)
 
     async def _deactivate(self) -> None:
-        """Stop the listener, the work, the events, the leadership and the store."""
-        if self.listener is not None:
-            await self.listener.close()
+        """Stop the work (remote sessions end), the listener, the events, the leadership and the store."""
         for worker in self.workers:
             await worker.stop()
+        if self.listener is not None:
+            await self.listener.close()
         self.remote = None
         if self._event_task is not None:
             await cancel_and_wait(self._event_task)
@@ -325,6 +342,7 @@ class ClusterService:
                                    local.advertise_addr.rpartition(":")[0], spec["CAConfig"]["NodeCertExpiry"]),
                         root.cert_pem)
         self.local = local
+        await self._listen()  # before anything runs on the store: a taken address stops init at once
         await self._activate(keys)
         store = self.manager()
         assert self.leadership is not None
@@ -423,7 +441,7 @@ class ClusterService:
             if state != "locked":
                 raise Unavailable(ERR_NOT_MANAGER)
             key = parse_unlock_key(str(body.get("UnlockKey") or ""))
-            await self._activate(self.keyfile.read(key))
+            await self._resume(self.keyfile.read(key))
 
     # --- the cluster object -----------------------------------------------------------------------------------
 

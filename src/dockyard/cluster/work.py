@@ -58,6 +58,8 @@ class SwarmWork:
         for task in self._running:
             await cancel_and_wait(task)
         self._running = []
+        if self.sessions is not None:
+            self.sessions.by_node.clear()  # their streams end within SESSION_CHECK
         self.dispatcher = self.sessions = None
 
     async def erase(self) -> None:

@@ -149,8 +149,8 @@ class RpcListener:
         await self.close()
         self.server = await serve(self.router, [f"tcp://{address}"], tls=context)
 
-    async def close(self) -> None:
-        """Stop listening (streams in progress end at once)."""
+    async def close(self, grace: float = 2.0) -> None:
+        """Stop listening; requests in progress get `grace` seconds to end."""
         if self.server is not None:
             server, self.server = self.server, None
-            await server.close(grace=0)
+            await server.close(grace)
