@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -105,12 +106,30 @@ def test_outside_a_swarm_manager_routes_answer_503(sd: Daemon) -> None:
         assert error_of(sd, method, path) == (503, NOT_MANAGER)
     assert error_of(sd, "POST", "/swarm/leave") == (503, "This node is not part of a swarm")
     assert error_of(sd, "POST", "/swarm/unlock", {"UnlockKey": "x"}) == (503, NOT_MANAGER)
-    status, message = error_of(sd, "POST", "/swarm/join", {"RemoteAddrs": ["127.0.0.1:2377"], "JoinToken": "x"})
-    assert status == 501 and "not supported yet" in message
+    assert error_of(sd, "POST", "/swarm/join", {"RemoteAddrs": ["127.0.0.1:2377"], "JoinToken": "x"}) == (
+        400, 'invalid ListenAddr "": invalid empty address')
+    assert error_of(sd, "POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "JoinToken": "x"}) == (
+        400, "at least 1 RemoteAddr is required to join")
+    assert error_of(sd, "POST", "/swarm/join", {"ListenAddr": "0.0.0.0:2377", "RemoteAddrs": ["127.0.0.1:2377"],
+                                                "JoinToken": "x"}) == (400, "invalid join token")
     assert sd.api("GET", "/info")["Swarm"] == {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
                                                "ControlAvailable": False, "Error": "", "RemoteManagers": None}
     result = sd.docker("node", "ls")
     assert result.returncode == 1 and result.stderr.decode() == f"Error response from daemon: {NOT_MANAGER}\n"
+
+
+def test_init_is_refused_when_the_listen_address_is_taken(sd: Daemon) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        assert error_of(sd, "POST", "/swarm/init", {"ListenAddr": f"127.0.0.1:{port}", "AdvertiseAddr": "127.0.0.1"}) == (
+            500, f"listen tcp 127.0.0.1:{port}: bind: address already in use")
+    finally:
+        taken.close()
+    assert sd.api("GET", "/info")["Swarm"]["LocalNodeState"] == "inactive"
+    assert not (sd.data_root / "swarm").exists() and etcd_pid(sd) is None
 
 
 def test_init_defaults_tokens_nodes_and_info_through_the_sdk(sd: Daemon, client) -> None:

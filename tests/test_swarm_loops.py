@@ -148,6 +148,10 @@ def test_tasks_on_a_down_node_are_replaced_at_once() -> None:
     plan = restart.supervise(svc, tasks, {"n2"}, NOW, new_id)
     assert [t["ID"] for t in plan.update if t["DesiredState"] == "shutdown"] == [tasks[1]["ID"]]
     assert plan.create[0]["Slot"] == 2 and plan.create[0]["StartAfter"] == T.stamp(NOW)
+    # the old task still shows running on the silent node: its replacement starts without waiting for it
+    after = apply(tasks, plan)
+    promoted = restart.supervise(svc, after, {"n2"}, NOW + 1, new_id).update
+    assert [t["ID"] for t in promoted if t["DesiredState"] == "running"] == [plan.create[0]["ID"]]
 
 
 # ---- scheduler ---------------------------------------------------------------------------------------------

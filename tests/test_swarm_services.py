@@ -26,9 +26,9 @@ DEADLINE = 60.0
 MESH_PREFIX = "dy-ov-"  # the daemon's overlay prefix (network/overlay.py)
 
 
-def eventually(what: str, probe: Callable[[], Any]) -> Any:
+def eventually(what: str, probe: Callable[[], Any], deadline: float = DEADLINE) -> Any:
     """Poll until `probe` returns something truthy (a convergence wait, not a timing assertion)."""
-    end = time.monotonic() + DEADLINE
+    end = time.monotonic() + deadline
     while True:
         value = probe()
         if value:

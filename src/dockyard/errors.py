@@ -43,6 +43,12 @@ class Conflict(DockyardError):
     status = 409
 
 
+class Gone(DockyardError):
+    """What was asked for existed once and is no more (a swarm session that expired)."""
+
+    status = 410
+
+
 class NotModified(DockyardError):
     """Nothing to do: the object is already in the asked state (304)."""
 

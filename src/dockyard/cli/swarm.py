@@ -88,12 +88,13 @@ def _init(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
 
 
 def _join(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-    """docker swarm join (the daemon says what it supports)."""
+    """docker swarm join: the role the node got is read back from /info, as the docker CLI does."""
     body = {"ListenAddr": o["listen_addr"], "AdvertiseAddr": o["advertise_addr"] or "",
             "DataPathAddr": o["data_path_addr"] or "", "RemoteAddrs": args, "JoinToken": o["token"] or "",
             "Availability": o["availability"] or ""}
     ctx.api.post("/swarm/join", None, body)
-    ctx.out("This node joined a swarm.\n")
+    role = "manager" if ctx.api.get("/info")["Swarm"].get("ControlAvailable") else "worker"
+    ctx.out(f"This node joined a swarm as a {role}.\n")
     return 0
 
 

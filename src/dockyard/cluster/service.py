@@ -1,31 +1,40 @@
-"""ClusterService: this node's swarm life (init, leave, unlock, restore after a daemon restart), the cluster object
-(`/swarm`), and the `Swarm` section of `/info`. Nodes, secrets and configs live in their own modules and reach the
-store through `manager()`, which refuses with dockerd's texts unless this node is an unlocked manager."""
+"""ClusterService: this node's swarm life (init, join as a worker, leave, unlock, restore after a daemon restart),
+the swarm listener of a manager, the cluster object (`/swarm`), and the `Swarm` section of `/info`. Nodes, secrets
+and configs live in their own modules and reach the store through `manager()`, which refuses with dockerd's texts
+unless this node is an unlocked manager."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import json
 import logging
+import os
 import secrets
 import shutil
-from dataclasses import dataclass
+import socket
+import ssl
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from dockyard.cluster import addresses, spec as shapes
+from dockyard.cluster import addresses, rpcwire, spec as shapes
+from dockyard.cluster.agent.protocols import AssignmentSource
+from dockyard.cluster.agent.remote import RemoteSession
+from dockyard.cluster.ca.nodecert import NodeCerts, issue, new_key_and_csr
 from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_unlock_key, seal, unseal
 from dockyard.cluster.ca.root import RootCA
-from dockyard.cluster.ca.tokens import SECRET_BYTES, base36, new_token
+from dockyard.cluster.ca.tokens import SECRET_BYTES, base36, new_token, parse_token
 from dockyard.cluster.etcd.member import EtcdMember, EtcdMissing, MemberConfig, etcd_binary
 from dockyard.cluster.events import EventPublisher, publish_changes
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
-from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet, Unavailable
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, SystemError_, Unavailable
 from dockyard.util.aio import cancel_and_wait, run_blocking
 from dockyard.util.atomic import write_atomic
+from dockyard.util.tls import client_context
 from dockyard.util.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)
@@ -43,8 +52,12 @@ ERR_LEAVE_LAST_MANAGER = ("You are attempting to leave the swarm on a node that 
                           "this message. ")
 ERR_NOT_LOCKED = "swarm is not locked"
 ERR_SPEC_NAME = 'swarm spec must be named "default"'
-ERR_JOIN = ("joining an existing swarm is not supported yet: this Dockyard runs single-node swarms only "
-            "(multi-node swarm mode is part 2 of issue 14)")
+ERR_WORKER = ("This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please "
+              "run this command on a manager node or promote the current node to a manager.")
+ERR_JOIN_TIMEOUT = ('Timeout was reached before node joined. The attempt to join the swarm will continue in the '
+                    'background. Use the "docker info" command to see the current swarm status of your node.')
+ERR_NO_REMOTE = "at least 1 RemoteAddr is required to join"
+JOIN_TIMEOUT = 20.0  # dockerd's swarmConnectTimeout
 
 CLUSTER = "cluster"
 NODES = "nodes"
@@ -78,8 +91,21 @@ class SwarmWorker(Protocol):
     async def stop(self) -> None:
         """Stop (the daemon stops, or the swarm locks); task containers keep running."""
 
+    def start_remote(self, node_id: str, source: AssignmentSource) -> None:
+        """Begin on a worker: the agent follows the node's session with a manager."""
+
     async def erase(self) -> None:
         """This node leaves the swarm: stop and remove what the work made."""
+
+
+class SwarmListener(Protocol):
+    """The swarm listener (`ListenAddr`) serving the cluster API over mutual TLS, handed in by `daemon/`."""
+
+    async def open(self, address: str, context: ssl.SSLContext) -> None:
+        """Listen on "ip:port" with the node's TLS context."""
+
+    async def close(self) -> None:
+        """Stop listening."""
 
 
 @dataclass
@@ -91,6 +117,8 @@ class LocalNode:
     advertise_addr: str
     listen_addr: str
     data_path_addr: str
+    role: str = "manager"
+    managers: list[dict[str, str]] = field(default_factory=list)  # a worker's [{NodeID, Addr}]
 
     @classmethod
     def load(cls, path: Path) -> LocalNode | None:
@@ -117,6 +145,9 @@ class ClusterService:
         self._event_task: asyncio.Task[None] | None = None
         self.member = EtcdMember(self.swarm_dir, self.run_dir)
         self.keyfile = KeyFile(self.swarm_dir / "keys.json")
+        self.certs = NodeCerts(self.swarm_dir / "certificates")
+        self.listener: SwarmListener | None = None
+        self.remote: RemoteSession | None = None  # a worker's session with its managers
         self.local: LocalNode | None = None
         self.store: EtcdStore | None = None
         self.leadership: Leadership | None = None
@@ -142,12 +173,15 @@ class ClusterService:
                 log.warning("removing the remains of a swarm init that never completed")
                 await self._erase()
             return
+        if self.local.role == "worker":
+            self._start_worker()
+            return
         try:
             await self._start_member(MemberConfig(self.local.node_id, new_cluster=not self.member.has_data()))
             if self.keyfile.locked():
                 log.info("swarm is autolocked: manager functions wait for `swarm unlock`")
                 return
-            await self._activate(self.keyfile.read())
+            await self._resume(self.keyfile.read())
         except DockyardError as exc:  # the daemon serves anyway; /info says why the swarm is not there
             log.error("swarm could not be restored: %s", exc.message)
             self.error = exc.message
@@ -182,10 +216,42 @@ class ClusterService:
         for worker in self.workers:
             worker.start(self.store, self.leadership, self.local.node_id)
 
+    async def _listen(self) -> None:
+        """Open the swarm listener on ListenAddr (dockerd's text when the address is taken)."""
+        assert self.local is not None
+        if self.listener is None:
+            return
+        try:
+            await self.listener.open(self.local.listen_addr, self.certs.server_context())
+        except OSError as exc:
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise SystemError_(f"listen tcp {self.local.listen_addr}: bind: {reason}") from exc
+
+    async def _resume(self, keys: dict[str, str]) -> None:
+        """Activate a swarm this node was already in (daemon start, unlock); a listener that cannot open is logged
+        and shown in /info's Error, the rest runs."""
+        await self._activate(keys)
+        try:
+            await self._listen()
+        except DockyardError as exc:
+            log.error("swarm listener: %s", exc.message)
+            self.error = exc.message
+
+    def _start_worker(self) -> None:
+        """A worker's agent, on its session with the managers it knows (its stored certificate proves who it is)."""
+        assert self.local is not None
+        self.remote = RemoteSession(self.certs.client_context(), [m["Addr"] for m in self.local.managers],
+                                    self.describe_node, self.local.advertise_addr.rpartition(":")[0])
+        for worker in self.workers:
+            worker.start_remote(self.local.node_id, self.remote)
+
     async def _deactivate(self) -> None:
-        """Stop the work, the events, the leadership and the store."""
+        """Stop the work (remote sessions end), the listener, the events, the leadership and the store."""
         for worker in self.workers:
             await worker.stop()
+        if self.listener is not None:
+            await self.listener.close()
+        self.remote = None
         if self._event_task is not None:
             await cancel_and_wait(self._event_task)
             self._event_task = None
@@ -201,13 +267,15 @@ class ClusterService:
         """LocalNodeState: inactive, active, locked, or error (the member could not be started)."""
         if self.local is None:
             return "inactive"
-        if self.store is not None:
+        if self.store is not None or self.remote is not None:
             return "active"
         return "error" if self.error else "locked"
 
     def manager(self) -> EtcdStore:
         """The store, for manager-only work; dockerd's 503 texts when this node is not an unlocked manager."""
         if self.store is None:
+            if self.local is not None and self.local.role == "worker":
+                raise Unavailable(ERR_WORKER)
             raise Unavailable(ERR_LOCKED if self.local_state() == "locked" else ERR_NOT_MANAGER)
         return self.store
 
@@ -269,7 +337,12 @@ class ClusterService:
         keys = {"dek": new_key().hex(), "ca_key": root.key_pem}
         unlock = new_key() if spec["EncryptionConfig"]["AutoLockManagers"] else None
         self.keyfile.write(keys, unlock)
+        key, csr = new_key_and_csr()
+        self.certs.save(key, issue(root, csr, local.node_id, "manager", local.cluster_id,
+                                   local.advertise_addr.rpartition(":")[0], spec["CAConfig"]["NodeCertExpiry"]),
+                        root.cert_pem)
         self.local = local
+        await self._listen()  # before anything runs on the store: a taken address stops init at once
         await self._activate(keys)
         store = self.manager()
         assert self.leadership is not None
@@ -290,10 +363,44 @@ class ClusterService:
         local.save(self.state_path)
 
     async def join(self, body: dict[str, Any]) -> None:
-        """POST /swarm/join: only refusals for now (multi-node swarms are part 2)."""
-        if self.local is not None:
-            raise Unavailable(ERR_EXISTS)
-        raise NotImplementedYet(ERR_JOIN)
+        """POST /swarm/join as a worker: fetch the root CA from a manager and check it against the token's digest,
+        ask for a node certificate over TLS verified with that CA, store the node's files, and return once the node
+        holds a live session (dockerd's timeout text after JOIN_TIMEOUT; the session goes on trying)."""
+        async with self._lock:
+            if self.local is not None:
+                raise Unavailable(ERR_EXISTS)
+            listen_ip, listen_port = addresses.resolve_listen(addresses.validate_listen(body.get("ListenAddr")))
+            remotes = [a if addresses.split_host_port(a) else f"{a}:{addresses.DEFAULT_PORT}"
+                       for a in body.get("RemoteAddrs") or []]
+            if not remotes:
+                raise InvalidParameter(ERR_NO_REMOTE)
+            token = str(body.get("JoinToken") or "")
+            digest, _ = parse_token(token)
+            answer = await rpcwire.Peer(remotes[0], client_context(verify=False)).call("GET", rpcwire.CA)
+            ca_pem = str(answer.get("Certificate") or "")
+            if hashlib.sha256(ca_pem.encode()).hexdigest() != digest:
+                raise InvalidParameter(f"remote CA does not match fingerprint. Expected: {digest}")
+            if body.get("AdvertiseAddr"):
+                advertise_ip, _ = await run_blocking(addresses.resolve_advertise, body["AdvertiseAddr"], listen_port)
+            else:
+                advertise_ip = _source_address(remotes[0])
+            data_path = addresses.resolve_data_path(body.get("DataPathAddr"))
+            key, csr = new_key_and_csr()
+            joined = await rpcwire.Peer(remotes[0], client_context(ca_pem.encode())).call("POST", rpcwire.JOIN, {
+                "Token": token, "CSR": csr, "Availability": body.get("Availability") or "active",
+                "Description": self.describe_node(), "Addr": advertise_ip})
+            self.swarm_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.certs.save(key, joined["Certificate"], joined["CACert"])
+            local = LocalNode(joined["NodeID"], self.certs.identity().cluster_id, f"{advertise_ip}:{listen_port}",
+                              f"{listen_ip}:{listen_port}", data_path, "worker", list(joined["Managers"]))
+            local.save(self.state_path)
+            self.local = local
+            self._start_worker()
+            assert self.remote is not None
+            try:
+                await asyncio.wait_for(self.remote.connected.wait(), JOIN_TIMEOUT)
+            except asyncio.TimeoutError:
+                raise Unavailable(ERR_JOIN_TIMEOUT) from None
 
     async def leave(self, force: bool) -> None:
         """POST /swarm/leave: the last manager leaves only with force; erases the member, its data and every swarm
@@ -304,7 +411,8 @@ class ClusterService:
                 raise Unavailable(ERR_NO_SWARM)
             if state == "locked" and not force:
                 raise Unavailable(ERR_LEAVE_LOCKED)
-            if not force:
+            assert self.local is not None
+            if not force and self.local.role == "manager":
                 raise Unavailable(ERR_LEAVE_LAST_MANAGER)
             await self._erase()
 
@@ -333,11 +441,11 @@ class ClusterService:
             if state != "locked":
                 raise Unavailable(ERR_NOT_MANAGER)
             key = parse_unlock_key(str(body.get("UnlockKey") or ""))
-            await self._activate(self.keyfile.read(key))
+            await self._resume(self.keyfile.read(key))
 
     # --- the cluster object -----------------------------------------------------------------------------------
 
-    def _cluster(self) -> Record:
+    def cluster_record(self) -> Record:
         """The cluster record."""
         store = self.manager()
         record = store.find(CLUSTER, "default")
@@ -347,7 +455,7 @@ class ClusterService:
 
     def cluster_info(self) -> dict[str, Any]:
         """ClusterInfo as dockerd renders it."""
-        record = self._cluster()
+        record = self.cluster_record()
         value = record.value
         return {"ID": record.id, "Version": {"Index": record.version}, "CreatedAt": value["CreatedAt"],
                 "UpdatedAt": value["UpdatedAt"],
@@ -358,14 +466,14 @@ class ClusterService:
 
     def inspect(self) -> dict[str, Any]:
         """GET /swarm."""
-        return {**self.cluster_info(), "JoinTokens": dict(self._cluster().value["JoinTokens"])}
+        return {**self.cluster_info(), "JoinTokens": dict(self.cluster_record().value["JoinTokens"])}
 
     async def update(self, version: int, body: Any, rotate_worker: bool, rotate_manager: bool,
                      rotate_unlock: bool) -> None:
         """POST /swarm/update: the sent spec merged into the current one (moby's MergeSwarmSpecToGRPC), join
         tokens and the unlock key rotated on request, the key file re-sealed when autolock changes."""
         async with self._lock:
-            record = self._cluster()
+            record = self.cluster_record()
             store = self.manager()
             sent = shapes.render(shapes.SWARM_SPEC, body, "swarm.Spec")
             if sent.get("Name", "default") != "default":
@@ -397,7 +505,7 @@ class ClusterService:
 
     def unlock_key(self) -> dict[str, str]:
         """GET /swarm/unlockkey: "" when autolock is off."""
-        unlock = self._unlock_bytes(self._cluster())
+        unlock = self._unlock_bytes(self.cluster_record())
         return {"UnlockKey": human_unlock_key(unlock) if unlock else ""}
 
     # --- /info ------------------------------------------------------------------------------------------------
@@ -412,6 +520,8 @@ class ClusterService:
                                    "NodeAddr": self.local.advertise_addr.rpartition(":")[0],
                                    "LocalNodeState": state, "ControlAvailable": False, "Error": self.error,
                                    "RemoteManagers": None}
+        if self.local.role == "worker":
+            section["RemoteManagers"] = [dict(m) for m in self.local.managers]
         if self.store is None:
             return section
         nodes = self.store.list(NODES)
@@ -460,3 +570,17 @@ def _address_pool(body: dict[str, Any]) -> tuple[list[str], int, int]:
     if not isinstance(port, int) or not 1024 <= port <= 49151:
         raise InvalidParameter(f"Datapath port number is not in valid range (1024-49151) : {port}")
     return list(pool), size, port
+
+
+def _source_address(remote: str) -> str:
+    """dockerd's advertise address when a joining node is given none: the local address it reaches the manager
+    from."""
+    host, _, port = remote.rpartition(":")
+    probe = socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect((host.strip("[]"), int(port)))  # UDP: no packet is sent, the kernel only picks a route
+        return str(probe.getsockname()[0])
+    except OSError as exc:
+        raise InvalidParameter(f"could not find a local address to reach {remote}: {exc.strerror}") from exc
+    finally:
+        probe.close()

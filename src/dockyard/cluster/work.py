@@ -1,6 +1,7 @@
-"""What runs while this node is an active swarm manager: the leader's control loops, the dispatcher and the local
-agent on it, with the ingress network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every
-task container and task tmpfs goes, then the swarm networks' records, the routing mesh and the ingress network."""
+"""What runs while this node is in a swarm: on a manager the leader's control loops, the dispatcher, the remote
+sessions' heartbeat watch and the local agent; on a worker the agent fed by its remote session; on both the ingress
+network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task container and task
+tmpfs goes, then the swarm networks' records, the routing mesh and the ingress network."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Callable
 
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
 from dockyard.cluster.agent.peers import NetworkPeers
-from dockyard.cluster.agent.protocols import TaskEngine
+from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
 from dockyard.cluster.agent.worker import Agent
 from dockyard.cluster.ingress import Ingress
 from dockyard.cluster.manager.dispatcher import Dispatcher
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.loops import LeaderLoops
+from dockyard.cluster.manager.sessions import Sessions
 from dockyard.cluster.networks import prune_attachments, reconcile_local
 from dockyard.cluster.service import new_id
 from dockyard.cluster.store.backend import ClusterStore, Record
@@ -23,7 +25,7 @@ from dockyard.util.aio import cancel_and_wait, run_blocking
 
 
 class SwarmWork:
-    """The loops, dispatcher and agent of one manager node."""
+    """The loops, dispatcher and agent of one node."""
 
     def __init__(self, engine: TaskEngine, reveal: Callable[[str, Record], bytes]) -> None:
         self.engine = engine
@@ -32,21 +34,35 @@ class SwarmWork:
         self.node_id = ""
         self.ingress = Ingress(engine.networks)
         self.peers = NetworkPeers(engine)
+        self.dispatcher: Dispatcher | None = None  # on a manager: the remote sessions are served from these
+        self.sessions: Sessions | None = None
 
     def start(self, store: ClusterStore, leadership: Leadership, node_id: str) -> None:
-        """Run the loops (they wait for the leadership) and the local agent."""
-        self.node_id = node_id
-        dispatcher = Dispatcher(store, lambda: leadership.fence, self.reveal)
-        agent = Agent(node_id, dispatcher, self.engine, self.ingress.publish, self.peers)
-        self._running = [asyncio.create_task(LeaderLoops(store, leadership, new_id).run(), name="swarm-loops"),
-                         asyncio.create_task(self._run_agent(agent, store), name="swarm-agent")]
+        """On a manager: run the loops and the heartbeat watch (they wait for the leadership) and the local agent."""
+        self.dispatcher = Dispatcher(store, lambda: leadership.fence, self.reveal)
+        self.sessions = Sessions(store, leadership, node_id)
+        self._start_agent(node_id, self.dispatcher, store)
+        self._running += [asyncio.create_task(LeaderLoops(store, leadership, new_id).run(), name="swarm-loops"),
+                          asyncio.create_task(self.sessions.watch(), name="swarm-heartbeats")]
 
-    async def _run_agent(self, agent: Agent, store: ClusterStore) -> None:
-        """The ingress network and its mesh first (tasks with published ports join it), the swarm networks
-        recorded here, the attachments of containers that ended while the daemon was down freed, then the agent."""
+    def start_remote(self, node_id: str, source: AssignmentSource) -> None:
+        """On a worker: run the agent on assignments from its session with a manager."""
+        self._start_agent(node_id, source, None)
+
+    def _start_agent(self, node_id: str, source: AssignmentSource, store: ClusterStore | None) -> None:
+        """Run the agent on assignments from `source`."""
+        self.node_id = node_id
+        agent = Agent(node_id, source, self.engine, self.ingress.publish, self.peers)
+        self._running = [asyncio.create_task(self._run_agent(agent, store), name="swarm-agent")]
+
+    async def _run_agent(self, agent: Agent, store: ClusterStore | None) -> None:
+        """The ingress network and its mesh first (tasks with published ports join it); on a manager the swarm
+        networks recorded here and the attachments of containers that ended while the daemon was down freed; then
+        the agent."""
         await self.ingress.ensure()
-        await reconcile_local(store, self.engine.networks)
-        await prune_attachments(store, self.node_id, {c["Id"] for c in self.engine.containers.list()})
+        if store is not None:
+            await reconcile_local(store, self.engine.networks)
+            await prune_attachments(store, self.node_id, {c["Id"] for c in self.engine.containers.list()})
         await agent.run()
 
     async def stop(self) -> None:
@@ -54,6 +70,9 @@ class SwarmWork:
         for task in self._running:
             await cancel_and_wait(task)
         self._running = []
+        if self.sessions is not None:
+            self.sessions.by_node.clear()  # their streams end within SESSION_CHECK
+        self.dispatcher = self.sessions = None
 
     async def erase(self) -> None:
         """Leaving the swarm: stop, then remove every task container of this node."""

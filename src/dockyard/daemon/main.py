@@ -91,7 +91,15 @@ async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
     network_objects = NetworkObjects(cluster, networks)
     engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"), networks,
                         service_records)
-    cluster.workers.append(SwarmWork(engine, lambda kind, rec: (secrets if kind == "secrets" else configs).data(rec)))
+    work = SwarmWork(engine, lambda kind, rec: (secrets if kind == "secrets" else configs).data(rec))
+    cluster.workers.append(work)
+    from dockyard.cluster.manager.rpc import SwarmRPC
+    from dockyard.server.app import RpcListener
+    from dockyard.server.routers import swarmrpc
+    from dockyard.server.routing import Router
+    rpc_router = Router()
+    swarmrpc.register(rpc_router, SwarmRPC(cluster, work))
+    cluster.listener = RpcListener(rpc_router)
     await cluster.restore()
     system.set_swarm_info(cluster.info)
     services = Services(images=images, containers=containers, events=events, system=system, builder=builder,

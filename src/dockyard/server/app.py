@@ -134,3 +134,23 @@ async def serve(router: Router, listeners: list[str], idle_timeout: float = IDLE
         await server.close(grace=0)
         raise
     return server
+
+
+class RpcListener:
+    """A TLS listener opened and closed at run time, serving one router only (the swarm listener: the cluster API,
+    never the Docker API)."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.server: HttpServer | None = None
+
+    async def open(self, address: str, context: ssl.SSLContext) -> None:
+        """Listen on "host:port"."""
+        await self.close()
+        self.server = await serve(self.router, [f"tcp://{address}"], tls=context)
+
+    async def close(self, grace: float = 2.0) -> None:
+        """Stop listening; requests in progress get `grace` seconds to end."""
+        if self.server is not None:
+            server, self.server = self.server, None
+            await server.close(grace)

@@ -437,3 +437,23 @@ class SwarmLogBackend(Protocol):
     async def logs(self, kind: str, ref: str, tail: int | None, since: float | None, until: float | None,
                    follow: bool) -> tuple[bool, AsyncIterator[tuple[dict[str, str], LogLine]]]:
         """Whether the tasks have TTYs, and (details, entry) pairs."""
+
+
+class SwarmRpcBackend(Protocol):
+    """The swarm's cluster API on the swarm listener (`routers/swarmrpc.py`); `peer` is the client's verified
+    certificate (DER), None when it presented none."""
+
+    def ca(self) -> str:
+        """The root CA certificate (PEM)."""
+
+    async def join(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A node's certificate for a valid join token and a CSR."""
+
+    async def session(self, peer: bytes | None, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        """Open a node's session: its NDJSON lines."""
+
+    async def heartbeat(self, peer: bytes | None, body: dict[str, Any]) -> dict[str, Any]:
+        """A session's heartbeat."""
+
+    async def status(self, peer: bytes | None, body: dict[str, Any]) -> None:
+        """A batch of task statuses."""

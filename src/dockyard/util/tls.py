@@ -1,12 +1,13 @@
 """TLS for Dockyard's listeners and clients: SSL contexts from PEM files or bytes, and a TLS listener whose
 connections keep TCP's half-close (a client's close_notify is an end of stream its handler reads while it
-still writes, as Go's servers treat it), so hijacked streams work over TLS. The daemon's API uses it; swarm
-mode's mutual-TLS listener is meant to reuse it."""
+still writes, as Go's servers treat it), so hijacked streams work over TLS. The daemon's API uses it, and so does
+swarm mode's mutual-TLS listener, whose handlers read the client's certificate with `peer_certificate()`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
@@ -23,6 +24,16 @@ HANDSHAKE_TIMEOUT = 30.0
 _HTTP_STARTS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO")
 _PLAIN_HTTP_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 _READ_SIZE = 64 << 10
+
+
+# The verified certificate (DER) the client of the connection being served presented, None without one: set by the
+# TLS listener before it hands the connection over, so request handlers of that connection (same task) can read it.
+PEER_CERTIFICATE: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("peer_certificate", default=None)
+
+
+def peer_certificate() -> bytes | None:
+    """The verified client certificate (DER) of the TLS connection being served, if it presented one."""
+    return PEER_CERTIFICATE.get()
 
 
 class TLSConfigError(Exception):
@@ -139,6 +150,7 @@ class TLSTerminator:
             log.debug("TLS handshake with %s failed: %s", self.raw_writer.get_extra_info("peername"), refused)
             self.raw_writer.close()
             return
+        PEER_CERTIFICATE.set(self.tls.getpeercert(binary_form=True))
         inner, outer = socket.socketpair()
         app_reader, app_writer = await asyncio.open_unix_connection(sock=inner)
         plain_reader, plain_writer = await asyncio.open_unix_connection(sock=outer)

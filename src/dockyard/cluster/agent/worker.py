@@ -1,6 +1,6 @@
 """The agent (swarmkit's `agent/worker.go`): follows this node's session with the dispatcher, keeps one controller
-per assigned task, removes the containers of tasks that left the assignments (and, on the first complete set,
-task containers of this node no assignment knows), and sends statuses back in batches."""
+per assigned task, removes the containers of tasks that left the assignments (and, on the first complete set of
+each session, task containers of this node no assignment knows), and sends statuses back in batches."""
 
 from __future__ import annotations
 
@@ -69,9 +69,10 @@ class Agent:
                 await asyncio.sleep(RECONNECT_PAUSE)
 
     async def _follow(self) -> None:
-        """Apply every assignment set of the session; reopen it when it ends."""
-        first = True
+        """Apply every assignment set of the session; reopen it when it ends. The first set of each session prunes
+        task containers no assignment knows (tasks deleted while the node was away)."""
         while True:
+            first = True
             try:
                 async for message in self.source.session(self.node_id):
                     if message.get("type") == "assignments":

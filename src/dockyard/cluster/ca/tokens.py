@@ -6,6 +6,8 @@ from __future__ import annotations
 import hmac
 import secrets
 
+from dockyard.errors import InvalidParameter
+
 TOKEN_PREFIX = "SWMTKN-1-"
 DIGEST_LEN = 50
 SECRET_LEN = 25
@@ -31,3 +33,12 @@ def new_token(ca_digest_hex: str) -> str:
 def token_matches(token: str, expected: str) -> bool:
     """Constant-time comparison of a presented token with a stored one."""
     return hmac.compare_digest(token.encode(), expected.encode())
+
+
+def parse_token(token: str) -> tuple[str, str]:
+    """(CA digest as 64 hex digits, secret) of a join token; swarmkit's "invalid join token" otherwise."""
+    parts = token.split("-")
+    if (len(parts) != 4 or f"{parts[0]}-{parts[1]}-" != TOKEN_PREFIX or len(parts[2]) != DIGEST_LEN
+            or len(parts[3]) != SECRET_LEN or not all(c in _DIGITS for c in parts[2] + parts[3])):
+        raise InvalidParameter("invalid join token")
+    return f"{int(parts[2], 36):064x}", parts[3]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from dockyard.errors import SystemError_, Unavailable
+from dockyard.util.httpwire import chunk_lines, read_head, read_json, request_bytes
 
 REQUEST_TIMEOUT = 1.0
 RETRIES = 3
@@ -152,12 +153,12 @@ class EtcdClient:
         except (OSError, asyncio.TimeoutError) as exc:
             raise EtcdUnavailable(f"etcd does not answer at {self.socket_path}: {exc}") from exc
         try:
-            writer.write(_request_bytes("/v3/watch", {"create_request": request}, keep_open=True))
+            writer.write(request_bytes("POST", "/v3/watch", {"create_request": request}, "etcd", keep_open=True))
             await writer.drain()
-            status, headers = await asyncio.wait_for(_read_head(reader), self.timeout)
+            status, headers = await asyncio.wait_for(read_head(reader), self.timeout)
             if status != 200:
-                _raise_reply(await _read_body(reader, headers))
-            async for line in _chunk_lines(reader):
+                _raise_reply(await read_json(reader, headers))
+            async for line in chunk_lines(reader):
                 message = json.loads(line)
                 if "error" in message:
                     _raise_reply(message["error"])
@@ -185,7 +186,7 @@ class EtcdClient:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_unix_connection(str(self.socket_path)), self.timeout)
                 try:
-                    writer.write(_request_bytes(path, body))
+                    writer.write(request_bytes("POST", path, body, "etcd"))
                     sent = True
                     return await asyncio.wait_for(_read_reply(reader), self.timeout)
                 finally:
@@ -233,43 +234,10 @@ def _revision(reply: dict[str, Any]) -> int:
     return int(reply.get("header", {}).get("revision", 0))
 
 
-def _request_bytes(path: str, body: dict[str, Any], keep_open: bool = False) -> bytes:
-    """An HTTP/1.1 POST of a JSON body."""
-    data = json.dumps(body).encode()
-    connection = "keep-alive" if keep_open else "close"
-    return (f"POST {path} HTTP/1.1\r\nHost: etcd\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\nConnection: {connection}\r\n\r\n").encode() + data
-
-
-async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
-    """Status code and lower-cased headers of a response."""
-    status_line = await reader.readline()
-    if not status_line:
-        raise asyncio.IncompleteReadError(b"", None)
-    status = int(status_line.split()[1])
-    headers: dict[str, str] = {}
-    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return status, headers
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> dict[str, Any]:
-    """A whole JSON body, sent with Content-Length or chunked."""
-    if "content-length" in headers:
-        data = await reader.readexactly(int(headers["content-length"]))
-    elif headers.get("transfer-encoding") == "chunked":
-        data = b"".join([chunk async for chunk in _chunks(reader)])
-    else:
-        data = await reader.read()
-    result: dict[str, Any] = json.loads(data) if data else {}
-    return result
-
-
 async def _read_reply(reader: asyncio.StreamReader) -> dict[str, Any]:
     """A unary reply; etcd's errors raised."""
-    status, headers = await _read_head(reader)
-    body = await _read_body(reader, headers)
+    status, headers = await read_head(reader)
+    body = await read_json(reader, headers)
     if status != 200:
         _raise_reply(body)
     return body
@@ -282,28 +250,3 @@ def _raise_reply(error: dict[str, Any]) -> None:
     if code in GRPC_UNAVAILABLE:
         raise EtcdUnavailable(f"etcd: {message}")
     raise EtcdFailure(f"etcd: {message}", code)
-
-
-async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    """The chunks of a chunked body, until its last chunk."""
-    while True:
-        size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
-        if size == 0:
-            await reader.readline()
-            return
-        chunk = await reader.readexactly(size)
-        await reader.readexactly(2)
-        yield chunk
-
-
-async def _chunk_lines(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    """The NDJSON lines of a chunked stream (a line may span chunks, a chunk may hold several lines)."""
-    pending = b""
-    async for chunk in _chunks(reader):
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield line
-    if pending.strip():
-        yield pending

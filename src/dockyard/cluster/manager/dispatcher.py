@@ -3,13 +3,13 @@ of complete assignment sets (its tasks, with their services' names and
 published ports and the plaintext of the secrets and configs
 they reference) sent again after every batch of task changes,
 and status reports are written back fenced, compared on each task's version, never moving a task backwards.
-Remote workers will speak the same messages over HTTP (part 2 of issue 14)."""
+Remote workers get the same messages over the swarm listener (`manager/rpc.py`)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncGenerator, Callable
 
 from dockyard.cluster import tasks as T
 from dockyard.cluster.manager.netpeers import PEER_KINDS, network_peers
@@ -55,8 +55,9 @@ class Dispatcher:
                         data[kind][record.id] = self.reveal(kind, record)
         return data
 
-    async def session(self, node_id: str) -> AsyncIterator[dict[str, Any]]:
-        """The node's session: a complete set now and after every batch of task changes."""
+    async def session(self, node_id: str, details: dict[str, Any] | None = None) -> AsyncGenerator[dict[str, Any], None]:
+        """The node's session: the session message (with `details`: id, managers, heartbeat period for a remote
+        node), then a complete set now and after every batch of task changes."""
         feed = self.store.subscribe()
         changed = asyncio.Event()
 
@@ -66,7 +67,7 @@ class Dispatcher:
                     changed.set()
         follower = asyncio.create_task(follow())
         try:
-            yield {"type": "session", "node_id": node_id}
+            yield {"type": "session", "node_id": node_id, **(details or {})}
             while True:
                 changed.clear()
                 yield self.assignments(node_id)

@@ -62,13 +62,14 @@ def supervise(service: dict[str, Any], tasks: list[T.Task], down_nodes: set[str]
             delay = 0 if lost else rules["Delay"] / NANO
             plan.create.append(T.new_task(service, task.get("Slot", 0), "" if replicated else task["NodeID"],
                                           now, new_id, "ready", now + delay))
-        plan.update += start_ready(history, now)
+        plan.update += start_ready(history, now, down_nodes)
     return plan
 
 
-def start_ready(history: list[T.Task], now: float) -> list[T.Task]:
+def start_ready(history: list[T.Task], now: float, down_nodes: set[str]) -> list[T.Task]:
     """The slot's task waiting in desired `ready`, promoted to `running` once its delay is over and no other
-    task of the slot still runs."""
+    task of the slot still runs (a task on a down node does not count: swarmkit's DelayStart stops waiting for the
+    old task when its node becomes unavailable)."""
     waiting = [t for t in history if t["DesiredState"] == "ready"]
     if not waiting:
         return []
@@ -76,7 +77,7 @@ def start_ready(history: list[T.Task], now: float) -> list[T.Task]:
     if "StartAfter" in task and T.seconds(task["StartAfter"]) > now:
         return []
     others_running = any(t is not task and not T.has_ended(t) and T.observed(t) >= T.rank("assigned")
-                         for t in history)
+                         and t.get("NodeID") not in down_nodes for t in history)
     if others_running:
         return []
     return [T.with_desired(task, "running", now)]

@@ -1,0 +1,89 @@
+"""A worker's session with a remote manager (swarmkit's `agent/session.go`): the same messages the agent gets from
+the in-process dispatcher, read from `POST /swarmrpc/v1/session` over mutual TLS with the node's certificate, plus
+heartbeats at the period the manager gives and batched status reports. A failed heartbeat (a 410 for an expired
+session, or a broken connection) ends the stream so the agent opens a new session, on the next manager of its list."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any, AsyncIterator, Callable
+
+from dockyard.cluster import rpcwire
+from dockyard.errors import DockyardError, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+class RemoteSession:
+    """The agent's AssignmentSource on a worker."""
+
+    def __init__(self, context: ssl.SSLContext, managers: list[str], describe: Callable[[], dict[str, Any]],
+                 addr: str) -> None:
+        self.context = context
+        self.managers = list(managers)
+        self.describe = describe
+        self.addr = addr
+        self.session_id = ""
+        self.connected = asyncio.Event()  # set while a session is live
+        self._turn = 0
+
+    def _peer(self) -> rpcwire.Peer:
+        """The manager to talk to now."""
+        return rpcwire.Peer(self.managers[self._turn % len(self.managers)], self.context)
+
+    async def session(self, node_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The session's messages; heartbeats run beside them. Any failure moves to the next manager."""
+        peer = self._peer()
+        stream = peer.stream(rpcwire.SESSION, {"SessionID": self.session_id, "Description": self.describe(),
+                                               "Addr": self.addr})
+        beating: asyncio.Task[None] | None = None
+        following: asyncio.Future[dict[str, Any]] | None = None
+        try:
+            while True:
+                following = asyncio.ensure_future(stream.__anext__())
+                waiting = {following} if beating is None else {following, beating}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if not following.done():  # the heartbeats stopped: this session is over
+                    raise Unavailable("swarm session lost its heartbeat")
+                try:
+                    message = following.result()
+                except StopAsyncIteration:
+                    return
+                if message.get("type") == "session":
+                    self.session_id = message["session_id"]
+                    self.managers = [m["Addr"] for m in message.get("managers") or []] or self.managers
+                    if beating is None:
+                        beating = asyncio.create_task(self._heartbeats(peer, message["period"]))
+                    self.connected.set()
+                yield message
+        except DockyardError:
+            self._turn += 1
+            raise
+        finally:
+            self.connected.clear()
+            for pending in (beating, following):
+                if pending is not None and not pending.done():
+                    pending.cancel()
+                    await asyncio.gather(pending, return_exceptions=True)
+            await stream.aclose()
+
+    async def _heartbeats(self, peer: rpcwire.Peer, period: float) -> None:
+        """Beat every period; return when a beat fails, which ends the session (the agent opens a new one)."""
+        while True:
+            await asyncio.sleep(period)
+            try:
+                answer = await peer.call("POST", rpcwire.HEARTBEAT, {"SessionID": self.session_id})
+                period = float(answer.get("Period") or period)
+            except DockyardError as exc:
+                log.warning("swarm heartbeat failed (%s): opening a new session", exc.message)
+                if exc.status == 410:
+                    self.session_id = ""
+                return
+
+    async def update_status(self, node_id: str, updates: list[dict[str, Any]]) -> None:
+        """Report task statuses in one batch."""
+        if not self.session_id:
+            raise Unavailable("no session with a swarm manager")
+        await self._peer().call("POST", rpcwire.STATUS, {"SessionID": self.session_id, "Updates": updates})
