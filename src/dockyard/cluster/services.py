@@ -10,6 +10,7 @@ from typing import Any
 from dockyard.cluster import servicespec
 from dockyard.cluster import tasks as T
 from dockyard.cluster.filters import labels_match, lookup, prefix_match
+from dockyard.cluster.manager import jobs
 from dockyard.cluster.service import ClusterService, new_id
 from dockyard.cluster.store.backend import NameTaken, Record
 from dockyard.errors import Conflict, InvalidParameter, NotImplementedYet
@@ -58,6 +59,8 @@ class ServiceObjects:
         service["Endpoint"] = {"Spec": value["Spec"].get("EndpointSpec") or {}, **value.get("Endpoint", {})}
         if value.get("UpdateStatus"):
             service["UpdateStatus"] = value["UpdateStatus"]
+        if value.get("JobStatus"):
+            service["JobStatus"] = value["JobStatus"]
         return service
 
     async def create(self, body: Any) -> dict[str, Any]:
@@ -70,6 +73,8 @@ class ServiceObjects:
         service_id = new_id()
         value = {"CreatedAt": now, "UpdatedAt": now, "Spec": spec, "SpecVersion": {"Index": 1},
                  **self._endpoint(service_id, spec, [])}
+        if jobs.is_job(value):
+            value["JobStatus"] = {"JobIteration": jobs.version(0), "LastExecution": now}
         try:
             await store.create(SERVICES, service_id, value, name=spec["Name"])
         except NameTaken as taken:
@@ -145,15 +150,27 @@ class ServiceObjects:
                     and labels_match(filters, "label", spec.get("Labels"))):
                 service = self.render(record)
                 if status:
+                    job = service.pop("JobStatus", None)
                     service["ServiceStatus"] = self._status(record)
+                    service.update({"JobStatus": job} if job else {})
                 found.append(service)
         return found
 
     def _status(self, record: Record) -> dict[str, int]:
-        """ServiceStatus: running tasks, desired tasks, completed tasks (jobs)."""
+        """ServiceStatus: running tasks, desired tasks, completed tasks (jobs: of the current iteration, as
+        swarmkit's controlapi counts them)."""
         tasks = [as_object(t) for t in self.cluster.manager().list(TASKS) if t.value["ServiceID"] == record.id]
+        mode = record.value["Spec"].get("Mode") or {}
+        if jobs.is_job(record.value):
+            current = jobs.iteration(record.value)
+            tasks = [t for t in tasks if jobs.task_iteration(t) == current]
+            completed = sum(1 for t in tasks if t["Status"]["State"] == "complete")
+            running = sum(1 for t in tasks if t["Status"]["State"] == "running")
+            desired = mode["ReplicatedJob"].get("MaxConcurrent", 1) if "ReplicatedJob" in mode else sum(
+                1 for t in tasks if t["Status"]["State"] != "complete" and t["DesiredState"] == "complete")
+            return {"RunningTasks": running, "DesiredTasks": desired, "CompletedTasks": completed}
         running = sum(1 for t in tasks if T.is_runnable(t) and t["Status"]["State"] == "running")
-        replicated = (record.value["Spec"].get("Mode") or {}).get("Replicated")
+        replicated = mode.get("Replicated")
         desired = replicated.get("Replicas", 1) if replicated is not None else \
             sum(1 for t in tasks if T.is_runnable(t))
         return {"RunningTasks": running, "DesiredTasks": desired, "CompletedTasks": 0}
@@ -190,6 +207,8 @@ class ServiceObjects:
         value.pop("Endpoint", None)
         value.update(self._endpoint(record.id, value["Spec"], (record.value.get("Endpoint") or {}).get("Ports") or []))
         value["SpecVersion"] = {"Index": value.get("SpecVersion", {}).get("Index", 0) + 1}
+        if value.get("JobStatus"):  # every update of a job runs it again (swarmkit's controlapi)
+            value["JobStatus"] = {"JobIteration": jobs.version(jobs.iteration(value) + 1), "LastExecution": now}
         value["UpdatedAt"] = now
         await store.update(SERVICES, record.id, value, version=index, name=value["Spec"]["Name"])
         return {"Warnings": None}

@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster.manager import global_, reaper, replicated, restart, scheduler, updater
+from dockyard.cluster.manager import enforcer, global_, jobs, reaper, replicated, restart, scheduler, updater
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.plan import Plan
 from dockyard.cluster.store.backend import ClusterStore, Fence, NotLeader, OutOfSequence
@@ -85,19 +85,24 @@ class LeaderLoops:
         services = {s["ID"]: s for s in self._objects(SERVICES)}
         nodes = self._objects(NODES)
         tasks = self._objects(TASKS)
-        down = {n["ID"] for n in nodes if n.get("Status", {}).get("State") == "down"}
+        lost = {n["ID"] for n in nodes if global_.invalid(n)}
         plan = Plan(update=reaper.orphans(tasks, services, now))
         for service in services.values():
             own = [t for t in tasks if t["ServiceID"] == service["ID"]]
+            if jobs.is_job(service):
+                plan.extend(jobs.reconcile(service, own, nodes, now, self.new_id))
+                continue
             step = updater.update(service, own, now, self.new_id)
             if step.services:
                 plan.extend(step)
                 continue  # the service changes: the next pass orchestrates against what was written
             plan.extend(step)
-            plan.extend(restart.supervise(service, own, down, now, self.new_id))
+            plan.extend(restart.supervise(service, own, lost, now, self.new_id))
             plan.extend(replicated.reconcile(service, own, now, self.new_id))
             plan.extend(global_.reconcile(service, own, nodes, now, self.new_id))
         await self.apply(plan, fence)
+        tasks = self._objects(TASKS)
+        await self.apply(enforcer.enforce(tasks, services, nodes, now), fence)
         tasks = self._objects(TASKS)
         await self.apply(scheduler.allocate(tasks, now), fence)
         tasks = self._objects(TASKS)

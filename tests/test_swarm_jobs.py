@@ -1,0 +1,172 @@
+"""Jobs, the constraint enforcer, node availability and in-use secrets/configs, end to end through the docker
+CLI against `dockyard daemon` in a single-node swarm."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pytest
+
+from daemon_harness import Daemon, busybox_daemon
+from test_swarm_services import alive, eventually, running, swarm_containers, tasks_of
+
+pytest.importorskip("docker")
+
+
+@pytest.fixture(scope="module")
+def swarm() -> Iterator[Daemon]:
+    """A daemon with busybox in a single-node swarm of this module's own."""
+    with busybox_daemon() as d:
+        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+        try:
+            yield d
+        finally:
+            pid_file = d.exec_root / "swarm" / "etcd.pid"
+            etcd = int(pid_file.read_text()) if pid_file.exists() else None
+            d.docker("swarm", "leave", "--force")
+            d.docker("network", "rm", "docker_gwbridge")
+            assert etcd is None or not alive(etcd)
+
+
+def node_id(d: Daemon) -> str:
+    """The one node's id."""
+    return d.docker_ok("node", "ls", "-q")
+
+
+def ls_row(d: Daemon, name: str) -> list[str]:
+    """`docker service ls` columns of one service, split on two or more spaces."""
+    import re
+    for line in d.docker_ok("service", "ls").splitlines()[1:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if cells[1] == name:
+            return cells
+    raise AssertionError(f"{name} not listed")
+
+
+def remove_service(d: Daemon, name: str) -> None:
+    """`docker service rm` and wait for its containers to go."""
+    d.docker_ok("service", "rm", name)
+    eventually(f"{name}'s containers removed", lambda: not swarm_containers(d, name))
+
+
+def test_secret_and_config_in_use_are_not_removed(swarm: Daemon) -> None:
+    d = swarm
+    assert d.docker("secret", "create", "busy-secret", "-", input=b"pw").returncode == 0
+    assert d.docker("config", "create", "busy-config", "-", input=b"cfg").returncode == 0
+    for name in ("user-a", "user-b"):
+        d.docker_ok("service", "create", "-d", "--name", name, "--secret", "busy-secret", "--config", "busy-config",
+                    "busybox", "sleep", "600")
+    users = sorted(("user-a", "user-b"), key=lambda n: json.loads(d.docker_ok("service", "inspect", n))[0]["ID"])
+    refused = d.docker("secret", "rm", "busy-secret")
+    assert refused.returncode == 1
+    assert refused.stderr.decode().strip() == (
+        "Error response from daemon: rpc error: code = InvalidArgument desc = secret 'busy-secret' is in use by the "
+        f"following services: {users[0]}, {users[1]}")
+    status, body = d.request("DELETE", "/configs/busy-config")
+    assert status == 400
+    assert json.loads(body)["message"] == ("rpc error: code = InvalidArgument desc = config 'busy-config' is in use "
+                                           f"by the following services: {users[0]}, {users[1]}")
+    remove_service(d, "user-a")
+    refused = d.docker("config", "rm", "busy-config")
+    assert refused.stderr.decode().strip().endswith("config 'busy-config' is in use by the following service: user-b")
+    remove_service(d, "user-b")
+    assert d.docker_ok("secret", "rm", "busy-secret") == "busy-secret"
+    assert d.docker_ok("config", "rm", "busy-config") == "busy-config"
+
+
+def test_replicated_job_runs_to_completion_and_reruns_on_force(swarm: Daemon) -> None:
+    d = swarm
+    created = d.docker("service", "create", "--name", "job3", "--mode", "replicated-job", "--replicas", "3",
+                       "busybox", "sh", "-c", "echo done", timeout=120)
+    assert created.returncode == 0, created.stderr
+    assert b"job complete" in created.stdout
+    service = json.loads(d.docker_ok("service", "inspect", "job3"))[0]
+    assert service["Spec"]["Mode"] == {"ReplicatedJob": {"MaxConcurrent": 3, "TotalCompletions": 3}}
+    assert service["JobStatus"]["JobIteration"] == {} and service["JobStatus"]["LastExecution"]
+    assert ls_row(d, "job3")[2:4] == ["replicated job", "0/3 (3/3 completed)"]
+    tasks = tasks_of(d, "job3")
+    assert sorted(t["Status"]["State"] for t in tasks) == ["complete"] * 3
+    assert {t["DesiredState"] for t in tasks} == {"complete"} and all(t["JobIteration"] == {} for t in tasks)
+    assert sorted(t.get("Slot", 0) for t in tasks) == [0, 1, 2]
+    assert len(swarm_containers(d, "job3")) == 3
+    updated = d.docker("service", "update", "--force", "job3", timeout=120)
+    assert updated.returncode == 0 and b"job complete" in updated.stdout, updated.stderr
+    iteration = json.loads(d.docker_ok("service", "inspect", "job3"))[0]["JobStatus"]["JobIteration"]
+    assert iteration["Index"] > 0
+    current = [t for t in tasks_of(d, "job3") if t["JobIteration"] == iteration]
+    assert sorted(t["Status"]["State"] for t in current) == ["complete"] * 3
+    assert ls_row(d, "job3")[3] == "0/3 (3/3 completed)"
+    remove_service(d, "job3")
+
+
+def test_failing_job_is_retried_and_global_job_runs_once_per_node(swarm: Daemon) -> None:
+    d = swarm
+    d.docker_ok("service", "create", "-d", "--name", "flaky", "--mode", "replicated-job", "--restart-delay", "100ms",
+                "busybox", "sh", "-c", "test -e /tmp/x")
+    eventually("the failed task retried", lambda: len([t for t in tasks_of(d, "flaky")
+                                                       if t["Status"]["State"] == "failed"]) >= 2)
+    assert ls_row(d, "flaky")[3].endswith("(0/1 completed)")
+    remove_service(d, "flaky")
+    created = d.docker("service", "create", "--name", "gjob", "--mode", "global-job", "busybox", "true", timeout=120)
+    assert created.returncode == 0 and b"job complete" in created.stdout, created.stderr
+    assert ls_row(d, "gjob")[2:4] == ["global job", "0/0 (1/1 completed)"]
+    [task] = tasks_of(d, "gjob")
+    assert task["NodeID"] == node_id(d) and task["Status"]["State"] == "complete"
+    remove_service(d, "gjob")
+
+
+def pending_errors(d: Daemon, name: str) -> list[str]:
+    """Status.Err of the service's pending tasks."""
+    return [t["Status"].get("Err", "") for t in tasks_of(d, name) if t["Status"]["State"] == "pending"]
+
+
+def test_losing_a_label_shuts_tasks_down_and_they_wait_for_a_fitting_node(swarm: Daemon) -> None:
+    d = swarm
+    node = node_id(d)
+    d.docker_ok("node", "update", "--label-add", "zone=a", node)
+    d.docker_ok("service", "create", "-d", "--name", "zoned", "--constraint", "node.labels.zone==a",
+                "--restart-delay", "1s", "busybox", "sleep", "600")
+    [first] = eventually("the task runs", lambda: running(d, "zoned"))
+    d.docker_ok("node", "update", "--label-rm", "zone", node)
+    rejected = eventually("the task rejected", lambda: [t for t in tasks_of(d, "zoned") if t["ID"] == first["ID"]
+                                                        and t["DesiredState"] == "shutdown"])[0]
+    assert rejected["Status"]["State"] == "rejected"
+    assert rejected["Status"]["Message"] == "task rejected by constraint enforcer"
+    assert rejected["Status"]["Err"] == "assigned node no longer meets constraints"
+    container = rejected["Status"]["ContainerStatus"]["ContainerID"]
+    eventually("its container stopped", lambda: not d.inspect(container)["State"]["Running"])
+    assert eventually("a replacement waits", lambda: pending_errors(d, "zoned")) == [
+        "no suitable node (scheduling constraints not satisfied on 1 node)"]
+    d.docker_ok("node", "update", "--label-add", "zone=a", node)
+    eventually("the replacement runs", lambda: running(d, "zoned"))
+    remove_service(d, "zoned")
+    d.docker_ok("node", "update", "--label-rm", "zone", node)
+
+
+def test_drain_moves_tasks_off_pause_stops_new_placements(swarm: Daemon) -> None:
+    d = swarm
+    node = node_id(d)
+    d.docker_ok("service", "create", "-d", "--name", "movable", "--replicas", "2", "busybox", "sleep", "600")
+    d.docker_ok("service", "create", "-d", "--name", "everywhere", "--mode", "global", "busybox", "sleep", "600")
+    eventually("both services run", lambda: len(running(d, "movable")) == 2 and running(d, "everywhere"))
+    try:
+        d.docker_ok("node", "update", "--availability", "drain", node)
+        eventually("no task left running", lambda: not running(d, "movable") and not running(d, "everywhere"))
+        assert eventually("replacements wait", lambda: len(pending_errors(d, "movable")) == 2
+                          and pending_errors(d, "movable")) == ["no suitable node (1 node not available for new "
+                                                                "tasks)"] * 2
+        assert not [t for t in tasks_of(d, "everywhere") if t["DesiredState"] == "running"]
+        d.docker_ok("node", "update", "--availability", "active", node)
+        eventually("both run again", lambda: len(running(d, "movable")) == 2 and running(d, "everywhere"))
+        kept = {t["ID"] for t in running(d, "movable") + running(d, "everywhere")}
+        d.docker_ok("node", "update", "--availability", "pause", node)
+        d.docker_ok("service", "scale", "-d", "movable=3")
+        assert eventually("the third waits", lambda: pending_errors(d, "movable")) == [
+            "no suitable node (1 node not available for new tasks)"]
+        assert {t["ID"] for t in running(d, "movable") + running(d, "everywhere")} == kept
+    finally:
+        d.docker_ok("node", "update", "--availability", "active", node)
+    eventually("the third runs", lambda: len(running(d, "movable")) == 3)
+    remove_service(d, "movable")
+    remove_service(d, "everywhere")
