@@ -9,7 +9,8 @@ from typing import Iterator
 import pytest
 
 from daemon_harness import Daemon, busybox_daemon
-from test_swarm_services import alive, eventually, running, swarm_containers, tasks_of
+from helpers import free_port
+from test_swarm_services import alive, eventually, fetch, running, swarm_containers, tasks_of
 
 pytest.importorskip("docker")
 
@@ -170,3 +171,32 @@ def test_drain_moves_tasks_off_pause_stops_new_placements(swarm: Daemon) -> None
     eventually("the third runs", lambda: len(running(d, "movable")) == 3)
     remove_service(d, "movable")
     remove_service(d, "everywhere")
+
+
+def test_host_mode_port_is_published_by_each_task_on_its_node(swarm: Daemon) -> None:
+    d = swarm
+    port = free_port()
+    created = d.docker("service", "create", "--name", "hostport", "-p", f"mode=host,published={port},target=80",
+                       "busybox", "sh", "-c", "mkdir -p /w && cp /etc/passwd /w/ && exec httpd -f -p 80 -h /w",
+                       timeout=120)
+    assert created.returncode == 0 and b"converged" in created.stdout, created.stderr
+    service = json.loads(d.docker_ok("service", "inspect", "hostport"))[0]
+    wanted = {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": port, "PublishMode": "host"}
+    assert service["Endpoint"]["Ports"] == [wanted] and service["Spec"]["EndpointSpec"]["Ports"] == [wanted]
+    [task] = running(d, "hostport")
+    assert task["Status"]["PortStatus"]["Ports"][0] == wanted
+    assert json.loads(d.docker_ok("inspect", "--type", "task", task["ID"]))[0]["Status"]["PortStatus"] == \
+        task["Status"]["PortStatus"]
+    container = d.inspect(task["Status"]["ContainerStatus"]["ContainerID"])
+    assert container["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": str(port)}]}
+    assert "ingress" not in container["NetworkSettings"]["Networks"]
+    assert f"*:{port}->80/tcp" in d.docker_ok("service", "ps", "hostport")
+    assert "root:" in eventually("the page on the node's port", lambda: fetch(port, "/passwd"))
+    d.docker_ok("service", "scale", "-d", "hostport=2")
+    assert eventually("the second task waits", lambda: pending_errors(d, "hostport")) == [
+        "no suitable node (host-mode port already in use on 1 node)"]
+    refused = d.docker("service", "create", "-d", "--name", "clash", "-p", f"{port}:80", "busybox", "true")
+    assert refused.returncode == 1 and refused.stderr.decode().strip().endswith(
+        f"port '{port}' is already in use by service 'hostport' ({service['ID']}) as a host-published port")
+    remove_service(d, "hostport")
+    eventually("the port closed", lambda: fetch(port, "/passwd") is None)

@@ -108,7 +108,8 @@ class TaskContext:
         return f'"{err}"' if err else ""
 
     def Ports(self) -> str:
-        return ""
+        ports = (self._t["Status"].get("PortStatus") or {}).get("Ports") or []
+        return ",".join(f"*:{p.get('PublishedPort', 0)}->{p['TargetPort']}/{p['Protocol']}" for p in ports)
 
     def to_json(self) -> dict[str, Any]:
         """docker service ps --format json."""

@@ -84,35 +84,36 @@ class ServiceObjects:
 
     def _endpoint(self, service_id: str, spec: dict[str, Any], before: list[dict[str, Any]]) -> dict[str, Any]:
         """{"Endpoint": {"Ports"}} as swarmkit's allocator records them (ingress ports without a PublishedPort get
-        one of 30000-32767, kept across updates), or nothing without ports; a port another service publishes is
-        refused with swarmkit's text."""
+        one of 30000-32767, kept across updates; host-mode ports as sent: the node publishes them), or nothing
+        without ports; a port another service publishes is refused with swarmkit's text (several services may
+        share a host-mode port: the scheduler keeps them apart)."""
         wanted = (spec.get("EndpointSpec") or {}).get("Ports") or []
         if not wanted:
             return {}
-        if any(port["PublishMode"] == "host" for port in wanted):
-            raise NotImplementedYet("published ports in host mode (PublishMode: host) are not supported yet for "
-                                    "swarm services: publish them through the ingress routing mesh")
-        taken: dict[tuple[int, str], Record] = {}
+        taken: dict[tuple[int, str], tuple[Record, str]] = {}
         for other in self.cluster.manager().list(SERVICES):
             if other.id != service_id:
                 for port in (other.value.get("Endpoint") or {}).get("Ports") or []:
-                    taken[(port["PublishedPort"], port["Protocol"])] = other
-        kept = {(p["TargetPort"], p["Protocol"]): p["PublishedPort"] for p in before}
+                    if port.get("PublishedPort"):
+                        taken.setdefault((port["PublishedPort"], port["Protocol"]), (other, port["PublishMode"]))
+        kept = {(p["TargetPort"], p["Protocol"]): p["PublishedPort"] for p in before if p["PublishMode"] == "ingress"}
         ports: list[dict[str, Any]] = []
         for port in wanted:
             key = (port.get("TargetPort", 0), port["Protocol"])
-            published = port.get("PublishedPort") or kept.get(key) or next(
+            host = port["PublishMode"] == "host"
+            published = port.get("PublishedPort") or (0 if host else kept.get(key) or next(
                 (n for n in range(*DYNAMIC_PORTS) if (n, port["Protocol"]) not in taken
-                 and all(p["PublishedPort"] != n for p in ports)), 0)
-            if not published:
+                 and all(p.get("PublishedPort") != n for p in ports)), 0))
+            if not published and not host:
                 raise InvalidParameter("rpc error: code = ResourceExhausted desc = no dynamic ingress port left")
-            owner = taken.get((published, port["Protocol"]))
-            if owner is not None:
+            owner, mode = taken.get((published, port["Protocol"]), (None, ""))
+            if owner is not None and (mode == "ingress" or not host):
                 raise InvalidParameter(f"rpc error: code = InvalidArgument desc = port '{published}' is already in "
-                                       f"use by service '{owner.value['Spec']['Name']}' ({owner.id}) as an "
-                                       "ingress port")
+                                       f"use by service '{owner.value['Spec']['Name']}' ({owner.id}) as "
+                                       f"{'an ingress' if mode == 'ingress' else 'a host-published'} port")
             ports.append({**({"Name": port["Name"]} if port.get("Name") else {}), "Protocol": port["Protocol"],
-                          "TargetPort": key[0], "PublishedPort": published, "PublishMode": "ingress"})
+                          "TargetPort": key[0], **({"PublishedPort": published} if published else {}),
+                          "PublishMode": port["PublishMode"]})
         return {"Endpoint": {"Ports": ports}}
 
     def _check_references(self, spec: dict[str, Any]) -> None:

@@ -33,9 +33,26 @@ def grace_seconds(spec: dict[str, Any]) -> int:
     return int(spec.get("StopGracePeriod", DEFAULT_GRACE) // NANO)
 
 
-def create_body(task: Task, service_name: str, network: str | None = None) -> dict[str, Any]:
+def port_bindings(host_ports: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """The service's host-mode ports as the container's PortBindings (dockerd's executor: an empty HostPort when
+    none is published, the node picks one)."""
+    return {f"{p['TargetPort']}/{p.get('Protocol', 'tcp')}": [{"HostIp": "", "HostPort": str(p.get("PublishedPort")
+                                                                                             or "")}]
+            for p in host_ports}
+
+
+def port_status(ports: dict[str, list[dict[str, str]] | None]) -> dict[str, Any]:
+    """Status.PortStatus from the container's NetworkSettings.Ports: one entry per binding, as dockerd reports."""
+    found = [{"Protocol": key.partition("/")[2], "TargetPort": int(key.partition("/")[0]),
+              "PublishedPort": int(binding["HostPort"]), "PublishMode": "host"}
+             for key, bindings in ports.items() for binding in bindings or []]
+    return {"Ports": found} if found else {}
+
+
+def create_body(task: Task, service_name: str, network: str | None = None,
+                host_ports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The container create body for a task; on `network` (the ingress overlay: the network service allocates its
-    address there) when given, else on the default bridge."""
+    address there) when given, else on the default bridge; the service's host-mode ports published as `-p`."""
     spec = task["Spec"]["ContainerSpec"]
     limits = (task["Spec"].get("Resources") or {}).get("Limits") or {}
     dns = spec.get("DNSConfig") or {}
@@ -49,7 +66,7 @@ def create_body(task: Task, service_name: str, network: str | None = None) -> di
         "PidsLimit": limits.get("Pids") or None, "Ulimits": spec.get("Ulimits"),
         "OomScoreAdj": spec.get("OomScoreAdj", 0),
         "LogConfig": {"Type": log_driver["Name"], "Config": log_driver.get("Options") or {}} if log_driver else None,
-        "NetworkMode": network,
+        "NetworkMode": network, "PortBindings": port_bindings(host_ports) if host_ports else None,
     }
     body: dict[str, Any] = {
         "Image": spec["Image"], "Labels": {**(spec.get("Labels") or {}), **swarm_labels(task, service_name)},
@@ -57,6 +74,7 @@ def create_body(task: Task, service_name: str, network: str | None = None) -> di
         "Env": spec.get("Env"), "Tty": spec.get("TTY", False), "OpenStdin": spec.get("OpenStdin", False),
         "StopSignal": spec.get("StopSignal") or None, "StopTimeout": grace_seconds(spec),
         "Healthcheck": spec.get("Healthcheck"),
+        "ExposedPorts": {key: {} for key in port_bindings(host_ports)} if host_ports else None,
         "HostConfig": {k: v for k, v in host.items() if v is not None},
     }
     if spec.get("Command"):

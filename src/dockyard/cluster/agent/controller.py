@@ -13,7 +13,7 @@ import logging
 from typing import Any, Callable
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster.agent.containerconfig import create_body, grace_seconds
+from dockyard.cluster.agent.containerconfig import create_body, grace_seconds, port_status
 from dockyard.cluster.agent.protocols import TaskEngine
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util import reference
@@ -33,9 +33,11 @@ class TaskController:
     """Drives one task's container."""
 
     def __init__(self, task: T.Task, service_name: str, engine: TaskEngine, report: Report,
-                 data: dict[str, dict[str, bytes]], network: str | None = None) -> None:
+                 data: dict[str, dict[str, bytes]], network: str | None = None,
+                 host_ports: list[dict[str, Any]] | None = None) -> None:
         self.task = task
         self.network = network
+        self.host_ports = host_ports or []
         self.name = T.task_name(task, service_name)
         self.service_name = service_name
         self.engine = engine
@@ -146,7 +148,7 @@ class TaskController:
         created."""
         image = self.task["Spec"]["ContainerSpec"]["Image"]
         await self._pull(image)
-        body = create_body(self.task, self.service_name, self.network)
+        body = create_body(self.task, self.service_name, self.network, self.host_ports)
         try:
             mounts = await run_blocking(self.engine.files.materialise, self.task, self.data)
         except KeyError as exc:
@@ -184,7 +186,8 @@ class TaskController:
         if not await self._healthy(exited):
             await self._finish(exited)
             return
-        self._send("running", "started", ContainerStatus=self._container_status())
+        ports = self.engine.containers.inspect(self.name)["NetworkSettings"].get("Ports") or {}
+        self._send("running", "started", ContainerStatus=self._container_status(), PortStatus=port_status(ports))
         await self._until_exit_or_shutdown(exited)
         await self._finish(exited)
 

@@ -87,9 +87,11 @@ class Agent:
         for task_id, task in assigned.items():
             controller = self.controllers.get(task_id)
             if controller is None:
-                network = INGRESS if ports.get(task["ServiceID"]) else None
+                service_ports = ports.get(task["ServiceID"]) or []
+                network = INGRESS if any(p["PublishMode"] == "ingress" for p in service_ports) else None
                 controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.engine,
-                                            self.report, data, network)
+                                            self.report, data, network,
+                                            [p for p in service_ports if p["PublishMode"] == "host"])
                 self.controllers[task_id] = controller
                 controller.start()
             else:
