@@ -200,3 +200,39 @@ def test_host_mode_port_is_published_by_each_task_on_its_node(swarm: Daemon) -> 
         f"port '{port}' is already in use by service 'hostport' ({service['ID']}) as a host-published port")
     remove_service(d, "hostport")
     eventually("the port closed", lambda: fetch(port, "/passwd") is None)
+
+
+def test_templated_config_and_secret_are_rendered_per_task(swarm: Daemon) -> None:
+    d = swarm
+    node = json.loads(d.docker_ok("node", "inspect", "self"))[0]
+    assert d.docker("secret", "create", "base-pw", "-", input=b"hunter2").returncode == 0
+    template = (b'svc={{.Service.Name}} tier={{index .Service.Labels "tier"}} task={{.Task.Name}} '
+                b'slot={{.Task.Slot}} node={{.Node.Hostname}}/{{.Node.Platform.OS}} mode={{env "MODE"}} '
+                b'pw={{secret "base-pw"}}')
+    assert d.docker("config", "create", "--template-driver", "golang", "app-conf", "-",
+                    input=template).returncode == 0
+    assert d.docker("secret", "create", "--template-driver", "golang", "app-pw", "-",
+                    input=b"{{.Service.ID}}:{{secret \"base-pw\"}}").returncode == 0
+    assert json.loads(d.docker_ok("config", "inspect", "app-conf"))[0]["Spec"]["Templating"] == {"Name": "golang"}
+    d.docker_ok("service", "create", "-d", "--name", "templated", "--label", "tier=front", "--env", "MODE=prod",
+                "--secret", "base-pw", "--secret", "app-pw", "--config", "source=app-conf,target=/etc/app.conf",
+                "busybox", "sleep", "600")
+    [task] = eventually("the task runs", lambda: running(d, "templated"))
+    container = task["Status"]["ContainerStatus"]["ContainerID"]
+    service_id = task["ServiceID"]
+    assert d.docker_ok("exec", container, "cat", "/etc/app.conf") == (
+        f"svc=templated tier=front task=templated.1.{task['ID']} slot=1 node={node['Description']['Hostname']}/linux "
+        "mode=prod pw=hunter2")
+    assert d.docker_ok("exec", container, "cat", "/run/secrets/app-pw") == f"{service_id}:hunter2"
+    remove_service(d, "templated")
+    assert d.docker("config", "create", "--template-driver", "golang", "bad-conf", "-",
+                    input=b"{{range .Service.Labels}}{{.}}{{end}}").returncode == 0
+    d.docker_ok("service", "create", "-d", "--name", "badtemplate", "--config", "bad-conf", "busybox", "sleep", "600")
+    rejected = eventually("the task rejected", lambda: [t for t in tasks_of(d, "badtemplate")
+                                                        if t["Status"]["State"] == "rejected"])[0]
+    config_id = json.loads(d.docker_ok("config", "inspect", "bad-conf"))[0]["ID"]
+    assert rejected["Status"]["Err"].startswith(f"failed to expand templated config {config_id}: template: expansion")
+    assert "unsupported" in rejected["Status"]["Err"]
+    remove_service(d, "badtemplate")
+    for kind, name in (("config", "app-conf"), ("config", "bad-conf"), ("secret", "app-pw"), ("secret", "base-pw")):
+        d.docker_ok(kind, "rm", name)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import create_body, grace_seconds, port_status
 from dockyard.cluster.agent.protocols import TaskEngine
+from dockyard.cluster.template import TemplateError
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util import reference
 from dockyard.util.aio import cancel_and_wait, run_blocking
@@ -153,6 +154,8 @@ class TaskController:
             mounts = await run_blocking(self.engine.files.materialise, self.task, self.data)
         except KeyError as exc:
             raise Rejected(f"secret or config {exc.args[0]} not found") from None
+        except TemplateError as exc:
+            raise Rejected(exc.message) from None
         except OSError as exc:
             raise Rejected(f"secrets and configs of the task: {exc.strerror}") from None
         body["HostConfig"]["Mounts"] = [*(body["HostConfig"].get("Mounts") or []), *mounts]

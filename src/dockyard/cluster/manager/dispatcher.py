@@ -12,10 +12,12 @@ import time
 from typing import Any, AsyncIterator, Callable
 
 from dockyard.cluster import tasks as T
+from dockyard.cluster import templating
+from dockyard.cluster.template import TemplateError
 from dockyard.util.aio import cancel_and_wait
 from dockyard.cluster.store.backend import ClusterStore, Fence, OutOfSequence, Record
 
-SERVICES, TASKS = "services", "tasks"
+SERVICES, TASKS, NODES = "services", "tasks", "nodes"
 BATCH = 0.05
 STATUS_RETRIES = 5
 
@@ -43,16 +45,40 @@ class Dispatcher:
                 "data": self._referenced(tasks)}
 
     def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
-        """The plaintext of every secret and config the tasks reference (only those)."""
-        data: dict[str, dict[str, bytes]] = {"secrets": {}, "configs": {}}
+        """The plaintext of every secret and config the tasks reference (only those); a templated one rendered
+        per task (under `templating.task_key`), or the rendering's error under `errors`."""
+        data: dict[str, dict[str, bytes]] = {"secrets": {}, "configs": {}, "errors": {}}
         for task in tasks:
             container = task["Spec"].get("ContainerSpec") or {}
             for kind, key, id_key in (("secrets", "Secrets", "SecretID"), ("configs", "Configs", "ConfigID")):
                 for ref in container.get(key) or []:
                     record = self.store.get(kind, ref.get(id_key, ""))
-                    if record is not None:
+                    if record is None:
+                        continue
+                    if not record.value["Spec"].get("Templating"):
                         data[kind][record.id] = self.reveal(kind, record)
+                        continue
+                    where = templating.task_key(record.id, task["ID"])
+                    try:
+                        data[kind][where] = self._render(kind, record, task)
+                    except TemplateError as exc:
+                        data["errors"][where] = (f"failed to expand templated {kind[:-1]} {record.id}: "
+                                                 f"{exc.message}").encode()
         return data
+
+    def _render(self, kind: str, record: Record, task: dict[str, Any]) -> bytes:
+        """A templated secret or config rendered for a task."""
+        service = self.store.get(SERVICES, task["ServiceID"])
+        node = self.store.get(NODES, task.get("NodeID", ""))
+
+        def reveal(other_kind: str, object_id: str) -> bytes:
+            other = self.store.get(other_kind, object_id)
+            if other is None:
+                raise ValueError(f"{other_kind[:-1]} {object_id} not found")
+            return self.reveal(other_kind, other)
+        return templating.render(record.value["Spec"]["Templating"], self.reveal(kind, record), task,
+                                 service.value if service is not None else None,
+                                 node.value if node is not None else None, reveal)
 
     async def session(self, node_id: str) -> AsyncIterator[dict[str, Any]]:
         """The node's session: a complete set now and after every batch of task changes."""
