@@ -1,33 +1,91 @@
 """Templated secrets and configs (swarmkit's `template/context.go`, `expand.go`): a secret or config created with
-`Templating: {Name: golang}` is rendered for each task that uses it with `.Service.{ID,Name,Labels}`,
-`.Node.{ID,Hostname,Platform.{Architecture,OS}}`, `.Task.{ID,Name,Slot}` and the functions `env` (the task's own
-environment), `secret` and `config` (another secret or config of the task, by its target file name, unrendered).
-The dispatcher renders them; a template that cannot be rendered leaves the task's error instead, and the agent
-rejects the task with it."""
+`Templating: {Name: golang}` is rendered for each task that uses it, as Go's text/template (`util/gotemplate`, with
+Go's own functions, swarmkit's `join` and `missingkey=error`, not the docker CLI's additions) over
+`.Service.{ID,Name,Labels}`, `.Node.{ID,Hostname,Platform.{Architecture,OS}}`, `.Task.{ID,Name,Slot}`, with the
+functions `env` (the task's own environment), `secret` and `config` (another secret or config of the task, by its
+target file name, unrendered). The dispatcher renders them; a template that cannot be rendered leaves the task's
+error instead, and the agent rejects the task with it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any, Callable
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster.template import Struct, TemplateError, expand
+from dockyard.errors import InvalidParameter
+from dockyard.util import gotemplate
 
 GOLANG = "golang"
 ID_KEYS = {"secrets": "SecretID", "configs": "ConfigID"}
 Reveal = Callable[[str, str], bytes]
 
 
-def context(task: T.Task, service: dict[str, Any] | None, node: dict[str, Any] | None) -> Struct:
-    """swarmkit's template Context for a task."""
+class TemplateError(InvalidParameter):
+    """A templated secret or config that cannot be rendered; the message is Go's."""
+
+
+@dataclass
+class GoStruct:
+    """A Go struct: fields are attributes, printed as fmt's `{a b}`."""
+
+    def __str__(self) -> str:
+        return "{" + " ".join(gotemplate.go_str(getattr(self, f.name), False) for f in fields(self)) + "}"
+
+
+@dataclass
+class Platform(GoStruct):
+    """The node's platform."""
+
+    Architecture: str
+    OS: str
+
+
+@dataclass
+class ServiceInfo(GoStruct):
+    """The task's service."""
+
+    ID: str
+    Name: str
+    Labels: dict[str, str]
+
+
+@dataclass
+class NodeInfo(GoStruct):
+    """The task's node."""
+
+    ID: str
+    Hostname: str
+    Platform: Platform
+
+
+@dataclass
+class TaskInfo(GoStruct):
+    """The task."""
+
+    ID: str
+    Name: str
+    Slot: str
+
+
+@dataclass
+class Context(GoStruct):
+    """swarmkit's template Context."""
+
+    Service: ServiceInfo
+    Node: NodeInfo
+    Task: TaskInfo
+
+
+def context(task: T.Task, service: dict[str, Any] | None, node: dict[str, Any] | None) -> Context:
+    """The template context of a task."""
     spec = (service or {}).get("Spec") or {}
     description = (node or {}).get("Description") or {}
     platform = description.get("Platform") or {}
-    return Struct(
-        Service=Struct(ID=task["ServiceID"], Name=spec.get("Name", ""), Labels=dict(spec.get("Labels") or {})),
-        Node=Struct(ID=task.get("NodeID", ""), Hostname=description.get("Hostname", ""),
-                    Platform=Struct(Architecture=platform.get("Architecture", ""), OS=platform.get("OS", ""))),
-        Task=Struct(ID=task["ID"], Name=T.task_name(task, spec.get("Name", "")),
-                    Slot=str(task.get("Slot") or task.get("NodeID", ""))))
+    return Context(ServiceInfo(task["ServiceID"], spec.get("Name", ""), dict(spec.get("Labels") or {})),
+                   NodeInfo(task.get("NodeID", ""), description.get("Hostname", ""),
+                            Platform(platform.get("Architecture", ""), platform.get("OS", ""))),
+                   TaskInfo(task["ID"], T.task_name(task, spec.get("Name", "")),
+                            str(task.get("Slot") or task.get("NodeID", ""))))
 
 
 def render(templating: dict[str, Any], payload: bytes, task: T.Task, service: dict[str, Any] | None,
@@ -52,8 +110,16 @@ def render(templating: dict[str, Any], payload: bytes, task: T.Task, service: di
             if sep and name == variable:
                 return value
         return ""
-    functions = {"env": env, "secret": getter("secrets"), "config": getter("configs")}
-    return expand(_text(payload), context(task, service, node), functions).encode("utf-8", "surrogateescape")
+    functions = {"join": lambda separator, *parts: separator.join(parts), "env": env,
+                 "secret": getter("secrets"), "config": getter("configs")}
+    try:
+        template = gotemplate.Template(_text(payload), missing_key_error=True, funcs=functions,
+                                       base=gotemplate.GO_FUNCS)
+        rendered = template.execute(context(task, service, node))
+    except gotemplate.TemplateError as exc:
+        raise TemplateError(str(exc).replace('template: :', "template: expansion:", 1)
+                            .replace('executing ""', 'executing "expansion"', 1)) from None
+    return rendered.encode("utf-8", "surrogateescape")
 
 
 def _text(data: bytes) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import create_body, grace_seconds, port_status
 from dockyard.cluster.agent.protocols import TaskEngine
-from dockyard.cluster.template import TemplateError
+from dockyard.cluster.templating import TemplateError
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util import reference
 from dockyard.util.aio import cancel_and_wait, run_blocking

@@ -12,8 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dockyard.cluster.template import TemplateError
-from dockyard.cluster.templating import task_key
+from dockyard.cluster.templating import TemplateError, task_key
 from dockyard.util import linux
 
 PAGE = 4096

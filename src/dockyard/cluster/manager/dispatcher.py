@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Callable
 
 from dockyard.cluster import tasks as T
 from dockyard.cluster import templating
-from dockyard.cluster.template import TemplateError
+from dockyard.cluster.templating import TemplateError
 from dockyard.util.aio import cancel_and_wait
 from dockyard.cluster.store.backend import ClusterStore, Fence, OutOfSequence, Record
 
