@@ -236,3 +236,46 @@ def test_templated_config_and_secret_are_rendered_per_task(swarm: Daemon) -> Non
     remove_service(d, "badtemplate")
     for kind, name in (("config", "app-conf"), ("config", "bad-conf"), ("secret", "app-pw"), ("secret", "base-pw")):
         d.docker_ok(kind, "rm", name)
+
+
+def same_pretty(d: Daemon, *args: str) -> str:
+    """`inspect --pretty` printed by the docker CLI and by ours, which must be byte for byte the same."""
+    theirs, ours = d.docker(*args, "--pretty"), d.cli(*args, "--pretty")
+    assert theirs.returncode == 0 and ours.returncode == 0, (theirs.stderr, ours.stderr)
+    assert ours.stdout.decode() == theirs.stdout.decode()
+    return ours.stdout.decode()
+
+
+def test_pretty_inspect_prints_what_the_docker_cli_prints(swarm: Daemon) -> None:
+    d = swarm
+    node = node_id(d)
+    d.docker_ok("node", "update", "--label-add", "zone=a", "--label-add", "flag", node)
+    assert d.docker("secret", "create", "--label", "team=x", "pretty-pw", "-", input=b"pw").returncode == 0
+    assert d.docker("config", "create", "--label", "team=y", "pretty-conf", "-", input=b"a=1\nb=2").returncode == 0
+    d.docker_ok("service", "create", "-d", "--name", "rich", "--label", "svc=1", "--label", "bare",
+                "--replicas", "0", "--constraint", "node.labels.zone==a", "--placement-pref", "spread=node.labels.zone",
+                "--replicas-max-per-node", "2", "--update-delay", "10s", "--update-parallelism", "2",
+                "--update-monitor", "1m30s", "--update-max-failure-ratio", "0.25", "--rollback-order", "start-first",
+                "--env", "A=1", "--workdir", "/tmp", "--user", "nobody", "--init", "--cap-add", "NET_ADMIN",
+                "--cap-drop", "CHOWN", "--sysctl", "net.core.somaxconn=1024", "--ulimit", "nofile=1024:2048",
+                "--mount", "type=tmpfs,target=/scratch", "--mount", "type=volume,source=vol1,target=/data,readonly",
+                "--secret", "pretty-pw", "--config", "source=pretty-conf,target=/etc/p.conf",
+                "--log-driver", "json-file", "--log-opt", "max-size=1m", "--reserve-cpu", "0.5",
+                "--reserve-memory", "64M", "--limit-cpu", "1.5", "--limit-memory", "1G", "--limit-pids", "100",
+                "-p", "mode=host,published=18080,target=80", "--health-cmd", "true", "--health-interval", "5s",
+                "--health-retries", "2", "busybox", "sleep", "600")
+    d.docker_ok("service", "create", "-d", "--name", "plain-job", "--mode", "replicated-job", "busybox", "true")
+    text = same_pretty(d, "service", "inspect", "rich")
+    assert "\nService Mode:\tReplicated\n Replicas:\t0\n" in text and " Max Replicas Per Node:   2" in text
+    assert "Update order:      stop-first" in text and "Rollback order:    start-first" in text
+    same_pretty(d, "service", "inspect", "plain-job", "rich")
+    d.docker_ok("service", "update", "-d", "--env-add", "B=2", "rich")
+    same_pretty(d, "service", "inspect", "rich")
+    same_pretty(d, "node", "inspect", "self")
+    same_pretty(d, "secret", "inspect", "pretty-pw")
+    assert same_pretty(d, "config", "inspect", "pretty-conf").endswith("Data:\na=1\nb=2\n")
+    for name in ("rich", "plain-job"):
+        remove_service(d, name)
+    d.docker_ok("secret", "rm", "pretty-pw")
+    d.docker_ok("config", "rm", "pretty-conf")
+    d.docker_ok("node", "update", "--label-rm", "zone", "--label-rm", "flag", node)

@@ -266,9 +266,14 @@ def _pairs_to_filters(items: list[str]) -> dict[str, list[str]]:
 def _inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker service inspect SERVICE..."""
     from dockyard.cli.output import print_inspected
+    defaults = {"insertDefaults": "true"}  # as the docker CLI asks
     if o.get("pretty"):
-        raise CommandError("--pretty is not supported by dockyard yet: use --format or the JSON output")
-    return print_inspected(ctx, o["format"], [lambda ref=ref: ctx.api.get(f"/services/{quote(ref)}")
+        from dockyard.cli.pretty import service_text
+        if o["format"]:
+            raise CommandError("--format is incompatible with human friendly format")
+        ctx.out("".join(service_text(ctx, ctx.api.get(f"/services/{quote(ref)}", defaults)) for ref in args))
+        return 0
+    return print_inspected(ctx, o["format"], [lambda ref=ref: ctx.api.get(f"/services/{quote(ref)}", defaults)
                                               for ref in args])
 
 
