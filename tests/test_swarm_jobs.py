@@ -279,3 +279,25 @@ def test_pretty_inspect_prints_what_the_docker_cli_prints(swarm: Daemon) -> None
     d.docker_ok("secret", "rm", "pretty-pw")
     d.docker_ok("config", "rm", "pretty-conf")
     d.docker_ok("node", "update", "--label-rm", "zone", "--label-rm", "flag", node)
+
+
+def test_dockyard_cli_runs_jobs_and_lists_them_as_docker(swarm: Daemon) -> None:
+    d = swarm
+    created = d.cli("service", "create", "--name", "cli-job", "--mode", "replicated-job", "--replicas", "2",
+                    "--max-concurrent", "1", "busybox", "true", timeout=120)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.decode().splitlines()[1:] == ["job complete"]
+    mode = json.loads(d.docker_ok("service", "inspect", "cli-job"))[0]["Spec"]["Mode"]
+    assert mode == {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 2}}
+    created = d.cli("service", "create", "--name", "cli-gjob", "--mode", "global-job", "busybox", "true",
+                    timeout=120)
+    assert created.returncode == 0 and created.stdout.decode().endswith("job complete\n"), created.stderr
+    refused = d.cli("service", "create", "--mode", "global-job", "--replicas", "2", "busybox", "true")
+    assert refused.returncode != 0 and b"replicas can only be used with replicated or replicated-job mode" in \
+        refused.stderr
+    assert d.cli("service", "ls").stdout == d.docker("service", "ls").stdout
+    assert ls_row(d, "cli-job")[2:4] == ["replicated job", "0/1 (2/2 completed)"]
+    assert d.cli("service", "scale", "cli-job=3", timeout=120).returncode == 0
+    assert ls_row(d, "cli-job")[3] == "0/1 (3/3 completed)"
+    remove_service(d, "cli-job")
+    remove_service(d, "cli-gjob")
