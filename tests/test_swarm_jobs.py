@@ -1,33 +1,19 @@
-"""Jobs, the constraint enforcer, node availability and in-use secrets/configs, end to end through the docker
-CLI against `dockyard daemon` in a single-node swarm."""
+"""Jobs, the constraint enforcer, node availability, host-mode ports, templated and in-use secrets/configs and
+`inspect --pretty`, end to end through the docker CLI (and ours) against `dockyard daemon` in a single-node swarm
+(test_swarm_services' module fixture: its own daemon, checked for leftovers when the module ends)."""
 
 from __future__ import annotations
 
 import json
-from typing import Iterator
+import re
 
 import pytest
 
-from daemon_harness import Daemon, busybox_daemon
+from daemon_harness import Daemon
 from helpers import free_port
-from test_swarm_services import alive, eventually, fetch, running, swarm_containers, tasks_of
+from test_swarm_services import eventually, fetch, running, swarm, swarm_containers, tasks_of  # noqa: F401
 
 pytest.importorskip("docker")
-
-
-@pytest.fixture(scope="module")
-def swarm() -> Iterator[Daemon]:
-    """A daemon with busybox in a single-node swarm of this module's own."""
-    with busybox_daemon() as d:
-        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
-        try:
-            yield d
-        finally:
-            pid_file = d.exec_root / "swarm" / "etcd.pid"
-            etcd = int(pid_file.read_text()) if pid_file.exists() else None
-            d.docker("swarm", "leave", "--force")
-            d.docker("network", "rm", "docker_gwbridge")
-            assert etcd is None or not alive(etcd)
 
 
 def node_id(d: Daemon) -> str:
@@ -37,7 +23,6 @@ def node_id(d: Daemon) -> str:
 
 def ls_row(d: Daemon, name: str) -> list[str]:
     """`docker service ls` columns of one service, split on two or more spaces."""
-    import re
     for line in d.docker_ok("service", "ls").splitlines()[1:]:
         cells = re.split(r"\s{2,}", line.strip())
         if cells[1] == name:
@@ -202,7 +187,7 @@ def test_host_mode_port_is_published_by_each_task_on_its_node(swarm: Daemon) -> 
     eventually("the port closed", lambda: fetch(port, "/passwd") is None)
 
 
-def test_templated_config_and_secret_are_rendered_per_task(swarm: Daemon) -> None:
+def test_templates_in_configs_secrets_and_the_container_spec_are_rendered_per_task(swarm: Daemon) -> None:
     d = swarm
     node = json.loads(d.docker_ok("node", "inspect", "self"))[0]
     assert d.docker("secret", "create", "base-pw", "-", input=b"hunter2").returncode == 0
@@ -234,6 +219,22 @@ def test_templated_config_and_secret_are_rendered_per_task(swarm: Daemon) -> Non
     assert rejected["Status"]["Err"].startswith(f"failed to expand templated config {config_id}: template: expansion")
     assert 'function "json" not defined' in rejected["Status"]["Err"]
     remove_service(d, "badtemplate")
+    d.docker_ok("service", "create", "-d", "--name", "tplspec", "--hostname", "{{.Node.Hostname}}-{{.Task.Slot}}",
+                "--env", "SVC={{.Service.Name}}", "--mount", "type=volume,source=tplvol-{{.Task.Slot}},target=/data",
+                "busybox", "sleep", "600")
+    [task] = eventually("the task runs", lambda: running(d, "tplspec"))
+    container = task["Status"]["ContainerStatus"]["ContainerID"]
+    assert d.docker_ok("exec", container, "hostname") == f"{node['Description']['Hostname']}-1"
+    assert "SVC=tplspec" in d.docker_ok("exec", container, "env").splitlines()
+    assert d.inspect(container)["Mounts"][0]["Name"] == "tplvol-1"
+    remove_service(d, "tplspec")
+    d.docker_ok("volume", "rm", "tplvol-1")
+    d.docker_ok("service", "create", "-d", "--name", "badspec", "--env", "X={{.Nope}}", "busybox", "true")
+    rejected = eventually("the task rejected", lambda: [t for t in tasks_of(d, "badspec")
+                                                        if t["Status"]["State"] == "rejected"])[0]
+    assert rejected["Status"]["Err"].startswith('expanding env failed: expanding env "X={{.Nope}}": template: '
+                                                'expansion:1:2: executing "expansion" at <.Nope>')
+    remove_service(d, "badspec")
     for kind, name in (("config", "app-conf"), ("config", "bad-conf"), ("secret", "app-pw"), ("secret", "base-pw")):
         d.docker_ok(kind, "rm", name)
 

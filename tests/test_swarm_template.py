@@ -64,3 +64,27 @@ def test_templates_that_cannot_render_fail(text: str, error: str) -> None:
 def test_only_the_golang_driver_is_known() -> None:
     with pytest.raises(TemplateError, match="unrecognized template type"):
         templating.render({"Name": "jinja"}, b"x", TASK, SERVICE, NODE, lambda *_: b"")
+
+
+def test_container_spec_templates_are_expanded_as_swarmkits_agent_does() -> None:
+    task = {**TASK, "Spec": {"ContainerSpec": {
+        "Image": "busybox", "Hostname": "{{.Node.Hostname}}-{{.Task.Slot}}",
+        "Env": ["SVC={{.Service.Name}}", "PLAIN=x", "BARE", 'J={{join "-" "a" "b"}}'],
+        "Mounts": [{"Type": "volume", "Source": "data-{{.Task.Slot}}", "Target": "/srv/{{.Service.Name}}",
+                    "VolumeOptions": {"Labels": {"svc": "{{.Service.ID}}"},
+                                      "DriverConfig": {"Name": "local", "Options": {"o": "{{.Node.ID}}"}}}}]}}}
+    expanded = templating.expand_container(task, SERVICE, NODE)["Spec"]["ContainerSpec"]
+    assert expanded["Hostname"] == "box-2"
+    assert expanded["Env"] == ["SVC=web", "PLAIN=x", "BARE", "J=a-b"]
+    mount = expanded["Mounts"][0]
+    assert (mount["Source"], mount["Target"]) == ("data-2", "/srv/web")
+    assert mount["VolumeOptions"] == {"Labels": {"svc": "svc1"}, "DriverConfig": {"Name": "local",
+                                                                                  "Options": {"o": "node1"}}}
+    assert task["Spec"]["ContainerSpec"]["Hostname"] == "{{.Node.Hostname}}-{{.Task.Slot}}"  # the task unchanged
+    bad = {**TASK, "Spec": {"ContainerSpec": {"Image": "busybox", "Env": ["X={{.Nope}}"]}}}
+    with pytest.raises(TemplateError) as raised:
+        templating.expand_container(bad, SERVICE, NODE)
+    assert raised.value.message.startswith('expanding env failed: expanding env "X={{.Nope}}": template: '
+                                           'expansion:1:2: executing "expansion" at <.Nope>: can\'t evaluate field')
+    with pytest.raises(TemplateError, match="^expanding hostname failed: "):
+        templating.expand_container({**TASK, "Spec": {"ContainerSpec": {"Hostname": "{{env \"A\"}}"}}}, SERVICE, NODE)

@@ -8,6 +8,7 @@ error instead, and the agent rejects the task with it."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
@@ -110,16 +111,66 @@ def render(templating: dict[str, Any], payload: bytes, task: T.Task, service: di
             if sep and name == variable:
                 return value
         return ""
-    functions = {"join": lambda separator, *parts: separator.join(parts), "env": env,
-                 "secret": getter("secrets"), "config": getter("configs")}
+    functions = {"env": env, "secret": getter("secrets"), "config": getter("configs")}
+    return expand(_text(payload), context(task, service, node), functions).encode("utf-8", "surrogateescape")
+
+
+def expand(text: str, ctx: Context, functions: dict[str, Callable[..., Any]] | None = None) -> str:
+    """`text` executed as swarmkit's "expansion" template over `ctx` (Go's functions, swarmkit's `join`, the
+    given ones), or TemplateError with Go's text."""
+    if "{{" not in text:
+        return text  # nothing to expand (most values): no parse
     try:
-        template = gotemplate.Template(_text(payload), missing_key_error=True, funcs=functions,
+        template = gotemplate.Template(text, missing_key_error=True, funcs={"join": _join, **(functions or {})},
                                        base=gotemplate.GO_FUNCS)
-        rendered = template.execute(context(task, service, node))
+        return template.execute(ctx)
     except gotemplate.TemplateError as exc:
         raise TemplateError(str(exc).replace('template: :', "template: expansion:", 1)
                             .replace('executing ""', 'executing "expansion"', 1)) from None
-    return rendered.encode("utf-8", "surrogateescape")
+
+
+def _join(separator: str, *parts: str) -> str:
+    """swarmkit's `join`: the parts joined by the first argument."""
+    return separator.join(parts)
+
+
+def expand_container(task: T.Task, service: dict[str, Any] | None, node: dict[str, Any] | None) -> T.Task:
+    """A copy of the task whose ContainerSpec has its templates expanded as swarmkit's agent does
+    (`ExpandContainerSpec`: each Env value, the Hostname, each mount's Source and Target and its volume labels and
+    driver options), or TemplateError with swarmkit's texts."""
+    container = task["Spec"].get("ContainerSpec")
+    if not container:
+        return task
+    ctx = context(task, service, node)
+    expanded = copy.deepcopy(container)
+    env = []
+    for entry in container.get("Env") or []:
+        name, sep, value = entry.partition("=")
+        try:
+            env.append(f"{name}={expand(value, ctx)}" if sep else entry)
+        except TemplateError as exc:
+            raise TemplateError(f'expanding env failed: expanding env "{entry}": {exc.message}') from None
+    if "Env" in container:
+        expanded["Env"] = env
+    for mount in expanded.get("Mounts") or []:
+        for key in [key for key in ("Source", "Target") if key in mount]:
+            try:
+                mount[key] = expand(mount[key], ctx)
+            except TemplateError as exc:
+                raise TemplateError(f'expanding mounts failed: expanding mount {key.lower()} "{mount[key]}": '
+                                    f"{exc.message}") from None
+        options = mount.get("VolumeOptions") or {}
+        for owner, key in ((options, "Labels"), (options.get("DriverConfig") or {}, "Options")):
+            try:
+                owner.update({key: {k: expand(v, ctx) for k, v in owner[key].items()}} if owner.get(key) else {})
+            except TemplateError as exc:
+                raise TemplateError(f"expanding mounts failed: expanding {key.lower()}: {exc.message}") from None
+    try:
+        if container.get("Hostname"):
+            expanded["Hostname"] = expand(container["Hostname"], ctx)
+    except TemplateError as exc:
+        raise TemplateError(f"expanding hostname failed: {exc.message}") from None
+    return {**task, "Spec": {**task["Spec"], "ContainerSpec": expanded}}
 
 
 def _text(data: bytes) -> str:

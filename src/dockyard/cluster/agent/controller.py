@@ -147,6 +147,9 @@ class TaskController:
     async def _prepare(self) -> None:
         """The image here (pulled, or the local copy), the secrets and configs on the task's tmpfs, the container
         created."""
+        failed = self.data.get("errors", {}).get(self.task["ID"])
+        if failed is not None:
+            raise Rejected(failed.decode())  # its ContainerSpec templates did not expand
         image = self.task["Spec"]["ContainerSpec"]["Image"]
         await self._pull(image)
         body = create_body(self.task, self.service_name, self.network, self.host_ports)

@@ -41,8 +41,24 @@ class Dispatcher:
             if service is not None:
                 names[task["ServiceID"]] = service.value["Spec"]["Name"]
                 ports[task["ServiceID"]] = (service.value.get("Endpoint") or {}).get("Ports") or []
-        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names, "ports": ports,
-                "data": self._referenced(tasks)}
+        data = self._referenced(tasks)
+        return {"type": "assignments", "kind": "complete", "tasks": self._expanded(tasks, node_id, data["errors"]),
+                "services": names, "ports": ports, "data": data}
+
+    def _expanded(self, tasks: list[dict[str, Any]], node_id: str, errors: dict[str, bytes]) -> list[dict[str, Any]]:
+        """The tasks with their ContainerSpec templates expanded (swarmkit's agent does it); a task whose templates
+        fail goes as it is, its error under `errors` by task id."""
+        node = self.store.get(NODES, node_id)
+        shown = []
+        for task in tasks:
+            service = self.store.get(SERVICES, task["ServiceID"])
+            try:
+                shown.append(templating.expand_container(task, service.value if service is not None else None,
+                                                         node.value if node is not None else None))
+            except TemplateError as exc:
+                errors[task["ID"]] = exc.message.encode()
+                shown.append(task)
+        return shown
 
     def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
         """The plaintext of every secret and config the tasks reference (only those); a templated one rendered
