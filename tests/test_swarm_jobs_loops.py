@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster.manager import enforcer, global_, jobs, restart, scheduler
+from dockyard.cluster.manager import enforcer, global_, jobs, reaper, restart, scheduler
 from test_swarm_loops import NANO, NOW, apply, at, new_id, node, service
 
 
@@ -127,3 +127,14 @@ def test_global_service_keeps_tasks_on_paused_nodes_and_sheds_drained_ones() -> 
     assert not global_.reconcile(svc, [task], [node("n1", availability="pause")], NOW, new_id)
     plan = global_.reconcile(svc, [task], [node("n1", availability="drain")], NOW, new_id)
     assert [t["DesiredState"] for t in plan.update] == ["shutdown"] and not plan.create
+
+
+def test_the_reaper_keeps_a_jobs_history() -> None:
+    svc = job(total=1, concurrent=1)
+    failed = [T.with_desired(at(jobs.new_task(svc, 0, "", NOW + n, new_id), "failed", NOW + n), "shutdown", NOW + n)
+              for n in range(7)]
+    assert reaper.reap(failed, {"svc1": svc}, 5) == []
+    plain = service(1)
+    ended = [T.with_desired(at(T.new_task(plain, 1, "", NOW + n, new_id), "failed", NOW + n), "shutdown", NOW + n)
+             for n in range(7)]
+    assert reaper.reap(ended, {"svc1": plain}, 5) == [t["ID"] for t in ended[:2]]
