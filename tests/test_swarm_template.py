@@ -81,6 +81,8 @@ def test_container_spec_templates_are_expanded_as_swarmkits_agent_does() -> None
     assert mount["VolumeOptions"] == {"Labels": {"svc": "svc1"}, "DriverConfig": {"Name": "local",
                                                                                   "Options": {"o": "node1"}}}
     assert task["Spec"]["ContainerSpec"]["Hostname"] == "{{.Node.Hostname}}-{{.Task.Slot}}"  # the task unchanged
+    plain = {**TASK, "Spec": {"ContainerSpec": {"Image": "busybox", "Env": ["A=1"], "Hostname": "h"}}}
+    assert templating.expand_container(plain, SERVICE, NODE) is plain
     bad = {**TASK, "Spec": {"ContainerSpec": {"Image": "busybox", "Env": ["X={{.Nope}}"]}}}
     with pytest.raises(TemplateError) as raised:
         templating.expand_container(bad, SERVICE, NODE)

@@ -129,6 +129,16 @@ def expand(text: str, ctx: Context, functions: dict[str, Callable[..., Any]] | N
                             .replace('executing ""', 'executing "expansion"', 1)) from None
 
 
+def _templated(container: dict[str, Any]) -> bool:
+    """Whether any field swarmkit expands holds a template action."""
+    fields_ = [container.get("Hostname") or "", *(container.get("Env") or [])]
+    for mount in container.get("Mounts") or []:
+        options = mount.get("VolumeOptions") or {}
+        fields_ += [mount.get("Source") or "", mount.get("Target") or "", *(options.get("Labels") or {}).values(),
+                    *((options.get("DriverConfig") or {}).get("Options") or {}).values()]
+    return any("{{" in text for text in fields_)
+
+
 def _join(separator: str, *parts: str) -> str:
     """swarmkit's `join`: the parts joined by the first argument."""
     return separator.join(parts)
@@ -139,8 +149,8 @@ def expand_container(task: T.Task, service: dict[str, Any] | None, node: dict[st
     (`ExpandContainerSpec`: each Env value, the Hostname, each mount's Source and Target and its volume labels and
     driver options), or TemplateError with swarmkit's texts."""
     container = task["Spec"].get("ContainerSpec")
-    if not container:
-        return task
+    if not container or not _templated(container):
+        return task  # the common case: nothing to expand, nothing copied
     ctx = context(task, service, node)
     expanded = copy.deepcopy(container)
     env = []
