@@ -112,7 +112,7 @@ def test_drain_moves_replicated_tasks_off_and_pause_keeps_them() -> None:
     svc = service(1)
     [task] = [at(T.new_task(svc, 1, "", NOW, new_id), "running", NOW)]
     drained = node("n1", availability="drain")
-    plan = restart.supervise(svc, [task], {"n1"}, NOW, new_id)
+    plan = restart.supervise(svc, [task], set(), NOW, new_id, drained={"n1"})
     assert [t["DesiredState"] for t in plan.update] == ["shutdown"] and len(plan.create) == 1
     assert global_.invalid(drained) and not global_.invalid(node("n1", availability="pause"))
     tasks = apply([task], plan)

@@ -87,7 +87,7 @@ def _restart(service: dict[str, Any], tasks: list[T.Task], now: float, new_id: T
                 plan.create.append(new_task(service, task.get("Slot", 0), task.get("NodeID", "") if
                                             "GlobalJob" in service["Spec"]["Mode"] else "", now, new_id,
                                             "ready", now + rules["Delay"] / NANO))
-        plan.update += start_ready(history, now, WANTED)
+        plan.update += [T.with_desired(t, WANTED, now) for t in start_ready(history, now)]  # wanted complete
     return plan
 
 

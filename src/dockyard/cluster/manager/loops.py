@@ -85,7 +85,8 @@ class LeaderLoops:
         services = {s["ID"]: s for s in self._objects(SERVICES)}
         nodes = self._objects(NODES)
         tasks = self._objects(TASKS)
-        lost = {n["ID"] for n in nodes if global_.invalid(n)}
+        down = {n["ID"] for n in nodes if n.get("Status", {}).get("State") == "down"}
+        drained = {n["ID"] for n in nodes if n.get("Spec", {}).get("Availability") == "drain"}
         plan = Plan(update=reaper.orphans(tasks, services, now))
         for service in services.values():
             own = [t for t in tasks if t["ServiceID"] == service["ID"]]
@@ -97,7 +98,7 @@ class LeaderLoops:
                 plan.extend(step)
                 continue  # the service changes: the next pass orchestrates against what was written
             plan.extend(step)
-            plan.extend(restart.supervise(service, own, lost, now, self.new_id))
+            plan.extend(restart.supervise(service, own, down, now, self.new_id, drained))
             plan.extend(replicated.reconcile(service, own, now, self.new_id))
             plan.extend(global_.reconcile(service, own, nodes, now, self.new_id))
         await self.apply(plan, fence)

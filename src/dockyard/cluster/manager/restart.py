@@ -44,16 +44,16 @@ def should_restart(task: T.Task, rules: dict[str, Any], history: list[T.Task], n
     return len(restarts) < rules["MaxAttempts"]
 
 
-def supervise(service: dict[str, Any], tasks: list[T.Task], lost_nodes: set[str], now: float,
-              new_id: T.NewId) -> Plan:
-    """Replace the service's ended tasks (and, for replicated services, those on down or drained nodes, at once),
-    and start the replacements whose wait is over."""
+def supervise(service: dict[str, Any], tasks: list[T.Task], down_nodes: set[str], now: float,
+              new_id: T.NewId, drained: set[str] | None = None) -> Plan:
+    """Replace the service's ended tasks (and, for replicated services, those on down or `drained` nodes, at
+    once), and start the replacements whose wait is over."""
     plan = Plan()
     rules = policy(service)
     replicated = "Replicated" in service["Spec"].get("Mode", {})
     for history in by_slot(tasks).values():
         for task in history:
-            lost = replicated and task.get("NodeID") in lost_nodes and T.is_active(task)
+            lost = replicated and task.get("NodeID") in down_nodes | (drained or set()) and T.is_active(task)
             if not T.is_runnable(task) or not (T.has_ended(task) or lost):
                 continue
             if not lost and not should_restart(task, rules, history, now):
@@ -66,9 +66,9 @@ def supervise(service: dict[str, Any], tasks: list[T.Task], lost_nodes: set[str]
     return plan
 
 
-def start_ready(history: list[T.Task], now: float, wanted: str = "running") -> list[T.Task]:
-    """The slot's task waiting in desired `ready`, promoted to `wanted` (`running`; a job's: `complete`) once its
-    delay is over and no other task of the slot still runs."""
+def start_ready(history: list[T.Task], now: float) -> list[T.Task]:
+    """The slot's task waiting in desired `ready`, promoted to `running` once its delay is over and no other
+    task of the slot still runs."""
     waiting = [t for t in history if t["DesiredState"] == "ready"]
     if not waiting:
         return []
@@ -79,4 +79,4 @@ def start_ready(history: list[T.Task], now: float, wanted: str = "running") -> l
                          for t in history)
     if others_running:
         return []
-    return [T.with_desired(task, wanted, now)]
+    return [T.with_desired(task, "running", now)]
