@@ -33,12 +33,12 @@ def grace_seconds(spec: dict[str, Any]) -> int:
     return int(spec.get("StopGracePeriod", DEFAULT_GRACE) // NANO)
 
 
-def port_bindings(host_ports: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    """The service's host-mode ports as the container's PortBindings (dockerd's executor: an empty HostPort when
-    none is published, the node picks one)."""
+def port_bindings(task: Task) -> dict[str, list[dict[str, str]]]:
+    """The host-mode ports of the task's Endpoint as its container's PortBindings (dockerd's executor: an empty
+    HostPort when none is published, the node picks one)."""
     return {f"{p['TargetPort']}/{p.get('Protocol', 'tcp')}": [{"HostIp": "", "HostPort": str(p.get("PublishedPort")
                                                                                              or "")}]
-            for p in host_ports}
+            for p in (task.get("Endpoint") or {}).get("Ports") or [] if p.get("PublishMode") == "host"}
 
 
 def port_status(ports: dict[str, list[dict[str, str]] | None]) -> dict[str, Any]:
@@ -49,10 +49,9 @@ def port_status(ports: dict[str, list[dict[str, str]] | None]) -> dict[str, Any]
     return {"Ports": found} if found else {}
 
 
-def create_body(task: Task, service_name: str, network: str | None = None,
-                host_ports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def create_body(task: Task, service_name: str, network: str | None = None) -> dict[str, Any]:
     """The container create body for a task; on `network` (the ingress overlay: the network service allocates its
-    address there) when given, else on the default bridge; the service's host-mode ports published as `-p`."""
+    address there) when given, else on the default bridge."""
     spec = task["Spec"]["ContainerSpec"]
     limits = (task["Spec"].get("Resources") or {}).get("Limits") or {}
     dns = spec.get("DNSConfig") or {}
@@ -66,7 +65,7 @@ def create_body(task: Task, service_name: str, network: str | None = None,
         "PidsLimit": limits.get("Pids") or None, "Ulimits": spec.get("Ulimits"),
         "OomScoreAdj": spec.get("OomScoreAdj", 0),
         "LogConfig": {"Type": log_driver["Name"], "Config": log_driver.get("Options") or {}} if log_driver else None,
-        "NetworkMode": network, "PortBindings": port_bindings(host_ports) if host_ports else None,
+        "NetworkMode": network,
     }
     body: dict[str, Any] = {
         "Image": spec["Image"], "Labels": {**(spec.get("Labels") or {}), **swarm_labels(task, service_name)},
@@ -74,11 +73,14 @@ def create_body(task: Task, service_name: str, network: str | None = None,
         "Env": spec.get("Env"), "Tty": spec.get("TTY", False), "OpenStdin": spec.get("OpenStdin", False),
         "StopSignal": spec.get("StopSignal") or None, "StopTimeout": grace_seconds(spec),
         "Healthcheck": spec.get("Healthcheck"),
-        "ExposedPorts": {key: {} for key in port_bindings(host_ports)} if host_ports else None,
         "HostConfig": {k: v for k, v in host.items() if v is not None},
     }
     if spec.get("Command"):
         body["Entrypoint"] = spec["Command"]
     if spec.get("Args"):
         body["Cmd"] = spec["Args"]
+    bindings = port_bindings(task)
+    if bindings:  # host-mode ports, published as `-p` is
+        body["ExposedPorts"] = {key: {} for key in bindings}
+        body["HostConfig"]["PortBindings"] = bindings
     return {k: v for k, v in body.items() if v is not None}

@@ -34,11 +34,9 @@ class TaskController:
     """Drives one task's container."""
 
     def __init__(self, task: T.Task, service_name: str, engine: TaskEngine, report: Report,
-                 data: dict[str, dict[str, bytes]], network: str | None = None,
-                 host_ports: list[dict[str, Any]] | None = None) -> None:
+                 data: dict[str, dict[str, bytes]], network: str | None = None) -> None:
         self.task = task
         self.network = network
-        self.host_ports = host_ports or []
         self.name = T.task_name(task, service_name)
         self.service_name = service_name
         self.engine = engine
@@ -152,7 +150,7 @@ class TaskController:
             raise Rejected(failed.decode())  # its ContainerSpec templates did not expand
         image = self.task["Spec"]["ContainerSpec"]["Image"]
         await self._pull(image)
-        body = create_body(self.task, self.service_name, self.network, self.host_ports)
+        body = create_body(self.task, self.service_name, self.network)
         try:
             mounts = await run_blocking(self.engine.files.materialise, self.task, self.data)
         except KeyError as exc:

@@ -87,11 +87,9 @@ class Agent:
         for task_id, task in assigned.items():
             controller = self.controllers.get(task_id)
             if controller is None:
-                service_ports = ports.get(task["ServiceID"]) or []
-                network = INGRESS if any(p["PublishMode"] == "ingress" for p in service_ports) else None
+                network = INGRESS if ports.get(task["ServiceID"]) else None
                 controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.engine,
-                                            self.report, data, network,
-                                            [p for p in service_ports if p["PublishMode"] == "host"])
+                                            self.report, data, network)
                 self.controllers[task_id] = controller
                 controller.start()
             else:

@@ -40,21 +40,26 @@ class Dispatcher:
             service = self.store.get(SERVICES, task["ServiceID"])
             if service is not None:
                 names[task["ServiceID"]] = service.value["Spec"]["Name"]
-                ports[task["ServiceID"]] = (service.value.get("Endpoint") or {}).get("Ports") or []
+                ports[task["ServiceID"]] = [p for p in (service.value.get("Endpoint") or {}).get("Ports") or []
+                                            if p["PublishMode"] == "ingress"]  # host-mode ones go with each task
         data = self._referenced(tasks)
-        return {"type": "assignments", "kind": "complete", "tasks": self._expanded(tasks, node_id, data["errors"]),
+        return {"type": "assignments", "kind": "complete", "tasks": self._for_agent(tasks, node_id, data["errors"]),
                 "services": names, "ports": ports, "data": data}
 
-    def _expanded(self, tasks: list[dict[str, Any]], node_id: str, errors: dict[str, bytes]) -> list[dict[str, Any]]:
-        """The tasks with their ContainerSpec templates expanded (swarmkit's agent does it); a task whose templates
-        fail goes as it is, its error under `errors` by task id."""
+    def _for_agent(self, tasks: list[dict[str, Any]], node_id: str, errors: dict[str, bytes]) -> list[dict[str, Any]]:
+        """The tasks as the agent runs them: ContainerSpec templates expanded (swarmkit's agent does it; a task
+        whose templates fail goes as it is, its error under `errors` by task id), and the service's host-mode ports
+        as the task's Endpoint (swarmkit's allocator gives each task its service's endpoint)."""
         node = self.store.get(NODES, node_id)
         shown = []
         for task in tasks:
             service = self.store.get(SERVICES, task["ServiceID"])
+            value = service.value if service is not None else None
+            host = [p for p in ((value or {}).get("Endpoint") or {}).get("Ports") or [] if p["PublishMode"] == "host"]
+            if host:
+                task = {**task, "Endpoint": {"Ports": host}}
             try:
-                shown.append(templating.expand_container(task, service.value if service is not None else None,
-                                                         node.value if node is not None else None))
+                shown.append(templating.expand_container(task, value, node.value if node is not None else None))
             except TemplateError as exc:
                 errors[task["ID"]] = exc.message.encode()
                 shown.append(task)
