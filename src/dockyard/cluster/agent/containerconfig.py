@@ -33,22 +33,6 @@ def grace_seconds(spec: dict[str, Any]) -> int:
     return int(spec.get("StopGracePeriod", DEFAULT_GRACE) // NANO)
 
 
-def port_bindings(task: Task) -> dict[str, list[dict[str, str]]]:
-    """The host-mode ports of the task's Endpoint as its container's PortBindings (dockerd's executor: an empty
-    HostPort when none is published, the node picks one)."""
-    return {f"{p['TargetPort']}/{p.get('Protocol', 'tcp')}": [{"HostIp": "", "HostPort": str(p.get("PublishedPort")
-                                                                                             or "")}]
-            for p in (task.get("Endpoint") or {}).get("Ports") or [] if p.get("PublishMode") == "host"}
-
-
-def port_status(ports: dict[str, list[dict[str, str]] | None]) -> dict[str, Any]:
-    """Status.PortStatus from the container's NetworkSettings.Ports: one entry per binding, as dockerd reports."""
-    found = [{"Protocol": key.partition("/")[2], "TargetPort": int(key.partition("/")[0]),
-              "PublishedPort": int(binding["HostPort"]), "PublishMode": "host"}
-             for key, bindings in ports.items() for binding in bindings or []]
-    return {"Ports": found} if found else {}
-
-
 def create_body(task: Task, service_name: str, network: str | None = None) -> dict[str, Any]:
     """The container create body for a task; on `network` (the ingress overlay: the network service allocates its
     address there) when given, else on the default bridge."""
@@ -84,3 +68,19 @@ def create_body(task: Task, service_name: str, network: str | None = None) -> di
         body["ExposedPorts"] = {key: {} for key in bindings}
         body["HostConfig"]["PortBindings"] = bindings
     return {k: v for k, v in body.items() if v is not None}
+
+
+def port_bindings(task: Task) -> dict[str, list[dict[str, str]]]:
+    """The host-mode ports of the task's Endpoint as its container's PortBindings (dockerd's executor: an empty
+    HostPort when none is published, the node picks one)."""
+    return {f"{p['TargetPort']}/{p.get('Protocol', 'tcp')}": [{"HostIp": "", "HostPort": str(p.get("PublishedPort")
+                                                                                             or "")}]
+            for p in (task.get("Endpoint") or {}).get("Ports") or [] if p.get("PublishMode") == "host"}
+
+
+def port_status(ports: dict[str, list[dict[str, str]] | None]) -> dict[str, Any]:
+    """Status.PortStatus from the container's NetworkSettings.Ports: one entry per binding, as dockerd reports."""
+    found = [{"Protocol": key.partition("/")[2], "TargetPort": int(key.partition("/")[0]),
+              "PublishedPort": int(binding["HostPort"]), "PublishMode": "host"}
+             for key, bindings in ports.items() for binding in bindings or []]
+    return {"Ports": found} if found else {}
