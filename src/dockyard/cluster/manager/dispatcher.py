@@ -12,12 +12,13 @@ import time
 from typing import Any, AsyncIterator, Callable
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster import templating
-from dockyard.cluster.templating import TemplateError
 from dockyard.util.aio import cancel_and_wait
 from dockyard.cluster.store.backend import ClusterStore, Fence, OutOfSequence, Record
+from dockyard.cluster import templating
+from dockyard.cluster.templating import TemplateError
 
-SERVICES, TASKS, NODES = "services", "tasks", "nodes"
+SERVICES, TASKS = "services", "tasks"
+NODES = "nodes"
 BATCH = 0.05
 STATUS_RETRIES = 5
 
@@ -40,30 +41,9 @@ class Dispatcher:
             service = self.store.get(SERVICES, task["ServiceID"])
             if service is not None:
                 names[task["ServiceID"]] = service.value["Spec"]["Name"]
-                ports[task["ServiceID"]] = [p for p in (service.value.get("Endpoint") or {}).get("Ports") or []
-                                            if p["PublishMode"] == "ingress"]  # host-mode ones go with each task
-        data = self._referenced(tasks)
-        return {"type": "assignments", "kind": "complete", "tasks": self._for_agent(tasks, node_id, data["errors"]),
-                "services": names, "ports": ports, "data": data}
-
-    def _for_agent(self, tasks: list[dict[str, Any]], node_id: str, errors: dict[str, bytes]) -> list[dict[str, Any]]:
-        """The tasks as the agent runs them: ContainerSpec templates expanded (swarmkit's agent does it; a task
-        whose templates fail goes as it is, its error under `errors` by task id), and the service's host-mode ports
-        as the task's Endpoint (swarmkit's allocator gives each task its service's endpoint)."""
-        node = self.store.get(NODES, node_id)
-        shown = []
-        for task in tasks:
-            service = self.store.get(SERVICES, task["ServiceID"])
-            value = service.value if service is not None else None
-            host = [p for p in ((value or {}).get("Endpoint") or {}).get("Ports") or [] if p["PublishMode"] == "host"]
-            if host:
-                task = {**task, "Endpoint": {"Ports": host}}
-            try:
-                shown.append(templating.expand_container(task, value, node.value if node is not None else None))
-            except TemplateError as exc:
-                errors[task["ID"]] = exc.message.encode()
-                shown.append(task)
-        return shown
+                ports[task["ServiceID"]] = (service.value.get("Endpoint") or {}).get("Ports") or []
+        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names, "ports": ports,
+                "data": self._referenced(tasks)}
 
     def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
         """The plaintext of every secret and config the tasks reference (only those); a templated one rendered
@@ -87,20 +67,6 @@ class Dispatcher:
                                                  f"{exc.message}").encode()
         return data
 
-    def _render(self, kind: str, record: Record, task: dict[str, Any]) -> bytes:
-        """A templated secret or config rendered for a task."""
-        service = self.store.get(SERVICES, task["ServiceID"])
-        node = self.store.get(NODES, task.get("NodeID", ""))
-
-        def reveal(other_kind: str, object_id: str) -> bytes:
-            other = self.store.get(other_kind, object_id)
-            if other is None:
-                raise ValueError(f"{other_kind[:-1]} {object_id} not found")
-            return self.reveal(other_kind, other)
-        return templating.render(record.value["Spec"]["Templating"], self.reveal(kind, record), task,
-                                 service.value if service is not None else None,
-                                 node.value if node is not None else None, reveal)
-
     async def session(self, node_id: str) -> AsyncIterator[dict[str, Any]]:
         """The node's session: a complete set now and after every batch of task changes."""
         feed = self.store.subscribe()
@@ -115,7 +81,7 @@ class Dispatcher:
             yield {"type": "session", "node_id": node_id}
             while True:
                 changed.clear()
-                yield self.assignments(node_id)
+                yield self.for_agent(self.assignments(node_id), node_id)
                 await changed.wait()
                 await asyncio.sleep(BATCH)
         finally:
@@ -141,3 +107,39 @@ class Dispatcher:
                     break
                 except OutOfSequence:
                     continue  # the task changed meanwhile: read it again
+
+    def for_agent(self, message: dict[str, Any], node_id: str) -> dict[str, Any]:
+        """An assignment set as the agent runs it: ContainerSpec templates expanded (swarmkit's agent does it; a
+        task whose templates fail goes as it is, its error under the data's `errors` by task id), each service's
+        host-mode ports as its tasks' Endpoint (swarmkit's allocator gives tasks their service's endpoint) and only
+        its ingress ports in `ports`."""
+        node = self.store.get(NODES, node_id)
+        tasks = []
+        for task in message["tasks"]:
+            service = self.store.get(SERVICES, task["ServiceID"])
+            value = service.value if service is not None else None
+            host = [p for p in ((value or {}).get("Endpoint") or {}).get("Ports") or [] if p["PublishMode"] == "host"]
+            if host:
+                task = {**task, "Endpoint": {"Ports": host}}
+            try:
+                tasks.append(templating.expand_container(task, value, node.value if node is not None else None))
+            except TemplateError as exc:
+                message["data"]["errors"][task["ID"]] = exc.message.encode()
+                tasks.append(task)
+        ports = {service_id: [p for p in service_ports if p["PublishMode"] == "ingress"]
+                 for service_id, service_ports in message["ports"].items()}
+        return {**message, "tasks": tasks, "ports": ports}
+
+    def _render(self, kind: str, record: Record, task: dict[str, Any]) -> bytes:
+        """A templated secret or config rendered for a task."""
+        service = self.store.get(SERVICES, task["ServiceID"])
+        node = self.store.get(NODES, task.get("NodeID", ""))
+
+        def reveal(other_kind: str, object_id: str) -> bytes:
+            other = self.store.get(other_kind, object_id)
+            if other is None:
+                raise ValueError(f"{other_kind[:-1]} {object_id} not found")
+            return self.reveal(other_kind, other)
+        return templating.render(record.value["Spec"]["Templating"], self.reveal(kind, record), task,
+                                 service.value if service is not None else None,
+                                 node.value if node is not None else None, reveal)
