@@ -12,9 +12,10 @@ import time
 from typing import Any, Callable
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster.manager import enforcer, global_, jobs, reaper, replicated, restart, scheduler, updater
+from dockyard.cluster.manager import global_, reaper, replicated, restart, scheduler, updater
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.plan import Plan
+from dockyard.cluster.manager import enforcer, jobs
 from dockyard.cluster.store.backend import ClusterStore, Fence, NotLeader, OutOfSequence
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
