@@ -16,6 +16,7 @@ from dockyard.cli.swarmobjects import remove_each
 from dockyard.client.transport import quote
 
 NANO = 1_000_000_000
+MODES = {"Global": "global", "ReplicatedJob": "replicated job", "GlobalJob": "global job"}
 STABLE_FOR = 5.0
 POLL = 0.2
 SERVICE_HEADERS = {"ID": "ID", "Name": "NAME", "Mode": "MODE", "Replicas": "REPLICAS", "Image": "IMAGE",
@@ -53,11 +54,18 @@ class ServiceContext:
         return self._s["Spec"]["Name"]
 
     def Mode(self) -> str:
-        return "global" if "Global" in self._s["Spec"].get("Mode", {}) else "replicated"
+        mode = self._s["Spec"].get("Mode", {})
+        return next((text for key, text in MODES.items() if key in mode), "replicated")
 
     def Replicas(self) -> str:
         status = self._s.get("ServiceStatus") or {}
-        text = f"{status.get('RunningTasks', 0)}/{status.get('DesiredTasks', 0)}"
+        running, desired, done = (status.get(k, 0) for k in ("RunningTasks", "DesiredTasks", "CompletedTasks"))
+        text = f"{running}/{desired}"
+        mode = self._s["Spec"].get("Mode", {})
+        if "ReplicatedJob" in mode:
+            return f"{text} ({done}/{mode['ReplicatedJob'].get('TotalCompletions', 0)} completed)"
+        if "GlobalJob" in mode:
+            return f"{text} ({done}/{desired + done} completed)"
         limit = (self._s["Spec"]["TaskTemplate"].get("Placement") or {}).get("MaxReplicas")
         return f"{text} (max {limit} per node)" if limit else text
 
@@ -108,7 +116,8 @@ class TaskContext:
         return f'"{err}"' if err else ""
 
     def Ports(self) -> str:
-        return ""
+        ports = (self._t["Status"].get("PortStatus") or {}).get("Ports") or []
+        return ",".join(f"*:{p.get('PublishedPort', 0)}->{p['TargetPort']}/{p['Protocol']}" for p in ports)
 
     def to_json(self) -> dict[str, Any]:
         """docker service ps --format json."""
@@ -170,8 +179,7 @@ def _spec_from_flags(o: dict[str, Any], args: list[str]) -> dict[str, Any]:
     template: dict[str, Any] = {"ContainerSpec": container, "RestartPolicy": restart,
                                 "Placement": {"Constraints": o["constraint"]} if o["constraint"] else {},
                                 "ForceUpdate": 0}
-    mode = ({"Global": {}} if o["mode"] == "global" else
-            {"Replicated": {"Replicas": 1 if o["replicas"] is None else o["replicas"]}})
+    mode = _mode(o)
     update = {"Parallelism": 1 if o["update_parallelism"] is None else o["update_parallelism"],
               "FailureAction": o["update_failure_action"] or "pause", "Order": o["update_order"] or "stop-first",
               "MaxFailureRatio": 0}
@@ -180,16 +188,63 @@ def _spec_from_flags(o: dict[str, Any], args: list[str]) -> dict[str, Any]:
     endpoint: dict[str, Any] = {"Mode": "vip"}
     if o["publish"]:
         endpoint["Ports"] = [_port(p) for p in o["publish"]]
-    return {"Name": o["name"] or "", "Labels": _pairs(o["label"]), "TaskTemplate": template, "Mode": mode,
+    spec = {"Name": o["name"] or "", "Labels": _pairs(o["label"]), "TaskTemplate": template, "Mode": mode,
             "UpdateConfig": update, "EndpointSpec": endpoint}
+    if "ReplicatedJob" in mode or "GlobalJob" in mode:
+        if any(o[flag] is not None and o[flag] != "" for flag in
+               ("update_parallelism", "update_failure_action", "update_order", "update_delay")):
+            raise CommandError("update and rollback configuration is not supported for jobs")
+        del spec["UpdateConfig"]
+    return spec
+
+
+def _mode(o: dict[str, Any]) -> dict[str, Any]:
+    """--mode, --replicas and --max-concurrent as the docker CLI turns them into a ServiceMode."""
+    replicas, concurrent, name = o["replicas"], o["max_concurrent"], o["mode"] or "replicated"
+    if name in ("global", "global-job") and replicas is not None:
+        raise CommandError("replicas can only be used with replicated or replicated-job mode")
+    if name != "replicated-job" and concurrent is not None:
+        raise CommandError("max-concurrent can only be used with replicated-job mode")
+    if name == "global":
+        return {"Global": {}}
+    if name == "global-job":
+        return {"GlobalJob": {}}
+    if name == "replicated":
+        return {"Replicated": {"Replicas": 1 if replicas is None else replicas}}
+    if name == "replicated-job":
+        job = {"MaxConcurrent": replicas if concurrent is None else concurrent, "TotalCompletions": replicas}
+        return {"ReplicatedJob": {k: v for k, v in job.items() if v is not None}}
+    raise CommandError(f"unknown mode: {name}, only replicated and global supported")
+
+
+def _wait_job(ctx: Context, service: dict[str, Any]) -> None:
+    """docker's progress wait for a job: every task of the current iteration complete (a replicated job:
+    TotalCompletions of them), then "job complete"."""
+    import json
+    iteration = service["JobStatus"].get("JobIteration")
+    while True:
+        tasks = [t for t in ctx.api.get("/tasks", {"filters": json.dumps({"service": [service["ID"]],
+                                                                          "_up-to-date": ["true"]})})
+                 if t.get("JobIteration") == iteration]
+        done = sum(1 for t in tasks if t["Status"]["State"] == "complete")
+        job = service["Spec"]["Mode"].get("ReplicatedJob")
+        wanted = job.get("TotalCompletions", 0) if job is not None else len({t.get("NodeID") for t in tasks})
+        if tasks and done >= wanted:
+            ctx.out("job complete\n")
+            return
+        time.sleep(POLL)
 
 
 def _wait_converged(ctx: Context, service_id: str) -> None:
-    """docker's progress wait: every wanted task up to date and running, then stable for 5 s."""
+    """docker's progress wait: every wanted task up to date and running, then stable for 5 s (a job: until it
+    completes)."""
     import json
     stable_since: float | None = None
     while True:
         service = ctx.api.get(f"/services/{quote(service_id)}")
+        if service.get("JobStatus"):
+            _wait_job(ctx, service)
+            return
         tasks = ctx.api.get("/tasks", {"filters": json.dumps({"service": [service_id], "_up-to-date": ["true"],
                                                               "desired-state": ["running"]})})
         replicated = service["Spec"].get("Mode", {}).get("Replicated")
@@ -265,9 +320,14 @@ def _pairs_to_filters(items: list[str]) -> dict[str, list[str]]:
 def _inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker service inspect SERVICE..."""
     from dockyard.cli.output import print_inspected
+    defaults = {"insertDefaults": "true"}  # as the docker CLI asks
     if o.get("pretty"):
-        raise CommandError("--pretty is not supported by dockyard yet: use --format or the JSON output")
-    return print_inspected(ctx, o["format"], [lambda ref=ref: ctx.api.get(f"/services/{quote(ref)}")
+        from dockyard.cli.pretty import service_text
+        if o["format"]:
+            raise CommandError("--format is incompatible with human friendly format")
+        ctx.out("".join(service_text(ctx, ctx.api.get(f"/services/{quote(ref)}", defaults)) for ref in args))
+        return 0
+    return print_inspected(ctx, o["format"], [lambda ref=ref: ctx.api.get(f"/services/{quote(ref)}", defaults)
                                               for ref in args])
 
 
@@ -318,6 +378,17 @@ def _update_spec(ctx: Context, ref: str, change: Callable[[dict[str, Any]], None
     return service["ID"]
 
 
+def _set_replicas(spec: dict[str, Any], count: int) -> None:
+    """Replicas of a replicated service, TotalCompletions of a replicated job."""
+    mode = spec.get("Mode", {})
+    if "Replicated" in mode:
+        mode["Replicated"]["Replicas"] = count
+    elif "ReplicatedJob" in mode:
+        mode["ReplicatedJob"]["TotalCompletions"] = count
+    else:
+        raise CommandError("scale can only be used with replicated or replicated-job mode")
+
+
 def _scale(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker service scale SERVICE=REPLICAS..."""
     for arg in args:
@@ -327,11 +398,7 @@ def _scale(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
                                "Usage:  docker service scale SERVICE=REPLICAS [SERVICE=REPLICAS...]\n\n"
                                "Scale one or multiple replicated services")
 
-        def change(spec: dict[str, Any]) -> None:
-            if "Replicated" not in spec.get("Mode", {}):
-                raise CommandError("scale can only be used with replicated or replicated-job mode")
-            spec["Mode"]["Replicated"]["Replicas"] = int(count)
-        service_id = _update_spec(ctx, name, change)
+        service_id = _update_spec(ctx, name, lambda spec: _set_replicas(spec, int(count)))
         ctx.out(f"{name} scaled to {count}\n")
         if not o["detach"]:
             _wait_converged(ctx, service_id)
@@ -345,7 +412,7 @@ def _update(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
         if o["image"]:
             container["Image"] = o["image"]
         if o["replicas"] is not None:
-            spec["Mode"]["Replicated"]["Replicas"] = o["replicas"]
+            _set_replicas(spec, o["replicas"])
         env = [e for e in container.get("Env") or [] if e.partition("=")[0] not in o["env_rm"]]
         added = _pairs(o["env_add"])
         env = [e for e in env if e.partition("=")[0] not in added] + [f"{k}={v}" for k, v in added.items()]
@@ -355,6 +422,8 @@ def _update(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
             container["Args"] = o["args"].split()
         if o["force"]:
             spec["TaskTemplate"]["ForceUpdate"] = spec["TaskTemplate"].get("ForceUpdate", 0) + 1
+        if o["update_parallelism"] is None and not o["update_failure_action"] and not o["update_delay"]:
+            return  # no UpdateConfig flag: the spec keeps what it has (a job has none)
         config = spec.setdefault("UpdateConfig", {})
         if o["update_parallelism"] is not None:
             config["Parallelism"] = o["update_parallelism"]
@@ -398,7 +467,8 @@ UPDATE_FLAGS = [Flag("update-parallelism", "", "int", help="Maximum number of ta
 CREATE = Command("service create", "service create [OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new service",
                  _create, [
                      DETACH, Flag("quiet", "q", help="Suppress progress output"),
-                     *_strings(("name", "Service name"), ("mode", 'Service mode ("replicated", "global")'),
+                     *_strings(("name", "Service name"),
+                               ("mode", 'Service mode ("replicated", "global", "replicated-job", "global-job")'),
                                ("hostname", "Container hostname"),
                                ("stop-grace-period", "Time to wait before force killing a container (ns|us|ms|s|m|h)"),
                                ("restart-condition", 'Restart when condition is met ("none", "on-failure", "any")'),
@@ -409,6 +479,8 @@ CREATE = Command("service create", "service create [OPTIONS] IMAGE [COMMAND] [AR
                      *_strings(("update-order", 'Update order ("start-first", "stop-first")')),
                      *(Flag(name, short, kind, help=text) for name, short, kind, text in (
                          ("replicas", "", "int", "Number of tasks"),
+                         ("max-concurrent", "", "int",
+                          "Number of job tasks to run concurrently (default equal to --replicas)"),
                          ("workdir", "w", "string", "Working directory inside the container"),
                          ("user", "u", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
                          ("restart-max-attempts", "", "int", "Maximum number of restarts before giving up"),

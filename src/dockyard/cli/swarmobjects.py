@@ -22,8 +22,8 @@ CONFIG_DEFAULT = "table {{.ID}}\t{{.Name}}\t{{.CreatedAt}}\t{{.UpdatedAt}}"
 
 
 def pretty(word: str) -> str:
-    """The CLI's PrettyPrint: first letter upper case."""
-    return word[:1].upper() + word[1:]
+    """The CLI's PrettyPrint: first letter upper case, the rest lower case (one letter alone: lower case)."""
+    return word.lower() if len(word) < 2 else word[:1].upper() + word[1:].lower()
 
 
 class NodeContext:
@@ -129,11 +129,14 @@ def _list(ctx: Context, o: dict[str, Any], path: str, rows: Callable[[list[dict[
     return 0
 
 
-def _inspect(ctx: Context, o: dict[str, Any], paths: list[str]) -> int:
-    """An `inspect` command (no --pretty yet)."""
+def _inspect(ctx: Context, o: dict[str, Any], paths: list[str], kind: str) -> int:
+    """An `inspect` command; `--pretty` (which wins over --format, as docker's) prints the human-friendly form."""
     from dockyard.cli.output import print_inspected
     if o.get("pretty"):
-        raise CommandError("--pretty is not supported by dockyard yet: use --format or the JSON output")
+        from dockyard.cli import pretty
+        printer = {"node": pretty.node, "secret": pretty.secret, "config": pretty.config}[kind]
+        ctx.out("".join(printer(ctx.api.get(path)) for path in paths))
+        return 0
     return print_inspected(ctx, o["format"], [lambda path=path: ctx.api.get(path) for path in paths])
 
 
@@ -161,7 +164,7 @@ def _node_ls(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
 
 def _node_inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker node inspect [self|NODE...]."""
-    return _inspect(ctx, o, [f"/nodes/{quote(_node_ref(ctx, ref))}" for ref in args])
+    return _inspect(ctx, o, [f"/nodes/{quote(_node_ref(ctx, ref))}" for ref in args], "node")
 
 
 def _update_node(ctx: Context, ref: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -274,7 +277,7 @@ def _lister(kind: str, default: str) -> Callable[[Context, dict[str, Any], list[
 def _inspector(kind: str) -> Callable[[Context, dict[str, Any], list[str]], int]:
     """docker secret inspect / config inspect."""
     def run(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
-        return _inspect(ctx, o, [f"/{kind}s/{quote(ref)}" for ref in args])
+        return _inspect(ctx, o, [f"/{kind}s/{quote(ref)}" for ref in args], kind)
     return run
 
 

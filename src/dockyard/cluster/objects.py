@@ -14,7 +14,7 @@ from dockyard.cluster import spec as shapes
 from dockyard.cluster.ca.keys import seal, unseal
 from dockyard.cluster.filters import labels_match, lookup, prefix_match
 from dockyard.cluster.service import ClusterService, new_id
-from dockyard.cluster.store.backend import NameTaken, Record
+from dockyard.cluster.store.backend import ClusterStore, NameTaken, Record
 from dockyard.errors import Conflict, InvalidParameter
 from dockyard.util.filters import Filters, check_keys
 from dockyard.util.timeutil import now_rfc3339
@@ -23,6 +23,7 @@ NAME_RE = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-_.]{0,62}[a-zA-Z0-9])?\Z")
 ERR_NAME = ("rpc error: code = InvalidArgument desc = invalid name, only 64 [a-zA-Z0-9-_.] characters allowed, "
             "and the start and end character must be [a-zA-Z0-9]")
 ERR_LABELS_ONLY = "rpc error: code = InvalidArgument desc = only updates to Labels are allowed"
+SERVICES = "services"
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,13 @@ class ObjectKind:
     size_text: str
     sealed: bool
     filters: tuple[str, ...]
+    references: str
 
 
 SECRETS = ObjectKind("secrets", "secret", shapes.SECRET_SPEC, 500 * 1024, "500 KB", True,
-                     ("names", "name", "id", "label"))
+                     ("names", "name", "id", "label"), "Secrets")
 CONFIGS = ObjectKind("configs", "config", shapes.CONFIG_SPEC, 1000 * 1024, "1000 KB", False,
-                     ("name", "id", "label"))
+                     ("name", "id", "label"), "Configs")
 
 
 class ObjectService:
@@ -126,9 +128,26 @@ class ObjectService:
         await store.update(self.kind.kind, record.id, value, version=version, name=record.name)
 
     async def remove(self, ref: str) -> None:
-        """DELETE /<kind>/{id}."""
+        """DELETE /<kind>/{id}; refused while a service's spec references it (swarmkit's text)."""
         record = self._find(ref)
+        users = users_of(self.cluster.manager(), self.kind, record.id)
+        if users:
+            plural = "service" if len(users) == 1 else "services"
+            name = record.value["Spec"]["Name"]
+            raise InvalidParameter(f"rpc error: code = InvalidArgument desc = {self.kind.singular} '{name}' is in "
+                                   f"use by the following {plural}: {', '.join(users)}")
         await self.cluster.manager().delete(self.kind.kind, record.id)
+
+
+def users_of(store: ClusterStore, kind: ObjectKind, object_id: str) -> list[str]:
+    """Names of the services whose current spec references the object, by service id (swarmkit's index)."""
+    id_key = f"{kind.singular.title()}ID"
+    names = []
+    for service in sorted(store.list(SERVICES), key=lambda r: r.id):
+        container = service.value["Spec"].get("TaskTemplate", {}).get("ContainerSpec") or {}
+        if any(ref.get(id_key) == object_id for ref in container.get(kind.references) or []):
+            names.append(service.value["Spec"]["Name"])
+    return names
 
 
 def _decode(text: str) -> bytes:

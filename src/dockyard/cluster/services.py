@@ -10,6 +10,7 @@ from typing import Any, Callable
 from dockyard.cluster import servicespec
 from dockyard.cluster import tasks as T
 from dockyard.cluster.filters import labels_match, lookup, prefix_match
+from dockyard.cluster.manager import jobs
 from dockyard.cluster.service import ClusterService, new_id
 from dockyard.cluster.store.backend import NameTaken, Record
 from dockyard.errors import Conflict, InvalidParameter, NotImplementedYet
@@ -61,6 +62,8 @@ class ServiceObjects:
         service["Endpoint"] = {"Spec": value["Spec"].get("EndpointSpec") or {}, **value.get("Endpoint", {})}
         if value.get("UpdateStatus"):
             service["UpdateStatus"] = value["UpdateStatus"]
+        if value.get("JobStatus"):
+            service["JobStatus"] = value["JobStatus"]
         return service
 
     async def create(self, body: Any) -> dict[str, Any]:
@@ -73,6 +76,8 @@ class ServiceObjects:
         service_id = new_id()
         value = {"CreatedAt": now, "UpdatedAt": now, "Spec": spec, "SpecVersion": {"Index": 1},
                  **self._endpoint(service_id, spec, [])}
+        if jobs.is_job(value):
+            value["JobStatus"] = {"JobIteration": jobs.version(0), "LastExecution": now}
         try:
             await store.create(SERVICES, service_id, value, name=spec["Name"])
         except NameTaken as taken:
@@ -82,35 +87,36 @@ class ServiceObjects:
 
     def _endpoint(self, service_id: str, spec: dict[str, Any], before: list[dict[str, Any]]) -> dict[str, Any]:
         """{"Endpoint": {"Ports"}} as swarmkit's allocator records them (ingress ports without a PublishedPort get
-        one of 30000-32767, kept across updates), or nothing without ports; a port another service publishes is
-        refused with swarmkit's text."""
+        one of 30000-32767, kept across updates; host-mode ports as sent: the node publishes them), or nothing
+        without ports; a port another service publishes is refused with swarmkit's text (several services may
+        share a host-mode port: the scheduler keeps them apart)."""
         wanted = (spec.get("EndpointSpec") or {}).get("Ports") or []
         if not wanted:
             return {}
-        if any(port["PublishMode"] == "host" for port in wanted):
-            raise NotImplementedYet("published ports in host mode (PublishMode: host) are not supported yet for "
-                                    "swarm services: publish them through the ingress routing mesh")
-        taken: dict[tuple[int, str], Record] = {}
+        taken: dict[tuple[int, str], tuple[Record, str]] = {}
         for other in self.cluster.manager().list(SERVICES):
             if other.id != service_id:
                 for port in (other.value.get("Endpoint") or {}).get("Ports") or []:
-                    taken[(port["PublishedPort"], port["Protocol"])] = other
-        kept = {(p["TargetPort"], p["Protocol"]): p["PublishedPort"] for p in before}
+                    if port.get("PublishedPort"):
+                        taken.setdefault((port["PublishedPort"], port["Protocol"]), (other, port["PublishMode"]))
+        kept = {(p["TargetPort"], p["Protocol"]): p["PublishedPort"] for p in before if p["PublishMode"] == "ingress"}
         ports: list[dict[str, Any]] = []
         for port in wanted:
             key = (port.get("TargetPort", 0), port["Protocol"])
-            published = port.get("PublishedPort") or kept.get(key) or next(
+            host = port["PublishMode"] == "host"
+            published = port.get("PublishedPort") or (0 if host else kept.get(key) or next(
                 (n for n in range(*DYNAMIC_PORTS) if (n, port["Protocol"]) not in taken
-                 and all(p["PublishedPort"] != n for p in ports)), 0)
-            if not published:
+                 and all(p.get("PublishedPort") != n for p in ports)), 0))
+            if not published and not host:
                 raise InvalidParameter("rpc error: code = ResourceExhausted desc = no dynamic ingress port left")
-            owner = taken.get((published, port["Protocol"]))
-            if owner is not None:
+            owner, mode = taken.get((published, port["Protocol"]), (None, ""))
+            if owner is not None and (mode == "ingress" or not host):
                 raise InvalidParameter(f"rpc error: code = InvalidArgument desc = port '{published}' is already in "
-                                       f"use by service '{owner.value['Spec']['Name']}' ({owner.id}) as an "
-                                       "ingress port")
+                                       f"use by service '{owner.value['Spec']['Name']}' ({owner.id}) as "
+                                       f"{'an ingress' if mode == 'ingress' else 'a host-published'} port")
             ports.append({**({"Name": port["Name"]} if port.get("Name") else {}), "Protocol": port["Protocol"],
-                          "TargetPort": key[0], "PublishedPort": published, "PublishMode": "ingress"})
+                          "TargetPort": key[0], **({"PublishedPort": published} if published else {}),
+                          "PublishMode": port["PublishMode"]})
         return {"Endpoint": {"Ports": ports}}
 
     def _check_references(self, spec: dict[str, Any]) -> None:
@@ -148,15 +154,27 @@ class ServiceObjects:
                     and labels_match(filters, "label", spec.get("Labels"))):
                 service = self.render(record)
                 if status:
+                    job = service.pop("JobStatus", None)
                     service["ServiceStatus"] = self._status(record)
+                    service.update({"JobStatus": job} if job else {})
                 found.append(service)
         return found
 
     def _status(self, record: Record) -> dict[str, int]:
-        """ServiceStatus: running tasks, desired tasks, completed tasks (jobs)."""
+        """ServiceStatus: running tasks, desired tasks, completed tasks (jobs: of the current iteration, as
+        swarmkit's controlapi counts them)."""
         tasks = [as_object(t) for t in self.cluster.manager().list(TASKS) if t.value["ServiceID"] == record.id]
+        mode = record.value["Spec"].get("Mode") or {}
+        if jobs.is_job(record.value):
+            current = jobs.iteration(record.value)
+            tasks = [t for t in tasks if jobs.task_iteration(t) == current]
+            completed = sum(1 for t in tasks if t["Status"]["State"] == "complete")
+            running = sum(1 for t in tasks if t["Status"]["State"] == "running")
+            desired = mode["ReplicatedJob"].get("MaxConcurrent", 1) if "ReplicatedJob" in mode else sum(
+                1 for t in tasks if t["Status"]["State"] != "complete" and t["DesiredState"] == "complete")
+            return {"RunningTasks": running, "DesiredTasks": desired, "CompletedTasks": completed}
         running = sum(1 for t in tasks if T.is_runnable(t) and t["Status"]["State"] == "running")
-        replicated = (record.value["Spec"].get("Mode") or {}).get("Replicated")
+        replicated = mode.get("Replicated")
         desired = replicated.get("Replicas", 1) if replicated is not None else \
             sum(1 for t in tasks if T.is_runnable(t))
         return {"RunningTasks": running, "DesiredTasks": desired, "CompletedTasks": 0}
@@ -195,6 +213,8 @@ class ServiceObjects:
         if vips:
             value.setdefault("Endpoint", {})["VirtualIPs"] = vips
         value["SpecVersion"] = {"Index": value.get("SpecVersion", {}).get("Index", 0) + 1}
+        if value.get("JobStatus"):  # every update of a job runs it again (swarmkit's controlapi)
+            value["JobStatus"] = {"JobIteration": jobs.version(jobs.iteration(value) + 1), "LastExecution": now}
         value["UpdatedAt"] = now
         await store.update(SERVICES, record.id, value, version=index, name=value["Spec"]["Name"])
         return {"Warnings": None}

@@ -123,6 +123,11 @@ def normalise(spec: Spec, network_id: Callable[[str], str]) -> Spec:
         replicated = mode.get("Replicated") or {}
         spec["Mode"] = {"Replicated": {"Replicas": 1 if replicated.get("Replicas") is None
                                        else replicated["Replicas"]}}
+    if mode.get("ReplicatedJob") is not None:  # dockerd's convert: MaxConcurrent 1, TotalCompletions = it
+        job = mode["ReplicatedJob"]
+        job["MaxConcurrent"] = 1 if job.get("MaxConcurrent") is None else job["MaxConcurrent"]
+        job["TotalCompletions"] = job["MaxConcurrent"] if job.get("TotalCompletions") is None \
+            else job["TotalCompletions"]
     template = spec.setdefault("TaskTemplate", {})
     template.setdefault("ForceUpdate", 0)
     if template.get("ContainerSpec") is not None:
@@ -179,6 +184,9 @@ def validate(spec: Spec) -> None:
     template = spec.get("TaskTemplate") or {}
     _validate_container(template.get("ContainerSpec"))
     _validate_restart(template.get("RestartPolicy") or {})
+    mode = spec.get("Mode") or {}
+    if ("ReplicatedJob" in mode or "GlobalJob" in mode) and spec.get("UpdateConfig") is not None:
+        raise invalid("Jobs may not have an update config")
     for key, label in (("UpdateConfig", "update"), ("RollbackConfig", "rollback")):
         _validate_update(spec.get(key) or {}, label)
     try:

@@ -16,6 +16,7 @@ STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "start
           "complete", "shutdown", "failed", "rejected", "remove", "orphaned")
 RANK = {state: index for index, state in enumerate(STATES)}
 RUNNING = RANK["running"]
+COMPLETE = RANK["complete"]
 INTERNAL = ("SpecVersion", "StartAfter")
 
 Task = dict[str, Any]
@@ -48,8 +49,8 @@ def desired(task: Task) -> int:
 
 
 def is_runnable(task: Task) -> bool:
-    """Wanted running (or ready to run): the task holds its slot."""
-    return desired(task) <= RUNNING
+    """Wanted running (or ready to run, or a job's task wanted complete): the task holds its slot."""
+    return desired(task) <= COMPLETE
 
 
 def has_ended(task: Task) -> bool:

@@ -792,7 +792,7 @@ def _print(*args: Any) -> str:
     return "".join(out)
 
 
-BASIC_FUNCS: dict[str, Callable[..., Any]] = {
+GO_FUNCS: dict[str, Callable[..., Any]] = {
     "and": lambda *a: next((x for x in a if not _truth(x)), a[-1]),
     "or": lambda *a: next((x for x in a if _truth(x)), a[-1]),
     "not": lambda a: not _truth(a),
@@ -812,6 +812,10 @@ BASIC_FUNCS: dict[str, Callable[..., Any]] = {
     .replace('"', "&#34;").replace("'", "&#39;"),
     "urlquery": lambda *a: __import__("urllib.parse").parse.quote_plus(_print(*a)),
     "js": lambda *a: _json.dumps(_print(*a))[1:-1],
+}
+
+BASIC_FUNCS: dict[str, Callable[..., Any]] = {
+    **GO_FUNCS,
     # Docker's additions (cli/templates/templates.go)
     "json": go_json,
     "split": lambda s, sep: s.split(sep) if sep else list(s),
@@ -849,10 +853,11 @@ class Template:
     """A parsed template; `execute(data)` renders it."""
 
     def __init__(self, src: str, missing_key_error: bool = False,
-                 funcs: dict[str, Callable[..., Any]] | None = None) -> None:
+                 funcs: dict[str, Callable[..., Any]] | None = None,
+                 base: dict[str, Callable[..., Any]] | None = None) -> None:
         self.src = src
         self.missing_key_error = missing_key_error
-        self.funcs = dict(BASIC_FUNCS)
+        self.funcs = dict(BASIC_FUNCS if base is None else base)
         if funcs:
             self.funcs.update(funcs)
         self.root = _Parser(src, self.funcs).parse()

@@ -139,3 +139,29 @@ def parse_duration(text: str) -> float:
         if not total <= _MAX_DURATION:  # Go's Duration is int64 nanoseconds (also catches inf and nan)
             raise ValueError(f'time: invalid duration "{text[:64]}"')
     return sign * total
+
+
+def _decimal(n: int, unit: int) -> str:
+    """n/unit with the fraction's trailing zeros dropped ("1.5", "2")."""
+    whole, rest = divmod(n, unit)
+    if not rest:
+        return str(whole)
+    return f"{whole}.{str(rest).zfill(len(str(unit)) - 1).rstrip('0')}"
+
+
+def go_duration(ns: int) -> str:
+    """Go's time.Duration.String: "0s", "750ms", "1.5s", "1m30s", "1h0m0s"."""
+    if ns == 0:
+        return "0s"
+    sign, n = ("-" if ns < 0 else ""), abs(ns)
+    if n < 1_000:
+        return f"{sign}{n}ns"
+    if n < 1_000_000:
+        return f"{sign}{_decimal(n, 1_000)}µs"
+    if n < 1_000_000_000:
+        return f"{sign}{_decimal(n, 1_000_000)}ms"
+    minutes, rest = divmod(n, 60_000_000_000)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{hours}h" if hours else ""
+    text += f"{minutes}m" if hours or minutes else ""
+    return f"{sign}{text}{_decimal(rest, 1_000_000_000)}s"

@@ -76,4 +76,24 @@ def create_body(task: Task, service_name: str, networks: list[tuple[str, str | N
         body["Entrypoint"] = spec["Command"]
     if spec.get("Args"):
         body["Cmd"] = spec["Args"]
+    bindings = port_bindings(task)
+    if bindings:  # host-mode ports, published as `-p` is
+        body["ExposedPorts"] = {key: {} for key in bindings}
+        body["HostConfig"]["PortBindings"] = bindings
     return {k: v for k, v in body.items() if v is not None}
+
+
+def port_bindings(task: Task) -> dict[str, list[dict[str, str]]]:
+    """The host-mode ports of the task's Endpoint as its container's PortBindings (dockerd's executor: an empty
+    HostPort when none is published, the node picks one)."""
+    return {f"{p['TargetPort']}/{p.get('Protocol', 'tcp')}": [{"HostIp": "", "HostPort": str(p.get("PublishedPort")
+                                                                                             or "")}]
+            for p in (task.get("Endpoint") or {}).get("Ports") or [] if p.get("PublishMode") == "host"}
+
+
+def port_status(ports: dict[str, list[dict[str, str]] | None]) -> dict[str, Any]:
+    """Status.PortStatus from the container's NetworkSettings.Ports: one entry per binding, as dockerd reports."""
+    found = [{"Protocol": key.partition("/")[2], "TargetPort": int(key.partition("/")[0]),
+              "PublishedPort": int(binding["HostPort"]), "PublishMode": "host"}
+             for key, bindings in ports.items() for binding in bindings or []]
+    return {"Ports": found} if found else {}

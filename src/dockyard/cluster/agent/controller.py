@@ -13,8 +13,9 @@ import logging
 from typing import Any, Callable
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster.agent.containerconfig import create_body, grace_seconds
+from dockyard.cluster.agent.containerconfig import create_body, grace_seconds, port_status
 from dockyard.cluster.agent.protocols import TaskEngine
+from dockyard.cluster.templating import TemplateError
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util import reference
 from dockyard.util.aio import cancel_and_wait, run_blocking
@@ -144,6 +145,9 @@ class TaskController:
     async def _prepare(self) -> None:
         """The image here (pulled, or the local copy), the secrets and configs on the task's tmpfs, the container
         created."""
+        failed = self.data.get("errors", {}).get(self.task["ID"])
+        if failed is not None:
+            raise Rejected(failed.decode())  # its ContainerSpec templates did not expand
         image = self.task["Spec"]["ContainerSpec"]["Image"]
         await self._pull(image)
         body = create_body(self.task, self.service_name, self.networks)
@@ -151,6 +155,8 @@ class TaskController:
             mounts = await run_blocking(self.engine.files.materialise, self.task, self.data)
         except KeyError as exc:
             raise Rejected(f"secret or config {exc.args[0]} not found") from None
+        except TemplateError as exc:
+            raise Rejected(exc.message) from None
         except OSError as exc:
             raise Rejected(f"secrets and configs of the task: {exc.strerror}") from None
         body["HostConfig"]["Mounts"] = [*(body["HostConfig"].get("Mounts") or []), *mounts]
@@ -184,7 +190,8 @@ class TaskController:
         if not await self._healthy(exited):
             await self._finish(exited)
             return
-        self._send("running", "started", ContainerStatus=self._container_status())
+        ports = self.engine.containers.inspect(self.name)["NetworkSettings"].get("Ports") or {}
+        self._send("running", "started", ContainerStatus=self._container_status(), PortStatus=port_status(ports))
         await self._until_exit_or_shutdown(exited)
         await self._finish(exited)
 

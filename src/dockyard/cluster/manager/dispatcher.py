@@ -15,8 +15,11 @@ from dockyard.cluster import tasks as T
 from dockyard.cluster.manager.netpeers import PEER_KINDS, network_peers
 from dockyard.util.aio import cancel_and_wait
 from dockyard.cluster.store.backend import ClusterStore, Fence, OutOfSequence, Record
+from dockyard.cluster import templating
+from dockyard.cluster.templating import TemplateError
 
 SERVICES, TASKS = "services", "tasks"
+NODES = "nodes"
 BATCH = 0.05
 STATUS_RETRIES = 5
 
@@ -44,15 +47,25 @@ class Dispatcher:
                 "data": self._referenced(tasks), "networks": network_peers(self.store, node_id, tasks)}
 
     def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
-        """The plaintext of every secret and config the tasks reference (only those)."""
-        data: dict[str, dict[str, bytes]] = {"secrets": {}, "configs": {}}
+        """The plaintext of every secret and config the tasks reference (only those); a templated one rendered
+        per task (under `templating.task_key`), or the rendering's error under `errors`."""
+        data: dict[str, dict[str, bytes]] = {"secrets": {}, "configs": {}, "errors": {}}
         for task in tasks:
             container = task["Spec"].get("ContainerSpec") or {}
             for kind, key, id_key in (("secrets", "Secrets", "SecretID"), ("configs", "Configs", "ConfigID")):
                 for ref in container.get(key) or []:
                     record = self.store.get(kind, ref.get(id_key, ""))
-                    if record is not None:
+                    if record is None:
+                        continue
+                    if not record.value["Spec"].get("Templating"):
                         data[kind][record.id] = self.reveal(kind, record)
+                        continue
+                    where = templating.task_key(record.id, task["ID"])
+                    try:
+                        data[kind][where] = self._render(kind, record, task)
+                    except TemplateError as exc:
+                        data["errors"][where] = (f"failed to expand templated {kind[:-1]} {record.id}: "
+                                                 f"{exc.message}").encode()
         return data
 
     async def session(self, node_id: str, details: dict[str, Any] | None = None) -> AsyncGenerator[dict[str, Any], None]:
@@ -70,7 +83,7 @@ class Dispatcher:
             yield {"type": "session", "node_id": node_id, **(details or {})}
             while True:
                 changed.clear()
-                yield self.assignments(node_id)
+                yield self.for_agent(self.assignments(node_id), node_id)
                 await changed.wait()
                 await asyncio.sleep(BATCH)
         finally:
@@ -96,3 +109,39 @@ class Dispatcher:
                     break
                 except OutOfSequence:
                     continue  # the task changed meanwhile: read it again
+
+    def for_agent(self, message: dict[str, Any], node_id: str) -> dict[str, Any]:
+        """An assignment set as the agent runs it: ContainerSpec templates expanded (swarmkit's agent does it; a
+        task whose templates fail goes as it is, its error under the data's `errors` by task id), each service's
+        host-mode ports as its tasks' Endpoint (swarmkit's allocator gives tasks their service's endpoint) and only
+        its ingress ports in `ports`."""
+        node = self.store.get(NODES, node_id)
+        tasks = []
+        for task in message["tasks"]:
+            service = self.store.get(SERVICES, task["ServiceID"])
+            value = service.value if service is not None else None
+            host = [p for p in ((value or {}).get("Endpoint") or {}).get("Ports") or [] if p["PublishMode"] == "host"]
+            if host:
+                task = {**task, "Endpoint": {"Ports": host}}
+            try:
+                tasks.append(templating.expand_container(task, value, node.value if node is not None else None))
+            except TemplateError as exc:
+                message["data"]["errors"][task["ID"]] = exc.message.encode()
+                tasks.append(task)
+        ports = {service_id: [p for p in service_ports if p["PublishMode"] == "ingress"]
+                 for service_id, service_ports in message["ports"].items()}
+        return {**message, "tasks": tasks, "ports": ports}
+
+    def _render(self, kind: str, record: Record, task: dict[str, Any]) -> bytes:
+        """A templated secret or config rendered for a task."""
+        service = self.store.get(SERVICES, task["ServiceID"])
+        node = self.store.get(NODES, task.get("NodeID", ""))
+
+        def reveal(other_kind: str, object_id: str) -> bytes:
+            other = self.store.get(other_kind, object_id)
+            if other is None:
+                raise ValueError(f"{other_kind[:-1]} {object_id} not found")
+            return self.reveal(other_kind, other)
+        return templating.render(record.value["Spec"]["Templating"], self.reveal(kind, record), task,
+                                 service.value if service is not None else None,
+                                 node.value if node is not None else None, reveal)

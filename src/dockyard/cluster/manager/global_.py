@@ -1,6 +1,7 @@
 """The global orchestrator (swarmkit's `manager/orchestrator/global`): one runnable task on every node that is
-ready, active and satisfies the service's constraints; tasks on nodes that stop qualifying are shut down, tasks on
-nodes that left the swarm are removed."""
+ready, active and satisfies the service's constraints; tasks on nodes that are drained, down or stop satisfying
+the constraints are shut down (a paused node keeps its tasks but gets no new ones), tasks on nodes that left the
+swarm are removed."""
 
 from __future__ import annotations
 
@@ -17,10 +18,15 @@ def is_global(service: dict[str, Any]) -> bool:
 
 
 def eligible(node: dict[str, Any], constraints: list[C.Constraint]) -> bool:
-    """Whether a node should run a task of the service."""
+    """Whether a node should get a new task of the service."""
     return (node.get("Status", {}).get("State") == "ready"
             and node.get("Spec", {}).get("Availability", "active") == "active"
             and C.node_matches(constraints, node))
+
+
+def invalid(node: dict[str, Any]) -> bool:
+    """swarmkit's InvalidNode: the node is down or drained, its tasks go."""
+    return node.get("Status", {}).get("State") == "down" or node.get("Spec", {}).get("Availability") == "drain"
 
 
 def reconcile(service: dict[str, Any], tasks: list[T.Task], nodes: list[dict[str, Any]], now: float,
@@ -38,7 +44,7 @@ def reconcile(service: dict[str, Any], tasks: list[T.Task], nodes: list[dict[str
     for node_id, node_tasks in held.items():
         if node_id not in known:
             plan.update += [T.with_desired(t, "remove", now) for t in node_tasks]
-        elif not eligible(known[node_id], constraints):
+        elif invalid(known[node_id]) or not C.node_matches(constraints, known[node_id]):
             plan.update += [T.with_desired(t, "shutdown", now) for t in node_tasks]
     for node in nodes:
         if node["ID"] not in held and eligible(node, constraints):

@@ -15,6 +15,7 @@ from dockyard.cluster import netalloc, tasks as T
 from dockyard.cluster.manager import global_, reaper, replicated, restart, scheduler, updater
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.plan import Plan
+from dockyard.cluster.manager import enforcer, jobs
 from dockyard.cluster.store.backend import ClusterStore, Fence, NotLeader, OutOfSequence
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
@@ -87,19 +88,25 @@ class LeaderLoops:
         nodes = self._objects(NODES)
         tasks = self._objects(TASKS)
         down = {n["ID"] for n in nodes if n.get("Status", {}).get("State") == "down"}
+        drained = {n["ID"] for n in nodes if n.get("Spec", {}).get("Availability") == "drain"}
         plan = Plan(update=reaper.orphans(tasks, services, now))
         for service in services.values():
             own = [t for t in tasks if t["ServiceID"] == service["ID"]]
+            if jobs.is_job(service):
+                plan.extend(jobs.reconcile(service, own, nodes, now, self.new_id))
+                continue
             step = updater.update(service, own, now, self.new_id)
             if step.services:
                 plan.extend(step)
                 continue  # the service changes: the next pass orchestrates against what was written
             plan.extend(step)
-            plan.extend(restart.supervise(service, own, down, now, self.new_id))
+            plan.extend(restart.supervise(service, own, down, now, self.new_id, drained))
             plan.extend(replicated.reconcile(service, own, now, self.new_id))
             plan.extend(global_.reconcile(service, own, nodes, now, self.new_id))
         await self.apply(plan, fence)
         await self._allocate_networks(fence, now)
+        tasks = self._objects(TASKS)
+        await self.apply(enforcer.enforce(tasks, services, nodes, now), fence)
         tasks = self._objects(TASKS)
         await self.apply(scheduler.allocate(tasks, now), fence)
         tasks = self._objects(TASKS)

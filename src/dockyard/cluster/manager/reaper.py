@@ -1,5 +1,6 @@
 """The task reaper (swarmkit's `manager/orchestrator/taskreaper`): keeps at most TaskHistoryRetentionLimit tasks
-per slot (oldest ended ones go first; a negative limit keeps everything), and deletes tasks wanted `remove` once
+per slot of a replicated or global service (oldest ended ones go first; a negative limit keeps everything; a job's
+tasks are all kept), and deletes tasks wanted `remove` once
 they have stopped or were never assigned, so `service rm` and scale down converge."""
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def reap(tasks: list[T.Task], services: dict[str, dict[str, Any]], retention: in
             doomed.append(task["ID"])
     if retention < 0:
         return doomed
-    for history in by_slot(t for t in tasks if t["ID"] not in doomed).values():
+    kept = [t for t in tasks if t["ID"] not in doomed and "JobIteration" not in t]  # swarmkit keeps jobs' history
+    for history in by_slot(kept).values():
         surplus = len(history) - retention
         for task in history:
             if surplus <= 0:

@@ -45,15 +45,15 @@ def should_restart(task: T.Task, rules: dict[str, Any], history: list[T.Task], n
 
 
 def supervise(service: dict[str, Any], tasks: list[T.Task], down_nodes: set[str], now: float,
-              new_id: T.NewId) -> Plan:
-    """Replace the service's ended tasks (and, for replicated services, those on down nodes), and start the
-    replacements whose wait is over."""
+              new_id: T.NewId, drained: set[str] | None = None) -> Plan:
+    """Replace the service's ended tasks (and, for replicated services, those on down or `drained` nodes, at
+    once), and start the replacements whose wait is over."""
     plan = Plan()
     rules = policy(service)
     replicated = "Replicated" in service["Spec"].get("Mode", {})
     for history in by_slot(tasks).values():
         for task in history:
-            lost = replicated and task.get("NodeID") in down_nodes and T.is_active(task)
+            lost = replicated and task.get("NodeID") in down_nodes | (drained or set()) and T.is_active(task)
             if not T.is_runnable(task) or not (T.has_ended(task) or lost):
                 continue
             if not lost and not should_restart(task, rules, history, now):
