@@ -48,12 +48,13 @@ class Credentials:
 
 
 class RegistryError(DockyardError):
-    """A registry answered with an error status; the message is its first error."""
+    """A registry answered with an error status; the message is its first error, as docker words it."""
 
     def __init__(self, status: int, body: bytes, what: str) -> None:
         try:
             first = json.loads(body)["errors"][0]
-            message = f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
+            code = str(first.get("code", "")).lower().replace("_", " ")  # docker's errcode text: "denied"
+            message = f"{code}: {first.get('message', '')}".strip(": ")
         except (ValueError, KeyError, IndexError, TypeError):
             message = body.decode(errors="replace").strip()[:200] or f"HTTP {status}"
         super().__init__(f"{what}: {message}")
