@@ -4,15 +4,19 @@ restarts and online GC."""
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
+from helpers import free_port
 from hub_fixtures import PASSWORDS, Hub, hub_login, hub_registry, push_image, push_index, registry_cli
 
 
@@ -227,3 +231,54 @@ def test_index_across_concurrent_pushes_restart_rebuild_and_gc(hub):
     listed = requests.get(f"{hub.url}/v2/repositories/alice/", params={"ordering": "name"},
                           auth=("alice", PASSWORDS["alice"])).json()
     assert [r["name"] for r in listed["results"]] == ["r0", "r2", "r3", "shared"]
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """Answers 500 to the first two POSTs, then 200; keeps every body."""
+
+    bodies: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(500 if len(self.bodies) <= 2 else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        return
+
+
+def test_webhook_on_push_retried_with_history(hub):
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        base, alice = hub.url, hub_login(hub, "alice")
+        push_image(hub, "alice", "alice/hooked", "v1", b"before the hook")
+        hooks = f"{base}/v2/repositories/alice/hooked/webhooks/"
+        assert requests.post(hooks, headers=hub_login(hub, "bob"), json={"hook_url": "http://x/"}).status_code == 404
+        assert requests.post(hooks, headers=alice, json={"hook_url": "file:///etc/passwd"}).status_code == 400
+        r = requests.post(hooks, headers=alice, json={"name": "ci", "hook_url": f"http://127.0.0.1:{receiver.server_port}/hook"})
+        assert r.status_code == 201, r.text
+        hook = r.json()["id"]
+        dead = requests.post(hooks, headers=alice, json={"name": "dead", "hook_url": f"http://127.0.0.1:{free_port()}/"})
+        push_image(hub, "alice", "alice/hooked", "v2", b"after the hook")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            seen = requests.get(f"{hooks}{hook}/", headers=alice).json()
+            if seen["deliveries"] and seen["deliveries"][0]["state"] != "pending":
+                break
+            time.sleep(0.2)
+        delivery = seen["deliveries"][0]
+        assert (delivery["state"], delivery["attempts"], delivery["last_status"]) == ("delivered", 3, 200), seen
+        assert len(seen["deliveries"]) == 1, "one push, one delivery (v1 came before the hook)"
+        assert len(_Receiver.bodies) == 3 and _Receiver.bodies[0] == _Receiver.bodies[2]
+        body = _Receiver.bodies[-1]
+        assert body["push_data"]["tag"] == "v2" and body["push_data"]["pusher"] == "alice"
+        assert body["repository"]["repo_name"] == "alice/hooked" and body["repository"]["is_private"] is True
+        failing = requests.get(f"{hooks}{dead.json()['id']}/", headers=alice).json()["deliveries"][0]
+        assert failing["state"] == "pending" and failing["attempts"] >= 1 and failing["last_error"], failing
+        assert requests.delete(f"{hooks}{dead.json()['id']}/", headers=alice).status_code == 204
+        assert [h["name"] for h in requests.get(hooks, headers=alice).json()["results"]] == ["ci"]
+    finally:
+        receiver.shutdown()
+        receiver.server_close()

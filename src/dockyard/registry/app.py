@@ -149,6 +149,7 @@ async def serve(hub: Hub, address: str, authorizer: Authorizer, tls: tuple[str, 
     """Start serving the registry of `hub.storage` at `address` ("tcp://host:port"); `await result.close()`."""
     hub.storage.remove_stale()
     await run_blocking(hub.index.ensure)
+    hub.webhooks.start()
     app = build(hub.storage, authorizer, hub, "https" if tls else "http")
     server = RegistryServer(app, idle_timeout)
     if tls:

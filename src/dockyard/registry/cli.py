@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--signup", action="store_true", help="hub: let anyone create an account")
     run.add_argument("--public-by-default", action="store_true",
                      help="hub: repositories are public on first push (default private)")
+    run.add_argument("--url", default="", help="hub: its public URL (webhook payloads link to it)")
     run.add_argument("--anonymous-read", action="store_true", help="allow pulls without credentials")
     run.add_argument("--realm", help="token realm URL (default: this server's /auth/token)")
     run.add_argument("--tls-cert", help="TLS certificate (PEM)")
@@ -61,7 +62,7 @@ def _authorizer(args: argparse.Namespace, hub: Hub) -> Authorizer:
 async def _serve(args: argparse.Namespace) -> None:
     """Serve until SIGINT or SIGTERM."""
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
-    hub = Hub(Storage(args.root), Settings(args.signup, not args.public_by_default))
+    hub = Hub(Storage(args.root), Settings(args.signup, not args.public_by_default, args.url))
     server = await serve(hub, f"tcp://{args.addr}", _authorizer(args, hub), tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -72,6 +73,7 @@ async def _serve(args: argparse.Namespace) -> None:
           flush=True)
     await stop.wait()
     await server.close(grace=2)
+    await asyncio.get_running_loop().run_in_executor(None, hub.webhooks.stop)
 
 
 def main(argv: list[str]) -> int:

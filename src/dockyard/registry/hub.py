@@ -14,7 +14,8 @@ from dockyard.registry.accounts import ADMIN_NAMESPACES, LEVELS, Accounts, Princ
 from dockyard.registry.auth import Scope, TokenIssuer
 from dockyard.registry.hubdb import Database, open_db
 from dockyard.registry.index import Index, like
-from dockyard.registry.storage import Storage
+from dockyard.registry.storage import Storage, is_tag
+from dockyard.registry.webhooks import Webhooks, push_payload
 from dockyard.server.routing import Json, Raw, Request, Router, run_blocking
 
 HUB_SERVICE = "dockyard-hub"
@@ -28,6 +29,7 @@ class Settings:
 
     signup: bool = False
     private_by_default: bool = True
+    url: str = ""  # the hub's public URL, for links in webhook payloads
 
 
 class Hub:
@@ -39,6 +41,7 @@ class Hub:
         self.db = db or open_db(storage.root)
         self.accounts = Accounts(self.db)
         self.index = Index(self.db, storage, self.settings.private_by_default)
+        self.webhooks = Webhooks(self.db)
         secret = self.db.get_meta("token_secret")
         if secret is None:
             secret = secrets.token_hex(32)
@@ -82,9 +85,12 @@ class Hub:
     # ----- events from the registry routes -------------------------------------------------------
 
     def pushed(self, name: str, reference: str, digest: str, actor: str) -> None:
-        """A manifest was stored: update the index and the audit log."""
+        """A manifest was stored: update the index and the audit log, queue the webhooks of a tag push."""
         self.index.sync(name, actor or None, digests.parse(digest))
         self.index.audit(actor, "push", name, reference, digest)
+        repository = self.index.repository(name)
+        if is_tag(reference) and repository is not None:
+            self.webhooks.enqueue(name, push_payload(repository, reference, actor, self.settings.url))
 
     def pulled(self, name: str, reference: str, digest: str, actor: str) -> None:
         """A manifest was fetched: count the pull and log it."""

@@ -81,6 +81,18 @@ def token_json(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def webhook_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A webhook's settings."""
+    return {"id": row["id"], "name": row["name"], "hook_url": row["url"], "created": now_iso(row["created"])}
+
+
+def delivery_json(row: dict[str, Any]) -> dict[str, Any]:
+    """One delivery: its state (pending, delivered, failed), attempts, last answer and payload."""
+    return {"id": row["id"], "created": now_iso(row["created"]), "state": row["state"], "attempts": row["attempts"],
+            "last_status": row["last_status"], "last_error": row["last_error"], "finished": now_iso(row["finished"]),
+            "next_attempt": now_iso(row["next_at"]) if row["state"] == "pending" else None, "payload": row["payload"]}
+
+
 class HubApi:
     """The handlers, over a Hub and a way to tell who asks."""
 
@@ -212,6 +224,29 @@ class HubApi:
             raise InvalidParameter('expected {"user": ..., "permission": "read|write|admin|none"}')
         self.hub.accounts.set_collaborator(name, body["user"], str(body.get("permission", "read")))
 
+    def webhooks(self, req: Request, name: str, body: Any = None) -> dict[str, Any]:
+        """GET (list) or POST {"name", "hook_url"} (add) .../webhooks/ (admin on the repository)."""
+        self.visible(req, name, LEVELS["admin"])
+        hooks = self.hub.webhooks
+        if body is None:
+            found = hooks.hooks(name)
+            return {"count": len(found), "next": None, "previous": None, "results": [webhook_json(h) for h in found]}
+        if not isinstance(body, dict) or not isinstance(body.get("hook_url"), str):
+            raise InvalidParameter('expected {"name": ..., "hook_url": "https://..."}')
+        return webhook_json(hooks.add(name, str(body.get("name") or ""), body["hook_url"]))
+
+    def webhook(self, req: Request, name: str, hook_id: str, delete: bool = False) -> dict[str, Any]:
+        """GET .../webhooks/{id}/ with its delivery history, or DELETE it (admin on the repository)."""
+        self.visible(req, name, LEVELS["admin"])
+        if not hook_id.isdigit():
+            raise NotFound("object not found")
+        if delete:
+            self.hub.webhooks.remove(name, int(hook_id))
+            return {}
+        hook = webhook_json(self.hub.webhooks.get(name, int(hook_id)))
+        hook["deliveries"] = [delivery_json(d) for d in self.hub.webhooks.deliveries(name, int(hook_id))]
+        return hook
+
     def audit(self, req: Request, namespace: str) -> dict[str, Any]:
         """GET /v2/auditlogs/{namespace}/?repository= (namespace owners and admins)."""
         who = self.user(req)
@@ -289,6 +324,27 @@ def register(router: Router, api: HubApi) -> None:
         """Delete one tag."""
         await block(api.delete_tag, req, _name(req), req.params["tag"])
         return Empty(204)
+
+    @router.get("/v2/repositories/{namespace}/{name:path}/webhooks/{hook}/")
+    async def webhook(req: Request) -> Json:
+        """One webhook with its delivery history."""
+        return Json(await block(api.webhook, req, _name(req), req.params["hook"]))
+
+    @router.delete("/v2/repositories/{namespace}/{name:path}/webhooks/{hook}/")
+    async def webhook_delete(req: Request) -> Empty:
+        """Remove a webhook."""
+        await block(api.webhook, req, _name(req), req.params["hook"], True)
+        return Empty(204)
+
+    @router.get("/v2/repositories/{namespace}/{name:path}/webhooks/")
+    async def webhooks(req: Request) -> Json:
+        """A repository's webhooks."""
+        return Json(await block(api.webhooks, req, _name(req)))
+
+    @router.post("/v2/repositories/{namespace}/{name:path}/webhooks/")
+    async def webhook_add(req: Request) -> Json:
+        """Add a webhook called on every tag push."""
+        return Json(await block(api.webhooks, req, _name(req), await req.json()), 201)
 
     @router.get("/v2/repositories/{namespace}/{name:path}/tags/")
     async def tags(req: Request) -> Json:

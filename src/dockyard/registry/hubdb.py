@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS audit (
     repository TEXT NOT NULL, namespace TEXT NOT NULL, reference TEXT NOT NULL DEFAULT '',
     digest TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS audit_namespace ON audit (namespace, id);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY, repository TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY, webhook INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    created REAL NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL, last_status INTEGER, last_error TEXT NOT NULL DEFAULT '', finished REAL);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_at);
 """
 
 
