@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import requests
 
 from daemon_harness import destroy, new_daemon
+from dockerd_harness import private_dockerd
 from hub_fixtures import PASSWORDS, hub_registry, registry_cli
 
 pytestmark = pytest.mark.usefixtures("need_docker_cli")
@@ -136,3 +138,34 @@ def test_default_registry_is_the_hub(clean, hub, tmp_path):
         assert repo["pull_count"] == len(pulls) and repo["is_private"] is False, repo
     finally:
         destroy(daemon)
+
+
+def test_debian_dockerd_against_the_hub(hub, tmp_path):
+    """The reference engine's own registry client: token flow, denied push, private pull."""
+    with private_dockerd() as env:
+        def docker(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+            return subprocess.run(["docker", *args], env=env, input=stdin, capture_output=True, text=True,
+                                  timeout=180)
+        archive = tmp_path / "bb.tar"
+        subprocess.run([sys.executable, "-m", "dockyard.tools.busybox_image", "--output", str(archive)], check=True,
+                       capture_output=True)
+        assert docker("load", "-i", str(archive)).returncode == 0
+        mine, theirs = f"{hub.host}/alice/dockerd:1", f"{hub.host}/bob/dockerd:1"
+        for name in (mine, theirs):
+            docker("tag", "busybox:latest", name)
+        ok = docker("login", "-u", "alice", "--password-stdin", hub.host, stdin=PASSWORDS["alice"] + "\n")
+        assert ok.returncode == 0 and "Login Succeeded" in ok.stdout, ok.stderr
+        pushed = docker("push", mine)
+        assert pushed.returncode == 0 and "digest: sha256:" in pushed.stdout, pushed.stderr
+        refused = docker("push", theirs)
+        assert refused.returncode != 0
+        assert "denied: requested access to the resource is denied" in refused.stdout + refused.stderr, refused
+        docker("logout", hub.host)
+        docker("rmi", mine)
+        anonymous = docker("pull", mine)
+        assert anonymous.returncode != 0 and "denied" in anonymous.stderr, anonymous.stderr
+        token = registry_cli(hub.data, "token", "create", "alice", "--scope", "repo:read").strip()
+        assert docker("login", "-u", "alice", "--password-stdin", hub.host, stdin=token + "\n").returncode == 0
+        assert docker("pull", mine).returncode == 0, "a read token pulls"
+        refused = docker("push", f"{hub.host}/alice/dockerd:1")
+        assert refused.returncode != 0 and "denied" in refused.stdout + refused.stderr, "but does not push"
