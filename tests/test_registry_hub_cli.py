@@ -87,6 +87,11 @@ def test_login_push_namespaces_teams_private_and_search(clean, hub, tmp_path):
         r = requests.patch(f"{hub.url}/v2/repositories/alice/busybox/", headers=jwt,
                            json={"is_private": False, "description": "Busybox, the Swiss army knife"})
         assert r.status_code == 200 and r.json()["is_private"] is False, r.text
+        images = requests.get(f"{hub.url}/v2/repositories/alice/busybox/tags/1/images/", headers=jwt).json()
+        assert len(images) == 1 and images[0]["os"] == "linux" and images[0]["config"]["cmd"] == ["sh"]
+        assert [layer["instruction"] for layer in images[0]["layers"]] == ["ADD file:busybox-static in /"]
+        assert images[0]["size"] == images[0]["layers"][0]["size"] > 0
+        assert [h["empty_layer"] for h in images[0]["history"]] == [False, True]
         bob = {"Authorization": "Bearer " + requests.post(
             f"{hub.url}/v2/users/login", json={"username": "bob", "password": PASSWORDS["bob"]}).json()["token"]}
         assert requests.post(f"{hub.url}/v2/repositories/alice/busybox/stars/", headers=bob).status_code == 204

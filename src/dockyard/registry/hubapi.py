@@ -13,8 +13,12 @@ import urllib.parse
 from typing import Any, Callable
 
 from dockyard.errors import Forbidden, InvalidParameter, NotFound, Unauthorized
+from dockyard.registry import manifests
 from dockyard.registry.accounts import LEVELS, Principal
+from dockyard.registry.errors import ManifestUnknown, NameUnknown
 from dockyard.registry.hub import Hub, display_name, now_iso, official
+from dockyard.registry.hubviews import (audit_json, delivery_json, image_json, repository_summary, tag_json,
+                                        token_json, webhook_json)
 from dockyard.registry.storage import validate_name
 from dockyard.server.routing import Empty, Json, Request, Router, run_blocking
 
@@ -37,60 +41,6 @@ def paged(req: Request, base: str, count: int, results: list[Any], page: int, si
         return f"{base}{req.path}?{urllib.parse.urlencode(query)}"
     return {"count": count, "next": link(page + 1) if page * size < count else None,
             "previous": link(page - 1) if page > 1 else None, "results": results}
-
-
-def repository_summary(row: dict[str, Any]) -> dict[str, Any]:
-    """One repository as Docker Hub lists it."""
-    namespace, _, short = row["name"].rpartition("/")
-    return {"name": short, "namespace": namespace, "repository_type": "image", "status": 1,
-            "status_description": "active", "description": row["description"], "is_private": bool(row["private"]),
-            "is_automated": False, "star_count": row["star_count"], "pull_count": row["pull_count"],
-            "last_updated": now_iso(row["last_pushed"]), "last_modified": now_iso(row["last_pushed"]),
-            "date_registered": now_iso(row["created"]), "affiliation": None, "media_types": [],
-            "content_types": ["image"], "categories": []}
-
-
-def tag_json(row: dict[str, Any], repo_id: int) -> dict[str, Any]:
-    """One tag as Docker Hub lists it, every platform an entry of `images`."""
-    images = [{"architecture": p.get("architecture", ""), "features": "", "variant": p.get("variant"),
-               "digest": p.get("digest"), "os": p.get("os", ""), "os_features": "", "os_version": None,
-               "size": p.get("size", 0), "status": "active", "last_pulled": now_iso(row["last_pulled"]),
-               "last_pushed": now_iso(row["pushed"])} for p in row["platforms"]]
-    return {"creator": None, "id": row["id"], "images": images, "last_updated": now_iso(row["pushed"]),
-            "last_updater": None, "last_updater_username": row["pusher"], "name": row["name"],
-            "repository": repo_id, "full_size": row["size"], "v2": True, "tag_status": "active",
-            "tag_last_pulled": now_iso(row["last_pulled"]), "tag_last_pushed": now_iso(row["pushed"]),
-            "media_type": row["media_type"], "content_type": "image", "digest": row["digest"]}
-
-
-def audit_json(row: dict[str, Any]) -> dict[str, Any]:
-    """One audit entry as Docker Hub's audit log shows it."""
-    return {"account": row["namespace"], "action": f"repo.{row['action']}", "name": row["repository"],
-            "actor": row["actor"] or "anonymous", "data": {"tag": row["reference"], "digest": row["digest"]},
-            "timestamp": now_iso(row["time"]), "action_description": f"{row['action']} {row['reference']}"}
-
-
-def token_json(record: dict[str, Any]) -> dict[str, Any]:
-    """A personal access token as Docker Hub describes it (the secret only when just created)."""
-    out = {"uuid": record["uuid"], "client_id": "dockyard", "creator_ip": "", "creator_ua": "",
-           "created_at": now_iso(record["created"]), "last_used": now_iso(record["last_used"]),
-           "generated_by": "manual", "is_active": bool(record["active"]), "token_label": record["label"],
-           "scopes": [record["scope"]]}
-    if "token" in record:
-        out["token"] = record["token"]
-    return out
-
-
-def webhook_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A webhook's settings."""
-    return {"id": row["id"], "name": row["name"], "hook_url": row["url"], "created": now_iso(row["created"])}
-
-
-def delivery_json(row: dict[str, Any]) -> dict[str, Any]:
-    """One delivery: its state (pending, delivered, failed), attempts, last answer and payload."""
-    return {"id": row["id"], "created": now_iso(row["created"]), "state": row["state"], "attempts": row["attempts"],
-            "last_status": row["last_status"], "last_error": row["last_error"], "finished": now_iso(row["finished"]),
-            "next_attempt": now_iso(row["next_at"]) if row["state"] == "pending" else None, "payload": row["payload"]}
 
 
 class HubApi:
@@ -170,6 +120,22 @@ class HubApi:
         if not found:
             raise NotFound("object not found")
         return tag_json(found[0], row["id"])
+
+    def images(self, req: Request, name: str, tag: str) -> list[dict[str, Any]]:
+        """GET .../tags/{tag}/images/: every platform's layers (size, instruction) and image config, read from
+        storage (one tag, so a few small blobs)."""
+        self.visible(req, name)
+        storage = self.hub.storage
+        try:
+            digest = storage.resolve(name, tag)
+        except (NameUnknown, ManifestUnknown):
+            raise NotFound("object not found") from None
+        top = manifests.parse(storage.read_blob(digest), None)
+        entries = [(digest, top, {})] if not top.children else [
+            (d, manifests.parse(storage.read_blob(d), None), e.get("platform") or {})
+            for d, e in zip(top.children, top.doc.get("manifests", []))
+            if (e.get("platform") or {}).get("os") != "unknown" and storage.blob_exists(d)]
+        return [image_json(storage, d, m, p) for d, m, p in entries]
 
     def update(self, req: Request, name: str, body: Any) -> dict[str, Any]:
         """PATCH .../: description, full_description, is_private (admin on the repository)."""
@@ -313,6 +279,11 @@ def register(router: Router, api: HubApi) -> None:
     async def namespace(req: Request) -> Json:
         """A namespace's repositories."""
         return Json(await block(api.listing, req, req.params["namespace"]))
+
+    @router.get("/v2/repositories/{namespace}/{name:path}/tags/{tag}/images/")
+    async def tag_images(req: Request) -> Json:
+        """A tag's platforms with layers, instructions and image config."""
+        return Json(await block(api.images, req, _name(req), req.params["tag"]))
 
     @router.get("/v2/repositories/{namespace}/{name:path}/tags/{tag}/")
     async def tag(req: Request) -> Json:

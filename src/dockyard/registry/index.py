@@ -39,16 +39,21 @@ class TagInfo:
     platforms: list[dict[str, Any]] = field(default_factory=list)
 
 
+def read_config(storage: Storage, manifest: manifests.Manifest) -> dict[str, Any]:
+    """An image manifest's config blob as a dict ({} when missing or not a JSON object)."""
+    if not manifest.blobs:
+        return {}
+    try:
+        loaded = json.loads(storage.read_blob(manifest.blobs[0]))
+    except (BlobUnknown, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def _image(storage: Storage, digest: Digest, manifest: manifests.Manifest) -> dict[str, Any]:
     """One platform entry of an image manifest: os/architecture/variant from its config, compressed size."""
     size = sum(int(layer.get("size", 0)) for layer in manifest.doc.get("layers", []) if isinstance(layer, dict))
-    config: dict[str, Any] = {}
-    if manifest.blobs:
-        try:
-            loaded = json.loads(storage.read_blob(manifest.blobs[0]))
-            config = loaded if isinstance(loaded, dict) else {}
-        except (BlobUnknown, ValueError):
-            config = {}
+    config = read_config(storage, manifest)
     return {"os": str(config.get("os") or ""), "architecture": str(config.get("architecture") or ""),
             "variant": config.get("variant"), "digest": str(digest), "size": size}
 
