@@ -93,9 +93,9 @@ class Hub:
             self.webhooks.enqueue(name, push_payload(repository, reference, actor, self.settings.url))
 
     def pulled(self, name: str, reference: str, digest: str, actor: str) -> None:
-        """A manifest was fetched: count the pull and log it."""
-        self.index.pulled(name, reference)
-        self.index.audit(actor, "pull", name, reference, digest)
+        """A manifest was fetched: count and log it when it is a pull of its own (not an index's platform)."""
+        if self.index.pulled(name, reference):
+            self.index.audit(actor, "pull", name, reference, digest)
 
     def deleted(self, name: str, reference: str, actor: str) -> None:
         """A tag or manifest was deleted."""

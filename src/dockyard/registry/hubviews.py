@@ -66,7 +66,8 @@ def image_json(storage: Storage, digest: Digest, manifest: manifests.Manifest,
                        "instruction": instruction.removeprefix("/bin/sh -c #(nop) ").strip()})
     settings = config.get("config") or {}
     return {"architecture": platform.get("architecture") or config.get("architecture", ""),
-            "os": platform.get("os") or config.get("os", ""), "variant": platform.get("variant") or config.get("variant"),
+            "os": platform.get("os") or config.get("os", ""),
+            "variant": platform.get("variant") or config.get("variant"),
             "digest": str(digest), "size": sum(l["size"] for l in layers), "layers": layers,
             "config": {key: settings.get(src) for key, src in (
                 ("entrypoint", "Entrypoint"), ("cmd", "Cmd"), ("env", "Env"), ("exposed_ports", "ExposedPorts"),

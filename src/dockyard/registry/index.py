@@ -168,15 +168,24 @@ class Index:
                 conn.execute("UPDATE repositories SET last_pushed = (SELECT MAX(pushed) FROM tags WHERE repo = ?) "
                              "WHERE id = ? AND last_pushed IS NULL", (repo, repo))
 
-    def pulled(self, name: str, reference: str) -> None:
-        """Count a manifest GET as a pull."""
+    def pulled(self, name: str, reference: str) -> bool:
+        """Record a manifest GET; True when it counts as a pull. The GET of a platform's manifest by digest that
+        follows the GET of a tagged index is the same pull (one `docker pull`, one count)."""
         now = time.time()
         with self.db.write() as conn:
-            conn.execute("UPDATE repositories SET pull_count = pull_count + 1, last_pulled = ? WHERE name = ?",
-                         (now, name))
+            row = conn.execute("SELECT id FROM repositories WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return False
             column = "name" if is_tag(reference) else "digest"
-            conn.execute(f"UPDATE tags SET last_pulled = ? WHERE {column} = ? "
-                         "AND repo = (SELECT id FROM repositories WHERE name = ?)", (now, reference, name))
+            conn.execute(f"UPDATE tags SET last_pulled = ? WHERE repo = ? AND {column} = ?", (now, row["id"], reference))
+            if not is_tag(reference):
+                child = conn.execute("SELECT 1 FROM tags WHERE repo = ? AND digest != ? AND platforms LIKE ?",
+                                     (row["id"], reference, f'%"digest": "{reference}"%')).fetchone()
+                if child is not None:
+                    return False
+            conn.execute("UPDATE repositories SET pull_count = pull_count + 1, last_pulled = ? WHERE id = ?",
+                         (now, row["id"]))
+        return True
 
     # ----- queries -------------------------------------------------------------------------------
 
@@ -213,7 +222,8 @@ class Index:
             where, params = where + " AND t.name = ?", [*params, exact]
         with self.db.read() as conn:
             count = conn.execute(f"SELECT COUNT(*) FROM tags t WHERE {where}", params).fetchone()[0]
-            page = rows(conn.execute(f"SELECT t.rowid AS id, t.* FROM tags t WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            page = rows(conn.execute(f"SELECT t.rowid AS id, t.* FROM tags t WHERE {where} ORDER BY {order} "
+                                     "LIMIT ? OFFSET ?",
                                      [*params, limit, offset]))
         for row in page:
             row["platforms"] = json.loads(row["platforms"])
