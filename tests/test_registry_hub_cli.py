@@ -136,6 +136,14 @@ def test_default_registry_is_the_hub(clean, hub, tmp_path):
         assert ran.stdout == "from the hub\n", ran.stderr
         found = own("search", "alpine")
         assert found.returncode == 0 and "alpine, as busybox" in found.stdout, (found.stdout, found.stderr)
+        assert own("tag", "alpine", "alice/mine:1").returncode == 0
+        assert own("push", "alice/mine:1").returncode != 0, "not logged in"
+        ok = own("login", "-u", "alice", "--password-stdin", stdin=PASSWORDS["alice"] + "\n")
+        assert ok.returncode == 0 and "Login Succeeded" in ok.stdout, ok.stderr
+        pushed = own("push", "alice/mine:1")
+        assert pushed.returncode == 0 and "digest: sha256:" in pushed.stdout, pushed.stderr
+        mine = requests.get(f"{hub.url}/v2/repositories/alice/mine/tags/1/", auth=("alice", PASSWORDS["alice"]))
+        assert mine.status_code == 200 and mine.json()["last_updater_username"] == "alice", mine.text
         audit = requests.get(f"{hub.url}/v2/auditlogs/library/", auth=("boss", PASSWORDS["boss"])).json()
         pulls = [e for e in audit["logs"] if e["action"] == "repo.pull" and e["name"] == "library/alpine"]
         assert pulls and pulls[0]["actor"] == "anonymous", audit

@@ -4,6 +4,7 @@ and what each of them may do with a repository."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -46,6 +47,12 @@ def check_password(password: str, stored: str) -> bool:
     salt, expected = base64.b64decode(parts[4]), base64.b64decode(parts[5])
     digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=64 << 20, dklen=len(expected))
     return hmac.compare_digest(digest, expected)
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """A hash to check a password of an unknown user against (made once, on first use)."""
+    return hash_password(secrets.token_hex(16))
 
 
 def _token_hash(secret: str) -> str:
@@ -129,7 +136,10 @@ class Accounts:
             return self._by_token(name, secret)
         with self.db.read() as conn:
             row = conn.execute("SELECT password, admin FROM users WHERE name = ?", (name,)).fetchone()
-        if row is None or not check_password(secret, row["password"]):
+        if row is None:
+            check_password(secret, _unknown_user_hash())  # as slow as for a known user: no name probing by timing
+            return None
+        if not check_password(secret, row["password"]):
             return None
         return Principal(name, bool(row["admin"]))
 
