@@ -16,6 +16,8 @@ from dockerd_harness import private_dockerd
 from hub_fixtures import PASSWORDS, hub_registry, registry_cli
 
 pytestmark = pytest.mark.usefixtures("need_docker_cli")
+DENIED_PULL = ("pull access denied for {}, repository does not exist or may require 'docker login': "
+               "denied: requested access to the resource is denied")
 
 
 @pytest.fixture
@@ -61,6 +63,7 @@ def test_login_push_namespaces_teams_private_and_search(clean, hub, tmp_path):
         docker("rmi", mine)
         anonymous = docker("pull", mine)
         assert anonymous.returncode != 0, "alice/busybox is private (the default)"
+        assert DENIED_PULL.format(f"{host}/alice/busybox") in anonymous.stderr, anonymous.stderr
 
         token = registry_cli(hub.data, "token", "create", "carol", "--label", "laptop", "--scope", "repo:write")
         token = token.strip()
@@ -176,7 +179,8 @@ def test_debian_dockerd_against_the_hub(hub, tmp_path):
         docker("logout", hub.host)
         docker("rmi", mine)
         anonymous = docker("pull", mine)
-        assert anonymous.returncode != 0 and "denied" in anonymous.stderr, anonymous.stderr
+        assert anonymous.returncode != 0, "private"
+        assert DENIED_PULL.format(f"{hub.host}/alice/dockerd") in anonymous.stderr, anonymous.stderr
         token = registry_cli(hub.data, "token", "create", "alice", "--scope", "repo:read").strip()
         assert docker("login", "-u", "alice", "--password-stdin", hub.host, stdin=token + "\n").returncode == 0
         assert docker("pull", mine).returncode == 0, "a read token pulls"
