@@ -145,6 +145,17 @@ def test_tokens_scopes_passwords_and_login(hub):
                           json={"username": "alice", "password": created["repo:write"]["token"]})
     pat = {"Authorization": "Bearer " + login.json()["token"]}
     assert requests.get(f"{base}/v2/repositories/alice/secret/", headers=pat).status_code == 200
+    assert requests.patch(f"{base}/v2/repositories/alice/secret/", headers=pat,
+                          json={"is_private": False}).status_code == 403, "a write token's login is no admin"
+    assert requests.post(f"{base}/v2/access-tokens", headers=pat, json={"scopes": ["repo:admin"]}).status_code == 403
+    assert requests.get(f"{base}/v2/access-tokens", auth=("alice", created["repo:write"]["token"])).status_code == 403
+    public = requests.post(f"{base}/v2/users/login",
+                           json={"username": "alice", "password": created["repo:public_read"]["token"]})
+    public = {"Authorization": "Bearer " + public.json()["token"]}
+    assert requests.get(f"{base}/v2/repositories/alice/secret/", headers=public).status_code == 404
+    assert requests.get(f"{base}/v2/repositories/alice/", headers=public).json()["count"] == 0
+    registry_token = hub.bearer("alice", "alice/secret")
+    assert requests.get(f"{base}/v2/repositories/alice/secret/", headers=registry_token).status_code == 401
 
     raw = (hub.data / "hub.db").read_bytes() + b"".join(p.read_bytes() for p in hub.data.glob("hub.db-*"))
     for secret in [*PASSWORDS.values(), created["repo:write"]["token"]]:

@@ -68,12 +68,24 @@ def namespace_of(repository: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts for: a user, whether a site admin, and the most a token used for it allows."""
+    """Who a request acts for: a user, whether a site admin, and when they came with a personal access token,
+    the most it allows (tokens never manage tokens)."""
 
     name: str
     admin: bool = False
     ceiling: int = LEVELS["admin"]
     public_only: bool = False
+    token: bool = False
+
+    def claims(self) -> dict[str, Any]:
+        """What a hub login token must carry so it grants no more than this principal."""
+        return {"ceiling": self.ceiling, "public_only": self.public_only, "token": self.token}
+
+    def capped(self, claims: dict[str, Any]) -> Principal:
+        """This user as far as a hub login token's claims allow."""
+        ceiling = min(self.ceiling, int(claims.get("ceiling", 0)))
+        return Principal(self.name, self.admin and ceiling >= LEVELS["admin"] and not claims.get("public_only"),
+                         ceiling, bool(claims.get("public_only")), bool(claims.get("token", True)))
 
 
 class Accounts:
@@ -191,7 +203,7 @@ class Accounts:
             conn.execute("UPDATE tokens SET last_used = ? WHERE uuid = ?", (time.time(), row["uuid"]))
         scope = row["scope"]
         return Principal(name, bool(row["admin"]) and scope == "repo:admin", TOKEN_SCOPES[scope],
-                         scope == "repo:public_read")
+                         scope == "repo:public_read", token=True)
 
     # ----- organisations and teams ---------------------------------------------------------------
 

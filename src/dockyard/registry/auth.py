@@ -96,11 +96,12 @@ class TokenIssuer:
         self.service = service
         self.ttl = ttl
 
-    def issue(self, subject: str, granted: list[Scope], now: float | None = None) -> dict[str, Any]:
-        """The token endpoint's answer for `subject` with `granted` scopes."""
+    def issue(self, subject: str, granted: list[Scope], now: float | None = None,
+              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The token endpoint's answer for `subject` with `granted` scopes (and `extra` claims)."""
         issued = int(now or time.time())
-        claims = {"iss": "dockyard", "sub": subject, "aud": self.service, "iat": issued, "nbf": issued - 5,
-                  "exp": issued + self.ttl, "jti": secrets.token_hex(8),
+        claims = {**(extra or {}), "iss": "dockyard", "sub": subject, "aud": self.service, "iat": issued,
+                  "nbf": issued - 5, "exp": issued + self.ttl, "jti": secrets.token_hex(8),
                   "access": [{"type": s.type, "name": s.name, "actions": list(s.actions)} for s in granted]}
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64(json.dumps(claims).encode())
@@ -248,7 +249,8 @@ class Authorizer:
                            headers=self._challenge(scope, base_url))
 
     def viewer(self, authorization: str, base_url: str, hub_issuer: TokenIssuer | None = None) -> Principal | None:
-        """Who reads the hub's pages and API: a hub login token, a registry token or Basic credentials.
+        """Who reads the hub's pages and API: a hub login token (never a registry token: it carries no limits
+        of the access token it came from) or Basic credentials (password or access token).
 
         Outside hub mode there are no private repositories: whoever passes the catalog check sees all."""
         if self.mode != "hub" or self.policy is None:
@@ -256,11 +258,11 @@ class Authorizer:
             return Principal(self.subject(authorization), admin=True)
         kind, _, value = authorization.partition(" ")
         if kind.lower() in ("bearer", "jwt"):
-            for issuer in (hub_issuer, self.issuer):
-                claims = issuer.claims(value.strip()) if issuer is not None else None
-                if claims is not None:
-                    return self.policy.principal(str(claims.get("sub") or "")) if claims.get("sub") else None
-            raise AuthRequired("authentication required: invalid or expired token")
+            claims = hub_issuer.claims(value.strip()) if hub_issuer is not None else None
+            user = self.policy.principal(str(claims.get("sub") or "")) if claims else None
+            if claims is None or user is None:
+                raise AuthRequired("authentication required: invalid or expired token")
+            return user.capped(claims)
         return self.authenticate(authorization)
 
     def _anonymous_ok(self, scope: Scope | None) -> bool:

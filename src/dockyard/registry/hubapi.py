@@ -58,6 +58,13 @@ class HubApi:
             raise Unauthorized("authentication required")
         return who
 
+    def token_manager(self, req: Request) -> Principal:
+        """The signed-in caller, who must have come with their password: access tokens never manage tokens."""
+        who = self.user(req)
+        if who.token:
+            raise Forbidden("access tokens cannot manage access tokens: sign in with your password")
+        return who
+
     def visible(self, req: Request, name: str, need: int = LEVELS["read"]) -> tuple[Principal | None, dict[str, Any]]:
         """(caller, repository row) when the caller has `need` on it; 404 when hidden, 403 when too little."""
         validate_name(name)
@@ -233,7 +240,7 @@ class HubApi:
         who = self.hub.authenticate(body["username"], body["password"])
         if who is None:
             raise Unauthorized("Incorrect authentication credentials")
-        return {"token": self.hub.issuer.issue(who.name, [])["token"]}
+        return {"token": self.hub.issuer.issue(who.name, [], extra=who.claims())["token"]}
 
     def signup(self, body: Any) -> dict[str, Any]:
         """POST /v2/users/signup {"username", "password", "email"} when sign-up is enabled."""
@@ -368,9 +375,7 @@ def register(router: Router, api: HubApi) -> None:
         if not isinstance(body, dict):
             raise InvalidParameter('expected {"token_label": ..., "scopes": [...]}')
         scopes = body.get("scopes") or ["repo:admin"]
-        who = await block(api.user, req)
-        if who.ceiling < LEVELS["admin"]:
-            raise Forbidden("a personal access token cannot create tokens")
+        who = await block(api.token_manager, req)
         record = await block(api.hub.accounts.create_token, who.name, str(body.get("token_label") or ""),
                              str(scopes[0]))
         return Json(token_json(record), 201)
@@ -378,7 +383,7 @@ def register(router: Router, api: HubApi) -> None:
     @router.get("/v2/access-tokens")
     async def token_list(req: Request) -> Json:
         """The caller's tokens."""
-        who = await block(api.user, req)
+        who = await block(api.token_manager, req)
         page, size = page_args(req)
         found = await block(api.hub.accounts.tokens, who.name)
         chosen = found[(page - 1) * size:page * size]
@@ -388,7 +393,7 @@ def register(router: Router, api: HubApi) -> None:
     @router.delete("/v2/access-tokens/{uuid}")
     async def token_revoke(req: Request) -> Empty:
         """Revoke one of the caller's tokens."""
-        who = await block(api.user, req)
+        who = await block(api.token_manager, req)
         await block(api.hub.accounts.revoke_token, who.name, req.params["uuid"])
         return Empty(204)
 
