@@ -163,6 +163,9 @@ def test_tokens_scopes_passwords_and_login(hub):
     with sqlite3.connect(hub.data / "hub.db") as conn:
         hashes = [row[0] for row in conn.execute("SELECT password FROM users")]
     assert all(h.startswith("scrypt$32768$8$1$") for h in hashes)
+    orgs = registry_cli(hub.data, "org", "ls").splitlines()
+    assert [line.split() for line in orgs] == [["NAME", "OWNERS", "MEMBERS", "TEAMS"],
+                                               ["acme", "alice", "carol", "readers"]]
     users = registry_cli(hub.data, "user", "ls")
     assert users.split()[:4] == ["NAME", "ADMIN", "EMAIL", "CREATED"] and "boss" in users
     registry_cli(hub.data, "user", "passwd", "bob", stdin="bob-new-pass\n")

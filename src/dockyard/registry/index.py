@@ -177,7 +177,8 @@ class Index:
             if row is None:
                 return False
             column = "name" if is_tag(reference) else "digest"
-            conn.execute(f"UPDATE tags SET last_pulled = ? WHERE repo = ? AND {column} = ?", (now, row["id"], reference))
+            conn.execute(f"UPDATE tags SET last_pulled = ? WHERE repo = ? AND {column} = ?",
+                         (now, row["id"], reference))
             if not is_tag(reference):
                 child = conn.execute("SELECT 1 FROM tags WHERE repo = ? AND digest != ? AND platforms LIKE ?",
                                      (row["id"], reference, f'%"digest": "{reference}"%')).fetchone()
