@@ -303,6 +303,9 @@ def test_webhook_on_push_retried_with_history(hub):
         assert failing["state"] == "pending" and failing["attempts"] >= 1 and failing["last_error"], failing
         assert requests.delete(f"{hooks}{dead.json()['id']}/", headers=alice).status_code == 204
         assert [h["name"] for h in requests.get(hooks, headers=alice).json()["results"]] == ["ci"]
+        assert requests.delete(f"{base}/v2/repositories/alice/hooked/", headers=alice).status_code == 202
+        push_image(hub, "alice", "alice/hooked", "v3", b"a new repository of the same name")
+        assert requests.get(hooks, headers=alice).json()["results"] == [], "its webhooks went with it"
     finally:
         receiver.shutdown()
         receiver.server_close()

@@ -102,6 +102,23 @@ class Hub:
         self.index.sync(name)
         self.index.audit(actor, "delete", name, reference)
 
+    def delete_repository(self, name: str, actor: str) -> None:
+        """Delete every tag, manifest and blob link of a repository (blobs go at the next GC), its index row,
+        webhooks and collaborators: a repository made again later starts afresh."""
+        storage = self.storage
+        with storage.locked():
+            for tag in list(storage.tags(name)):
+                storage.delete_tag(name, tag)
+            for digest in storage.revisions(name):
+                storage.unlink_manifest(name, digest)
+            for digest in storage.layer_links(name):
+                storage.unlink_layer(name, digest)
+            storage.delete_repository_if_empty(name)
+        self.deleted(name, "", actor)
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM webhooks WHERE repository = ?", (name,))
+            conn.execute("DELETE FROM collaborators WHERE repository = ?", (name,))
+
     # ----- reads shared by the pages and the APIs ------------------------------------------------
 
     def search(self, who: Principal | None, query: str, offset: int, limit: int,

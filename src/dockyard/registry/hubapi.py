@@ -167,16 +167,7 @@ class HubApi:
     def delete_repository(self, req: Request, name: str) -> None:
         """DELETE .../: every manifest and tag (blobs go at the next GC)."""
         who, _ = self.visible(req, name, LEVELS["admin"])
-        storage = self.hub.storage
-        with storage.locked():
-            for tag in list(storage.tags(name)):
-                storage.delete_tag(name, tag)
-            for digest in storage.revisions(name):
-                storage.unlink_manifest(name, digest)
-            for digest in storage.layer_links(name):
-                storage.unlink_layer(name, digest)
-            storage.delete_repository_if_empty(name)
-        self.hub.deleted(name, "", who.name if who else "")
+        self.hub.delete_repository(name, who.name if who else "")
 
     def delete_tag(self, req: Request, name: str, tag: str) -> None:
         """DELETE .../tags/{tag}/ (admin on the repository)."""
