@@ -309,3 +309,20 @@ def test_webhook_on_push_retried_with_history(hub):
     finally:
         receiver.shutdown()
         receiver.server_close()
+
+
+def test_default_registry_setting(tmp_path):
+    from dockyard.daemon.config import ConfigError, load
+    from dockyard.distribution.endpoints import endpoints
+    from dockyard.distribution.login import server_host
+    config = tmp_path / "daemon.json"
+    for bad in (5, "hub.example/library"):
+        config.write_text(json.dumps({"default-registry": bad}))
+        with pytest.raises(ConfigError, match="default-registry"):
+            load(["--config-file", str(config)])
+    config.write_text(json.dumps({"default-registry": "127.0.0.1:5000"}))
+    raw = load(["--config-file", str(config)]).raw
+    assert [(e.host, e.secure) for e in endpoints(server_host("https://index.docker.io/v1/"), raw)] == [
+        ("127.0.0.1:5000", False)]
+    assert [e.host for e in endpoints("docker.io", {})] == ["registry-1.docker.io"], "Docker Hub without it"
+    assert [e.host for e in endpoints("quay.io", raw)] == ["quay.io"], "other registries stay themselves"
