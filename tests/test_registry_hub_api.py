@@ -157,6 +157,7 @@ def test_tokens_scopes_passwords_and_login(hub):
     registry_token = hub.bearer("alice", "alice/secret")
     assert requests.get(f"{base}/v2/repositories/alice/secret/", headers=registry_token).status_code == 401
 
+    assert (hub.data / "hub.db").stat().st_mode & 0o777 == 0o600
     raw = (hub.data / "hub.db").read_bytes() + b"".join(p.read_bytes() for p in hub.data.glob("hub.db-*"))
     for secret in [*PASSWORDS.values(), created["repo:write"]["token"]]:
         assert secret.encode() not in raw

@@ -42,11 +42,9 @@ class Hub:
         self.accounts = Accounts(self.db)
         self.index = Index(self.db, storage, self.settings.private_by_default)
         self.webhooks = Webhooks(self.db)
-        secret = self.db.get_meta("token_secret")
-        if secret is None:
-            secret = secrets.token_hex(32)
-            self.db.set_meta("token_secret", secret)
-        self.secret = bytes.fromhex(secret)
+        with self.db.write() as conn:  # the first process to get here makes it; everyone reads that one
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('token_secret', ?)", (secrets.token_hex(32),))
+        self.secret = bytes.fromhex(self.db.get_meta("token_secret") or "")
         self.issuer = TokenIssuer(self.secret, HUB_SERVICE, HUB_TOKEN_TTL)
 
     # ----- the Policy of auth mode "hub" ---------------------------------------------------------

@@ -7,6 +7,7 @@ busy timeout let `dockyard registry user ...` and `dockyard registry gc` write w
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -74,8 +75,8 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.existed = self.path.exists()
         self._conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        os.chmod(self.path, 0o600)  # password hashes and the token secret: root's only (WAL files follow)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         with self._lock:
@@ -107,11 +108,6 @@ class Database:
         with self.read() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row["value"])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Set a value of the meta table."""
-        with self.write() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
         """Close the connection."""
