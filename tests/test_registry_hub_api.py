@@ -327,3 +327,28 @@ def test_default_registry_setting(tmp_path):
         ("127.0.0.1:5000", False)]
     assert [e.host for e in endpoints("docker.io", {})] == ["registry-1.docker.io"], "Docker Hub without it"
     assert [e.host for e in endpoints("quay.io", raw)] == ["quay.io"], "other registries stay themselves"
+
+
+def test_collaborators(hub):
+    push_image(hub, "alice", "alice/shared", "v1", b"shared with bob")
+    alice, bob = hub_login(hub, "alice"), hub_login(hub, "bob")
+    collaborators = f"{hub.url}/v2/repositories/alice/shared/collaborators/"
+
+    def actions(user: str) -> list[str]:
+        claims = hub.token(user, "repository:alice/shared:pull,push,delete").split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(claims + "=="))["access"][0]["actions"]
+
+    assert actions("bob") == [] and requests.get(collaborators, headers=bob).status_code == 404
+    r = requests.post(collaborators, headers=alice, json={"user": "bob", "permission": "read"})
+    assert r.status_code == 200 and r.json()["results"] == [{"user": "bob", "permission": "read"}]
+    assert actions("bob") == ["pull"]
+    assert requests.get(f"{hub.url}/v2/repositories/alice/shared/", headers=bob).json()["collaborator_count"] == 1
+    assert [r["name"] for r in requests.get(f"{hub.url}/v2/repositories/", headers=bob).json()["results"]] == [
+        "shared"]
+    requests.post(collaborators, headers=alice, json={"user": "bob", "permission": "write"})
+    assert actions("bob") == ["pull", "push"]
+    push_image(hub, "bob", "alice/shared", "v2", b"bob was here")
+    assert requests.get(collaborators, headers=bob).status_code == 403, "only admins manage collaborators"
+    assert requests.post(collaborators, headers=alice, json={"user": "nobody", "permission": "read"}).status_code == 404
+    requests.post(collaborators, headers=alice, json={"user": "bob", "permission": "none"})
+    assert actions("bob") == [] and requests.get(collaborators, headers=alice).json()["count"] == 0

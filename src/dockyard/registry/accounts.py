@@ -295,6 +295,12 @@ class Accounts:
             conn.execute("INSERT OR REPLACE INTO collaborators (repository, user, permission) VALUES (?, ?, ?)",
                          (repository, user, permission))
 
+    def collaborators(self, repository: str) -> list[dict[str, Any]]:
+        """A repository's collaborators and their permissions, by name."""
+        with self.db.read() as conn:
+            return rows(conn.execute("SELECT user, permission FROM collaborators WHERE repository = ? ORDER BY user",
+                                     (repository,)))
+
     @staticmethod
     def _need(conn: Any, table: str, name: str) -> None:
         if conn.execute(f"SELECT 1 FROM {table} WHERE name = ?", (name,)).fetchone() is None:

@@ -82,9 +82,7 @@ class HubApi:
         who, row = self.visible(req, name)
         level = self.hub.level(who, name)
         _, tags = self.hub.index.tags(row["id"], None, 0, MAX_PAGE_SIZE)
-        with self.hub.db.read() as conn:
-            collaborators = conn.execute("SELECT COUNT(*) FROM collaborators WHERE repository = ?",
-                                         (name,)).fetchone()[0]
+        collaborators = len(self.hub.accounts.collaborators(name))
         media = sorted({t["media_type"] for t in tags})
         return {**repository_summary(row), "user": row["namespace"], "hub_user": row["namespace"],
                 "collaborator_count": collaborators, "full_description": row["full_description"],
@@ -181,12 +179,15 @@ class HubApi:
         self.visible(req, name)
         self.hub.index.star(name, who.name, on)
 
-    def collaborator(self, req: Request, name: str, body: Any) -> None:
-        """POST .../collaborators/ {"user", "permission"} (admin on the repository)."""
+    def collaborator(self, req: Request, name: str, body: Any = None) -> dict[str, Any]:
+        """GET (list) or POST {"user", "permission"} (set; "none" removes) .../collaborators/ (admin)."""
         self.visible(req, name, LEVELS["admin"])
-        if not isinstance(body, dict) or not isinstance(body.get("user"), str):
-            raise InvalidParameter('expected {"user": ..., "permission": "read|write|admin|none"}')
-        self.hub.accounts.set_collaborator(name, body["user"], str(body.get("permission", "read")))
+        if body is not None:
+            if not isinstance(body, dict) or not isinstance(body.get("user"), str):
+                raise InvalidParameter('expected {"user": ..., "permission": "read|write|admin|none"}')
+            self.hub.accounts.set_collaborator(name, body["user"], str(body.get("permission", "read")))
+        found = self.hub.accounts.collaborators(name)
+        return {"count": len(found), "next": None, "previous": None, "results": found}
 
     def webhooks(self, req: Request, name: str, body: Any = None) -> dict[str, Any]:
         """GET (list) or POST {"name", "hook_url"} (add) .../webhooks/ (admin on the repository)."""
@@ -332,11 +333,15 @@ def register(router: Router, api: HubApi) -> None:
         await block(api.star, req, _name(req), False)
         return Empty(204)
 
+    @router.get("/v2/repositories/{namespace}/{name:path}/collaborators/")
+    async def collaborators(req: Request) -> Json:
+        """A repository's collaborators."""
+        return Json(await block(api.collaborator, req, _name(req)))
+
     @router.post("/v2/repositories/{namespace}/{name:path}/collaborators/")
-    async def collaborator(req: Request) -> Empty:
-        """Add, change or remove a collaborator."""
-        await block(api.collaborator, req, _name(req), await req.json())
-        return Empty(204)
+    async def collaborator(req: Request) -> Json:
+        """Add, change or remove a collaborator; the list as it is now."""
+        return Json(await block(api.collaborator, req, _name(req), await req.json()))
 
     @router.get("/v2/repositories/{namespace}/{name:path}/")
     async def repository(req: Request) -> Json:
