@@ -16,7 +16,7 @@ DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 DEFAULT_CONFIG_FILE = Path("/etc/dockyard/daemon.json")
 KNOWN_KEYS = {"hosts", "data-root", "exec-root", "log-level", "pidfile", "debug", "insecure-registries",
               "registry-mirrors", "default-address-pools", "dns", "dns-search", "dns-opts", "labels",
-              "max-extract-file-size", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey"}
+              "max-extract-file-size", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "default-registry"}
 PLAIN_PORT, TLS_PORT = 2375, 2376
 log = logging.getLogger("dockyard.daemon")
 
@@ -126,6 +126,9 @@ def load(argv: list[str]) -> DaemonConfig:
         if type(limit) is not int or limit <= 0:
             raise ConfigError("max-extract-file-size must be a positive number of bytes")
         config.max_extract_file_size = limit
+    default = merged.get("default-registry")
+    if default is not None and (not isinstance(default, str) or "/" in default.split("://", 1)[-1].rstrip("/")):
+        raise ConfigError("default-registry must be a registry host[:port] (Dockyard's own key)")
     return config
 
 

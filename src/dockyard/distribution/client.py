@@ -48,16 +48,20 @@ class Credentials:
 
 
 class RegistryError(DockyardError):
-    """A registry answered with an error status; the message is its first error."""
+    """A registry answered with an error status; the message is its first error, as docker words it (a refusal
+    bare, as dockerd shows it: "denied: requested access to the resource is denied"; others after `what`)."""
 
     def __init__(self, status: int, body: bytes, what: str) -> None:
+        self.code = ""
         try:
             first = json.loads(body)["errors"][0]
-            message = f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
+            self.code = str(first.get("code", ""))
+            text = self.code.lower().replace("_", " ")  # docker's errcode text: "denied"
+            message = f"{text}: {first.get('message', '')}".strip(": ")
         except (ValueError, KeyError, IndexError, TypeError):
             message = body.decode(errors="replace").strip()[:200] or f"HTTP {status}"
-        super().__init__(f"{what}: {message}")
-        self.status = 404 if status == 404 else 401 if status == 401 else 500
+        super().__init__(message if self.code == "DENIED" else f"{what}: {message}")
+        self.status = status if status in (401, 403, 404) else 500
 
 
 class Response:

@@ -58,6 +58,12 @@ def is_insecure(host: str, config: dict[str, Any]) -> bool:
     return False
 
 
+def default_registry(config: dict[str, Any]) -> str:
+    """The registry that docker.io names stand for: daemon.json's "default-registry" (a Dockyard Hub, Dockyard's
+    own key) or "" for Docker Hub itself."""
+    return str(config.get("default-registry") or "").split("://", 1)[-1].rstrip("/")
+
+
 def endpoints(domain: str, config: dict[str, Any]) -> list[Endpoint]:
     """Mirrors first (registry-mirrors applies to Docker Hub, "host=mirror" entries to any registry), then the
     registry itself."""
@@ -70,6 +76,6 @@ def endpoints(domain: str, config: dict[str, Any]) -> list[Endpoint]:
             scheme, _, host = url.partition("://")
             host = host.rstrip("/") if host else scheme
             out.append(Endpoint(host, scheme == "https" and not is_insecure(host, config), mirror=True))
-    host = HUB_HOST if domain == DEFAULT_DOMAIN else domain
+    host = (default_registry(config) or HUB_HOST) if domain == DEFAULT_DOMAIN else domain
     out.append(Endpoint(host, not is_insecure(host, config)))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.distribution.client import Credentials, RegistryClient
-from dockyard.distribution.endpoints import Endpoint, endpoints, is_insecure
+from dockyard.distribution.endpoints import Endpoint, default_registry, endpoints, is_insecure
 from dockyard.util.reference import DEFAULT_DOMAIN
 
 HUB_INDEX = "index.docker.io"
@@ -27,12 +27,13 @@ def login(config: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 
 def search(config: dict[str, Any], term: str, limit: int, credentials: Credentials) -> list[dict[str, Any]]:
-    """docker search: "host/term" searches that registry's /v1/search, a bare term Docker Hub's index."""
+    """docker search: "host/term" searches that registry's /v1/search, a bare term Docker Hub's index (or the
+    default registry's)."""
     first, sep, rest = term.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
         host, query = first, rest
     else:
-        host, query = HUB_INDEX, term
+        host, query = default_registry(config) or HUB_INDEX, term
     endpoint = Endpoint(host, not is_insecure(host, config))
     return list(RegistryClient(endpoint, credentials).search(query, limit).get("results") or [])
 

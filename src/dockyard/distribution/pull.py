@@ -6,7 +6,7 @@ import json
 from typing import Any, Iterator
 
 from dockyard.distribution import parallel, progress
-from dockyard.distribution.client import Credentials, RegistryClient
+from dockyard.distribution.client import Credentials, RegistryClient, RegistryError
 from dockyard.distribution.endpoints import endpoints
 from dockyard.distribution.imagestore import ImageSink
 from dockyard.distribution.layers import layer_descriptors
@@ -62,12 +62,18 @@ class Puller:
         self.platform = parse_platform(platform)
 
     def pull(self, from_image: str, tag: str | None) -> Iterator[dict[str, Any]]:
-        """Progress messages of the whole pull; failures end the stream with docker's error object."""
+        """Progress messages of the whole pull; failures end the stream with docker's error object (a refusal in
+        dockerd's words: "pull access denied for X, repository does not exist or may require 'docker login'")."""
+        ref: reference.Reference | None = None
         try:
             ref, all_tags = target_refs(from_image, tag)
             yield from self._pull_ref(ref, all_tags)
         except DockyardError as exc:
-            yield progress.error(exc.message)
+            message = exc.message
+            if ref is not None and isinstance(exc, RegistryError) and exc.code == "DENIED":
+                message = (f"pull access denied for {ref.familiar_name()}, repository does not exist or may require "
+                           f"'docker login': {message}")
+            yield progress.error(message)
 
     def _pull_ref(self, ref: reference.Reference, all_tags: bool) -> Iterator[dict[str, Any]]:
         """Try each endpoint (mirrors first) until one works."""

@@ -1,4 +1,4 @@
-"""Registry authentication: htpasswd users, basic auth, and docker's bearer-token flow with scopes."""
+"""Registry authentication: htpasswd users or hub accounts, basic auth, and docker's bearer-token flow with scopes."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from dockyard.registry.errors import AuthRequired
+from dockyard.registry.accounts import Principal
+from dockyard.registry.errors import AuthRequired, Denied
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -90,21 +91,23 @@ def _unb64(text: str) -> bytes:
 class TokenIssuer:
     """Signs and checks HS256 JWTs granting per-repository actions."""
 
-    def __init__(self, secret: bytes | None = None, service: str = SERVICE) -> None:
+    def __init__(self, secret: bytes | None = None, service: str = SERVICE, ttl: int = TOKEN_TTL) -> None:
         self.secret = secret or secrets.token_bytes(32)
         self.service = service
+        self.ttl = ttl
 
-    def issue(self, subject: str, granted: list[Scope], now: float | None = None) -> dict[str, Any]:
-        """The token endpoint's answer for `subject` with `granted` scopes."""
+    def issue(self, subject: str, granted: list[Scope], now: float | None = None,
+              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The token endpoint's answer for `subject` with `granted` scopes (and `extra` claims)."""
         issued = int(now or time.time())
-        claims = {"iss": "dockyard", "sub": subject, "aud": self.service, "iat": issued, "nbf": issued - 5,
-                  "exp": issued + TOKEN_TTL, "jti": secrets.token_hex(8),
+        claims = {**(extra or {}), "iss": "dockyard", "sub": subject, "aud": self.service, "iat": issued,
+                  "nbf": issued - 5, "exp": issued + self.ttl, "jti": secrets.token_hex(8),
                   "access": [{"type": s.type, "name": s.name, "actions": list(s.actions)} for s in granted]}
         head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
         body = _b64(json.dumps(claims).encode())
         signature = _b64(hmac.new(self.secret, f"{head}.{body}".encode(), hashlib.sha256).digest())
         token = f"{head}.{body}.{signature}"
-        return {"token": token, "access_token": token, "expires_in": TOKEN_TTL,
+        return {"token": token, "access_token": token, "expires_in": self.ttl,
                 "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued))}
 
     def claims(self, token: str) -> dict[str, Any] | None:
@@ -137,47 +140,87 @@ def _basic(header: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
+class Policy(Protocol):
+    """Hub accounts behind the Authorizer's "hub" mode: who a login is and what they may do."""
+
+    def authenticate(self, user: str, secret: str) -> Principal | None:
+        """The principal of a username and password (or access token); None when wrong."""
+
+    def principal(self, name: str) -> Principal | None:
+        """The principal of an existing user."""
+
+    def actions(self, who: Principal | None, scope: Scope) -> tuple[str, ...]:
+        """The actions of `scope` that `who` (None: anonymous) may take."""
+
+
+CATALOG = Scope("registry", "catalog", ("*",))
+DENIED_MESSAGE = "requested access to the resource is denied"
+
+
 class Authorizer:
-    """Decides each request: open, basic (htpasswd) or token mode; anonymous pulls when allowed."""
+    """Decides each request: open, basic (htpasswd), token or hub (accounts) mode; anonymous pulls when allowed."""
 
     def __init__(self, mode: str = "none", users: Htpasswd | None = None, anonymous_read: bool = False,
-                 realm: str | None = None, issuer: TokenIssuer | None = None) -> None:
-        if mode not in ("none", "basic", "token"):
+                 realm: str | None = None, issuer: TokenIssuer | None = None, policy: Policy | None = None) -> None:
+        if mode not in ("none", "basic", "token", "hub"):
             raise ValueError(f"unknown auth mode {mode!r}")
-        if mode != "none" and users is None:
+        if mode in ("basic", "token") and users is None:
             raise ValueError(f"auth mode {mode!r} needs an htpasswd file")
+        if mode == "hub" and policy is None:
+            raise ValueError("auth mode 'hub' needs the hub's accounts")
         self.mode = mode
         self.users = users
+        self.policy = policy
         self.anonymous_read = anonymous_read
         self.realm = realm
         self.issuer = issuer or TokenIssuer()
 
-    def user_of(self, authorization: str) -> str | None:
-        """The user a Basic header authenticates; AuthRequired when it is wrong; None when absent."""
+    def authenticate(self, authorization: str) -> Principal | None:
+        """Who a Basic header authenticates; AuthRequired when it is wrong; None when absent."""
         credentials = _basic(authorization) if authorization else None
         if credentials is None:
             return None
-        if self.users is None or not self.users.verify(*credentials):
+        if self.policy is not None:
+            who = self.policy.authenticate(*credentials)
+        else:
+            who = Principal(credentials[0]) if self.users and self.users.verify(*credentials) else None
+        if who is None:
             raise AuthRequired("authentication required: invalid username or password",
                                headers=self._challenge(None, "http://localhost"))
-        return credentials[0]
+        return who
 
-    def grant(self, user: str | None, wanted: list[Scope]) -> list[Scope]:
-        """What a user (None: anonymous) gets of the wanted scopes."""
+    def user_of(self, authorization: str) -> str | None:
+        """The user a Basic header authenticates; AuthRequired when it is wrong; None when absent."""
+        who = self.authenticate(authorization)
+        return None if who is None else who.name
+
+    def grant(self, who: Principal | None, wanted: list[Scope]) -> list[Scope]:
+        """What a principal (None: anonymous) gets of the wanted scopes."""
         granted = []
         for scope in wanted:
-            if user is not None:
+            if self.policy is not None:
+                allowed = self.policy.actions(who, scope)
+            elif who is not None:
                 allowed = ALL_ACTIONS if scope.type == "repository" else ("*",)
             else:
                 allowed = ("pull",) if self.anonymous_read and scope.type == "repository" else ()
-            actions = tuple(a for a in scope.actions if a in allowed)
+            actions = tuple(a for a in scope.actions if a in allowed or "*" in allowed)
             granted.append(Scope(scope.type, scope.name, actions))
         return granted
 
     def token(self, authorization: str, scopes: list[str]) -> dict[str, Any]:
         """The token endpoint: check Basic credentials (optional) and sign the granted scopes."""
-        user = self.user_of(authorization)
-        return self.issuer.issue(user or "", self.grant(user, parse_scopes(scopes)))
+        who = self.authenticate(authorization)
+        return self.issuer.issue(who.name if who else "", self.grant(who, parse_scopes(scopes)))
+
+    def subject(self, authorization: str) -> str:
+        """The user name a request carries (bearer token subject or Basic user), "" when anonymous."""
+        kind, _, value = authorization.partition(" ")
+        if kind.lower() == "bearer":
+            claims = self.issuer.claims(value.strip())
+            return str(claims.get("sub") or "") if claims else ""
+        credentials = _basic(authorization)
+        return credentials[0] if credentials else ""
 
     def check(self, authorization: str, scope: Scope | None, base_url: str) -> None:
         """Allow the request or raise AuthRequired / Denied with the right challenge."""
@@ -193,16 +236,43 @@ class Authorizer:
             claims = self.issuer.claims(value.strip())
             if claims is not None and (scope is None or _covers(claims.get("access", []), scope)):
                 return
+            if claims is not None and self.mode == "hub":
+                raise Denied(DENIED_MESSAGE, headers=self._challenge(scope, base_url, "insufficient_scope"))
+        elif self.mode == "hub" and kind.lower() == "basic":
+            who = self.authenticate(authorization)
+            if scope is None or self.grant(who, [scope])[0].actions == scope.actions:
+                return
+            raise Denied(DENIED_MESSAGE)
         elif self._anonymous_ok(scope):
             return
         raise AuthRequired("authentication required", {"access": [str(scope)] if scope else []},
                            headers=self._challenge(scope, base_url))
 
+    def viewer(self, authorization: str, base_url: str, hub_issuer: TokenIssuer | None = None) -> Principal | None:
+        """Who reads the hub's pages and API: a hub login token (never a registry token: it carries no limits
+        of the access token it came from) or Basic credentials (password or access token).
+
+        Outside hub mode there are no private repositories: whoever passes the catalog check sees all."""
+        if self.mode != "hub" or self.policy is None:
+            self.check(authorization, CATALOG, base_url)
+            return Principal(self.subject(authorization), admin=True)
+        kind, _, value = authorization.partition(" ")
+        if kind.lower() in ("bearer", "jwt"):
+            claims = hub_issuer.claims(value.strip()) if hub_issuer is not None else None
+            user = self.policy.principal(str(claims.get("sub") or "")) if claims else None
+            if claims is None or user is None:
+                raise AuthRequired("authentication required: invalid or expired token")
+            return user.capped(claims)
+        return self.authenticate(authorization)
+
     def _anonymous_ok(self, scope: Scope | None) -> bool:
+        if self.mode == "hub" and self.policy is not None:
+            return scope is not None and bool(scope.actions) and \
+                set(scope.actions) <= set(self.policy.actions(None, scope))
         return (self.anonymous_read and scope is not None and scope.type == "repository"
                 and set(scope.actions) <= {"pull"})
 
-    def _challenge(self, scope: Scope | None, base_url: str) -> dict[str, str]:
+    def _challenge(self, scope: Scope | None, base_url: str, error: str = "") -> dict[str, str]:
         """The WWW-Authenticate header for this mode."""
         if self.mode == "basic":
             return {"WWW-Authenticate": 'Basic realm="Dockyard Registry"'}
@@ -210,6 +280,8 @@ class Authorizer:
         value = f'Bearer realm="{realm}",service="{self.issuer.service}"'
         if scope is not None:
             value += f',scope="{scope}"'
+        if error:
+            value += f',error="{error}"'
         return {"WWW-Authenticate": value}
 
 

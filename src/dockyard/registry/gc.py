@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from dockyard.registry import manifests
 from dockyard.registry.digests import Digest
 from dockyard.registry.errors import BlobUnknown, ManifestInvalid
+from dockyard.registry.index import Index
 from dockyard.registry.storage import Storage
 from dockyard.registry.uploads import oldest_upload
 
@@ -82,8 +83,9 @@ def _mark_repository(storage: Storage, name: str, threshold: float, delete_untag
 
 
 def collect(storage: Storage, dry_run: bool = False, grace: float = DEFAULT_GRACE,
-            delete_untagged: bool = True) -> Report:
-    """Run one mark-and-sweep over the storage while it keeps serving."""
+            delete_untagged: bool = True, index: Index | None = None) -> Report:
+    """Run one mark-and-sweep over the storage while it keeps serving; then bring the hub's `index` up to date
+    for the repositories it changed."""
     report = Report()
     with storage.locked(exclusive=True):
         threshold = time.time() - grace
@@ -115,4 +117,7 @@ def collect(storage: Storage, dry_run: bool = False, grace: float = DEFAULT_GRAC
                     if digest in swept:
                         storage.unlink_layer(name, digest)
                 storage.delete_repository_if_empty(name)
+    if index is not None and not dry_run:
+        for name in sorted({entry.split("@", 1)[0] for entry in report.manifests}):
+            index.sync(name)
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable, Protocol
 
 from dockyard.registry import digests, manifests
 from dockyard.registry.digests import Digest
@@ -48,8 +48,22 @@ async def _no_chunks() -> AsyncIterator[bytes]:
     yield b""  # pragma: no cover - makes this an async generator
 
 
-def register(router: Router, storage: Storage, uploads: Uploads) -> None:
-    """Add every /v2/ endpoint to `router`."""
+class Events(Protocol):
+    """Who hears of pushes, pulls and deletes (the hub's index and audit log)."""
+
+    def pushed(self, name: str, reference: str, digest: str, actor: str) -> None:
+        """A manifest was stored under `reference`."""
+
+    def pulled(self, name: str, reference: str, digest: str, actor: str) -> None:
+        """A manifest was fetched (GET, not HEAD)."""
+
+    def deleted(self, name: str, reference: str, actor: str) -> None:
+        """A tag or manifest was deleted."""
+
+
+def register(router: Router, storage: Storage, uploads: Uploads, events: Events,
+             actor_of: Callable[[Request], str]) -> None:
+    """Add every /v2/ endpoint to `router`; `events` hears of manifest pushes, pulls and deletes."""
 
     @router.get("/v2/")
     async def ping(req: Request) -> Json:
@@ -188,6 +202,7 @@ def register(router: Router, storage: Storage, uploads: Uploads) -> None:
         if req.method == "HEAD":
             return Stream(_no_chunks(), 200, manifest.media_type,
                           {**headers, "Content-Length": str(len(manifest.raw))})
+        await run_blocking(events.pulled, name, req.params["reference"], str(digest), actor_of(req))
         return Raw(manifest.raw, 200, manifest.media_type, headers)
 
     @router.put("/v2/{name:path}/manifests/{reference}")
@@ -203,6 +218,7 @@ def register(router: Router, storage: Storage, uploads: Uploads) -> None:
             raise DigestInvalid(f"manifest digest {digest} does not match {reference}",
                                 {"expected": reference, "actual": str(digest)})
         await run_blocking(_store_manifest, storage, name, reference, digest, manifest)
+        await run_blocking(events.pushed, name, reference, str(digest), actor_of(req))
         headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": str(digest)}
         if manifest.subject is not None:
             headers["OCI-Subject"] = str(manifest.subject)
@@ -218,6 +234,7 @@ def register(router: Router, storage: Storage, uploads: Uploads) -> None:
             storage.delete_tag(name, reference)
         else:
             await run_blocking(storage.unlink_manifest, name, digests.parse(reference))
+        await run_blocking(events.deleted, name, reference, actor_of(req))
         return Empty(202)
 
     @router.get("/v2/{name:path}/referrers/{digest}")
