@@ -340,7 +340,13 @@ class Attachments:
 
     async def attach(self, network_id: str, container_id: str, name: str, wanted: str | None) -> str:
         """A task container's allocated address; a plain container's from a new attachment (attachable networks
-        only, dockerd's texts); refused while this node is no active manager or the swarm removed the network."""
+        only, dockerd's texts); refused while this node is no active manager or the swarm removed the network. On
+        a worker a task container's address is the allocation its assignment carried (`wanted`)."""
+        if self.cluster.store is None and self.cluster.local is not None and self.cluster.local.role == "worker":
+            if wanted and _is_task_container(name):
+                return wanted
+            raise NotImplementedYet("containers on a worker join swarm networks only as tasks: plain containers "
+                                    "attach to overlay networks on a manager")
         store = self.cluster.manager()
         network = store.get(NETWORKS, network_id)
         if network is None:
@@ -397,6 +403,12 @@ async def prune_attachments(store: ClusterStore, node_id: str, running: set[str]
     for record in store.list(ATTACHMENTS):
         if record.value["NodeID"] == node_id and record.value["ContainerID"] not in running:
             await delete_attachment(store, record.id)
+
+
+def _is_task_container(name: str) -> bool:
+    """The name has a task container's shape, `<service>.<slot>.<task id>` (a 25-character swarmkit id)."""
+    parts = name.lstrip("/").split(".")
+    return len(parts) >= 3 and len(parts[-1]) == 25 and parts[-1].isalnum()
 
 
 def _task_address(store: ClusterStore, network_id: str, container_name: str, node_id: str) -> str | None:

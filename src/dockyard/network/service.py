@@ -9,7 +9,7 @@ import hashlib
 import ipaddress
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,6 +59,15 @@ class _Neighbours:
     subnets: list[ipam.Net]  # subnets of the other networks
 
 
+@dataclass(frozen=True)
+class _Peers:
+    """An overlay's endpoints on other nodes, as the cluster last gave them, and this node's VTEP and port."""
+
+    vtep: str
+    port: int
+    peers: tuple[overlay.Peer, ...]
+
+
 @dataclass
 class Live:
     """What a running sandbox holds in the daemon: its resolver and its port proxies."""
@@ -101,6 +110,7 @@ class NetworkService:
         self._up: set[str] = set()  # networks whose bridge and chains this daemon has set up and not taken down
         self._default_mtu = 1500  # the host uplink's, read at restore: a network's MTU unless its options set one
         self._vips: dict[str, builtins.list[Vip]] = {}  # overlay id -> its service VIPs and their backends
+        self._peers: dict[str, _Peers] = {}  # overlay id -> its endpoints on other nodes
         self._addresses: OverlayAddresses | None = None
 
     def set_overlay_addresses(self, addresses: OverlayAddresses) -> None:
@@ -303,6 +313,31 @@ class NetworkService:
             for sandbox in [self._sandboxes[cid] for cid in self._endpoints_of(network_id)]:
                 await self._program_vips(sandbox)
 
+    async def set_peers(self, network_id: str, local_vtep: str, data_path_port: int,
+                        peers: builtins.list[overlay.Peer]) -> None:
+        """Make the overlay's VXLAN device reach exactly these endpoints of other nodes while its namespace is here
+        (kept and applied when it is made; empty: no device)."""
+        async with self._lock:
+            if peers:
+                self._peers[network_id] = _Peers(local_vtep, data_path_port, tuple(peers))
+            else:
+                self._peers.pop(network_id, None)
+            record = self._networks.get(network_id)
+            if record is not None and record["Driver"] == OVERLAY:
+                await self._apply_peers(record)
+
+    async def _apply_peers(self, record: dict[str, Any]) -> None:
+        """The overlay's VXLAN peers in its namespace, if this node has it (under the lock)."""
+        spec = spec_of(record)
+        if not await run_blocking(self._overlays.exists, spec):
+            return
+        kept = self._peers.get(record["Id"])
+        if kept is None:
+            await run_blocking(self._overlays.set_peers, spec, "", [])
+            return
+        await run_blocking(self._overlays.set_peers, replace(spec, data_path_port=kept.port), kept.vtep,
+                           list(kept.peers))
+
     async def _program_vips(self, sandbox: dict[str, Any]) -> None:
         """The VIP table of a sandbox: every VIP of every overlay it is on (one atomic replace)."""
         vips = [vip for network_id in sandbox["Endpoints"] for vip in self._vips.get(network_id, [])]
@@ -398,6 +433,7 @@ class NetworkService:
         await run_blocking(self._store.delete_network, record["Id"])
         del self._networks[record["Id"]]
         self._vips.pop(record["Id"], None)
+        self._peers.pop(record["Id"], None)
         self._events.publish("network", "destroy", record["Id"], {"name": record["Name"], "type": record["Driver"]})
 
     async def retire_overlay(self, ref: str) -> None:
@@ -503,6 +539,8 @@ class NetworkService:
             raise InvalidParameter(f"cannot connect a container to network {record['Name']} as well")
         if record["Driver"] == OVERLAY:
             await run_blocking(self._overlays.ensure, spec_of(record))
+            if record["Id"] in self._peers:
+                await self._apply_peers(record)
         else:
             await self._ensure_up(record)
         wanted = dict(settings.get("IPAMConfig") or {})

@@ -1,16 +1,20 @@
 """The agent's side of the network peers (`manager/netpeers.py`): the swarm networks its tasks join are recorded
 with the network service before their containers are made, and after every assignment set each network's whole VIP
-set (backends: the running tasks) and DNS records replace the old ones — level-triggered, so a task that stopped
-running is gone from both in the same step. Networks that left the set are forgotten."""
+set (backends: the running tasks, on every node) and DNS records replace the old ones, and the overlay's VXLAN peers
+(the endpoints on other nodes) too — level-triggered, so a task that stopped running is gone from all of them in the
+same step. Networks that left the set are forgotten."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from dockyard.cluster.agent.protocols import TaskEngine
 from dockyard.cluster.networks import record_locally
 from dockyard.errors import NotFound
+from dockyard.network.ipam import mac_of
 from dockyard.network.lb import Vip
+from dockyard.network.overlay import Peer
 from dockyard.network.servicedns import ServiceEntry, TaskEntry
 
 Peers = list[dict[str, Any]]
@@ -25,6 +29,11 @@ def entries(services: list[dict[str, Any]]) -> list[ServiceEntry]:
 def vips(services: list[dict[str, Any]]) -> list[Vip]:
     """The VIPs of a network's services, each over its running tasks' addresses."""
     return [Vip(s["VIP"], tuple(t["Address"] for t in s["Tasks"])) for s in services if s["VIP"]]
+
+
+def vxlan_peers(entry: dict[str, Any]) -> list[Peer]:
+    """A network's endpoints on other nodes, each with the MAC derived from its address and its node's VTEP."""
+    return [Peer(p["Address"], mac_of(ipaddress.IPv4Address(p["Address"])), p["VTEP"]) for p in entry["Peers"]]
 
 
 class NetworkPeers:
@@ -47,14 +56,17 @@ class NetworkPeers:
             current.add(network["ID"])
             self.engine.names.replace(network["ID"], network["Spec"]["Name"], entries(entry["Services"]))
             await self.engine.networks.set_vips(network["ID"], vips(entry["Services"]))
+            await self.engine.networks.set_peers(network["ID"], entry["VTEP"], entry["DataPathPort"],
+                                                 vxlan_peers(entry))
         for network_id in self.applied - current:
             await self.forget(network_id)
         self.applied = current
 
     async def forget(self, network_id: str) -> None:
-        """No DNS records or VIPs for the network."""
+        """No DNS records, VIPs or VXLAN peers for the network."""
         self.engine.names.drop(network_id)
         await self.engine.networks.set_vips(network_id, [])
+        await self.engine.networks.set_peers(network_id, "", 0, [])
 
     async def remove_all(self) -> None:
         """Leaving the swarm (task containers gone): forget every network and remove the swarm's overlay records."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Protocol
 if TYPE_CHECKING:
     from dockyard.cluster.agent.taskfiles import TaskFiles
     from dockyard.network.lb import RoutingMesh, Vip
-    from dockyard.network.overlay import OverlaySpec
+    from dockyard.network.overlay import OverlaySpec, Peer
     from dockyard.network.servicedns import ServiceEntry
 
 
@@ -70,6 +70,10 @@ class TaskNetworks(Protocol):
 
     async def set_vips(self, network_id: str, vips: builtins.list[Vip]) -> None:
         """Make every local sandbox on the overlay balance these VIPs (empty: forget the network's)."""
+
+    async def set_peers(self, network_id: str, local_vtep: str, data_path_port: int,
+                        peers: builtins.list[Peer]) -> None:
+        """Make the overlay's VXLAN device on this node reach exactly these endpoints of other nodes (empty: none)."""
 
     async def remove(self, ref: str) -> None:
         """Remove a network."""

@@ -1,7 +1,9 @@
 """The network peers the dispatcher sends a node with its assignments (swarm-design.md §4, §5.3): for each swarm
 network its tasks or plain containers are on, the network object and, per service attached to it, its VIP there
 (None in `dnsrr` mode), its aliases there, and the names and addresses of its running tasks — the VIP backends and
-the DNS records, computed from the store, never gossiped. Multi-node (part 2) adds the other nodes' endpoints."""
+the DNS records, computed from the store, never gossiped — and the endpoints on other nodes (address and that node's
+VTEP, its `Status.Addr`) for the VXLAN device's static entries, with this node's own VTEP and the swarm's
+DataPathPort. Tasks not wanted running, ended, or on a node that is down are in none of them."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ from typing import Any
 from dockyard.cluster import tasks as T
 from dockyard.cluster.store.backend import ClusterStore
 
-NETWORKS, ATTACHMENTS, SERVICES, TASKS = "networks", "attachments", "services", "tasks"
-PEER_KINDS = (NETWORKS, ATTACHMENTS)  # besides tasks and services, changes of these change a node's peers
+NETWORKS, ATTACHMENTS, SERVICES, TASKS, NODES, CLUSTER = (
+    "networks", "attachments", "services", "tasks", "nodes", "cluster")
+PEER_KINDS = (NETWORKS, ATTACHMENTS, NODES)  # besides tasks and services, changes of these change a node's peers
+DEFAULT_DATA_PATH_PORT = 4789
 
 
 def _ip(cidr: str) -> str:
@@ -19,24 +23,46 @@ def _ip(cidr: str) -> str:
 
 
 def network_peers(store: ClusterStore, node_id: str, node_tasks: list[T.Task]) -> list[dict[str, Any]]:
-    """[{"Network": {...}, "Services": [{"Name", "VIP", "Aliases", "Tasks": [{"Name", "Address"}]}]}] for the
-    networks the node's tasks that have not ended and its attachments are on."""
+    """[{"Network": {...}, "Services": [{"Name", "VIP", "Aliases", "Tasks": [{"Name", "Address"}]}], "VTEP",
+    "DataPathPort", "Peers": [{"Address", "VTEP"}]}] for the networks the node's tasks that have not ended and its
+    attachments are on."""
     wanted = {a["Network"]["ID"] for t in node_tasks if T.observed(t) <= T.RUNNING
               for a in t.get("NetworksAttachments") or []}
     wanted |= {r.value["NetworkID"] for r in store.list(ATTACHMENTS) if r.value["NodeID"] == node_id}
     networks = [r for r in store.list(NETWORKS) if r.id in wanted]
     if not networks:
         return []
+    vteps = {r.id: (r.value.get("Status") or {}).get("Addr", "") for r in store.list(NODES)
+             if (r.value.get("Status") or {}).get("State") != "down"}
+    cluster = store.find(CLUSTER, "default")
+    port = (cluster.value.get("DataPathPort") if cluster is not None else None) or DEFAULT_DATA_PATH_PORT
     services = [{"ID": r.id, **r.value} for r in store.list(SERVICES)]
     running: dict[str, list[T.Task]] = {}
+    live: list[T.Task] = []  # tasks with addresses that may be up, on nodes that are not down
     for record in store.list(TASKS):
         task = {"ID": record.id, **record.value}
-        if task["Status"]["State"] == "running" and task["DesiredState"] == "running":
+        if task.get("NodeID") not in vteps or T.observed(task) > T.RUNNING or T.desired(task) > T.RUNNING:
+            continue
+        live.append(task)
+        if task["Status"]["State"] == "running":
             running.setdefault(task["ServiceID"], []).append(task)
     return [{"Network": {"ID": network.id, **network.value},
              "Services": [entry for service in services
-                          if (entry := _service_entry(service, network.id, running.get(service["ID"], [])))]}
+                          if (entry := _service_entry(service, network.id, running.get(service["ID"], [])))],
+             "VTEP": vteps.get(node_id, ""), "DataPathPort": port,
+             "Peers": _remote_endpoints(store, network.id, node_id, live, vteps)}
             for network in networks]
+
+
+def _remote_endpoints(store: ClusterStore, network_id: str, node_id: str, tasks: list[T.Task],
+                      vteps: dict[str, str]) -> list[dict[str, str]]:
+    """The addresses on a network of tasks and attachments on other nodes (up), each with its node's VTEP."""
+    found = [(t["NodeID"], a["Addresses"][0]) for t in tasks
+             for a in t.get("NetworksAttachments") or [] if a["Network"]["ID"] == network_id]
+    found += [(r.value["NodeID"], r.value["Addresses"][0]) for r in store.list(ATTACHMENTS)
+              if r.value["NetworkID"] == network_id and r.value.get("Addresses")]
+    return sorted(({"Address": _ip(address), "VTEP": vteps[node]} for node, address in found
+                   if node != node_id and vteps.get(node)), key=lambda p: p["Address"])
 
 
 def _service_entry(service: dict[str, Any], network_id: str, tasks: list[T.Task]) -> dict[str, Any] | None:
