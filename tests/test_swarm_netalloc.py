@@ -120,3 +120,25 @@ def test_attachments_get_an_address_in_the_range_or_the_requested_one_or_an_erro
     assert by_id["a1"]["Addresses"] == ["10.0.1.129/24"]
     assert by_id["a2"]["Addresses"] == ["10.0.1.9/24"]
     assert by_id["a3"]["Err"] == "no available IP address 10.0.1.9 on network n1" and "a4" not in by_id
+
+
+def test_ingress_gives_publishing_services_a_vip_their_tasks_addresses_and_each_node_a_sandbox() -> None:
+    ingress = {"ID": "ing", "Version": {"Index": 1}, **netalloc.ingress_value("2026-01-01T00:00:00Z")}
+    assert netalloc.vni_of(ingress) == 4096 and str(netalloc.subnet_of(ingress)) == "10.0.0.0/24"
+    overlay = network("n1", "10.0.1.0/24", 4097)
+    web = service("web", ["n1"])
+    web["Endpoint"] = {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080,
+                                  "PublishMode": "ingress"}]}
+    quiet = service("quiet", [])
+    sandbox = {"ID": "a1", "Version": {"Index": 2}, "NetworkID": "ing", "ContainerID": "ingress-sbox",
+               "NodeID": "node1", "Requested": ""}
+    plan, written = netalloc.allocate({"web": web, "quiet": quiet}, [task("t1", web), task("t2", quiet)],
+                                      [ingress, overlay], [sandbox], NOW)
+    [with_vips] = plan.services
+    assert with_vips["Endpoint"]["VirtualIPs"] == [{"NetworkID": "ing", "Addr": "10.0.0.2/24"},
+                                                   {"NetworkID": "n1", "Addr": "10.0.1.2/24"}]
+    assert written == [{**sandbox, "Addresses": ["10.0.0.4/24"]}]
+    [t1] = plan.update  # the port-less task without networks is the scheduler's
+    assert [(a["Network"]["ID"], a["Addresses"]) for a in t1["NetworksAttachments"]] == [
+        ("ing", ["10.0.0.3/24"]), ("n1", ["10.0.1.3/24"])]
+    assert netalloc.sandboxes([{"ID": "node2"}], [sandbox], "ing") == (["node2"], ["a1"])

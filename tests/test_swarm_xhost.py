@@ -1,16 +1,19 @@
-"""Overlay networks across namespace hosts (tests/swarm_hosts.py): tasks of one overlay on three hosts reach each
-other through VXLAN, the embedded DNS and the VIP cover the tasks of every host, and a dead host's tasks leave the
-VIP and DNS at once."""
+"""Overlay networks and the routing mesh across namespace hosts (tests/swarm_hosts.py): tasks of one overlay on three
+hosts reach each other through VXLAN, the embedded DNS and the VIP cover the tasks of every host, a published port
+answers on a host running none of its tasks and balances over the others, and a dead host's tasks leave the VIP, the
+DNS and the mesh; two services never take one published port."""
 
 from __future__ import annotations
 
 import json
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from netns_hosts import Lan, NetnsDaemon, leftovers
+from netns_hosts import Lan, NetnsDaemon, entered, leftovers
 from swarm_hosts import kill_host, nodes, node_id, running_tasks, swarm
 from test_swarm_overlay import SERVE_HOSTNAME
 from test_swarm_services import eventually, running
@@ -56,9 +59,31 @@ def requests(client: NetnsDaemon, container: str, target: str, count: int) -> li
     return client.docker_ok("exec", container, "sh", "-c", script).split()
 
 
-def test_overlay_vip_and_dns_span_hosts(lan: Lan, tmp_path: Path) -> None:
+def mesh_requests(lan: Lan, host: int, count: int) -> list[str]:
+    """What `count` requests from the switch namespace to a host's port 8080 answer ("-" for a failure)."""
+    answers = []
+    with entered(lan.switch):
+        for _ in range(count):
+            try:
+                with urllib.request.urlopen(f"http://{lan.hosts[host].address}:8080/", timeout=5) as response:
+                    answers.append(response.read().decode().strip())
+            except OSError:
+                answers.append("-")
+    return answers
+
+
+def test_overlay_and_routing_mesh_span_hosts(lan: Lan, tmp_path: Path) -> None:
     with swarm(lan, tmp_path) as daemons:
         manager, w1, w2 = daemons
+        # two services asking for one published port at the same moment: exactly one gets it
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda name: manager.docker(
+                "service", "create", "-d", "--name", name, "--publish", "8080:80", "busybox", "sleep", "1d"),
+                ("pa", "pb")))
+        assert sorted(r.returncode for r in results) == [0, 1], [r.stderr for r in results]
+        assert "port '8080' is already in use by service" in b"".join(r.stderr for r in results).decode()
+        manager.docker_ok("service", "rm", "pa" if results[0].returncode == 0 else "pb")
+
         network_id = manager.docker_ok("network", "create", "-d", "overlay", "appnet")
         manager.docker_ok("service", "create", "-d", "--name", "web", "--replicas", "3", "--network", "appnet",
                           "--restart-delay", "1s", "busybox", "sh", "-c", SERVE_HOSTNAME)
@@ -84,6 +109,19 @@ def test_overlay_vip_and_dns_span_hosts(lan: Lan, tmp_path: Path) -> None:
         assert len({tasks[h][0] for h in served}) >= 2, served
         after = [vxlan_packets(d, network_id, vni) for d in daemons]
         assert all(a > b for a, b in zip(after, before)), (before, after)
+        # a port published by a service with tasks on the workers only answers on the manager's address too
+        manager.docker_ok("service", "create", "-d", "--name", "edge", "--replicas", "2", "--publish", "8080:80",
+                          "--constraint", "node.role==worker", "--restart-delay", "1s", "busybox", "sh", "-c",
+                          SERVE_HOSTNAME)
+        eventually("an edge task on each worker", lambda: [len(running_tasks(d, "edge")) for d in daemons] == [0, 1, 1])
+        edges = {d.inspect(name)["Config"]["Hostname"]: n for n, d in enumerate(daemons)
+                 for name in running_tasks(d, "edge")}
+        eventually("the mesh on the manager balances over both", lambda: set(mesh_requests(lan, 0, 4)) == set(edges))
+        served = mesh_requests(lan, 0, 10)
+        assert "-" not in served and set(served) == set(edges), served
+        with entered(lan.hosts[0]), urllib.request.urlopen("http://127.0.0.1:8080/", timeout=5) as response:
+            assert response.read().decode().strip() in edges
+        assert set(mesh_requests(lan, 1, 4)) <= set(edges)
         # every task's egress goes through its own host's docker_gwbridge
         for d in daemons:
             assert "docker_gwbridge" in d.docker_ok("network", "ls", "--format", "{{.Name}}").split()
@@ -100,5 +138,16 @@ def test_overlay_vip_and_dns_span_hosts(lan: Lan, tmp_path: Path) -> None:
         served = requests(manager, client, "web", 12)
         assert "-" not in served and set(served) <= set(live), served
         assert len({live[h][0] for h in served}) == 2, served
-        manager.docker_ok("service", "rm", "web", "client")
+        # and the mesh: both edge tasks on w1 now, every request answered by them
+        eventually("two edge tasks on w1", lambda: len(running(manager, "edge")) == 2
+                   and len(running_tasks(w1, "edge")) == 2)
+        on_w1 = {w1.inspect(name)["Config"]["Hostname"] for name in running_tasks(w1, "edge")}
+        eventually("the mesh follows", lambda: set(mesh_requests(lan, 0, 4)) <= on_w1)
+        served = mesh_requests(lan, 0, 10)
+        assert "-" not in served and set(served) == on_w1, served
+        # --publish-rm closes the port on every host
+        manager.docker_ok("service", "update", "-d", "--publish-rm", "80", "edge")  # by its target port
+        eventually("8080 closed everywhere", lambda: mesh_requests(lan, 0, 1) == ["-"]
+                   and mesh_requests(lan, 1, 1) == ["-"])
+        manager.docker_ok("service", "rm", "web", "client", "edge")
     assert str(tmp_path) not in Path("/proc/mounts").read_text()  # no overlay namespace pin or task mount left

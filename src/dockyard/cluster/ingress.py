@@ -1,32 +1,29 @@
-"""The swarm's ingress network on this node (docker's `ingress` overlay, its `ingress-sbox` and routing mesh): made
-when the node's swarm work starts, programmed after every assignment set with the running tasks' ingress addresses
-per published port, removed when the node leaves. One node: the network is not a cluster object yet (part 2)."""
+"""The swarm's ingress network on this node (docker's `ingress` overlay, its `ingress-sbox` and routing mesh): the
+network is a cluster object the leader allocates once (`netalloc.ingress_value`), with a sandbox address per node; the
+mesh is made with the first assignment set that carries it and this node's sandbox address, programmed after every
+set with each service's ingress ports over its running tasks on every node, removed when the node leaves."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from dockyard.cluster.agent.protocols import TaskNetworks
-from dockyard.cluster.service import new_id
 from dockyard.errors import NotFound
 from dockyard.network.lb import Port, Published, RoutingMesh
-from dockyard.network.overlay import OverlaySpec
 from dockyard.util.aio import run_blocking
 
 INGRESS = "ingress"
 INGRESS_SUBNET, INGRESS_GATEWAY, INGRESS_VNI = "10.0.0.0/24", "10.0.0.1", 4096  # swarmkit's defaults
-SANDBOX_IP = "10.0.0.2"  # the node's ingress-sbox endpoint (kept from the task allocator)
+SANDBOX = "ingress-sbox"  # the ContainerID of a node's sandbox attachment on the ingress network
 INGRESS_LABELS = {"com.docker.swarm.internal": "true"}
 
 
-def published(tasks: Iterable[dict[str, Any]], ports: dict[str, list[dict[str, Any]]],
-              address_of: dict[str, str]) -> list[Published]:
-    """Per ingress port of each service, the ingress addresses of its running tasks (`address_of`: task id ->)."""
-    running = [t for t in tasks if t["Status"]["State"] == "running" and t["ID"] in address_of]
+def published(entry: dict[str, Any]) -> list[Published]:
+    """Per ingress port of each service, the ingress addresses of its running tasks on every node (the ingress
+    network's peers entry, `manager/netpeers.py`)."""
     return [Published(Port(p["PublishedPort"], p["TargetPort"], p.get("Protocol", "tcp")),
-                      tuple(sorted(address_of[t["ID"]] for t in running if t["ServiceID"] == service_id)))
-            for service_id, service_ports in sorted(ports.items()) for p in service_ports
-            if p.get("PublishMode", "ingress") == "ingress"]
+                      tuple(sorted(t["Address"] for t in service["Tasks"])))
+            for service in sorted(entry["Services"], key=lambda s: s["ID"]) for p in service["Ports"]]
 
 
 class Ingress:
@@ -36,26 +33,20 @@ class Ingress:
         self.networks = networks
         self.mesh: RoutingMesh | None = None
 
-    async def ensure(self) -> None:
-        """The ingress network (recorded once; again after a restart: kept) and the mesh's sandbox."""
-        try:
-            self.networks.get(INGRESS)
-        except NotFound:
-            spec = OverlaySpec(new_id(), INGRESS_VNI, INGRESS_SUBNET, INGRESS_GATEWAY)
-            await self.networks.add_overlay(spec, INGRESS, ingress=True, labels=INGRESS_LABELS,
-                                            reserved={"ingress-sbox": SANDBOX_IP})
-        self.mesh = self.networks.ingress_mesh(INGRESS, SANDBOX_IP)
-        await run_blocking(self.mesh.ensure)
-
-    async def publish(self, ports: list[Published]) -> None:
-        """Make the node carry exactly these published ports."""
-        if self.mesh is not None:
-            await run_blocking(self.mesh.publish, ports)
+    async def apply(self, entry: dict[str, Any] | None) -> None:
+        """The mesh follows the ingress network's peers entry (recorded here already): its sandbox made with the
+        node's allocated address, then exactly the entry's published ports. Nothing before the leader allocated."""
+        if entry is None or not entry.get("Sandbox"):
+            return
+        if self.mesh is None:
+            self.mesh = self.networks.ingress_mesh(entry["Network"]["ID"], entry["Sandbox"])
+            await run_blocking(self.mesh.ensure)
+        await run_blocking(self.mesh.publish, published(entry))
 
     async def remove(self) -> None:
         """Leaving the swarm (task containers already gone): rules, sandbox and the ingress network."""
         try:
-            mesh = self.mesh or self.networks.ingress_mesh(INGRESS, SANDBOX_IP)
+            mesh = self.mesh or self.networks.ingress_mesh(INGRESS, "")  # removing needs no sandbox address
         except NotFound:
             return
         await run_blocking(mesh.remove)

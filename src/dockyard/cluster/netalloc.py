@@ -15,12 +15,13 @@ from itertools import count
 from typing import Any, Iterable
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster.ingress import INGRESS_SUBNET
+from dockyard.cluster.ingress import INGRESS, INGRESS_GATEWAY, INGRESS_LABELS, INGRESS_SUBNET, INGRESS_VNI, SANDBOX
 from dockyard.cluster.manager.plan import Plan
 from dockyard.errors import Forbidden
 
 FIRST_VNI = 4097  # 4096 is the ingress network's
-RESERVED_SUBNETS = (INGRESS_SUBNET,)  # the ingress network's (a record of each node, not a cluster object yet)
+RESERVED_SUBNETS = (INGRESS_SUBNET,)  # the ingress network's
+VXLAN_OPT = "com.docker.network.driver.overlay.vxlanid_list"
 ERR_NO_POOL = "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"
 
 Obj = dict[str, Any]
@@ -60,6 +61,35 @@ def next_vni(networks: Iterable[Obj]) -> int:
 def vni_of(network: Obj) -> int:
     """A stored network's VNI."""
     return int(network["DriverState"]["Options"]["com.docker.network.driver.overlay.vxlanid_list"])
+
+
+def ingress_value(now: str) -> Obj:
+    """The swarm's ingress network as the leader stores it once (swarmkit's defaults: 10.0.0.0/24, VNI 4096)."""
+    return {"CreatedAt": now, "UpdatedAt": now,
+            "Spec": {"Name": INGRESS, "Labels": dict(INGRESS_LABELS), "DriverConfiguration": {"Name": "overlay"},
+                     "Ingress": True, "Scope": "swarm"},
+            "DriverState": {"Name": "overlay", "Options": {VXLAN_OPT: str(INGRESS_VNI)}},
+            "IPAMOptions": {"Driver": {"Name": "default"},
+                            "Configs": [{"Subnet": INGRESS_SUBNET, "Gateway": INGRESS_GATEWAY}]}}
+
+
+def ingress_of(networks: Iterable[Obj]) -> Obj | None:
+    """The stored ingress network, if the leader made it."""
+    return next((n for n in networks if n["Spec"].get("Ingress")), None)
+
+
+def publishes(service: Obj | None) -> bool:
+    """The service has ports published in ingress mode (its tasks and a VIP go on the ingress network)."""
+    return any(p.get("PublishMode", "ingress") == "ingress"
+               for p in ((service or {}).get("Endpoint") or {}).get("Ports") or [])
+
+
+def sandboxes(nodes: Iterable[Obj], attachments: Iterable[Obj], ingress_id: str) -> tuple[list[str], list[str]]:
+    """(nodes without an ingress sandbox attachment, sandbox attachments of nodes that are gone)."""
+    node_ids = {n["ID"] for n in nodes}
+    have = {a["NodeID"]: a["ID"] for a in attachments
+            if a["NetworkID"] == ingress_id and a["ContainerID"] == SANDBOX}
+    return sorted(node_ids - set(have)), sorted(a for node, a in have.items() if node not in node_ids)
 
 
 def task_networks(task: Obj) -> list[str]:
@@ -135,17 +165,21 @@ def allocate(services: dict[str, Obj], tasks: list[Obj], networks: list[Obj], at
     """VIPs for services, addresses for new tasks (which then go to PENDING) and for attachments: the plan, and the
     attachments to write."""
     by_id = {n["ID"]: n for n in networks}
+    ingress = ingress_of(networks)
     book = Addresses(by_id, services.values(), tasks, attachments)
     plan = Plan()
     for service in services.values():
-        changed = _with_vips(service, by_id, book)
+        changed = _with_vips(service, by_id, book, ingress)
         if changed is not None:
             plan.services.append(changed)
     for task in tasks:
-        if task["Status"]["State"] != "new" or not T.is_runnable(task) or is_allocated(task):
+        wanted = ([ingress["ID"]] if ingress is not None and publishes(services.get(task["ServiceID"])) else []) + \
+            task_networks(task)
+        have = {a["Network"]["ID"] for a in task.get("NetworksAttachments") or []}
+        if task["Status"]["State"] != "new" or not T.is_runnable(task) or all(n in have for n in wanted):
             continue  # tasks without networks go to PENDING through the scheduler's allocate
         attached = []
-        for network_id in task_networks(task):
+        for network_id in wanted:
             address = book.allocate(network_id)
             if address is None:
                 break
@@ -166,12 +200,14 @@ def allocate(services: dict[str, Obj], tasks: list[Obj], networks: list[Obj], at
     return plan, written
 
 
-def _with_vips(service: Obj, networks: dict[str, Obj], book: Addresses) -> Obj | None:
-    """The service with a VIP on each of its networks in `vip` mode (kept ones kept), or None when it has them."""
+def _with_vips(service: Obj, networks: dict[str, Obj], book: Addresses, ingress: Obj | None) -> Obj | None:
+    """The service with a VIP on each of its networks in `vip` mode, the ingress network first when it publishes
+    ports (kept ones kept), or None when it has them."""
     endpoint = service.get("Endpoint") or {}
     current = {v["NetworkID"]: v for v in endpoint.get("VirtualIPs") or []}
     vip_mode = (service["Spec"].get("EndpointSpec") or {}).get("Mode", "vip") == "vip"
-    wanted = [n for n in service_networks(service) if n in networks] if vip_mode else []
+    wanted = ([ingress["ID"]] if ingress is not None and publishes(service) else []) + [
+        n for n in service_networks(service) if n in networks] if vip_mode else []
     if list(current) == wanted:
         return None
     vips = []

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from dockyard.cluster import netalloc, tasks as T
 from dockyard.cluster.filters import lookup
+from dockyard.cluster.ingress import SANDBOX
 from dockyard.cluster.service import ClusterService, new_id
 from dockyard.cluster.store.backend import ClusterStore, NameTaken, Record
 from dockyard.errors import Conflict, Forbidden, InvalidParameter, NotFound, NotImplementedYet, SystemError_
@@ -78,7 +79,8 @@ async def record_locally(networks: OverlayRecords, network: dict[str, Any]) -> N
     spec = network["Spec"]
     options = {k: v for k, v in network["DriverState"].get("Options", {}).items() if k != VXLAN_OPT}
     await networks.add_overlay(overlay_spec(network), spec["Name"], attachable=bool(spec.get("Attachable")),
-                               labels=spec.get("Labels") or {}, internal=bool(spec.get("Internal")), options=options)
+                               ingress=bool(spec.get("Ingress")), labels=spec.get("Labels") or {},
+                               internal=bool(spec.get("Internal")), options=options)
 
 
 async def reconcile_local(store: ClusterStore, networks: OverlayRecords) -> None:
@@ -98,7 +100,8 @@ def resource(record: Record) -> dict[str, Any]:
             "Driver": value["DriverState"]["Name"], "EnableIPv6": False,
             "IPAM": {"Driver": value["IPAMOptions"]["Driver"]["Name"], "Options": None,
                      "Config": [_config_view(c) for c in value["IPAMOptions"]["Configs"]]},
-            "Internal": bool(spec.get("Internal")), "Attachable": bool(spec.get("Attachable")), "Ingress": False,
+            "Internal": bool(spec.get("Internal")), "Attachable": bool(spec.get("Attachable")),
+            "Ingress": bool(spec.get("Ingress")),
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
             "Options": dict(value["DriverState"].get("Options") or {}), "Labels": dict(spec.get("Labels") or {})}
 
@@ -201,12 +204,16 @@ class NetworkObjects:
         """The id of the swarm network a service spec names (dockerd's populateNetworkID and swarmkit's texts for
         the node's own networks)."""
         try:
-            return self.find(ref).id
+            found = self.find(ref)
         except NotFound:
             try:
                 local = self.local.get(ref)
             except NotFound:
                 raise NotFound(f"network {ref} not found") from None
+        else:
+            if not found.value["Spec"].get("Ingress"):
+                return found.id
+            local = {"Ingress": True, "Name": found.name}
         if local["Ingress"]:
             raise InvalidParameter(_rpc("InvalidArgument", "Service cannot be explicitly attached to the ingress "
                                                            f'network "{local["Name"]}"'))
@@ -401,7 +408,7 @@ async def delete_attachment(store: ClusterStore, attachment_id: str) -> None:
 async def prune_attachments(store: ClusterStore, node_id: str, running: set[str]) -> None:
     """Remove the node's attachments of containers that no longer run (they ended while the daemon was down)."""
     for record in store.list(ATTACHMENTS):
-        if record.value["NodeID"] == node_id and record.value["ContainerID"] not in running:
+        if record.value["NodeID"] == node_id and record.value["ContainerID"] not in (*running, SANDBOX):
             await delete_attachment(store, record.id)
 
 

@@ -4,6 +4,7 @@ loops turn what is stored here into tasks."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any, Callable
 
@@ -43,6 +44,7 @@ class ServiceObjects:
     def __init__(self, cluster: ClusterService, network_id: Callable[[str], str] | None = None) -> None:
         self.cluster = cluster
         self._network_id = network_id  # the swarm networks' own lookup, with texts for the node's networks
+        self._ports = asyncio.Lock()  # the port table is read and a service written in one step (one manager)
 
     def network_id(self, ref: str) -> str:
         """The swarm network a service attaches to, by id, name or id prefix."""
@@ -74,15 +76,16 @@ class ServiceObjects:
         self._check_references(spec)
         now = now_rfc3339()
         service_id = new_id()
-        value = {"CreatedAt": now, "UpdatedAt": now, "Spec": spec, "SpecVersion": {"Index": 1},
-                 **self._endpoint(service_id, spec, [])}
-        if jobs.is_job(value):
-            value["JobStatus"] = {"JobIteration": jobs.version(0), "LastExecution": now}
-        try:
-            await store.create(SERVICES, service_id, value, name=spec["Name"])
-        except NameTaken as taken:
-            raise Conflict(f"rpc error: code = AlreadyExists desc = service {spec['Name']} already exists") \
-                from taken
+        async with self._ports:  # no other create or update takes a port between the check and the write
+            value = {"CreatedAt": now, "UpdatedAt": now, "Spec": spec, "SpecVersion": {"Index": 1},
+                     **self._endpoint(service_id, spec, [])}
+            if jobs.is_job(value):
+                value["JobStatus"] = {"JobIteration": jobs.version(0), "LastExecution": now}
+            try:
+                await store.create(SERVICES, service_id, value, name=spec["Name"])
+            except NameTaken as taken:
+                raise Conflict(f"rpc error: code = AlreadyExists desc = service {spec['Name']} already exists") \
+                    from taken
         return {"ID": service_id, "Warnings": None}
 
     def _endpoint(self, service_id: str, spec: dict[str, Any], before: list[dict[str, Any]]) -> dict[str, Any]:
@@ -209,14 +212,16 @@ class ServiceObjects:
             value["PreviousSpec"], value["Spec"] = current, spec
             value.pop("UpdateStatus", None)
         vips = value.pop("Endpoint", {}).get("VirtualIPs")  # kept: the allocator follows the spec's networks
-        value.update(self._endpoint(record.id, value["Spec"], (record.value.get("Endpoint") or {}).get("Ports") or []))
-        if vips:
-            value.setdefault("Endpoint", {})["VirtualIPs"] = vips
         value["SpecVersion"] = {"Index": value.get("SpecVersion", {}).get("Index", 0) + 1}
         if value.get("JobStatus"):  # every update of a job runs it again (swarmkit's controlapi)
             value["JobStatus"] = {"JobIteration": jobs.version(jobs.iteration(value) + 1), "LastExecution": now}
         value["UpdatedAt"] = now
-        await store.update(SERVICES, record.id, value, version=index, name=value["Spec"]["Name"])
+        async with self._ports:
+            value.update(self._endpoint(record.id, value["Spec"],
+                                        (record.value.get("Endpoint") or {}).get("Ports") or []))
+            if vips:
+                value.setdefault("Endpoint", {})["VirtualIPs"] = vips
+            await store.update(SERVICES, record.id, value, version=index, name=value["Spec"]["Name"])
         return {"Warnings": None}
 
     async def remove(self, ref: str) -> None:

@@ -1,6 +1,6 @@
 """What runs while this node is in a swarm: on a manager the leader's control loops, the dispatcher, the remote
-sessions' heartbeat watch and the local agent; on a worker the agent fed by its remote session; on both the ingress
-network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task container and task
+sessions' heartbeat watch and the local agent; on a worker the agent fed by its remote session; on both the routing
+mesh on the ingress network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task container and task
 tmpfs goes, then the swarm networks' records, the routing mesh and the ingress network."""
 
 from __future__ import annotations
@@ -52,14 +52,12 @@ class SwarmWork:
     def _start_agent(self, node_id: str, source: AssignmentSource, store: ClusterStore | None) -> None:
         """Run the agent on assignments from `source`."""
         self.node_id = node_id
-        agent = Agent(node_id, source, self.engine, self.ingress.publish, self.peers)
+        agent = Agent(node_id, source, self.engine, self.ingress.apply, self.peers)
         self._running = [asyncio.create_task(self._run_agent(agent, store), name="swarm-agent")]
 
     async def _run_agent(self, agent: Agent, store: ClusterStore | None) -> None:
-        """The ingress network and its mesh first (tasks with published ports join it); on a manager the swarm
-        networks recorded here and the attachments of containers that ended while the daemon was down freed; then
-        the agent."""
-        await self.ingress.ensure()
+        """On a manager the swarm networks recorded here and the attachments of containers that ended while the
+        daemon was down freed; then the agent (the routing mesh comes with its first assignment set)."""
         if store is not None:
             await reconcile_local(store, self.engine.networks)
             await prune_attachments(store, self.node_id, {c["Id"] for c in self.engine.containers.list()})

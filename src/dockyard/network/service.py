@@ -545,7 +545,7 @@ class NetworkService:
             await self._ensure_up(record)
         wanted = dict(settings.get("IPAMConfig") or {})
         config, v6 = _v4(record), _v6(record)
-        if self._from_cluster(record):  # the ingress network's addresses are still allocated here
+        if self._from_cluster(record):
             assert self._addresses is not None
             wanted["IPv4Address"] = await self._addresses.attach(record["Id"], sandbox["Id"], sandbox["Name"],
                                                                  wanted.get("IPv4Address"))
@@ -594,7 +594,7 @@ class NetworkService:
 
     def _from_cluster(self, record: dict[str, Any]) -> bool:
         """Addresses on this network come from the cluster's allocator."""
-        return record["Driver"] == OVERLAY and not record["Ingress"] and self._addresses is not None
+        return record["Driver"] == OVERLAY and self._addresses is not None
 
     async def _detach_address(self, record: dict[str, Any], container_id: str) -> None:
         """Give an overlay address back to the cluster."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.cluster.ingress import INGRESS
 from dockyard.cluster.tasks import Task, task_name
 
 NANO = 1_000_000_000
@@ -34,13 +33,11 @@ def grace_seconds(spec: dict[str, Any]) -> int:
     return int(spec.get("StopGracePeriod", DEFAULT_GRACE) // NANO)
 
 
-def task_networks(task: Task, published: bool) -> list[tuple[str, str | None]]:
-    """(network name, address) of each network a task's container joins: the ingress overlay when its service
-    publishes ports (the network service allocates that address), then its swarm networks with the addresses the
-    allocator gave it."""
-    ingress: list[tuple[str, str | None]] = [(INGRESS, None)] if published else []
-    return ingress + [(a["Network"]["Spec"]["Name"], a["Addresses"][0].partition("/")[0])
-                      for a in task.get("NetworksAttachments") or []]
+def task_networks(task: Task) -> list[tuple[str, str | None]]:
+    """(network name, address) of each network a task's container joins, with the addresses the allocator gave it
+    (the ingress network first when its service publishes ports)."""
+    return [(a["Network"]["Spec"]["Name"], a["Addresses"][0].partition("/")[0])
+            for a in task.get("NetworksAttachments") or []]
 
 
 def create_body(task: Task, service_name: str, networks: list[tuple[str, str | None]]) -> dict[str, Any]:

@@ -54,8 +54,9 @@ class NetworkPeers:
         for entry in peers:
             network = entry["Network"]
             current.add(network["ID"])
-            self.engine.names.replace(network["ID"], network["Spec"]["Name"], entries(entry["Services"]))
-            await self.engine.networks.set_vips(network["ID"], vips(entry["Services"]))
+            if not network["Spec"].get("Ingress"):  # the ingress network has no names; its VIPs are the mesh's
+                self.engine.names.replace(network["ID"], network["Spec"]["Name"], entries(entry["Services"]))
+                await self.engine.networks.set_vips(network["ID"], vips(entry["Services"]))
             await self.engine.networks.set_peers(network["ID"], entry["VTEP"], entry["DataPathPort"],
                                                  vxlan_peers(entry))
         for network_id in self.applied - current:

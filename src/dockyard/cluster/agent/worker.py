@@ -14,8 +14,6 @@ from dockyard.cluster.agent.containerconfig import task_networks
 from dockyard.cluster.agent.controller import TaskController
 from dockyard.cluster.agent.peers import NetworkPeers
 from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
-from dockyard.cluster.ingress import INGRESS, published
-from dockyard.network.lb import Published
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
 
@@ -29,7 +27,7 @@ class Agent:
     """Runs this node's tasks."""
 
     def __init__(self, node_id: str, source: AssignmentSource, engine: TaskEngine,
-                 publish: Callable[[list[Published]], Awaitable[None]], peers: NetworkPeers) -> None:
+                 publish: Callable[[dict[str, Any] | None], Awaitable[None]], peers: NetworkPeers) -> None:
         self.node_id, self.source, self.engine, self.publish = node_id, source, engine, publish
         self.peers = peers
         self.controllers: dict[str, TaskController] = {}
@@ -77,23 +75,23 @@ class Agent:
                 async for message in self.source.session(self.node_id):
                     if message.get("type") == "assignments":
                         await self.apply(message["tasks"], message["services"], message["data"], prune=first,
-                                         ports=message["ports"], peers=message["networks"])
+                                         peers=message["networks"])
                         first = False
             except DockyardError as exc:
                 log.warning("swarm agent: session ended (%s)", exc.message)
             await asyncio.sleep(RECONNECT_PAUSE)
 
     async def apply(self, tasks: list[T.Task], service_names: dict[str, str], data: dict[str, dict[str, bytes]],
-                    prune: bool, ports: dict[str, list[dict[str, Any]]], peers: list[dict[str, Any]]) -> None:
-        """Reconcile with a complete set: new tasks get controllers (on the ingress network when their service
-        publishes ports, and on their swarm networks), known ones their update, the rest go; then the routing mesh,
-        the VIPs and the DNS records follow the running tasks."""
+                    prune: bool, peers: list[dict[str, Any]]) -> None:
+        """Reconcile with a complete set: new tasks get controllers (on the networks they have addresses on: the
+        ingress network when their service publishes ports, their swarm networks), known ones their update, the rest
+        go; then the routing mesh, the VIPs, the DNS records and the VXLAN peers follow the running tasks."""
         await self.peers.record(peers)
         assigned = {task["ID"]: task for task in tasks}
         for task_id, task in assigned.items():
             controller = self.controllers.get(task_id)
             if controller is None:
-                networks = task_networks(task, bool(ports.get(task["ServiceID"])))
+                networks = task_networks(task)
                 controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.engine,
                                             self.report, data, networks)
                 self.controllers[task_id] = controller
@@ -104,21 +102,8 @@ class Agent:
             await self.controllers.pop(task_id).remove()
         if prune:
             await self._remove_unknown(assigned)
-        await self.publish(published(tasks, ports, self._ingress_addresses()))
+        await self.publish(next((e for e in peers if e["Network"]["Spec"].get("Ingress")), None))
         await self.peers.apply(peers)
-
-    def _ingress_addresses(self) -> dict[str, str]:
-        """Task id -> its container's address on the ingress network, for the tasks that have one."""
-        found = {}
-        for task_id, controller in self.controllers.items():
-            try:
-                networks = self.engine.containers.inspect(controller.name)["NetworkSettings"]["Networks"] or {}
-            except NotFound:
-                continue  # not created yet
-            address = (networks.get(INGRESS) or {}).get("IPAddress")
-            if address:
-                found[task_id] = address
-        return found
 
     async def _remove_unknown(self, assigned: dict[str, T.Task]) -> None:
         """Remove task containers of this node that no assignment knows (their tasks were deleted meanwhile)."""

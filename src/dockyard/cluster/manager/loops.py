@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable
 
 from dockyard.cluster import netalloc, tasks as T
+from dockyard.cluster.ingress import INGRESS, SANDBOX
 from dockyard.cluster.manager import global_, reaper, replicated, restart, scheduler, updater
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.manager.plan import Plan
@@ -19,6 +20,7 @@ from dockyard.cluster.manager import enforcer, jobs
 from dockyard.cluster.store.backend import ClusterStore, Fence, NotLeader, OutOfSequence
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
+from dockyard.util.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +120,31 @@ class LeaderLoops:
     async def _allocate_networks(self, fence: Fence, now: float) -> None:
         """VIPs of services, addresses of new tasks and of plain containers' attachments (`netalloc`)."""
         services = {s["ID"]: s for s in self._objects(SERVICES)}
+        await self._ingress(fence)
         plan, attachments = netalloc.allocate(services, self._objects(TASKS), self._objects(NETWORKS),
                                               self._objects(ATTACHMENTS), now)
         await self.apply(plan, fence)
         for attachment in attachments:
             await self._write(self.store.update(ATTACHMENTS, attachment["ID"], _stored(attachment),
                                                 attachment["Version"]["Index"], fence=fence))
+
+    async def _ingress(self, fence: Fence) -> None:
+        """The swarm's ingress network, made once, and a sandbox attachment on it for each node (the allocator
+        gives it its address; a removed node's goes)."""
+        ingress = netalloc.ingress_of(self._objects(NETWORKS))
+        if ingress is None:
+            await self._write(self.store.create(NETWORKS, self.new_id(), netalloc.ingress_value(now_rfc3339()),
+                                                name=INGRESS, fence=fence))
+            ingress = netalloc.ingress_of(self._objects(NETWORKS))
+            if ingress is None:
+                return
+        missing, gone = netalloc.sandboxes(self._objects(NODES), self._objects(ATTACHMENTS), ingress["ID"])
+        for node_id in missing:
+            await self._write(self.store.create(ATTACHMENTS, self.new_id(), {
+                "NetworkID": ingress["ID"], "ContainerID": SANDBOX, "NodeID": node_id, "Requested": "",
+                "CreatedAt": now_rfc3339()}, fence=fence))
+        for attachment_id in gone:
+            await self._write(self.store.delete(ATTACHMENTS, attachment_id, fence=fence))
 
     async def apply(self, plan: Plan, fence: Fence) -> None:
         """Write a plan, each object once (the last change wins); a write that lost a race waits for the next

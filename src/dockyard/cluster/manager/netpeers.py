@@ -1,15 +1,18 @@
 """The network peers the dispatcher sends a node with its assignments (swarm-design.md §4, §5.3): for each swarm
 network its tasks or plain containers are on, the network object and, per service attached to it, its VIP there
 (None in `dnsrr` mode), its aliases there, and the names and addresses of its running tasks — the VIP backends and
-the DNS records, computed from the store, never gossiped — and the endpoints on other nodes (address and that node's
-VTEP, its `Status.Addr`) for the VXLAN device's static entries, with this node's own VTEP and the swarm's
-DataPathPort. Tasks not wanted running, ended, or on a node that is down are in none of them."""
+the DNS records (on the ingress network: the routing mesh's backends), computed from the store, never gossiped —
+and the endpoints on other nodes (address and that node's VTEP, its `Status.Addr`) for the VXLAN device's static
+entries, with this node's own VTEP and the swarm's DataPathPort. Tasks not wanted running, ended, or on a node that
+is down are in none of them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dockyard.cluster import tasks as T
+from dockyard.cluster.ingress import SANDBOX
+from dockyard.cluster.netalloc import publishes
 from dockyard.cluster.store.backend import ClusterStore
 
 NETWORKS, ATTACHMENTS, SERVICES, TASKS, NODES, CLUSTER = (
@@ -23,12 +26,15 @@ def _ip(cidr: str) -> str:
 
 
 def network_peers(store: ClusterStore, node_id: str, node_tasks: list[T.Task]) -> list[dict[str, Any]]:
-    """[{"Network": {...}, "Services": [{"Name", "VIP", "Aliases", "Tasks": [{"Name", "Address"}]}], "VTEP",
-    "DataPathPort", "Peers": [{"Address", "VTEP"}]}] for the networks the node's tasks that have not ended and its
-    attachments are on."""
+    """[{"Network": {...}, "Services": [{"ID", "Name", "VIP", "Aliases", "Tasks": [{"Name", "Address"}], "Ports"}],
+    "VTEP", "DataPathPort", "Sandbox", "Peers": [{"Address", "VTEP"}]}] for the networks the node's tasks that have
+    not ended and its attachments are on — the ingress network through its sandbox attachment (`Sandbox` its
+    address there, `Ports` each service's ingress ports)."""
     wanted = {a["Network"]["ID"] for t in node_tasks if T.observed(t) <= T.RUNNING
               for a in t.get("NetworksAttachments") or []}
-    wanted |= {r.value["NetworkID"] for r in store.list(ATTACHMENTS) if r.value["NodeID"] == node_id}
+    wanted |= {r.value["NetworkID"] for r in store.list(ATTACHMENTS) if r.value["NodeID"] == node_id}  # its sandbox
+    sandbox = {r.value["NetworkID"]: _ip(r.value["Addresses"][0]) for r in store.list(ATTACHMENTS)
+               if r.value["NodeID"] == node_id and r.value["ContainerID"] == SANDBOX and r.value.get("Addresses")}
     networks = [r for r in store.list(NETWORKS) if r.id in wanted]
     if not networks:
         return []
@@ -48,8 +54,9 @@ def network_peers(store: ClusterStore, node_id: str, node_tasks: list[T.Task]) -
             running.setdefault(task["ServiceID"], []).append(task)
     return [{"Network": {"ID": network.id, **network.value},
              "Services": [entry for service in services
-                          if (entry := _service_entry(service, network.id, running.get(service["ID"], [])))],
-             "VTEP": vteps.get(node_id, ""), "DataPathPort": port,
+                          if (entry := _service_entry(service, network.id, bool(network.value["Spec"].get("Ingress")),
+                                                      running.get(service["ID"], [])))],
+             "VTEP": vteps.get(node_id, ""), "DataPathPort": port, "Sandbox": sandbox.get(network.id),
              "Peers": _remote_endpoints(store, network.id, node_id, live, vteps)}
             for network in networks]
 
@@ -65,10 +72,12 @@ def _remote_endpoints(store: ClusterStore, network_id: str, node_id: str, tasks:
                    if node != node_id and vteps.get(node)), key=lambda p: p["Address"])
 
 
-def _service_entry(service: dict[str, Any], network_id: str, tasks: list[T.Task]) -> dict[str, Any] | None:
-    """A service's peers on one network, or None when it is not there (or its VIP is not allocated yet)."""
-    attachment = next((n for n in service["Spec"]["TaskTemplate"].get("Networks") or []
-                       if n["Target"] == network_id), None)
+def _service_entry(service: dict[str, Any], network_id: str, ingress: bool,
+                   tasks: list[T.Task]) -> dict[str, Any] | None:
+    """A service's peers on one network (on the ingress network: a service publishing ports, with them), or None
+    when it is not there (or its VIP is not allocated yet)."""
+    attachment = {} if ingress and publishes(service) else next(
+        (n for n in service["Spec"]["TaskTemplate"].get("Networks") or [] if n["Target"] == network_id), None)
     if attachment is None:
         return None
     vip = None
@@ -81,4 +90,7 @@ def _service_entry(service: dict[str, Any], network_id: str, tasks: list[T.Task]
     backends = [{"Name": T.task_name(t, name), "Address": _ip(a["Addresses"][0])}
                 for t in sorted(tasks, key=lambda t: (t.get("Slot", 0), t["ID"]))
                 for a in t.get("NetworksAttachments") or [] if a["Network"]["ID"] == network_id]
-    return {"Name": name, "VIP": vip, "Aliases": list(attachment.get("Aliases") or []), "Tasks": backends}
+    ports = [p for p in (service.get("Endpoint") or {}).get("Ports") or []
+             if ingress and p.get("PublishMode", "ingress") == "ingress"]
+    return {"ID": service["ID"], "Name": name, "VIP": vip, "Aliases": list(attachment.get("Aliases") or []),
+            "Tasks": backends, "Ports": ports}
