@@ -35,6 +35,7 @@ class Ingress:
     def __init__(self, networks: TaskNetworks) -> None:
         self.networks = networks
         self.mesh: RoutingMesh | None = None
+        self.carried: list[Published] | None = None  # what the mesh was last given
 
     async def ensure(self) -> None:
         """The ingress network (recorded once; again after a restart: kept) and the mesh's sandbox."""
@@ -46,11 +47,14 @@ class Ingress:
                                             reserved={"ingress-sbox": SANDBOX_IP})
         self.mesh = self.networks.ingress_mesh(INGRESS, SANDBOX_IP)
         await run_blocking(self.mesh.ensure)
+        self.carried = None
 
     async def publish(self, ports: list[Published]) -> None:
-        """Make the node carry exactly these published ports."""
-        if self.mesh is not None:
+        """Make the node carry exactly these published ports (the rule sets are replaced only when they change: the
+        agent asks after every assignment set)."""
+        if self.mesh is not None and ports != self.carried:
             await run_blocking(self.mesh.publish, ports)
+            self.carried = ports
 
     async def remove(self) -> None:
         """Leaving the swarm (task containers already gone): rules, sandbox and the ingress network."""
@@ -59,5 +63,5 @@ class Ingress:
         except NotFound:
             return
         await run_blocking(mesh.remove)
-        self.mesh = None
+        self.mesh = self.carried = None
         await self.networks.remove(INGRESS)
