@@ -119,7 +119,6 @@ class SwarmRPC:
                     following.cancel()
                     await asyncio.gather(following, return_exceptions=True)
                 await messages.aclose()
-                sessions.close(session)
         return lines()
 
     async def heartbeat(self, peer: bytes | None, body: dict[str, Any]) -> dict[str, Any]:
