@@ -56,7 +56,7 @@ def swarm() -> Iterator[Daemon]:
     with busybox_daemon() as d:
         refused = d.docker("network", "create", "-d", "overlay", "early")
         assert ERR_NOT_MANAGER in failure(refused)
-        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
         try:
             yield d
         finally:
