@@ -8,13 +8,20 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 import requests
 
 from browser import chromium, screenshot
+from helpers import free_port
 from hub_fixtures import OCI_INDEX, PASSWORDS, hub_registry, push_index
+from registry_fixtures import dockyard_registry
+from test_registry_tls import _self_signed
 
 from dockyard.registry.web.front import safe_next
 from dockyard.registry.web.markdown import render
@@ -82,12 +89,16 @@ def sign_in(driver, hub, user: str, next_path: str = "/") -> None:
 
 
 def submit(driver, button) -> None:
-    """Click a button that loads a new page, and wait for that page."""
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-    old = driver.find_element("tag name", "html")
-    button.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old))
+    """Click a button that loads a new page, and wait until that new document has loaded."""
+    from selenium.common.exceptions import WebDriverException
+    driver.execute_script("window.__before_submit = true")
+    try:
+        button.click()
+    except WebDriverException as exc:  # the local server is fast: the page can be gone before the click returns
+        if "does not belong to the document" not in str(exc):
+            raise
+    wait_for(driver, lambda: driver.execute_script(
+        "return !window.__before_submit && document.readyState === 'complete'"))
 
 
 def wait_for(driver, check, timeout: float = 10):
@@ -300,6 +311,16 @@ def test_csrf_origin_and_session_rules(hub):
     replay = requests.get(f"{hub.url}/", cookies={"dyhub_session": sid})
     assert 'class="who"' not in replay.text
 
+    # a session past its expiry is worth nothing either
+    fresh = requests.Session()
+    token = re.search(r'name="csrf" value="([^"]+)"', fresh.get(f"{hub.url}/signin").text).group(1)
+    fresh.post(f"{hub.url}/signin", data={**login, "csrf": token})
+    assert 'class="who"' in fresh.get(f"{hub.url}/").text
+    with sqlite3.connect(hub.data / "hub.db") as db:
+        db.execute("UPDATE web_sessions SET expires = 1 WHERE id_hash = ?",
+                   (hashlib.sha256(fresh.cookies["dyhub_session"].encode()).hexdigest(),))
+    assert 'class="who"' not in fresh.get(f"{hub.url}/").text
+
 
 def test_escaping_and_headers(hub):
     r = requests.get(f"{hub.url}/r/bob/tools/-/tags/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
@@ -345,3 +366,32 @@ def test_sign_in_next_and_cookie_rules():
         assert safe_next(bad) == "/"
     assert cookie("abc", True, 60).endswith("Secure") and "SameSite=Lax" in cookie("abc", False, 60)
     assert "Secure" not in cookie("abc", False, 60) and "HttpOnly" in cookie("abc", False, 60)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
+def test_secure_cookie_over_tls_and_no_sign_in_without_accounts(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "dockyard.entry", "registry", "serve", "--addr",
+                                 f"127.0.0.1:{port}", "--root", str(tmp_path / "data"), "--auth", "hub",
+                                 "--tls-cert", str(cert), "--tls-key", str(key)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                r = requests.get(f"https://127.0.0.1:{port}/signin", verify=str(cert), timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "TLS hub did not come up"
+                time.sleep(0.05)
+        assert r.status_code == 200
+        assert r.headers["Set-Cookie"].split("; ")[1:] == ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=7200",
+                                                           "Secure"]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    for plain in dockyard_registry():
+        assert requests.get(f"{plain.url}/signin").status_code == 404, "no accounts without auth mode hub"
+        assert "Sign in" not in requests.get(f"{plain.url}/").text

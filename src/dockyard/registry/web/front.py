@@ -110,7 +110,11 @@ class WebFront:
     def failure(self, req: Request, exc: DockyardError) -> Raw:
         """An error as an HTML page (a registry challenge keeps its WWW-Authenticate)."""
         status = status_of(exc)
-        page = self.html(pages.error(Viewer(None, "", req.path, self.accounts), status, exc.message), status)
+        try:
+            viewer = self.viewer(req, self.session(req))
+        except DockyardError:  # the caller's credentials are what failed: show the page as to anyone
+            viewer = Viewer(None, "", req.path, self.accounts)
+        page = self.html(pages.error(viewer, status, exc.message), status)
         if isinstance(exc, RegistryError):
             page.headers.update({k: v for k, v in exc.headers.items() if v})
         return page
@@ -197,7 +201,9 @@ class WebFront:
                                         self.hub.accounts.collaborators(name), tags, req.arg("done") or ""))
 
     def signin_page(self, req: Request) -> Response:
-        """The sign-in form (an anonymous session carries its CSRF token)."""
+        """The sign-in form (an anonymous session carries its CSRF token); none without hub accounts."""
+        if not self.accounts:
+            raise NotFound("this registry has no hub accounts to sign in with")
         session, set_cookie = self.session(req), ""
         if session is None:
             session = self.sessions.create(None)
