@@ -19,7 +19,7 @@ import requests
 
 from browser import chromium, screenshot
 from helpers import free_port
-from hub_fixtures import OCI_INDEX, PASSWORDS, hub_registry, push_index
+from hub_fixtures import OCI_INDEX, PASSWORDS, hub_login, hub_registry, push_image, push_index
 from registry_fixtures import dockyard_registry
 from test_registry_tls import _self_signed
 
@@ -395,3 +395,21 @@ def test_secure_cookie_over_tls_and_no_sign_in_without_accounts(tmp_path):
     for plain in dockyard_registry():
         assert requests.get(f"{plain.url}/signin").status_code == 404, "no accounts without auth mode hub"
         assert "Sign in" not in requests.get(f"{plain.url}/").text
+
+
+def test_list_pagination_and_sorting():
+    for hub in hub_registry("--public-by-default"):
+        for i in range(23):
+            push_image(hub, "bob", f"bob/r{i:02d}", "v1", f"layer {i}".encode())
+        requests.post(f"{hub.url}/v2/repositories/bob/r07/stars/", headers=hub_login(hub, "alice"))
+        first = requests.get(f"{hub.url}/", params={"sort": "name"}).text
+        names = re.findall(r'class="repo-name" href="/r/([^"]+)"', first)
+        assert names == [f"bob/r{i:02d}" for i in range(20)] and "Page 1 of 2" in first
+        nxt = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+        second = requests.get(hub.url + nxt).text
+        assert re.findall(r'class="repo-name" href="/r/([^"]+)"', second) == ["bob/r20", "bob/r21", "bob/r22"]
+        assert "Page 2 of 2" in second and 'rel="prev"' in second
+        by_stars = requests.get(f"{hub.url}/", params={"sort": "stars"}).text
+        assert re.findall(r'class="repo-name" href="/r/([^"]+)"', by_stars)[0] == "bob/r07"
+        found = requests.get(f"{hub.url}/", params={"q": "r2"}).text
+        assert re.findall(r'class="repo-name" href="/r/([^"]+)"', found) == ["bob/r20", "bob/r21", "bob/r22"]
