@@ -17,6 +17,8 @@ from dockyard.registry.hubapi import HubApi
 from dockyard.registry.errors import RegistryError, code_of
 from dockyard.registry.storage import Storage
 from dockyard.registry.uploads import Uploads
+from dockyard.registry.web import front
+from dockyard.registry.web.front import WebFront
 from dockyard.server.http import IDLE_TIMEOUT, MAX_LINE, HttpServer
 from dockyard.server.routing import Json, Raw, Request, Response, Router, run_blocking
 
@@ -112,15 +114,27 @@ def build(storage: Storage, authorizer: Authorizer, hub: Hub, scheme: str = "htt
     hub_router = Router()
     app = RegistryApp(router, authorizer, scheme, hub_router)
 
-    def viewer(req: Request) -> Principal | None:
-        """Who calls a hub route."""
+    def header_viewer(req: Request) -> Principal | None:
+        """Who calls a hub route, by its Authorization header."""
         return authorizer.viewer(req.headers.get("authorization", ""), app.base_url(req), hub.issuer)
+
+    web = WebFront(hub, header_viewer, authorizer.mode == "hub", scheme == "https", app.base_url)
+
+    def viewer(req: Request) -> Principal | None:
+        """Who calls a hub route: the Authorization header, or for a read without one, a web session (the
+        pages' search as you type); a session never authorizes a change, so no CSRF reaches the API."""
+        if not req.headers.get("authorization") and req.method in _READ_METHODS:
+            who = web.session_principal(req)
+            if who is not None:
+                return who
+        return header_viewer(req)
 
     def actor(req: Request) -> str:
         """The user name a registry request carries, for the audit log."""
         return authorizer.subject(req.headers.get("authorization", ""))
 
     register_pages(hub_router, hub, viewer)
+    front.register(hub_router, web)
     hubapi.register(hub_router, HubApi(hub, viewer, app.base_url))
 
     @router.get("/auth/token")
