@@ -10,7 +10,8 @@ import re
 import ssl
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable
+from types import TracebackType
+from typing import Any, Callable, Protocol
 
 from dockyard.errors import DockyardError, InvalidParameter, NotFound, SystemError_, Unauthorized
 from dockyard.distribution.endpoints import Endpoint
@@ -53,6 +54,23 @@ class Credentials:
             return cls()
         return cls(doc.get("username", ""), doc.get("password", ""), doc.get("identitytoken", ""),
                    doc.get("registrytoken", ""))
+
+
+class UploadBody(Protocol):
+    """A blob being uploaded: read by http.client, rewound for a resend, closed when the upload is done."""
+
+    def read(self, n: int = -1, /) -> bytes:
+        """Up to `n` bytes; b"" at the end."""
+
+    def seek(self, offset: int, /) -> int:
+        """Move to `offset` (0: the start)."""
+
+    def __enter__(self) -> UploadBody:
+        """Itself."""
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+                 /) -> None:
+        """Close the file."""
 
 
 class RegistryError(DockyardError):
@@ -216,7 +234,7 @@ class RegistryClient:
         resp.read()
         return resp.status == 200
 
-    def upload_blob(self, repo: str, digest: str, size: int, opener: Callable[[], BinaryIO]) -> None:
+    def upload_blob(self, repo: str, digest: str, size: int, opener: Callable[[], UploadBody]) -> None:
         """POST an upload, then PUT the whole blob with its digest (monolithic)."""
         scope = f"repository:{repo}:pull,push"
         resp = self.checked(self.request("POST", f"/v2/{repo}/blobs/uploads/", scope,
@@ -244,7 +262,7 @@ class RegistryClient:
         return json.loads(self.checked(resp, f"searching {self.endpoint.host}").read())
 
 
-def _rewound(handle: BinaryIO) -> BinaryIO:
+def _rewound(handle: UploadBody) -> UploadBody:
     """The same file, back at its start (to resend a body after an auth challenge)."""
     handle.seek(0)
     return handle

@@ -122,11 +122,11 @@ class Subscription:
             if matches(msg, self._filters):
                 return msg
         while self._live or not self.queue.empty():
-            msg = await _next(self.queue, self._until_ns)
-            if not isinstance(msg, dict) or (self._until_ns is not None and msg["timeNano"] > self._until_ns):
+            got = await _next(self.queue, self._until_ns)
+            if not isinstance(got, dict) or (self._until_ns is not None and got["timeNano"] > self._until_ns):
                 break
-            if matches(msg, self._filters):
-                return msg
+            if matches(got, self._filters):
+                return got
         self.close()
         raise StopAsyncIteration
 

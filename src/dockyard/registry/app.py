@@ -80,13 +80,14 @@ class RegistryApp:
         except Exception as exc:  # noqa: BLE001 - the one place registry errors become responses
             return self.error(exc)
 
-    def error(self, exc: BaseException) -> Response:
-        """{"errors": [{"code", "message", "detail"}]} with the error's status and extra headers."""
+    def error(self, exc: BaseException, where: str = "a registry request") -> Response:
+        """{"errors": [{"code", "message", "detail"}]} with the error's status and extra headers (`where`: the
+        request it answers, for the log)."""
         if isinstance(exc, DockyardError):
             body = {"code": code_of(exc), "message": exc.message,
                     "detail": getattr(exc, "detail", None) or {}}
         else:
-            log.error("unexpected error while serving a registry request", exc_info=exc)
+            log.error("unexpected error while serving %s", where, exc_info=exc)
             body = {"code": "UNKNOWN", "message": str(exc) or type(exc).__name__, "detail": {}}
         return Raw(json.dumps({"errors": [body]}).encode() + b"\n", status_of(exc), "application/json",
                    _extra_headers(exc))
