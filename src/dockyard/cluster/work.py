@@ -44,7 +44,7 @@ class SwarmWork:
     async def _run_agent(self, agent: Agent, store: ClusterStore) -> None:
         """The ingress network and its mesh first (tasks with published ports join it), the swarm networks
         recorded here, the attachments of containers that ended while the daemon was down freed, then the agent."""
-        await self.ingress.ensure()
+        await self.ingress.ensure(store)
         await reconcile_local(store, self.engine.networks)
         await prune_attachments(store, self.node_id, {c["Id"] for c in self.engine.containers.list()})
         await agent.run()
