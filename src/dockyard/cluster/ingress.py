@@ -48,14 +48,20 @@ class Ingress:
         self.networks = networks
         self.mesh: RoutingMesh | None = None
 
-    async def ensure(self, store: ClusterStore) -> None:
-        """The ingress network (made in the store once), recorded here, and the mesh's sandbox on it."""
-        record = await self._object(store)
+    async def ensure(self, store: ClusterStore | None) -> None:
+        """The ingress network (on a manager: made in the store once; a worker without the store keeps a record
+        of its own until the leader sends the object), recorded here, and the mesh's sandbox on it."""
+        if store is not None:
+            record = await self._object(store)
+            network = {"ID": record.id, **record.value}
+        else:
+            known = self._local()
+            network = {"ID": known[0]["Id"] if known else new_id(), **ingress_object(now_rfc3339())}
         for local in self._local():
-            if local["Id"] != record.id:  # the record of an older swarm's ingress: it goes with its endpoints
+            if local["Id"] != network["ID"]:  # the record of an older swarm's ingress: it goes with its endpoints
                 await self.networks.retire_overlay(local["Id"])
-        await record_locally(self.networks, {"ID": record.id, **record.value})
-        self.mesh = self.networks.ingress_mesh(record.id, SANDBOX_IP)
+        await record_locally(self.networks, network)
+        self.mesh = self.networks.ingress_mesh(network["ID"], SANDBOX_IP)
         await run_blocking(self.mesh.ensure)
 
     @staticmethod
