@@ -120,3 +120,18 @@ def test_attachments_get_an_address_in_the_range_or_the_requested_one_or_an_erro
     assert by_id["a1"]["Addresses"] == ["10.0.1.129/24"]
     assert by_id["a2"]["Addresses"] == ["10.0.1.9/24"]
     assert by_id["a3"]["Err"] == "no available IP address 10.0.1.9 on network n1" and "a4" not in by_id
+
+
+def test_services_publishing_ports_get_ingress_first_and_the_sandbox_address_stays_free() -> None:
+    ingress = network("ing", "10.0.0.0/24", 4096)
+    ingress["Spec"]["Ingress"] = True
+    net = network("n1", "10.0.1.0/24", 4097)
+    web = service("web", ["n1"])
+    web["Endpoint"] = {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080,
+                                  "PublishMode": "ingress"}]}
+    plan, _ = netalloc.allocate({"web": web}, [task("t1", web)], [ingress, net], [], NOW)
+    assert plan.services[0]["Endpoint"]["VirtualIPs"] == [{"NetworkID": "ing", "Addr": "10.0.0.3/24"},
+                                                          {"NetworkID": "n1", "Addr": "10.0.1.2/24"}]
+    assert plan.services[0]["Endpoint"]["Ports"] == web["Endpoint"]["Ports"]
+    assert [(a["Network"]["ID"], a["Addresses"]) for a in plan.update[0]["NetworksAttachments"]] == [
+        ("ing", ["10.0.0.4/24"]), ("n1", ["10.0.1.3/24"])]  # 10.0.0.2 is the node's ingress sandbox

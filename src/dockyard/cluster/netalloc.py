@@ -15,12 +15,13 @@ from itertools import count
 from typing import Any, Iterable
 
 from dockyard.cluster import tasks as T
-from dockyard.cluster.ingress import INGRESS_SUBNET
 from dockyard.cluster.manager.plan import Plan
 from dockyard.errors import Forbidden
 
-FIRST_VNI = 4097  # 4096 is the ingress network's
-RESERVED_SUBNETS = (INGRESS_SUBNET,)  # the ingress network's (a record of each node, not a cluster object yet)
+INGRESS_SUBNET, INGRESS_GATEWAY, INGRESS_VNI = "10.0.0.0/24", "10.0.0.1", 4096  # swarmkit's defaults
+SANDBOX_IP = "10.0.0.2"  # the node's ingress-sbox endpoint (one node: one address kept from the tasks)
+FIRST_VNI = INGRESS_VNI + 1
+RESERVED_SUBNETS = (INGRESS_SUBNET,)  # the ingress network's, also before its object is made
 ERR_NO_POOL = "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"
 
 Obj = dict[str, Any]
@@ -72,6 +73,22 @@ def service_networks(service: Obj) -> list[str]:
     return [n["Target"] for n in service["Spec"]["TaskTemplate"].get("Networks") or []]
 
 
+def is_ingress(network: Obj) -> bool:
+    """The swarm's ingress network."""
+    return bool(network["Spec"].get("Ingress"))
+
+
+def publishes(service: Obj | None) -> bool:
+    """The service publishes ports through the routing mesh (its tasks and VIP need the ingress network)."""
+    ports = ((service or {}).get("Endpoint") or {}).get("Ports") or []
+    return any(p.get("PublishMode", "ingress") == "ingress" for p in ports)
+
+
+def needed(task: Obj, service: Obj | None, ingress_id: str | None) -> list[str]:
+    """The networks a task needs an address on: ingress first when its service publishes ports, then its own."""
+    return ([ingress_id] if ingress_id and publishes(service) else []) + task_networks(task)
+
+
 def is_allocated(task: Obj) -> bool:
     """The task has an address on each of its networks (or needs none)."""
     have = {a["Network"]["ID"] for a in task.get("NetworksAttachments") or []}
@@ -89,7 +106,8 @@ class Addresses:
                  attachments: Iterable[Obj]) -> None:
         self.networks = networks
         self.taken: dict[str, set[ipaddress.IPv4Address]] = {
-            nid: {ipaddress.IPv4Address(n["IPAMOptions"]["Configs"][0]["Gateway"])} for nid, n in networks.items()}
+            nid: {ipaddress.IPv4Address(n["IPAMOptions"]["Configs"][0]["Gateway"]),
+                  *([ipaddress.IPv4Address(SANDBOX_IP)] if is_ingress(n) else [])} for nid, n in networks.items()}
         for service in services:
             for vip in (service.get("Endpoint") or {}).get("VirtualIPs") or []:
                 self._take(vip["NetworkID"], vip["Addr"])
@@ -135,17 +153,20 @@ def allocate(services: dict[str, Obj], tasks: list[Obj], networks: list[Obj], at
     """VIPs for services, addresses for new tasks (which then go to PENDING) and for attachments: the plan, and the
     attachments to write."""
     by_id = {n["ID"]: n for n in networks}
+    ingress_id = next((n["ID"] for n in networks if is_ingress(n)), None)
     book = Addresses(by_id, services.values(), tasks, attachments)
     plan = Plan()
     for service in services.values():
-        changed = _with_vips(service, by_id, book)
+        changed = _with_vips(service, by_id, book, ingress_id)
         if changed is not None:
             plan.services.append(changed)
     for task in tasks:
-        if task["Status"]["State"] != "new" or not T.is_runnable(task) or is_allocated(task):
+        wanted = needed(task, services.get(task["ServiceID"]), ingress_id)
+        have = {a["Network"]["ID"] for a in task.get("NetworksAttachments") or []}
+        if task["Status"]["State"] != "new" or not T.is_runnable(task) or all(n in have for n in wanted):
             continue  # tasks without networks go to PENDING through the scheduler's allocate
         attached = []
-        for network_id in task_networks(task):
+        for network_id in wanted:
             address = book.allocate(network_id)
             if address is None:
                 break
@@ -166,12 +187,14 @@ def allocate(services: dict[str, Obj], tasks: list[Obj], networks: list[Obj], at
     return plan, written
 
 
-def _with_vips(service: Obj, networks: dict[str, Obj], book: Addresses) -> Obj | None:
-    """The service with a VIP on each of its networks in `vip` mode (kept ones kept), or None when it has them."""
+def _with_vips(service: Obj, networks: dict[str, Obj], book: Addresses, ingress_id: str | None) -> Obj | None:
+    """The service with a VIP on each of its networks in `vip` mode (ingress first when it publishes ports; kept
+    ones kept), or None when it has them."""
     endpoint = service.get("Endpoint") or {}
     current = {v["NetworkID"]: v for v in endpoint.get("VirtualIPs") or []}
     vip_mode = (service["Spec"].get("EndpointSpec") or {}).get("Mode", "vip") == "vip"
-    wanted = [n for n in service_networks(service) if n in networks] if vip_mode else []
+    ingress = [ingress_id] if ingress_id and publishes(service) else []
+    wanted = [n for n in ingress + service_networks(service) if n in networks] if vip_mode else []
     if list(current) == wanted:
         return None
     vips = []

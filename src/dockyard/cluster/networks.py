@@ -74,11 +74,15 @@ def overlay_spec(network: dict[str, Any]) -> OverlaySpec:
 
 
 async def record_locally(networks: OverlayRecords, network: dict[str, Any]) -> None:
-    """Record a swarm network on this node (idempotent), so containers can join it."""
+    """Record a swarm network on this node (idempotent), so containers can join it; the ingress network keeps the
+    mesh sandbox's address from the network service's own allocation."""
     spec = network["Spec"]
     options = {k: v for k, v in network["DriverState"].get("Options", {}).items() if k != VXLAN_OPT}
+    ingress = netalloc.is_ingress(network)
     await networks.add_overlay(overlay_spec(network), spec["Name"], attachable=bool(spec.get("Attachable")),
-                               labels=spec.get("Labels") or {}, internal=bool(spec.get("Internal")), options=options)
+                               ingress=ingress, labels=spec.get("Labels") or {},
+                               reserved={"ingress-sbox": netalloc.SANDBOX_IP} if ingress else None,
+                               internal=bool(spec.get("Internal")), options=options)
 
 
 async def reconcile_local(store: ClusterStore, networks: OverlayRecords) -> None:
@@ -98,7 +102,8 @@ def resource(record: Record) -> dict[str, Any]:
             "Driver": value["DriverState"]["Name"], "EnableIPv6": False,
             "IPAM": {"Driver": value["IPAMOptions"]["Driver"]["Name"], "Options": None,
                      "Config": [_config_view(c) for c in value["IPAMOptions"]["Configs"]]},
-            "Internal": bool(spec.get("Internal")), "Attachable": bool(spec.get("Attachable")), "Ingress": False,
+            "Internal": bool(spec.get("Internal")), "Attachable": bool(spec.get("Attachable")),
+            "Ingress": bool(spec.get("Ingress")),
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
             "Options": dict(value["DriverState"].get("Options") or {}), "Labels": dict(spec.get("Labels") or {})}
 
@@ -201,7 +206,10 @@ class NetworkObjects:
         """The id of the swarm network a service spec names (dockerd's populateNetworkID and swarmkit's texts for
         the node's own networks)."""
         try:
-            return self.find(ref).id
+            found = self.find(ref)
+            local = {"Name": found.name, "Ingress": netalloc.is_ingress(found.value)}
+            if not local["Ingress"]:
+                return found.id
         except NotFound:
             try:
                 local = self.local.get(ref)
@@ -218,6 +226,8 @@ class NetworkObjects:
     async def remove(self, record: Record) -> None:
         """Remove a swarm network nothing uses (swarmkit's texts), and its record on this node."""
         store = self.cluster.manager()
+        if netalloc.is_ingress(record.value):
+            raise NotImplementedYet("removing the ingress network is not supported yet")
         for service in store.list(SERVICES):
             if record.id in netalloc.service_networks({"ID": service.id, **service.value}):
                 raise InvalidParameter(_rpc("FailedPrecondition",
@@ -322,7 +332,7 @@ class SwarmNetworks:
         deleted = list(pruned.get("NetworksDeleted") or [])
         for record in self.swarm.records():
             view = resource(record)
-            if not matches(view, {"label": filters.get("label", [])}, False):
+            if netalloc.is_ingress(record.value) or not matches(view, {"label": filters.get("label", [])}, False):
                 continue
             try:
                 await self.swarm.remove(record)

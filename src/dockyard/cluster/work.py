@@ -59,7 +59,7 @@ class SwarmWork:
         """The ingress network and its mesh first (tasks with published ports join it); on a manager the swarm
         networks recorded here and the attachments of containers that ended while the daemon was down freed; then
         the agent."""
-        await self.ingress.ensure()
+        await self.ingress.ensure(store)
         if store is not None:
             await reconcile_local(store, self.engine.networks)
             await prune_attachments(store, self.node_id, {c["Id"] for c in self.engine.containers.list()})

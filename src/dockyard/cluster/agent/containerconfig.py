@@ -35,12 +35,13 @@ def grace_seconds(spec: dict[str, Any]) -> int:
 
 
 def task_networks(task: Task, published: bool) -> list[tuple[str, str | None]]:
-    """(network name, address) of each network a task's container joins: the ingress overlay when its service
-    publishes ports (the network service allocates that address), then its swarm networks with the addresses the
-    allocator gave it."""
-    ingress: list[tuple[str, str | None]] = [(INGRESS, None)] if published else []
-    return ingress + [(a["Network"]["Spec"]["Name"], a["Addresses"][0].partition("/")[0])
-                      for a in task.get("NetworksAttachments") or []]
+    """(network name, address) of each network a task's container joins, with the addresses the allocator gave it:
+    the ingress overlay first when its service publishes ports, then its swarm networks."""
+    attached: list[tuple[str, str | None]] = [(a["Network"]["Spec"]["Name"], a["Addresses"][0].partition("/")[0])
+                                              for a in task.get("NetworksAttachments") or []]
+    if published and INGRESS not in (name for name, _ in attached):
+        return [(INGRESS, None), *attached]  # made before the swarm had its ingress object: allocated here
+    return attached
 
 
 def create_body(task: Task, service_name: str, networks: list[tuple[str, str | None]]) -> dict[str, Any]:

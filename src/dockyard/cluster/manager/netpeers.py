@@ -20,11 +20,12 @@ def _ip(cidr: str) -> str:
 
 def network_peers(store: ClusterStore, node_id: str, node_tasks: list[T.Task]) -> list[dict[str, Any]]:
     """[{"Network": {...}, "Services": [{"Name", "VIP", "Aliases", "Tasks": [{"Name", "Address"}]}]}] for the
-    networks the node's tasks that have not ended and its attachments are on."""
+    networks the node's tasks that have not ended and its attachments are on (the ingress network aside: the
+    routing mesh has its own feed)."""
     wanted = {a["Network"]["ID"] for t in node_tasks if T.observed(t) <= T.RUNNING
               for a in t.get("NetworksAttachments") or []}
     wanted |= {r.value["NetworkID"] for r in store.list(ATTACHMENTS) if r.value["NodeID"] == node_id}
-    networks = [r for r in store.list(NETWORKS) if r.id in wanted]
+    networks = [r for r in store.list(NETWORKS) if r.id in wanted and not r.value["Spec"].get("Ingress")]
     if not networks:
         return []
     services = [{"ID": r.id, **r.value} for r in store.list(SERVICES)]
