@@ -12,6 +12,7 @@ from typing import Any, AsyncGenerator
 
 from dockyard import errors
 from dockyard.util.httpwire import chunk_lines, read_head, read_json, request_bytes
+from dockyard.util.aio import wait_within
 
 PREFIX = "/swarmrpc/v1"
 CA, JOIN, SESSION, HEARTBEAT, STATUS = (f"{PREFIX}/{name}" for name in ("ca", "join", "session", "heartbeat",
@@ -53,7 +54,7 @@ class Peer:
         host, _, port = self.address.rpartition(":")
         server_name = MANAGER_NAME if self.context.check_hostname else None
         try:
-            return await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port), ssl=self.context,
+            return await wait_within(asyncio.open_connection(host.strip("[]"), int(port), ssl=self.context,
                                                                   server_hostname=server_name), CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError, ValueError) as exc:
             raise errors.Unavailable(f"could not connect to swarm manager {self.address}: "
@@ -64,8 +65,8 @@ class Peer:
         reader, writer = await self._connect()
         try:
             writer.write(request_bytes(method, path, body, self.address))
-            status, headers = await asyncio.wait_for(read_head(reader), CALL_TIMEOUT)
-            answer = await asyncio.wait_for(read_json(reader, headers), CALL_TIMEOUT)
+            status, headers = await wait_within(read_head(reader), CALL_TIMEOUT)
+            answer = await wait_within(read_json(reader, headers), CALL_TIMEOUT)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             raise errors.Unavailable(f"swarm manager {self.address} did not answer {path}: "
                                      f"{exc or type(exc).__name__}") from exc
@@ -80,7 +81,7 @@ class Peer:
         reader, writer = await self._connect()
         try:
             writer.write(request_bytes("POST", path, body, self.address, keep_open=True))
-            status, headers = await asyncio.wait_for(read_head(reader), CALL_TIMEOUT)
+            status, headers = await wait_within(read_head(reader), CALL_TIMEOUT)
             if status >= 300:
                 raise error_for(status, await read_json(reader, headers))
             async for line in chunk_lines(reader):

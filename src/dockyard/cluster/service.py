@@ -32,7 +32,7 @@ from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, SystemError_, Unavailable
-from dockyard.util.aio import cancel_and_wait, run_blocking
+from dockyard.util.aio import cancel_and_wait, run_blocking, wait_within
 from dockyard.util.atomic import write_atomic
 from dockyard.util.tls import client_context
 from dockyard.util.timeutil import now_rfc3339
@@ -398,7 +398,7 @@ class ClusterService:
             self._start_worker()
             assert self.remote is not None
             try:
-                await asyncio.wait_for(self.remote.connected.wait(), JOIN_TIMEOUT)
+                await wait_within(self.remote.connected.wait(), JOIN_TIMEOUT)
             except asyncio.TimeoutError:
                 raise Unavailable(ERR_JOIN_TIMEOUT) from None
 

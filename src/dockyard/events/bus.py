@@ -11,6 +11,7 @@ from collections import deque
 from typing import Mapping
 
 from dockyard.util.filters import exact_match, fuzzy_match, match_label
+from dockyard.util.aio import wait_within
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ async def _next(queue: asyncio.Queue[object], until_ns: int | None) -> object:
     if timeout <= 0 and queue.empty():
         return _END
     try:
-        return await asyncio.wait_for(queue.get(), max(timeout, 0))
+        return await wait_within(queue.get(), max(timeout, 0))
     except asyncio.TimeoutError:
         return _END
 

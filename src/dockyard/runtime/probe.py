@@ -19,6 +19,7 @@ from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.init import ContainerError, exec_process, set_credentials
 from dockyard.runtime.userns import setns_all
 from dockyard.util import linux as L
+from dockyard.util.aio import wait_within
 
 _SRC_DIR = str(Path(__file__).resolve().parents[2])
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from dockyard.runtime.probe import main; main(sys.argv[2:])"
@@ -45,7 +46,7 @@ async def run_probe(bundle: Path, pid: int, argv: list[str], timeout: float, lim
         return await proc.wait()
 
     try:
-        code = await asyncio.wait_for(collect(), timeout)
+        code = await wait_within(collect(), timeout)
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()
