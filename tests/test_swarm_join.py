@@ -5,9 +5,6 @@ run again elsewhere, the restarted worker stops its orphaned tasks, and a worker
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import socket
 import ssl
 import stat
@@ -16,67 +13,21 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from netns_hosts import Lan, NetnsDaemon, entered, leftovers, retire
+from netns_hosts import entered
+from swarm_hosts import HEARTBEAT, kill_host, node_id, nodes, running_tasks, three_hosts
 from test_swarm_services import eventually
 
 PREFIX = "dyj"
-HEARTBEAT = 1.0
 ERR_WORKER = ("Error response from daemon: This node is not a swarm manager. Worker nodes can't be used to view or "
               "modify cluster state. Please run this command on a manager node or promote the current node to a "
               "manager.")
 
 
-def nodes(manager: NetnsDaemon) -> dict[str, tuple[str, str]]:
-    """Node id -> (status, availability) from `docker node ls`."""
-    out = manager.docker_ok("node", "ls", "--format", "{{.ID}} {{.Status}} {{.Availability}}")
-    return {line.split()[0]: (line.split()[1], line.split()[2]) for line in out.splitlines()}
-
-
-def running_tasks(d: NetnsDaemon, service: str) -> list[str]:
-    """Names of the service's running task containers on one daemon (`docker ps`)."""
-    out = d.docker_ok("ps", "--filter", f"label=com.docker.swarm.service.name={service}", "--format", "{{.Names}}")
-    return sorted(out.split())
-
-
-def node_id(d: NetnsDaemon) -> str:
-    """The daemon's swarm node id (`docker info`)."""
-    return d.docker_ok("info", "--format", "{{.Swarm.NodeID}}")
-
-
-def kill_host(d: NetnsDaemon) -> None:
-    """SIGKILL the daemon, its shims and its containers' processes: the host died."""
-    victims = []
-    for cid in d.docker_ok("ps", "-q", "--no-trunc").split():
-        victims.append(int(d.inspect(cid)["State"]["Pid"]))
-        victims.append(int((d.exec_root / "containers" / cid / "shim.pid").read_text()))
-    assert d.process is not None
-    d.process.kill()
-    d.process.wait(10)
-    d.process = None
-    for pid in victims:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-@pytest.fixture
-def lan() -> Iterator[Lan]:
-    with Lan(PREFIX, hosts_wanted=3) as built:
-        yield built
-    assert not leftovers(PREFIX)
-
-
-def test_three_hosts_join_spread_fail_and_leave(lan: Lan, tmp_path: Path) -> None:
-    daemons = [NetnsDaemon(host, tmp_path / f"h{n}") for n, host in enumerate(lan.hosts, 1)]
-    try:
-        for d in daemons:
-            d.start()
-            d.load_busybox()
+def test_three_hosts_join_spread_fail_and_leave(tmp_path: Path) -> None:
+    with three_hosts(PREFIX, tmp_path) as (lan, daemons):
         manager, w1, w2 = daemons
         h1, h2, h3 = (h.address for h in lan.hosts)
         manager.docker_ok("swarm", "init", "--listen-addr", f"{h1}:2377", "--advertise-addr", h1,
@@ -213,11 +164,3 @@ def test_three_hosts_join_spread_fail_and_leave(lan: Lan, tmp_path: Path) -> Non
         manager.docker_ok("swarm", "leave", "--force")
         with entered(lan.switch), pytest.raises(ConnectionRefusedError):
             socket.create_connection((h1, 2377), timeout=5)  # the swarm listener closed with the swarm
-    finally:
-        for n, d in enumerate(daemons, 1):
-            if d.process is None and d.base.exists():
-                d.start()  # a killed host cleans up its containers' remains once it runs again
-            d.docker("swarm", "leave", "--force")
-            if d.log.exists():
-                shutil.copy(d.log, tmp_path / f"h{n}.log")
-            retire(d, tmp_path / f"h{n}")

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from dockyard.cluster import addresses, rpcwire, spec as shapes
-from dockyard.cluster.agent.protocols import AssignmentSource
 from dockyard.cluster.agent.remote import RemoteSession
 from dockyard.cluster.ca.nodecert import NodeCerts, issue, new_key_and_csr
 from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_unlock_key, seal, unseal
@@ -91,7 +90,7 @@ class SwarmWorker(Protocol):
     async def stop(self) -> None:
         """Stop (the daemon stops, or the swarm locks); task containers keep running."""
 
-    def start_remote(self, node_id: str, source: AssignmentSource) -> None:
+    def start_remote(self, node_id: str, source: RemoteSession) -> None:
         """Begin on a worker: the agent follows the node's session with a manager."""
 
     async def erase(self) -> None:

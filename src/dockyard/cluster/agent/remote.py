@@ -96,3 +96,7 @@ class RemoteSession:
         if not self.session_id:
             raise Unavailable("no session with a swarm manager")
         await self._peer().call("POST", rpcwire.STATUS, {"SessionID": self.session_id, "Updates": updates})
+
+    async def publish_logs(self, subscription: str, lines: AsyncIterator[bytes]) -> None:
+        """Send a log subscription's lines to the manager (`POST /swarmrpc/v1/logs/{subscription}`)."""
+        await self._peer().send_lines(f"{rpcwire.LOGS}/{subscription}", lines)
