@@ -45,7 +45,7 @@ class Dockerd:
     def start(self) -> None:
         log = open(self.base / "dockerd.log", "wb")
         self.proc = subprocess.Popen(
-            ["dockerd", "-H", f"unix://{self.sock}", "--data-root", str(self.base / "data"),
+            [*self.command_prefix(), "dockerd", "-H", f"unix://{self.sock}", "--data-root", str(self.base / "data"),
              "--exec-root", str(self.base / "exec"), "--pidfile", str(self.base / "docker.pid"),
              *self.network_flags(), "--iptables=false", "--ip6tables=false", "--cgroup-parent", CGROUP_PARENT,
              "--default-ulimit", "nofile=20000:20000", "--default-ulimit", "nproc=32768:32768"],
@@ -59,6 +59,10 @@ class Dockerd:
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "DOCKER_HOST": f"unix://{self.sock}"}
+
+    def command_prefix(self) -> list[str]:
+        """What dockerd's command line starts with (a namespace to run in, say): nothing here."""
+        return []
 
     def network_flags(self) -> list[str]:
         """No bridge: run latency is measured with --network none."""

@@ -99,7 +99,7 @@ fetch "http://$registry/" | grep -o "demo/web" | head -1
 
 if [ "$(dockyard info --format '{{.Swarm.LocalNodeState}}')" = "inactive" ]; then
   echo "== swarm mode: a service of 2 replicas of demo/web:1 with a published port, scaled to 3, then removed"
-  dockyard swarm init --advertise-addr 127.0.0.1
+  dockyard swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377
   swarm_made=yes
   mesh_port=$(free_port)
   dockyard service create --name demo-svc --replicas 2 -p "$mesh_port:80" "$registry/demo/web:1"

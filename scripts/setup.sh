@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# chromium, chromium-driver: the hub's web front is tested in a real headless browser (selenium)
 # docker.io: Debian's dockerd, for the interoperability tests and benchmarks (and a docker CLI if none exists)
-packages=(python3 python3-venv python3-pip busybox-static procps iproute2 util-linux tmux docker.io skopeo docker-registry nftables tini wrk curl docker-compose openssh-server openssh-client)
+packages=(python3 python3-venv python3-pip busybox-static procps iproute2 util-linux tmux docker.io skopeo docker-registry nftables tini wrk curl docker-compose openssh-server openssh-client chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

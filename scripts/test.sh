@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
-.venv/bin/python -m mypy  # the packages and settings are in pyproject.toml's [tool.mypy]
+.venv/bin/python -m mypy  # the whole package, with the settings in pyproject.toml's [tool.mypy]
 typed=$?
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@" tests
 status=$?

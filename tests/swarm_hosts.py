@@ -1,5 +1,10 @@
-"""A swarm on namespace hosts (tests/netns_hosts.py) for multi-host tests: daemons started with busybox, a manager
-initialised with fast heartbeats, workers joined with the docker CLI, and the helpers the tests read them with."""
+"""Three namespace hosts with a daemon each (tests/netns_hosts.py), for the multi-host swarm tests: helpers to read
+the swarm through the docker CLI, kill a host, and (`swarm_of_three`) a swarm of one manager and two workers joined
+with the docker CLI and fast heartbeats.
+
+    with three_hosts("dyx", tmp_path) as (lan, daemons): ...     # daemons started, busybox loaded, no swarm
+    with swarm_of_three("dyx", tmp_path) as swarm: swarm.manager.docker_ok("service", "create", ...)
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ import contextlib
 import os
 import shutil
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from netns_hosts import Lan, NetnsDaemon, retire
+from netns_hosts import Lan, NetnsDaemon, leftovers, retire
 from test_swarm_services import eventually
 
 HEARTBEAT = 1.0
@@ -50,51 +56,58 @@ def kill_host(d: NetnsDaemon) -> None:
             pass
 
 
-def host_daemons(lan: Lan, tmp_path: Path) -> list[NetnsDaemon]:
-    """A daemon for each host (not started; end them with `retire_all`, even on failure)."""
-    return [NetnsDaemon(host, tmp_path / f"h{n}") for n, host in enumerate(lan.hosts, 1)]
+@contextlib.contextmanager
+def three_hosts(prefix: str, tmp_path: Path) -> Iterator[tuple[Lan, list[NetnsDaemon]]]:
+    """Three hosts, a daemon on each with busybox loaded; at the end every daemon leaves its swarm and is retired
+    (a killed one is started again first, so it cleans its containers' remains), its log kept in tmp_path, and no
+    namespace of the run is left."""
+    with Lan(prefix, hosts_wanted=3) as lan:
+        daemons = [NetnsDaemon(host, tmp_path / f"h{n}") for n, host in enumerate(lan.hosts, 1)]
+        try:
+            for d in daemons:
+                d.start()
+                d.load_busybox()
+            yield lan, daemons
+        finally:
+            for n, d in enumerate(daemons, 1):
+                if d.process is None and d.base.exists():
+                    d.start()
+                d.docker("swarm", "leave", "--force")
+                if d.log.exists():
+                    shutil.copy(d.log, tmp_path / f"h{n}.log")
+                retire(d, tmp_path / f"h{n}")
+    assert not leftovers(prefix)
 
 
-def start_daemons(daemons: list[NetnsDaemon]) -> None:
-    """Start every daemon and load busybox into it."""
-    for d in daemons:
-        d.start()
-        d.load_busybox()
+@dataclass
+class Swarm:
+    """A manager and two workers, with their node ids."""
 
+    lan: Lan
+    daemons: list[NetnsDaemon]
+    ids: list[str]
 
-def init_and_join(lan: Lan, daemons: list[NetnsDaemon]) -> None:
-    """The first daemon inits a swarm (heartbeat HEARTBEAT), the others join it as workers with the docker CLI."""
-    manager = daemons[0]
-    h1 = lan.hosts[0].address
-    manager.docker_ok("swarm", "init", "--listen-addr", f"{h1}:2377", "--advertise-addr", h1,
-                      "--dispatcher-heartbeat", f"{int(HEARTBEAT)}s")
-    token = manager.docker_ok("swarm", "join-token", "-q", "worker")
-    for d, host in zip(daemons[1:], lan.hosts[1:]):
-        d.docker_ok("swarm", "join", "--token", token, "--listen-addr", f"{host.address}:2377",
-                    "--advertise-addr", host.address, f"{h1}:2377")
-    eventually("every node Ready/Active", lambda: set(nodes(manager).values()) == {("Ready", "Active")}
-               and len(nodes(manager)) == len(daemons))
+    @property
+    def manager(self) -> NetnsDaemon:
+        return self.daemons[0]
 
-
-def retire_all(daemons: list[NetnsDaemon], tmp_path: Path) -> None:
-    """Every daemon out of the swarm and ended (a killed one started again first: it cleans up its containers'
-    remains once it runs), its log kept in `tmp_path`."""
-    for n, d in enumerate(daemons, 1):
-        if d.process is None and d.base.exists():
-            d.start()
-        d.docker("swarm", "leave", "--force")
-        if d.log.exists():
-            shutil.copy(d.log, tmp_path / f"h{n}.log")
-        retire(d, tmp_path / f"h{n}")
+    def where(self, service: str) -> list[int]:
+        """How many running tasks of the service each host has (`docker ps` on each)."""
+        return [len(running_tasks(d, service)) for d in self.daemons]
 
 
 @contextlib.contextmanager
-def swarm(lan: Lan, tmp_path: Path) -> Iterator[list[NetnsDaemon]]:
-    """A manager and workers on every host of `lan`, all Ready; retired at the end."""
-    daemons = host_daemons(lan, tmp_path)
-    try:
-        start_daemons(daemons)
-        init_and_join(lan, daemons)
-        yield daemons
-    finally:
-        retire_all(daemons, tmp_path)
+def swarm_of_three(prefix: str, tmp_path: Path) -> Iterator[Swarm]:
+    """`swarm init` on the first host (heartbeat HEARTBEAT), the two others joined as workers with the docker CLI;
+    yields once the three nodes are Ready/Active."""
+    with three_hosts(prefix, tmp_path) as (lan, daemons):
+        manager = daemons[0]
+        addresses = [h.address for h in lan.hosts]
+        manager.docker_ok("swarm", "init", "--listen-addr", f"{addresses[0]}:2377", "--advertise-addr", addresses[0],
+                          "--dispatcher-heartbeat", f"{int(HEARTBEAT)}s")
+        token = manager.docker_ok("swarm", "join-token", "-q", "worker")
+        for d, ip in zip(daemons[1:], addresses[1:]):
+            d.docker_ok("swarm", "join", "--token", token, "--listen-addr", f"{ip}:2377", "--advertise-addr", ip,
+                        f"{addresses[0]}:2377")
+        eventually("three Ready/Active nodes", lambda: list(nodes(manager).values()) == [("Ready", "Active")] * 3)
+        yield Swarm(lan, daemons, [node_id(d) for d in daemons])

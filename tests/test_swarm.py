@@ -182,7 +182,8 @@ def test_init_validation_and_custom_spec_round_trip(sd: Daemon, client) -> None:
                                                 "DataPathPort": 80}) == (
         400, "Datapath port number is not in valid range (1024-49151) : 80")
     assert not (sd.data_root / "swarm").exists()
-    client.swarm.init(advertise_addr="127.0.0.1", task_history_retention_limit=10, snapshot_interval=5000,
+    client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377", task_history_retention_limit=10,
+                      snapshot_interval=5000,
                       dispatcher_heartbeat_period=2000000000, node_cert_expiry=3600000000000,
                       default_addr_pool=["10.20.0.0/16"], subnet_size=26, data_path_port=7789,
                       labels={"team": "core"})
@@ -197,7 +198,7 @@ def test_init_validation_and_custom_spec_round_trip(sd: Daemon, client) -> None:
 
 
 def test_update_merges_rotates_tokens_and_checks_the_version(sd: Daemon, client) -> None:
-    client.swarm.init(advertise_addr="127.0.0.1")
+    client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
     before = client.swarm.attrs
     assert client.swarm.update(rotate_worker_token=True, task_history_retention_limit=7)
     client.swarm.reload()
@@ -220,7 +221,7 @@ def test_update_merges_rotates_tokens_and_checks_the_version(sd: Daemon, client)
 
 
 def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> None:
-    node_id = client.swarm.init(advertise_addr="127.0.0.1")
+    node_id = client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
     node = client.nodes.get(node_id)
     spec = {"Name": "n1", "Labels": {"zone": "a", "disk": "ssd"}, "Role": "manager", "Availability": "drain"}
     assert node.update(spec)
@@ -254,7 +255,7 @@ def test_node_update_round_trips_the_spec_and_refusals(sd: Daemon, client) -> No
 
 def test_secrets_and_configs_through_the_sdk(sd: Daemon, client) -> None:
     started = int(time.time())
-    client.swarm.init(advertise_addr="127.0.0.1")
+    client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
     plaintext = "sécret-plaintext-4711"
     secret = client.secrets.create(name="db-pass", data=plaintext, labels={"app": "db"})
     attrs = client.secrets.get(secret.id).attrs
@@ -303,7 +304,7 @@ def test_secrets_and_configs_through_the_sdk(sd: Daemon, client) -> None:
 
 
 def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, client) -> None:
-    client.swarm.init(advertise_addr="127.0.0.1", autolock_managers=True)
+    client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377", autolock_managers=True)
     key = client.swarm.get_unlock_key()["UnlockKey"]
     assert re.fullmatch(r"SWMKEY-1-[A-Za-z0-9+/]{43}", key)
     secret = client.secrets.create(name="kept", data="value")
@@ -341,7 +342,7 @@ def test_autolock_keeps_a_restarted_manager_locked_until_unlock(sd: Daemon, clie
 
 
 def test_sigkilled_daemon_readopts_etcd_and_forced_leave_leaves_nothing(sd: Daemon) -> None:
-    sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+    sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
     node_id = sd.docker_ok("info", "--format", "{{.Swarm.NodeID}}")
     pid = etcd_pid(sd)
     assert pid is not None and alive(pid)
@@ -361,13 +362,13 @@ def test_sigkilled_daemon_readopts_etcd_and_forced_leave_leaves_nothing(sd: Daem
     assert not alive(pid)
     assert not (sd.data_root / "swarm").exists() and not (sd.exec_root / "swarm").exists()
     for _ in range(3):  # init/leave repeat cleanly
-        sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:4577")
+        sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377", "--listen-addr", "127.0.0.1:4577")
         sd.docker_ok("swarm", "leave", "--force")
     assert not (sd.data_root / "swarm").exists()
 
 
 def test_docker_cli_swarm_node_secret_config(sd: Daemon) -> None:
-    out = sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+    out = sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
     assert "Swarm initialized: current node (" in out and "docker swarm join --token SWMTKN-1-" in out
     assert "127.0.0.1:2377" in out
     assert TOKEN.match(sd.docker_ok("swarm", "join-token", "-q", "worker"))
@@ -408,7 +409,7 @@ def test_dockyard_cli_matches_docker_cli(sd: Daemon) -> None:
     def both(*args: str, input: bytes | None = None) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
         return sd.cli(*args, input=input), sd.docker(*args, input=input)
 
-    init = sd.cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--autolock", "--task-history-limit", "4")
+    init = sd.cli("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377", "--autolock", "--task-history-limit", "4")
     assert init.returncode == 0, init.stderr
     text = init.stdout.decode()
     assert text.startswith("Swarm initialized: current node (") and "docker swarm join --token SWMTKN-1-" in text

@@ -13,13 +13,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from netns_hosts import Lan, entered, leftovers
-from swarm_hosts import (HEARTBEAT, host_daemons, kill_host, node_id, nodes, retire_all, running_tasks,
-                         start_daemons)
+from netns_hosts import entered
+from swarm_hosts import HEARTBEAT, kill_host, node_id, nodes, running_tasks, three_hosts
 from test_swarm_services import eventually
 
 PREFIX = "dyj"
@@ -28,17 +26,8 @@ ERR_WORKER = ("Error response from daemon: This node is not a swarm manager. Wor
               "manager.")
 
 
-@pytest.fixture
-def lan() -> Iterator[Lan]:
-    with Lan(PREFIX, hosts_wanted=3) as built:
-        yield built
-    assert not leftovers(PREFIX)
-
-
-def test_three_hosts_join_spread_fail_and_leave(lan: Lan, tmp_path: Path) -> None:
-    daemons = host_daemons(lan, tmp_path)
-    try:
-        start_daemons(daemons)
+def test_three_hosts_join_spread_fail_and_leave(tmp_path: Path) -> None:
+    with three_hosts(PREFIX, tmp_path) as (lan, daemons):
         manager, w1, w2 = daemons
         h1, h2, h3 = (h.address for h in lan.hosts)
         manager.docker_ok("swarm", "init", "--listen-addr", f"{h1}:2377", "--advertise-addr", h1,
@@ -126,6 +115,20 @@ def test_three_hosts_join_spread_fail_and_leave(lan: Lan, tmp_path: Path) -> Non
                           "--restart-delay", "1s", "busybox", "sleep", "1d")
         eventually("2/2/2", lambda: [len(running_tasks(d, "spread")) for d in daemons] == [2, 2, 2])
 
+        # the worker's host dies: Down within three heartbeats and a second, its tasks run again elsewhere
+        kill_host(w2)
+        died = time.monotonic()
+        eventually("w2 down", lambda: nodes(manager)[ids["w2"]][0] == "Down", deadline=10)
+        assert time.monotonic() - died <= 3 * HEARTBEAT + 1 + 0.5  # + the polling's own `docker node ls`
+        eventually("six tasks on the others",
+                   lambda: len(running_tasks(manager, "spread")) + len(running_tasks(w1, "spread")) == 6)
+        # it comes back: its orphaned tasks stop, it is Ready again, nothing runs twice
+        w2.start()
+        eventually("w2 ready", lambda: nodes(manager)[ids["w2"]][0] == "Ready")
+        eventually("w2 runs none of the moved tasks", lambda: running_tasks(w2, "spread") == [])
+        total = sum(len(running_tasks(d, "spread")) for d in daemons)
+        assert total == 6
+
         # a worker daemon restarting keeps its tasks running and re-opens its session with its stored certificate
         manager.docker_ok("swarm", "update", "--dispatcher-heartbeat", "5s")  # the restart takes longer than 3 s
         before = running_tasks(w1, "spread")
@@ -144,20 +147,7 @@ def test_three_hosts_join_spread_fail_and_leave(lan: Lan, tmp_path: Path) -> Non
         time.sleep(1)
         assert [running_tasks(d, "spread") for d in daemons] == everywhere
         manager.docker_ok("swarm", "update", "--dispatcher-heartbeat", f"{int(HEARTBEAT)}s")
-
-        # the worker's host dies: Down within three heartbeats and a second, its tasks run again elsewhere
-        kill_host(w2)
-        died = time.monotonic()
-        eventually("w2 down", lambda: nodes(manager)[ids["w2"]][0] == "Down", deadline=10)
-        assert time.monotonic() - died <= 3 * HEARTBEAT + 1 + 0.5  # + the polling's own `docker node ls`
-        eventually("six tasks on the others",
-                   lambda: len(running_tasks(manager, "spread")) + len(running_tasks(w1, "spread")) == 6)
-        # it comes back: its orphaned tasks stop, it is Ready again, nothing runs twice
-        w2.start()
-        eventually("w2 ready", lambda: nodes(manager)[ids["w2"]][0] == "Ready")
-        eventually("w2 runs none of the moved tasks", lambda: running_tasks(w2, "spread") == [])
-        total = sum(len(running_tasks(d, "spread")) for d in daemons)
-        assert total == 6
+        time.sleep(5 + 0.5)  # each worker's next beat (due within the old 5 s period) learns the new period
 
         # a worker leaves without --force: its task containers and its swarm files go
         w1_tasks = running_tasks(w1, "spread")
@@ -174,5 +164,3 @@ def test_three_hosts_join_spread_fail_and_leave(lan: Lan, tmp_path: Path) -> Non
         manager.docker_ok("swarm", "leave", "--force")
         with entered(lan.switch), pytest.raises(ConnectionRefusedError):
             socket.create_connection((h1, 2377), timeout=5)  # the swarm listener closed with the swarm
-    finally:
-        retire_all(daemons, tmp_path)

@@ -14,7 +14,8 @@ from typing import Iterator
 import pytest
 
 from daemon_harness import Daemon, busybox_daemon
-from test_swarm_services import assert_overlays_gone, eventually, running, swarm_containers
+from helpers import free_port
+from test_swarm_services import assert_overlays_gone, eventually, fetch, running, swarm_containers
 
 ERR_NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
                    'node to swarm and try again.')
@@ -56,7 +57,7 @@ def swarm() -> Iterator[Daemon]:
     with busybox_daemon() as d:
         refused = d.docker("network", "create", "-d", "overlay", "early")
         assert ERR_NOT_MANAGER in failure(refused)
-        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
         try:
             yield d
         finally:
@@ -221,9 +222,19 @@ def test_plain_containers_join_attachable_overlays_only(swarm: Daemon) -> None:
 def test_vip_and_names_come_back_after_the_daemon_is_killed(swarm: Daemon) -> None:
     d = swarm
     network_id = d.docker_ok("network", "create", "-d", "overlay", "--attachable", "kept")
-    d.docker_ok("service", "create", "-d", "--name", "svc", "--replicas", "2", "--network", "kept", "busybox", "sh",
-                "-c", SERVE_HOSTNAME)
+    port = free_port()
+    d.docker_ok("service", "create", "-d", "--name", "svc", "--replicas", "2", "--network", "kept", "-p",
+                f"{port}:80", "busybox", "sh", "-c", SERVE_HOSTNAME)
     eventually("2 running svc tasks", lambda: len(running(d, "svc")) == 2)
+    ingress_id = d.api("GET", "/networks/ingress")["Id"]
+    vips = d.api("GET", "/services/svc")["Endpoint"]["VirtualIPs"]
+    assert [v["NetworkID"] for v in vips] == [ingress_id, network_id]  # the allocator's, ingress first
+    assert vips[0]["Addr"].startswith("10.0.0.") and vips[0]["Addr"] != "10.0.0.2/24"
+    attached = running(d, "svc")[0]["NetworksAttachments"]
+    assert [a["Network"]["ID"] for a in attached] == [ingress_id, network_id]
+    container = d.inspect(running(d, "svc")[0]["Status"]["ContainerStatus"]["ContainerID"])
+    assert container["NetworkSettings"]["Networks"]["ingress"]["IPAddress"] == \
+        attached[0]["Addresses"][0].partition("/")[0]
     before = sorted(t["ID"] for t in running(d, "svc"))
     d.stop(signal.SIGKILL)
     d.start()
@@ -233,6 +244,7 @@ def test_vip_and_names_come_back_after_the_daemon_is_killed(swarm: Daemon) -> No
                  for t in running(d, "svc")}
     served = from_client(d, "kept", "for i in 1 2 3 4; do wget -qO- http://svc/; done").split()
     assert set(served) == hostnames
+    assert eventually("the mesh answers", lambda: fetch(port, "/")) in {h + "\n" for h in hostnames}
     d.docker_ok("service", "rm", "svc")
     eventually("kept removed", lambda: d.docker("network", "rm", "kept").returncode == 0)
     eventually("its record gone here", lambda: "kept" not in names(d))

@@ -68,7 +68,7 @@ def swarm_containers(d: Daemon, service: str) -> list[str]:
 def swarm() -> Iterator[Daemon]:
     """A daemon of this module's own with busybox, in a single-node swarm for the module's tests."""
     with busybox_daemon() as d:
-        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1")
+        d.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
         try:
             yield d
         finally:

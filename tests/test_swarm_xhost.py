@@ -9,23 +9,13 @@ import json
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
-import pytest
-
-from netns_hosts import Lan, NetnsDaemon, entered, leftovers
-from swarm_hosts import kill_host, nodes, node_id, running_tasks, swarm
+from netns_hosts import Lan, NetnsDaemon, entered
+from swarm_hosts import kill_host, nodes, node_id, running_tasks, swarm_of_three
 from test_swarm_overlay import SERVE_HOSTNAME
 from test_swarm_services import eventually, running
 
 PREFIX = "dyx"
-
-
-@pytest.fixture
-def lan() -> Iterator[Lan]:
-    with Lan(PREFIX, hosts_wanted=3) as built:
-        yield built
-    assert not leftovers(PREFIX)
 
 
 def addresses_in(nslookup: str) -> list[str]:
@@ -72,8 +62,9 @@ def mesh_requests(lan: Lan, host: int, count: int) -> list[str]:
     return answers
 
 
-def test_overlay_and_routing_mesh_span_hosts(lan: Lan, tmp_path: Path) -> None:
-    with swarm(lan, tmp_path) as daemons:
+def test_overlay_and_routing_mesh_span_hosts(tmp_path: Path) -> None:
+    with swarm_of_three(PREFIX, tmp_path) as swarm:
+        lan, daemons = swarm.lan, swarm.daemons
         manager, w1, w2 = daemons
         # two services asking for one published port at the same moment: exactly one gets it
         with ThreadPoolExecutor(2) as pool:

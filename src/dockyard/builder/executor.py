@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, AsyncGenerator, AsyncIterator, Callable
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 from dockyard.builder import fsops, metadata
 from dockyard.builder.cache import BuildCache, checksum_paths, step_key
@@ -31,6 +31,8 @@ from dockyard.util import reference
 from dockyard.util.digest import short_id
 
 Emit = Callable[[dict[str, Any]], None]
+# A step's layer maker: given how to derive the image from the step's rootfs, runs the step and derives it.
+MakeLayer = Callable[[Callable[[StepRootfs], Any]], Awaitable[Any]]
 SUPPORTED_PLATFORMS = ("", "linux", "linux/amd64")
 
 
@@ -282,7 +284,7 @@ class _Run:
         return found
 
     async def _commit(self, image: Any, state: metadata.StageState, created: str, extra: dict[str, Any],
-                      make_layer: Callable[[], Any] | None) -> Any:
+                      make_layer: MakeLayer | None) -> Any:
         """Cache lookup, else run `make_layer` (an async fn returning an upper dir holder) and derive the image."""
         key = step_key(image.id if image else "scratch", created, extra)
         hit = await asyncio.to_thread(self._cached, key, image, state, created, make_layer is not None)

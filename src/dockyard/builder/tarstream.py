@@ -87,9 +87,9 @@ def members(reader: ChunkReader) -> Iterator[tarfile.TarInfo]:
         if info.type in _SPECIAL:
             body = b"".join(data(reader, info))
             if info.type == tarfile.GNUTYPE_LONGNAME:
-                overrides["path"] = tarfile.nts(body, "utf-8", "surrogateescape")
+                overrides["path"] = _nul_terminated(body)
             elif info.type == tarfile.GNUTYPE_LONGLINK:
-                overrides["linkpath"] = tarfile.nts(body, "utf-8", "surrogateescape")
+                overrides["linkpath"] = _nul_terminated(body)
             elif info.type == tarfile.XGLTYPE:
                 global_pax.update(_pax_records(body))
             else:
@@ -108,6 +108,11 @@ def data(reader: ChunkReader, member: tarfile.TarInfo) -> Iterator[memoryview]:
     yield from reader.pieces(size)
     for _ in reader.pieces(-size % BLOCK):
         pass
+
+
+def _nul_terminated(body: bytes) -> str:
+    """A GNU long name or link target: the text up to its first NUL, as tarfile reads one."""
+    return body.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 def _pax_records(body: bytes) -> dict[str, str]:

@@ -203,7 +203,7 @@ def copy_from_container(ctx: Context, container: str, src_path: str, dst_path: s
 
         try:
             extract_tar(_BodyReader(resp.chunks()), Path(dst_dir), no_overwrite_dir_non_dir=True,
-                        owner=(os.getuid(), os.getgid()), rename=rename)  # type: ignore[arg-type]
+                        owner=(os.getuid(), os.getgid()), rename=rename)
         except DockyardError as exc:  # a hostile or broken archive: nothing was written outside dst_dir
             raise CommandError(exc.message) from None
         except OSError as exc:
@@ -242,12 +242,6 @@ def _tar_chunks(src: CopyInfo, top: str) -> Iterator[bytes]:
         raise CommandError(str(failure[0]))
 
 
-def _stdin_chunks() -> Iterator[bytes]:
-    """A tar stream from stdin."""
-    while data := sys.stdin.buffer.read1(1 << 20):
-        yield data
-
-
 def copy_to_container(ctx: Context, src_path: str, container: str, dst_path: str, follow: bool,
                       archive_mode: bool) -> str:
     """Stat the destination, tar the local source with the right top name, PUT it into the right directory."""
@@ -267,7 +261,8 @@ def copy_to_container(ctx: Context, src_path: str, container: str, dst_path: str
     if src_path == "-":
         if not dst.is_dir:
             raise CommandError(f'destination "{container}:{dst_path}" must be a directory')
-        body, dst_dir = _stdin_chunks(), dst.path
+        from dockyard.client.stdcopy import stdin_chunks
+        body, dst_dir = stdin_chunks(1 << 20), dst.path  # a tar stream
     else:
         src = source_info(local_path(src_path), follow)
         dst_dir, old, new = prepare_copy(src, dst)

@@ -69,8 +69,8 @@ def _verbose(df: dict[str, Any]) -> str:
                            ctx.RunningFor(), ctx.Status(), ctx.Names()])
     volumes = [["VOLUME NAME", "LINKS", "SIZE"]]
     for v in df.get("Volumes") or []:
-        row = VolumeContext(v)
-        volumes.append([row.Name(), row.Links(), row.Size()])
+        volume = VolumeContext(v)
+        volumes.append([volume.Name(), volume.Links(), volume.Size()])
     cache = df.get("BuildCache") or []
     builds = [["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]]
     for b in cache:

@@ -86,9 +86,8 @@ RMI = Command("rmi", "rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more image
 def _file_chunks(path: str) -> Iterator[bytes]:
     """Read a file (or stdin for "-") in chunks."""
     if path == "-":
-        stream = sys.stdin.buffer
-        while data := stream.read1(65536):
-            yield data
+        from dockyard.client.stdcopy import stdin_chunks
+        yield from stdin_chunks()
         return
     with open(path, "rb") as fh:
         while data := fh.read(65536):

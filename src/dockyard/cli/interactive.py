@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import Callable, Iterator
 
-from dockyard.client.stdcopy import demux, raw_chunks
+from dockyard.client.stdcopy import demux, raw_chunks, stdin_chunks
 from dockyard.client.transport import Response
 from dockyard.util.detachkeys import DetachScanner
 
@@ -44,7 +44,7 @@ class Session:
         """Copy stdin to the daemon; half-close at EOF; cut the connection at the detach keys."""
         sock = self.resp.sock
         try:
-            for data in raw_chunks(lambda n: sys.stdin.buffer.read1(n)):
+            for data in stdin_chunks():
                 forward, detached = self.scanner.feed(data)
                 if forward:
                     sock.sendall(forward)

@@ -113,7 +113,8 @@ def _security_opt(text: str) -> str:
         with open(value, encoding="utf-8") as fh:
             return f"seccomp={fh.read()}"
     except OSError as exc:
-        raise CommandError(f"opening seccomp profile ({value}) failed: {exc.strerror.lower()}", 125) from None
+        reason = (exc.strerror or str(exc)).lower()
+        raise CommandError(f"opening seccomp profile ({value}) failed: {reason}", 125) from None
 
 
 def host_config(o: dict[str, Any]) -> dict[str, Any]:

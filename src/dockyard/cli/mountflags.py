@@ -22,7 +22,8 @@ _FALSE = ("0", "false")
 def apply_mounts(o: dict[str, Any], config: dict[str, Any]) -> None:
     """Add the mount flags to a create body the way docker's CLI does."""
     host = config.setdefault("HostConfig", {})
-    binds, volumes = [], {}
+    binds: list[str] = []
+    volumes: dict[str, dict[str, object]] = {}
     for raw in o["volume"]:
         spec = _absolute_source(raw)
         if ":" in spec:

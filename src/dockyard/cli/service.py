@@ -319,6 +319,7 @@ def _pairs_to_filters(items: list[str]) -> dict[str, list[str]]:
 
 def _inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker service inspect SERVICE..."""
+    import functools
     from dockyard.cli.output import print_inspected
     defaults = {"insertDefaults": "true"}  # as the docker CLI asks
     if o.get("pretty"):
@@ -327,7 +328,7 @@ def _inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
             raise CommandError("--format is incompatible with human friendly format")
         ctx.out("".join(service_text(ctx, ctx.api.get(f"/services/{quote(ref)}", defaults)) for ref in args))
         return 0
-    return print_inspected(ctx, o["format"], [lambda ref=ref: ctx.api.get(f"/services/{quote(ref)}", defaults)
+    return print_inspected(ctx, o["format"], [functools.partial(ctx.api.get, f"/services/{quote(ref)}", defaults)
                                               for ref in args])
 
 

@@ -131,13 +131,14 @@ def _list(ctx: Context, o: dict[str, Any], path: str, rows: Callable[[list[dict[
 
 def _inspect(ctx: Context, o: dict[str, Any], paths: list[str], kind: str) -> int:
     """An `inspect` command; `--pretty` (which wins over --format, as docker's) prints the human-friendly form."""
+    import functools
     from dockyard.cli.output import print_inspected
     if o.get("pretty"):
         from dockyard.cli import pretty
         printer = {"node": pretty.node, "secret": pretty.secret, "config": pretty.config}[kind]
         ctx.out("".join(printer(ctx.api.get(path)) for path in paths))
         return 0
-    return print_inspected(ctx, o["format"], [lambda path=path: ctx.api.get(path) for path in paths])
+    return print_inspected(ctx, o["format"], [functools.partial(ctx.api.get, path) for path in paths])
 
 
 def remove_each(ctx: Context, kind: str, args: list[str], query: dict[str, Any] | None = None) -> int:

@@ -98,8 +98,9 @@ def _ls(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
 
 def _inspect(ctx: Context, o: dict[str, Any], args: list[str]) -> int:
     """docker volume inspect (JSON, or one template line per volume)."""
+    import functools
     from dockyard.cli.output import print_inspected
-    return print_inspected(ctx, o["format"], [lambda name=name: ctx.api.get(f"/volumes/{quote(name)}")
+    return print_inspected(ctx, o["format"], [functools.partial(ctx.api.get, f"/volumes/{quote(name)}")
                                               for name in args])
 
 

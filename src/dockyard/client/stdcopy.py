@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from typing import BinaryIO, Callable, Iterator
 
 
@@ -28,6 +30,15 @@ def demux(chunks: Iterator[bytes], stdout: BinaryIO, stderr: BinaryIO) -> None:
         out = stderr if stream in (2, 3) else stdout
         out.write(payload)
         out.flush()
+
+
+def stdin_chunks(size: int = 65536) -> Iterator[bytes]:
+    """Yield stdin's bytes as they arrive (read1 when buffered: a terminal or pipe is not waited on to fill
+    `size`) until EOF."""
+    stream = sys.stdin.buffer
+    read = stream.read1 if isinstance(stream, io.BufferedIOBase) else stream.read
+    while data := read(size):
+        yield data
 
 
 def raw_chunks(read: Callable[[int], bytes]) -> Iterator[bytes]:

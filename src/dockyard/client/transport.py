@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 TYPE_CHECKING = False  # typing costs ~7 ms of start-up; annotations are strings
 if TYPE_CHECKING:
+    from io import BufferedReader
     from typing import Callable, Iterator
 
     from dockyard.client.endpoint import TLSOptions
@@ -78,7 +79,7 @@ def encode_query(query: dict[str, object] | None) -> str:
 class Response:
     """An HTTP response: status, lower-case headers, and a body read on demand."""
 
-    def __init__(self, sock: socket.socket, reader: "socket.SocketIO | object", status: int, reason: str,
+    def __init__(self, sock: socket.socket, reader: BufferedReader, status: int, reason: str,
                  headers: dict[str, str]) -> None:
         self.sock = sock
         self.reader = reader  # buffered binary file over the socket
@@ -87,7 +88,7 @@ class Response:
         self.headers = headers
         self._done = False
         self._complete = False  # the whole framed body was read: the connection may carry another request
-        self.on_complete: "Callable[[socket.socket, object], None] | None" = None  # takes the connection back
+        self.on_complete: Callable[[socket.socket, BufferedReader], None] | None = None  # takes the connection back
 
     def chunks(self) -> Iterator[bytes]:
         """Yield body bytes as they arrive (chunked, Content-Length or until EOF)."""
@@ -97,22 +98,22 @@ class Response:
         self._done = True
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
             while True:
-                line = rd.readline()  # type: ignore[attr-defined]
+                line = rd.readline()
                 if not line:
                     raise ProtocolError("unexpected EOF in chunked body")
                 size = int(line.split(b";", 1)[0].strip() or b"0", 16)
                 if size == 0:
-                    while rd.readline() not in (b"\r\n", b"\n", b""):  # type: ignore[attr-defined]
+                    while rd.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     self._complete = True
                     return
-                data = rd.read(size)  # type: ignore[attr-defined]
-                rd.readline()  # type: ignore[attr-defined]
+                data = rd.read(size)
+                rd.readline()
                 yield data
         elif "content-length" in self.headers:
             remaining = int(self.headers["content-length"])
             while remaining > 0:
-                data = rd.read1(min(remaining, 65536))  # type: ignore[attr-defined]
+                data = rd.read1(min(remaining, 65536))
                 if not data:
                     raise ProtocolError("unexpected EOF in body")
                 remaining -= len(data)
@@ -123,7 +124,7 @@ class Response:
             return
         else:
             while True:
-                data = rd.read1(65536)  # type: ignore[attr-defined]
+                data = rd.read1(65536)
                 if not data:
                     return
                 yield data
@@ -134,7 +135,7 @@ class Response:
 
     def raw_read(self, n: int = 65536) -> bytes:
         """Read from a hijacked stream (buffered bytes first); b"" at EOF."""
-        return self.reader.read1(n)  # type: ignore[attr-defined]
+        return self.reader.read1(n)
 
     def close(self) -> None:
         """Close the connection, or hand it back for the next request when its answer was read whole."""
@@ -142,7 +143,7 @@ class Response:
                 and self.headers.get("connection", "").lower() != "close"):
             self.on_complete(self.sock, self.reader)
             return
-        self.reader.close()  # type: ignore[attr-defined]
+        self.reader.close()
         self.sock.close()
 
 
@@ -155,7 +156,7 @@ class Transport:
         self.timeout = timeout
         self.tls = tls if self.family == "tcp" else None
         self._tls_context: object = None
-        self._idle: tuple[socket.socket, object] | None = None  # an ssh connection kept for the next request
+        self._idle: tuple[socket.socket, BufferedReader] | None = None  # an ssh connection kept for the next request
 
     def connect(self, method: str = "GET", target: str = "/") -> socket.socket:
         """A connected socket (through TLS when configured), or ConnectionFailed with Docker's wording."""
@@ -206,12 +207,12 @@ class Transport:
             except OSError as exc:
                 raise ConnectionFailed(f"error during connect: {exc}") from None
         try:
-            if self.family == "unix":
+            if isinstance(self.address, str):  # a unix socket's path (an ssh host returned above)
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(self.timeout)
-                sock.connect(self.address)  # type: ignore[arg-type]
+                sock.connect(self.address)
             else:
-                sock = socket.create_connection(self.address, timeout=self.timeout or CONNECT_TIMEOUT)  # type: ignore[arg-type]
+                sock = socket.create_connection(self.address, timeout=self.timeout or CONNECT_TIMEOUT)
                 sock.settimeout(self.timeout)
         except OSError as exc:
             if self.family == "unix" and isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
@@ -231,7 +232,7 @@ class Transport:
         the previous answer left, when there is one: each ssh connection costs a handshake)."""
         sock, reader = self._idle or (self.connect(method, target), None)
         self._idle = None
-        host_header = "api.moby.localhost" if self.family != "tcp" else "%s:%d" % self.address  # type: ignore[str-format]
+        host_header = "api.moby.localhost" if self.family != "tcp" else "%s:%d" % self.address
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}", "User-Agent: Docker-Client/dockyard"]
         for key, value in (headers or {}).items():
             lines.append(f"{key}: {value}")
@@ -247,7 +248,7 @@ class Transport:
             if body is not None and len(body) >= 65536:
                 sock.sendall(body)
             reader = reader or sock.makefile("rb")
-            status_line = reader.readline()  # type: ignore[attr-defined]
+            status_line = reader.readline()
         except OSError as exc:
             raise self._broken(sock, exc, method, target) from None
         self._check_relay(sock, status_line, method, target)
@@ -256,7 +257,7 @@ class Transport:
             response.on_complete = self._keep
         return response
 
-    def _keep(self, sock: socket.socket, reader: object) -> None:
+    def _keep(self, sock: socket.socket, reader: BufferedReader) -> None:
         """Keep a connection whose answer was read whole for the next request."""
         if self._idle is not None:
             self._idle[0].close()
@@ -283,7 +284,7 @@ class Transport:
         return _read_head(sock, reader, status_line)
 
 
-def _read_head(sock: socket.socket, reader: object, status_line: bytes) -> Response:
+def _read_head(sock: socket.socket, reader: BufferedReader, status_line: bytes) -> Response:
     """Parse the status line and headers of a response."""
     parts = status_line.decode("latin-1").rstrip("\r\n").split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
@@ -291,7 +292,7 @@ def _read_head(sock: socket.socket, reader: object, status_line: bytes) -> Respo
         raise ProtocolError(f"malformed HTTP response {status_line!r}")
     headers: dict[str, str] = {}
     while True:
-        line = reader.readline()  # type: ignore[attr-defined]
+        line = reader.readline()
         if line in (b"\r\n", b"\n", b""):
             break
         key, _, value = line.decode("latin-1").partition(":")

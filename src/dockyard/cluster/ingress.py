@@ -32,6 +32,7 @@ class Ingress:
     def __init__(self, networks: TaskNetworks) -> None:
         self.networks = networks
         self.mesh: RoutingMesh | None = None
+        self.carried: list[Published] | None = None  # what the mesh was last given
 
     async def apply(self, entry: dict[str, Any] | None) -> None:
         """The mesh follows the ingress network's peers entry (recorded here already): its sandbox made with the
@@ -41,7 +42,11 @@ class Ingress:
         if self.mesh is None:
             self.mesh = self.networks.ingress_mesh(entry["Network"]["ID"], entry["Sandbox"])
             await run_blocking(self.mesh.ensure)
-        await run_blocking(self.mesh.publish, published(entry))
+            self.carried = None
+        ports = published(entry)
+        if ports != self.carried:  # the rule sets are replaced only when they change: this runs after every set
+            await run_blocking(self.mesh.publish, ports)
+            self.carried = ports
 
     async def remove(self) -> None:
         """Leaving the swarm (task containers already gone): rules, sandbox and the ingress network."""
@@ -50,5 +55,5 @@ class Ingress:
         except NotFound:
             return
         await run_blocking(mesh.remove)
-        self.mesh = None
+        self.mesh = self.carried = None
         await self.networks.remove(INGRESS)

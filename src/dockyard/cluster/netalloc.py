@@ -18,10 +18,10 @@ from dockyard.cluster import tasks as T
 from dockyard.cluster.ingress import INGRESS, INGRESS_GATEWAY, INGRESS_LABELS, INGRESS_SUBNET, INGRESS_VNI, SANDBOX
 from dockyard.cluster.manager.plan import Plan
 from dockyard.errors import Forbidden
+from dockyard.network.overlaynets import OVERLAY, VXLAN_OPT
 
-FIRST_VNI = 4097  # 4096 is the ingress network's
+FIRST_VNI = INGRESS_VNI + 1
 RESERVED_SUBNETS = (INGRESS_SUBNET,)  # the ingress network's
-VXLAN_OPT = "com.docker.network.driver.overlay.vxlanid_list"
 ERR_NO_POOL = "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"
 
 Obj = dict[str, Any]
@@ -60,22 +60,27 @@ def next_vni(networks: Iterable[Obj]) -> int:
 
 def vni_of(network: Obj) -> int:
     """A stored network's VNI."""
-    return int(network["DriverState"]["Options"]["com.docker.network.driver.overlay.vxlanid_list"])
+    return int(network["DriverState"]["Options"][VXLAN_OPT])
 
 
 def ingress_value(now: str) -> Obj:
     """The swarm's ingress network as the leader stores it once (swarmkit's defaults: 10.0.0.0/24, VNI 4096)."""
     return {"CreatedAt": now, "UpdatedAt": now,
-            "Spec": {"Name": INGRESS, "Labels": dict(INGRESS_LABELS), "DriverConfiguration": {"Name": "overlay"},
+            "Spec": {"Name": INGRESS, "Labels": dict(INGRESS_LABELS), "DriverConfiguration": {"Name": OVERLAY},
                      "Ingress": True, "Scope": "swarm"},
-            "DriverState": {"Name": "overlay", "Options": {VXLAN_OPT: str(INGRESS_VNI)}},
+            "DriverState": {"Name": OVERLAY, "Options": {VXLAN_OPT: str(INGRESS_VNI)}},
             "IPAMOptions": {"Driver": {"Name": "default"},
                             "Configs": [{"Subnet": INGRESS_SUBNET, "Gateway": INGRESS_GATEWAY}]}}
 
 
+def is_ingress(network: Obj) -> bool:
+    """The swarm's ingress network."""
+    return bool(network["Spec"].get("Ingress"))
+
+
 def ingress_of(networks: Iterable[Obj]) -> Obj | None:
     """The stored ingress network, if the leader made it."""
-    return next((n for n in networks if n["Spec"].get("Ingress")), None)
+    return next((n for n in networks if is_ingress(n)), None)
 
 
 def publishes(service: Obj | None) -> bool:
@@ -100,6 +105,11 @@ def task_networks(task: Obj) -> list[str]:
 def service_networks(service: Obj) -> list[str]:
     """The network ids a service's tasks attach to (the service's VIP networks)."""
     return [n["Target"] for n in service["Spec"]["TaskTemplate"].get("Networks") or []]
+
+
+def needed(task: Obj, service: Obj | None, ingress_id: str | None) -> list[str]:
+    """The networks a task needs an address on: ingress first when its service publishes ports, then its own."""
+    return ([ingress_id] if ingress_id and publishes(service) else []) + task_networks(task)
 
 
 def is_allocated(task: Obj) -> bool:
@@ -166,15 +176,15 @@ def allocate(services: dict[str, Obj], tasks: list[Obj], networks: list[Obj], at
     attachments to write."""
     by_id = {n["ID"]: n for n in networks}
     ingress = ingress_of(networks)
+    ingress_id = ingress["ID"] if ingress is not None else None
     book = Addresses(by_id, services.values(), tasks, attachments)
     plan = Plan()
     for service in services.values():
-        changed = _with_vips(service, by_id, book, ingress)
+        changed = _with_vips(service, by_id, book, ingress_id)
         if changed is not None:
             plan.services.append(changed)
     for task in tasks:
-        wanted = ([ingress["ID"]] if ingress is not None and publishes(services.get(task["ServiceID"])) else []) + \
-            task_networks(task)
+        wanted = needed(task, services.get(task["ServiceID"]), ingress_id)
         have = {a["Network"]["ID"] for a in task.get("NetworksAttachments") or []}
         if task["Status"]["State"] != "new" or not T.is_runnable(task) or all(n in have for n in wanted):
             continue  # tasks without networks go to PENDING through the scheduler's allocate
@@ -200,14 +210,14 @@ def allocate(services: dict[str, Obj], tasks: list[Obj], networks: list[Obj], at
     return plan, written
 
 
-def _with_vips(service: Obj, networks: dict[str, Obj], book: Addresses, ingress: Obj | None) -> Obj | None:
+def _with_vips(service: Obj, networks: dict[str, Obj], book: Addresses, ingress_id: str | None) -> Obj | None:
     """The service with a VIP on each of its networks in `vip` mode, the ingress network first when it publishes
     ports (kept ones kept), or None when it has them."""
     endpoint = service.get("Endpoint") or {}
     current = {v["NetworkID"]: v for v in endpoint.get("VirtualIPs") or []}
     vip_mode = (service["Spec"].get("EndpointSpec") or {}).get("Mode", "vip") == "vip"
-    wanted = ([ingress["ID"]] if ingress is not None and publishes(service) else []) + [
-        n for n in service_networks(service) if n in networks] if vip_mode else []
+    ingress = [ingress_id] if ingress_id and publishes(service) else []
+    wanted = [n for n in ingress + service_networks(service) if n in networks] if vip_mode else []
     if list(current) == wanted:
         return None
     vips = []

@@ -79,7 +79,7 @@ async def record_locally(networks: OverlayRecords, network: dict[str, Any]) -> N
     spec = network["Spec"]
     options = {k: v for k, v in network["DriverState"].get("Options", {}).items() if k != VXLAN_OPT}
     await networks.add_overlay(overlay_spec(network), spec["Name"], attachable=bool(spec.get("Attachable")),
-                               ingress=bool(spec.get("Ingress")), labels=spec.get("Labels") or {},
+                               ingress=netalloc.is_ingress(network), labels=spec.get("Labels") or {},
                                internal=bool(spec.get("Internal")), options=options)
 
 
@@ -211,7 +211,7 @@ class NetworkObjects:
             except NotFound:
                 raise NotFound(f"network {ref} not found") from None
         else:
-            if not found.value["Spec"].get("Ingress"):
+            if not netalloc.is_ingress(found.value):
                 return found.id
             local = {"Ingress": True, "Name": found.name}
         if local["Ingress"]:
@@ -225,6 +225,8 @@ class NetworkObjects:
     async def remove(self, record: Record) -> None:
         """Remove a swarm network nothing uses (swarmkit's texts), and its record on this node."""
         store = self.cluster.manager()
+        if netalloc.is_ingress(record.value):
+            raise NotImplementedYet("removing the ingress network is not supported yet")
         for service in store.list(SERVICES):
             if record.id in netalloc.service_networks({"ID": service.id, **service.value}):
                 raise InvalidParameter(_rpc("FailedPrecondition",
@@ -329,7 +331,7 @@ class SwarmNetworks:
         deleted = list(pruned.get("NetworksDeleted") or [])
         for record in self.swarm.records():
             view = resource(record)
-            if not matches(view, {"label": filters.get("label", [])}, False):
+            if netalloc.is_ingress(record.value) or not matches(view, {"label": filters.get("label", [])}, False):
                 continue
             try:
                 await self.swarm.remove(record)

@@ -8,7 +8,7 @@ from dockyard.cluster import spec as shapes
 from dockyard.cluster.filters import labels_match, lookup, prefix_match
 from dockyard.cluster.service import NODES, ClusterService
 from dockyard.cluster.store.backend import Record
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, NotFound, NotImplementedYet
 from dockyard.util.filters import Filters, check_keys
 from dockyard.util.timeutil import now_rfc3339
 
@@ -16,6 +16,9 @@ NODE_FILTERS = ("name", "id", "label", "role", "membership", "node.label")
 ROLES = ("worker", "manager")
 AVAILABILITIES = ("active", "pause", "drain")
 ERR_LAST_MANAGER = "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm"
+ERR_PROMOTE = ("rpc error: code = Unimplemented desc = promoting a worker to manager is not supported yet: Dockyard "
+               "swarms have one manager")
+TASKS = "tasks"
 
 
 class NodeService:
@@ -83,12 +86,14 @@ class NodeService:
         managers = [n for n in store.list(NODES) if n.value["Spec"].get("Role") == "manager"]
         if role == "worker" and record.value["Spec"].get("Role") == "manager" and len(managers) <= 1:
             raise InvalidParameter(ERR_LAST_MANAGER)
+        if role == "manager" and record.value["Spec"].get("Role") != "manager":
+            raise NotImplementedYet(ERR_PROMOTE)  # a manager join (an etcd member) is not built: no half promotion
         value = {**record.value, "Spec": sent, "UpdatedAt": now_rfc3339()}
         await store.update(NODES, record.id, value, version=version)
 
     async def remove(self, ref: str, force: bool) -> None:
-        """DELETE /nodes/{id}: a manager must be demoted first, a live node needs force (this single-node swarm's
-        only node is both)."""
+        """DELETE /nodes/{id}: a manager must be demoted first, a live node needs force; the node's tasks are
+        deleted with it."""
         store = self.cluster.manager()
         record = self._find(ref)
         if record.value["Spec"].get("Role") == "manager":
@@ -99,6 +104,16 @@ class NodeService:
             raise InvalidParameter(f"rpc error: code = FailedPrecondition desc = node {record.id} is not down and "
                                    "can't be removed")
         await store.delete(NODES, record.id)
+        await self._forget_tasks(record.id)
+
+    async def _forget_tasks(self, node_id: str) -> None:
+        """A removed node's tasks leave the store (its replicated tasks are replaced, its global ones not)."""
+        store = self.cluster.manager()
+        for task in [r for r in store.list(TASKS) if r.value.get("NodeID") == node_id]:
+            try:
+                await store.delete(TASKS, task.id)
+            except NotFound:
+                pass  # deleted meanwhile (the reaper)
 
 
 def node_name(record: Record) -> str:

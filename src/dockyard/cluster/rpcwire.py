@@ -8,14 +8,18 @@ import asyncio
 import base64
 import json
 import ssl
-from typing import Any, AsyncGenerator
+from dataclasses import dataclass
+from typing import Any, AsyncGenerator, AsyncIterator
 
 from dockyard import errors
 from dockyard.util.httpwire import chunk_lines, read_head, read_json, request_bytes
+from dockyard.util.aio import wait_within
 
 PREFIX = "/swarmrpc/v1"
 CA, JOIN, SESSION, HEARTBEAT, STATUS = (f"{PREFIX}/{name}" for name in ("ca", "join", "session", "heartbeat",
                                                                          "status"))
+LOGS = f"{PREFIX}/logs"  # + /{subscription}
+LOG_SUBSCRIPTION = "log-subscription"  # the session message asking a node for its tasks' logs
 MANAGER_NAME = "swarm-manager"  # managers' certificates carry it as a DNS name: clients verify it, not the address
 CONNECT_TIMEOUT = 5.0
 CALL_TIMEOUT = 10.0
@@ -41,6 +45,27 @@ def decode_message(line: bytes) -> dict[str, Any]:
     return message
 
 
+@dataclass(frozen=True)
+class LogLine:
+    """One line a task's container wrote, as it came over the wire."""
+
+    stream: str
+    time: str
+    data: bytes
+
+
+def encode_log_line(task_id: str, stream: str, time: str, data: bytes) -> bytes:
+    """One NDJSON line of a node's publication."""
+    return json.dumps({"TaskID": task_id, "Stream": stream, "Time": time,
+                       "Data": base64.b64encode(data).decode()}).encode() + b"\n"
+
+
+def decode_log_line(line: bytes) -> tuple[str, LogLine]:
+    """The task id and the entry of one published line."""
+    doc = json.loads(line)
+    return str(doc["TaskID"]), LogLine(str(doc["Stream"]), str(doc["Time"]), base64.b64decode(doc["Data"]))
+
+
 class Peer:
     """One manager's swarm listener, reached with a TLS context."""
 
@@ -53,7 +78,7 @@ class Peer:
         host, _, port = self.address.rpartition(":")
         server_name = MANAGER_NAME if self.context.check_hostname else None
         try:
-            return await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port), ssl=self.context,
+            return await wait_within(asyncio.open_connection(host.strip("[]"), int(port), ssl=self.context,
                                                                   server_hostname=server_name), CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError, ValueError) as exc:
             raise errors.Unavailable(f"could not connect to swarm manager {self.address}: "
@@ -64,8 +89,8 @@ class Peer:
         reader, writer = await self._connect()
         try:
             writer.write(request_bytes(method, path, body, self.address))
-            status, headers = await asyncio.wait_for(read_head(reader), CALL_TIMEOUT)
-            answer = await asyncio.wait_for(read_json(reader, headers), CALL_TIMEOUT)
+            status, headers = await wait_within(read_head(reader), CALL_TIMEOUT)
+            answer = await wait_within(read_json(reader, headers), CALL_TIMEOUT)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             raise errors.Unavailable(f"swarm manager {self.address} did not answer {path}: "
                                      f"{exc or type(exc).__name__}") from exc
@@ -80,7 +105,7 @@ class Peer:
         reader, writer = await self._connect()
         try:
             writer.write(request_bytes("POST", path, body, self.address, keep_open=True))
-            status, headers = await asyncio.wait_for(read_head(reader), CALL_TIMEOUT)
+            status, headers = await wait_within(read_head(reader), CALL_TIMEOUT)
             if status >= 300:
                 raise error_for(status, await read_json(reader, headers))
             async for line in chunk_lines(reader):
@@ -89,6 +114,37 @@ class Peer:
             raise errors.Unavailable(f"session with swarm manager {self.address} broke: "
                                      f"{exc or type(exc).__name__}") from exc
         finally:
+            writer.close()
+
+    async def send_lines(self, path: str, lines: AsyncIterator[bytes]) -> None:
+        """POST a chunked NDJSON body line by line as the lines come, until they end or the manager answers first
+        (it ends a publication nobody reads any more)."""
+        reader, writer = await self._connect()
+        answered = asyncio.ensure_future(read_head(reader))
+
+        async def body() -> None:
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.address}\r\nContent-Type: application/x-ndjson\r\n"
+                         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode())
+            async for line in lines:
+                writer.write(b"%x\r\n%s\r\n" % (len(line), line))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        sending = asyncio.ensure_future(body())
+        try:
+            await asyncio.wait({sending, answered}, return_when=asyncio.FIRST_COMPLETED)
+            if sending.done():
+                sending.result()
+            status, headers = await asyncio.wait_for(answered, CALL_TIMEOUT)
+            if status >= 300:
+                raise error_for(status, await asyncio.wait_for(read_json(reader, headers), CALL_TIMEOUT))
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+            raise errors.Unavailable(f"swarm manager {self.address} did not take {path}: "
+                                     f"{exc or type(exc).__name__}") from exc
+        finally:
+            for pending in (sending, answered):
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
             writer.close()
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from dockyard.cluster import addresses, rpcwire, spec as shapes
-from dockyard.cluster.agent.protocols import AssignmentSource
 from dockyard.cluster.agent.remote import RemoteSession
 from dockyard.cluster.ca.nodecert import NodeCerts, issue, new_key_and_csr
 from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_unlock_key, seal, unseal
@@ -32,7 +31,7 @@ from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, SystemError_, Unavailable
-from dockyard.util.aio import cancel_and_wait, run_blocking
+from dockyard.util.aio import cancel_and_wait, run_blocking, wait_within
 from dockyard.util.atomic import write_atomic
 from dockyard.util.tls import client_context
 from dockyard.util.timeutil import now_rfc3339
@@ -91,7 +90,7 @@ class SwarmWorker(Protocol):
     async def stop(self) -> None:
         """Stop (the daemon stops, or the swarm locks); task containers keep running."""
 
-    def start_remote(self, node_id: str, source: AssignmentSource) -> None:
+    def start_remote(self, node_id: str, source: RemoteSession) -> None:
         """Begin on a worker: the agent follows the node's session with a manager."""
 
     async def erase(self) -> None:
@@ -398,7 +397,7 @@ class ClusterService:
             self._start_worker()
             assert self.remote is not None
             try:
-                await asyncio.wait_for(self.remote.connected.wait(), JOIN_TIMEOUT)
+                await wait_within(self.remote.connected.wait(), JOIN_TIMEOUT)
             except asyncio.TimeoutError:
                 raise Unavailable(ERR_JOIN_TIMEOUT) from None
 

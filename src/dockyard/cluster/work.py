@@ -1,7 +1,7 @@
 """What runs while this node is in a swarm: on a manager the leader's control loops, the dispatcher, the remote
 sessions' heartbeat watch and the local agent; on a worker the agent fed by its remote session; on both the routing
-mesh on the ingress network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task container and task
-tmpfs goes, then the swarm networks' records, the routing mesh and the ingress network."""
+mesh on the ingress network. Started and stopped by ClusterService; `erase` is `swarm leave --force`: every task
+container and task tmpfs goes, then the swarm networks' records, the routing mesh and the ingress network."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from typing import Callable
 
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
 from dockyard.cluster.agent.peers import NetworkPeers
+from dockyard.cluster.agent.logpublisher import LogPublisher
 from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
+from dockyard.cluster.agent.remote import RemoteSession
 from dockyard.cluster.agent.worker import Agent
 from dockyard.cluster.ingress import Ingress
 from dockyard.cluster.manager.dispatcher import Dispatcher
 from dockyard.cluster.manager.leader import Leadership
+from dockyard.cluster.manager.logbroker import LogBroker
 from dockyard.cluster.manager.loops import LeaderLoops
 from dockyard.cluster.manager.sessions import Sessions
 from dockyard.cluster.networks import prune_attachments, reconcile_local
@@ -36,6 +39,7 @@ class SwarmWork:
         self.peers = NetworkPeers(engine)
         self.dispatcher: Dispatcher | None = None  # on a manager: the remote sessions are served from these
         self.sessions: Sessions | None = None
+        self.logbroker = LogBroker()  # on a manager: `service logs` of other nodes' tasks
 
     def start(self, store: ClusterStore, leadership: Leadership, node_id: str) -> None:
         """On a manager: run the loops and the heartbeat watch (they wait for the leadership) and the local agent."""
@@ -45,14 +49,16 @@ class SwarmWork:
         self._running += [asyncio.create_task(LeaderLoops(store, leadership, new_id).run(), name="swarm-loops"),
                           asyncio.create_task(self.sessions.watch(), name="swarm-heartbeats")]
 
-    def start_remote(self, node_id: str, source: AssignmentSource) -> None:
-        """On a worker: run the agent on assignments from its session with a manager."""
-        self._start_agent(node_id, source, None)
+    def start_remote(self, node_id: str, source: RemoteSession) -> None:
+        """On a worker: run the agent on assignments from its session with a manager (which also asks it for its
+        tasks' logs)."""
+        self._start_agent(node_id, source, None, LogPublisher(self.engine.logs, source.publish_logs))
 
-    def _start_agent(self, node_id: str, source: AssignmentSource, store: ClusterStore | None) -> None:
+    def _start_agent(self, node_id: str, source: AssignmentSource, store: ClusterStore | None,
+                     logs: LogPublisher | None = None) -> None:
         """Run the agent on assignments from `source`."""
         self.node_id = node_id
-        agent = Agent(node_id, source, self.engine, self.ingress.apply, self.peers)
+        agent = Agent(node_id, source, self.engine, self.ingress.apply, self.peers, logs)
         self._running = [asyncio.create_task(self._run_agent(agent, store), name="swarm-agent")]
 
     async def _run_agent(self, agent: Agent, store: ClusterStore | None) -> None:

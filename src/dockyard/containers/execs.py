@@ -13,7 +13,7 @@ from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict, InvalidParameter, NotFound, RuntimeFailure
 from dockyard.oci.spec import ALL_CAPABILITIES
 from dockyard.oci.users import resolve_user
-from dockyard.util.aio import run_blocking
+from dockyard.util.aio import run_blocking, wait_within
 
 _LAUNCH_WAIT = 5.0  # how long a resize waits for an exec whose start is under way
 _KILLED = 137  # an exec whose shim went away died with its container
@@ -193,7 +193,7 @@ class ExecService:
         """POST /exec/{id}/resize: the exec's TTY window size (waits briefly for a start under way)."""
         rec = self.get(exec_id)
         if rec.started and not rec.launched.is_set():
-            await asyncio.wait_for(rec.launched.wait(), _LAUNCH_WAIT)
+            await wait_within(rec.launched.wait(), _LAUNCH_WAIT)
         if not rec.running:
             raise Conflict(f"Exec {exec_id} is not running")
         _, shim = self._containers.runtime_of(rec.container_id)

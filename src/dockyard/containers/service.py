@@ -39,7 +39,7 @@ from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound,
 from dockyard.runtime.cgroup_spare import SPARE_PREFIX, SpareCgroup
 from dockyard.runtime.cgroups import is_cgroup2, open_cgroup, remove_idle_children
 from dockyard.runtime.probe import run_probe
-from dockyard.util.aio import run_blocking
+from dockyard.util.aio import run_blocking, wait_within
 from dockyard.util.fsutil import remove_tree
 from dockyard.util.filters import check_keys
 from dockyard.util.names import random_name, validate_name
@@ -603,7 +603,7 @@ class ContainerService:
         exited = self.register_wait(doc.id, "next-exit")
         await self._kill_exiting(doc, live)
         try:
-            await asyncio.wait_for(asyncio.shield(exited), KILL_WAIT)
+            await wait_within(asyncio.shield(exited), KILL_WAIT)
         except asyncio.TimeoutError:
             log.warning("container %s: no exit recorded %ss after SIGKILL", doc.id[:12], KILL_WAIT)
 
@@ -659,7 +659,7 @@ class ContainerService:
             if doc.state.paused:
                 await self._resume_quietly(shim)
         try:
-            await asyncio.wait_for(asyncio.shield(exited), None if timeout < 0 else timeout)
+            await wait_within(asyncio.shield(exited), None if timeout < 0 else timeout)
         except asyncio.TimeoutError:
             if live.shim is shim:
                 await self._kill_exiting(doc, live)

@@ -141,7 +141,7 @@ def _chunks(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
     """Yield chunks from a file-like object or pass an iterable of chunks through."""
     read = getattr(stream, "read", None)
     if read is None:
-        yield from stream  # type: ignore[misc]
+        yield from stream
         return
     while chunk := read(CHUNK):
         yield chunk

@@ -90,7 +90,7 @@ async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
     networks.set_overlay_addresses(Attachments(cluster))
     network_objects = NetworkObjects(cluster, networks)
     engine = TaskEngine(containers, images, TaskFiles(config.exec_root / "swarm" / "mounts"), networks,
-                        service_records)
+                        service_records, log_reader)
     work = SwarmWork(engine, lambda kind, rec: (secrets if kind == "secrets" else configs).data(rec))
     cluster.workers.append(work)
     from dockyard.cluster.manager.rpc import SwarmRPC
@@ -110,7 +110,7 @@ async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
                         disk_usage=DiskUsage(images, containers, volumes, builder), plugins=plugins,
                         swarm=cluster, nodes=NodeService(cluster), secrets=secrets,
                         configs=configs, swarm_services=ServiceObjects(cluster, network_objects.service_network),
-                        swarm_tasks=TaskObjects(cluster), swarm_logs=ServiceLogs(cluster, log_reader))
+                        swarm_tasks=TaskObjects(cluster), swarm_logs=ServiceLogs(cluster, log_reader, work))
     server = await serve(build_router(services), config.hosts, tls=tls)
     log.info("API listening on %s", ", ".join(config.hosts))
     stop = asyncio.Event()

@@ -11,6 +11,7 @@ from collections import deque
 from typing import Mapping
 
 from dockyard.util.filters import exact_match, fuzzy_match, match_label
+from dockyard.util.aio import wait_within
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,11 @@ class Subscription:
             if matches(msg, self._filters):
                 return msg
         while self._live or not self.queue.empty():
-            msg = await _next(self.queue, self._until_ns)
-            if not isinstance(msg, dict) or (self._until_ns is not None and msg["timeNano"] > self._until_ns):
+            got = await _next(self.queue, self._until_ns)
+            if not isinstance(got, dict) or (self._until_ns is not None and got["timeNano"] > self._until_ns):
                 break
-            if matches(msg, self._filters):
-                return msg
+            if matches(got, self._filters):
+                return got
         self.close()
         raise StopAsyncIteration
 
@@ -157,7 +158,7 @@ async def _next(queue: asyncio.Queue[object], until_ns: int | None) -> object:
     if timeout <= 0 and queue.empty():
         return _END
     try:
-        return await asyncio.wait_for(queue.get(), max(timeout, 0))
+        return await wait_within(queue.get(), max(timeout, 0))
     except asyncio.TimeoutError:
         return _END
 

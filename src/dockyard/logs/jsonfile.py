@@ -79,7 +79,7 @@ def rotated_logs(path: Path) -> list[Path]:
     raise AssertionError("unreachable")
 
 
-def _open_rotated(path: Path) -> BinaryIO | None:
+def _open_rotated(path: Path) -> BinaryIO | gzip.GzipFile | None:
     """A rotated file for reading; one compressed meanwhile is read from its `.gz` (complete before `.N` goes)."""
     for candidate in (path, Path(f"{path}.gz")) if path.suffix != ".gz" else (path,):
         try:
@@ -91,7 +91,7 @@ def _open_rotated(path: Path) -> BinaryIO | None:
     return None
 
 
-def _count_lines(handle: BinaryIO) -> int:
+def _count_lines(handle: BinaryIO | gzip.GzipFile) -> int:
     """Lines in an open file from its start (a last line without newline counts)."""
     handle.seek(0)
     count, last = 0, b"\n"
@@ -191,7 +191,7 @@ async def read_log(path: Path, *, offset: int = 0, follow: bool = False,
             yield entry
 
 
-def _lines(handle: BinaryIO) -> Iterator[bytes]:
+def _lines(handle: BinaryIO | gzip.GzipFile) -> Iterator[bytes]:
     """Complete lines of a rotated file (its last may lack a newline: the stream's end)."""
     pending = b""
     while block := handle.read(_CHUNK):

@@ -18,6 +18,7 @@ from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.dns import DNSError
 
 from dockyard.network import netns
+from dockyard.util.aio import wait_within
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ async def forward(query: bytes, upstreams: list[str]) -> bytes | None:
         transport, proto = await loop.create_datagram_endpoint(_Forward, remote_addr=(server, 53))
         try:
             transport.sendto(query)
-            return await asyncio.wait_for(proto.reply, FORWARD_TIMEOUT)
+            return await wait_within(proto.reply, FORWARD_TIMEOUT)
         except (asyncio.TimeoutError, OSError) as failed:
             log.debug("dns forward to %s: %r", server, failed)
         finally:
@@ -110,7 +111,7 @@ async def forward_tcp(query: bytes, upstreams: list[str]) -> bytes | None:
     """Ask each upstream resolver in turn over TCP (a client asks by TCP for answers UDP cannot carry)."""
     for server in upstreams:
         try:
-            return await asyncio.wait_for(_ask_tcp(server, query), FORWARD_TIMEOUT)
+            return await wait_within(_ask_tcp(server, query), FORWARD_TIMEOUT)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError) as failed:
             log.debug("dns forward over tcp to %s: %r", server, failed)
     return None
@@ -143,7 +144,7 @@ class _TcpServer:
         self.writers.add(writer)
         try:
             while True:
-                query = await asyncio.wait_for(_read_message(reader), FORWARD_TIMEOUT * 2)
+                query = await wait_within(_read_message(reader), FORWARD_TIMEOUT * 2)
                 reply = answer(query, self.lookup)
                 if reply is None:
                     reply = await forward_tcp(query, self.upstreams()) or servfail(query)

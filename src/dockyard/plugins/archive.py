@@ -33,7 +33,7 @@ class _Digesting:
 def unpack(stream: BinaryIO, staging: Path) -> tuple[bytes, Path, str]:
     """Unpack the archive into `staging`: (config.json's bytes, the rootfs directory, the archive's digest)."""
     digesting = _Digesting(stream)
-    extract_tar(digesting, staging)  # type: ignore[arg-type]
+    extract_tar(digesting, staging)
     rootfs = staging / ROOTFS_NAME
     try:
         is_directory = stat.S_ISDIR(os.lstat(rootfs).st_mode)

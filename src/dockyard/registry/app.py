@@ -17,6 +17,8 @@ from dockyard.registry.hubapi import HubApi
 from dockyard.registry.errors import RegistryError, code_of
 from dockyard.registry.storage import Storage
 from dockyard.registry.uploads import Uploads
+from dockyard.registry.web import front
+from dockyard.registry.web.front import WebFront
 from dockyard.server.http import IDLE_TIMEOUT, MAX_LINE, HttpServer
 from dockyard.server.routing import Json, Raw, Request, Response, Router, run_blocking
 
@@ -78,13 +80,14 @@ class RegistryApp:
         except Exception as exc:  # noqa: BLE001 - the one place registry errors become responses
             return self.error(exc)
 
-    def error(self, exc: BaseException) -> Response:
-        """{"errors": [{"code", "message", "detail"}]} with the error's status and extra headers."""
+    def error(self, exc: BaseException, where: str = "a registry request") -> Response:
+        """{"errors": [{"code", "message", "detail"}]} with the error's status and extra headers (`where`: the
+        request it answers, for the log)."""
         if isinstance(exc, DockyardError):
             body = {"code": code_of(exc), "message": exc.message,
                     "detail": getattr(exc, "detail", None) or {}}
         else:
-            log.error("unexpected error while serving a registry request", exc_info=exc)
+            log.error("unexpected error while serving %s", where, exc_info=exc)
             body = {"code": "UNKNOWN", "message": str(exc) or type(exc).__name__, "detail": {}}
         return Raw(json.dumps({"errors": [body]}).encode() + b"\n", status_of(exc), "application/json",
                    _extra_headers(exc))
@@ -112,15 +115,27 @@ def build(storage: Storage, authorizer: Authorizer, hub: Hub, scheme: str = "htt
     hub_router = Router()
     app = RegistryApp(router, authorizer, scheme, hub_router)
 
-    def viewer(req: Request) -> Principal | None:
-        """Who calls a hub route."""
+    def header_viewer(req: Request) -> Principal | None:
+        """Who calls a hub route, by its Authorization header."""
         return authorizer.viewer(req.headers.get("authorization", ""), app.base_url(req), hub.issuer)
+
+    web = WebFront(hub, header_viewer, authorizer.mode == "hub", scheme == "https", app.base_url)
+
+    def viewer(req: Request) -> Principal | None:
+        """Who calls a hub route: the Authorization header, or for a read without one, a web session (the
+        pages' search as you type); a session never authorizes a change, so no CSRF reaches the API."""
+        if not req.headers.get("authorization") and req.method in _READ_METHODS:
+            who = web.session_principal(req)
+            if who is not None:
+                return who
+        return header_viewer(req)
 
     def actor(req: Request) -> str:
         """The user name a registry request carries, for the audit log."""
         return authorizer.subject(req.headers.get("authorization", ""))
 
     register_pages(hub_router, hub, viewer)
+    front.register(hub_router, web)
     hubapi.register(hub_router, HubApi(hub, viewer, app.base_url))
 
     @router.get("/auth/token")

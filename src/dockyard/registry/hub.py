@@ -1,9 +1,8 @@
 """The hub over the registry: its database, accounts, index, the policy behind auth mode "hub", the events the
-registry routes report (push, pull, delete), a plain HTML list and docker's /v1/search."""
+registry routes report (push, pull, delete) and docker's /v1/search."""
 
 from __future__ import annotations
 
-import html
 import secrets
 import time
 from dataclasses import dataclass
@@ -139,20 +138,6 @@ def display_name(name: str) -> str:
     return name.removeprefix("library/")
 
 
-def page(hub: Hub, who: Principal | None) -> str:
-    """A plain HTML list of what `who` may see (the web front replaces it)."""
-    _, repos = hub.search(who, "", 0, 1000, "name")
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Dockyard Hub</title></head>",
-             "<body><h1>Dockyard Hub</h1><ul>"]
-    for repo in repos:
-        _, tags = hub.index.tags(repo["id"], "name", 0, 100)
-        names = ", ".join(html.escape(t["name"]) for t in tags)
-        parts.append(f"<li><b>{html.escape(repo['name'])}</b> {html.escape(repo['description'])} "
-                     f"<small>{names}</small></li>")
-    parts.append("</ul></body></html>")
-    return "".join(parts)
-
-
 def v1_search(hub: Hub, who: Principal | None, query: str, limit: int) -> dict[str, Any]:
     """docker search's answer: name, description, stars, official flag (Docker Hub's /v1/search shape)."""
     limit = max(1, min(limit, 100))
@@ -171,13 +156,7 @@ def now_iso(when: float | None) -> str | None:
 
 
 def register_pages(router: Router, hub: Hub, viewer: Any) -> None:
-    """Add / and /v1/search; `viewer(request)` is who asks."""
-
-    @router.get("/")
-    async def index(req: Request) -> Raw:
-        """The HTML list."""
-        who = await run_blocking(viewer, req)
-        return Raw((await run_blocking(page, hub, who)).encode(), content_type="text/html; charset=utf-8")
+    """Add /v1/search; `viewer(request)` is who asks."""
 
     @router.get("/v1/search")
     async def search_route(req: Request) -> Json:

@@ -282,7 +282,7 @@ class Storage:
     @staticmethod
     def _digests_under(folder: Path) -> list[Digest]:
         """Digests of the <alg>/<hex> files below `folder`."""
-        out = []
+        out: list[Digest] = []
         for algorithm in digests.ALGORITHMS:
             sub = folder / algorithm
             if sub.is_dir():

@@ -50,11 +50,16 @@ class SpareCgroup:
         name = f"{SPARE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"  # the pid says whose spare it is
         spare = open_cgroup(f"/{self._parent}/{name}", self._root)
         spare.create()
+        if not self._keep(spare):
+            spare.remove()
+
+    def _keep(self, spare: Cgroup) -> bool:
+        """Make `spare` the spare unless another fill made one meanwhile; False when it was not kept."""
         with self._lock:
-            if self._spare is None:
-                self._spare = spare
-                return
-        spare.remove()
+            if self._spare is not None:
+                return False
+            self._spare = spare
+            return True
 
     def claim(self, path: str) -> bool:
         """Rename the spare to `path` (a direct child of the parent); False when there is none to give."""

@@ -19,6 +19,7 @@ from dockyard.runtime.cgroups import open_cgroup
 from dockyard.runtime.init import ContainerError, exec_process, set_credentials
 from dockyard.runtime.userns import setns_all
 from dockyard.util import linux as L
+from dockyard.util.aio import wait_within
 
 _SRC_DIR = str(Path(__file__).resolve().parents[2])
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from dockyard.runtime.probe import main; main(sys.argv[2:])"
@@ -35,21 +36,22 @@ async def run_probe(bundle: Path, pid: int, argv: list[str], timeout: float, lim
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-I", "-S", "-c", _BOOT, _SRC_DIR, str(bundle), str(pid), *argv,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    assert proc.stdout is not None
+    stdout = proc.stdout
+    assert stdout is not None
     output = bytearray()
 
-    async def collect() -> None:
-        while chunk := await proc.stdout.read(65536):
+    async def collect() -> int:
+        while chunk := await stdout.read(65536):
             output.extend(chunk[: max(0, limit - len(output))])
-        await proc.wait()
+        return await proc.wait()
 
     try:
-        await asyncio.wait_for(collect(), timeout)
+        code = await wait_within(collect(), timeout)
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()
         raise
-    return proc.returncode if proc.returncode >= 0 else 128 - proc.returncode, output.decode(errors="replace")
+    return code if code >= 0 else 128 - code, output.decode(errors="replace")
 
 
 def _namespace_fds(pid: int) -> list[tuple[int, int]]:

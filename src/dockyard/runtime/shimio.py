@@ -99,7 +99,7 @@ class Stdio:
         os.set_blocking(err_r, False)
         if open_stdin:
             in_r, in_w = os.pipe()
-            stdin: Pipe | None = Pipe(in_w)
+            stdin = Pipe(in_w)
         else:
             in_r, stdin = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), None
         return cls((in_r, out_w, err_w), {out_r: "stdout", err_r: "stderr"}, stdin, None, [in_r, out_w, err_w])

@@ -457,3 +457,6 @@ class SwarmRpcBackend(Protocol):
 
     async def status(self, peer: bytes | None, body: dict[str, Any]) -> None:
         """A batch of task statuses."""
+
+    async def publish_logs(self, peer: bytes | None, subscription: str, body: AsyncIterator[bytes]) -> None:
+        """A node's chunked NDJSON lines for a log subscription."""

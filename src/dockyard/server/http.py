@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator, Protocol
 from dockyard.errors import DockyardError, InvalidParameter, SystemError_
 from dockyard.server.routing import HIJACKED, Empty, File, Hijack, Raw, Request, Response, Stream
 from dockyard.util.tls import start_tls_server
+from dockyard.util.aio import wait_within
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class Connection:
         """Read and answer one request; True when the connection may carry another."""
         self.idle = True
         try:
-            head = await asyncio.wait_for(self._read_head(), self.idle_timeout)
+            head = await wait_within(self._read_head(), self.idle_timeout)
         except asyncio.TimeoutError:
             return False
         except DockyardError as exc:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, TypeVar
+
+T = TypeVar("T")
 
 
 async def run_blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -20,3 +22,11 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
         await task
     except asyncio.CancelledError:
         pass  # the cancellation asked for just above
+
+
+async def wait_within(awaitable: Awaitable[T], timeout: float | None) -> T:
+    """`asyncio.wait_for` without its Python 3.11 race: when the awaited thing finishes just as the caller is
+    cancelled, wait_for returns the result and drops the cancellation, and a loop cancelled that way runs on
+    (a daemon hung in shutdown). `asyncio.timeout` keeps it. TimeoutError after `timeout` seconds (None: never)."""
+    async with asyncio.timeout(timeout):
+        return await awaitable

@@ -53,10 +53,15 @@ async def chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def chunk_lines(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+def chunk_lines(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
     """The NDJSON lines of a chunked stream (a line may span chunks, a chunk may hold several lines)."""
+    return split_lines(chunks(reader))
+
+
+async def split_lines(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The non-empty lines of a body read piece by piece (a line may span pieces, a piece may hold several)."""
     pending = b""
-    async for chunk in chunks(reader):
+    async for chunk in pieces:
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:

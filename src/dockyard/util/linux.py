@@ -140,7 +140,7 @@ def capget() -> tuple[int, int, int]:
     header = _CapHeader(_CAP_V3, 0)
     data = (_CapData * 2)()
     _check(_libc.syscall(_SYS_CAPGET, ctypes.byref(header), data), "capget")
-    return tuple(getattr(data[0], f) | (getattr(data[1], f) << 32)  # type: ignore[return-value]
+    return tuple(getattr(data[0], f) | (getattr(data[1], f) << 32)
                  for f in ("effective", "permitted", "inheritable"))
 
 

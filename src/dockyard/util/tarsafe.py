@@ -12,7 +12,7 @@ import shutil
 import stat
 import tarfile
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Protocol
 
 from dockyard.errors import InsufficientStorage, InvalidParameter
 from dockyard.util.inroot import open_in_root, open_root
@@ -32,6 +32,13 @@ _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 
 # The largest regular file (its declared size) an archive may bring; `dockyard daemon` sets it from daemon.json.
 max_file_size = 1 << 40
+
+
+class ByteSource(Protocol):
+    """Anything bytes are read from with read(n): a file, a request body, a tar stream."""
+
+    def read(self, size: int, /) -> bytes:
+        """Up to `size` bytes; b"" at the end."""
 
 
 def shown(name: str) -> str:
@@ -69,7 +76,7 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
     if head == _ZSTD_MAGIC:
         import zstandard  # imported here: only layer unpacking needs it, the CLI's start-up does not
 
-        return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
     return buffered
 
 
@@ -326,7 +333,8 @@ class SafeExtractor:
         if member.size > max_file_size:
             raise InvalidParameter(f"tar entry {shown(name)} declares {member.size} bytes, "
                                    f"over the limit of {max_file_size}")
-        data = sum(size for _, size in member.sparse) if member.sparse else member.size
+        pieces = _sparse_pieces(member)
+        data = sum(size for _, size in pieces) if pieces else member.size
         disk = os.fstatvfs(parent)
         free = disk.f_bavail * disk.f_frsize
         if data > free:
@@ -398,12 +406,12 @@ def _check_symlink(name: str, linkname: str) -> None:
 
 def _write_data(tar: tarfile.TarFile, member: tarfile.TarInfo, fd: int) -> None:
     """A regular member's bytes into `fd`; a sparse member's data pieces at their offsets, its holes left holes."""
-    if member.sparse:
+    if pieces := _sparse_pieces(member):
         source = tar.fileobj
         if source is None:
             raise InvalidParameter(f"cannot read sparse tar entry {shown(member.name)}")
         source.seek(member.offset_data)
-        for offset, size in member.sparse:
+        for offset, size in pieces:
             os.lseek(fd, offset, os.SEEK_SET)
             _copy(source, fd, size, member)
         os.ftruncate(fd, member.size)
@@ -415,7 +423,7 @@ def _write_data(tar: tarfile.TarFile, member: tarfile.TarInfo, fd: int) -> None:
         _write_all(fd, chunk)
 
 
-def _copy(source: BinaryIO, fd: int, size: int, member: tarfile.TarInfo) -> None:
+def _copy(source: ByteSource, fd: int, size: int, member: tarfile.TarInfo) -> None:
     """Copy exactly `size` bytes from `source` to `fd`."""
     while size > 0:
         chunk = source.read(min(size, _COPY_CHUNK))
@@ -423,6 +431,12 @@ def _copy(source: BinaryIO, fd: int, size: int, member: tarfile.TarInfo) -> None
             raise InvalidParameter(f"unexpected end of data in tar entry {shown(member.name)}")
         _write_all(fd, chunk)
         size -= len(chunk)
+
+
+def _sparse_pieces(member: tarfile.TarInfo) -> list[tuple[int, int]]:
+    """A sparse member's (offset, size) data pieces; empty for any other member."""
+    # typeshed declares TarInfo.sparse as `bytes | None`; tarfile sets it to a list of (offset, size) pairs
+    return member.sparse or []  # type: ignore[return-value]
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

@@ -11,7 +11,7 @@ from typing import BinaryIO, Callable
 
 from dockyard.errors import InvalidParameter
 from dockyard.util.inroot import open_in_root, open_root
-from dockyard.util.tarsafe import SafeExtractor, clean_name
+from dockyard.util.tarsafe import ByteSource, SafeExtractor, clean_name
 
 _TYPES = {stat.S_IFREG: tarfile.REGTYPE, stat.S_IFDIR: tarfile.DIRTYPE, stat.S_IFLNK: tarfile.SYMTYPE,
           stat.S_IFCHR: tarfile.CHRTYPE, stat.S_IFBLK: tarfile.BLKTYPE, stat.S_IFIFO: tarfile.FIFOTYPE}
@@ -146,7 +146,7 @@ def rebase(name: str, old: str, new: str) -> str:
     return name
 
 
-def extract_tar(stream: BinaryIO, root: Path, base: str = "", no_overwrite_dir_non_dir: bool = False,
+def extract_tar(stream: ByteSource, root: Path, base: str = "", no_overwrite_dir_non_dir: bool = False,
                 owner: tuple[int, int] | None = None, rename: Callable[[str], str] | None = None) -> None:
     """Unpack a (possibly compressed) tar at `base` inside `root`; every path is resolved inside `root` by the
     kernel, so no entry, link or parent symlink (even one swapped in meanwhile) reaches outside it.
@@ -155,6 +155,7 @@ def extract_tar(stream: BinaryIO, root: Path, base: str = "", no_overwrite_dir_n
     """
     with SafeExtractor(root, base) as extractor:
         try:
+            # typeshed wants a whole file object; stream mode ("r|") only ever calls read(n) on it
             with tarfile.open(fileobj=stream, mode="r|*") as tar:  # type: ignore[call-overload]
                 for member in tar:
                     if rename is not None:

@@ -15,6 +15,8 @@ import ssl
 from pathlib import Path
 from typing import Awaitable, Callable, Union
 
+from dockyard.util.aio import wait_within
+
 log = logging.getLogger(__name__)
 
 Pem = Union[str, Path, bytes]  # a path, or the PEM text itself as bytes
@@ -144,7 +146,7 @@ class TLSTerminator:
     async def serve(self, handler: StreamHandler) -> None:
         """Handshake; then run `handler` on the plaintext side until both directions end."""
         try:
-            if not await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT):
+            if not await wait_within(self._handshake(), HANDSHAKE_TIMEOUT):
                 return
         except (ssl.SSLError, ConnectionError, asyncio.TimeoutError) as refused:
             log.debug("TLS handshake with %s failed: %s", self.raw_writer.get_extra_info("peername"), refused)

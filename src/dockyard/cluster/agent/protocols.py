@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Protocol
 
 if TYPE_CHECKING:
     from dockyard.cluster.agent.taskfiles import TaskFiles
@@ -92,6 +92,14 @@ class ServiceNames(Protocol):
         """Forget a network's records."""
 
 
+class TaskLogs(Protocol):
+    """The container log reader, as a worker publishing its tasks' logs uses it."""
+
+    async def logs(self, ref: str, tail: int | None, since: float | None, until: float | None,
+                   follow: bool) -> tuple[bool, AsyncIterator[Any]]:
+        """Whether the container has a TTY, and its entries (`stream`, `time`, `data`)."""
+
+
 class AssignmentSource(Protocol):
     """The dispatcher's session, as the agent speaks it (in-process now; over HTTP for remote workers later)."""
 
@@ -104,11 +112,12 @@ class AssignmentSource(Protocol):
 
 @dataclass(frozen=True)
 class TaskEngine:
-    """What runs a node's tasks: the engine's container, image and network services, the tasks' tmpfs files, and
-    the service names the embedded DNS answers."""
+    """What runs a node's tasks: the engine's container, image and network services, the tasks' tmpfs files, the
+    service names the embedded DNS answers, and the containers' logs."""
 
     containers: TaskContainers
     images: TaskImages
     files: TaskFiles
     networks: TaskNetworks
     names: ServiceNames
+    logs: TaskLogs

@@ -15,6 +15,9 @@ from dockyard.errors import DockyardError, Unavailable
 
 log = logging.getLogger(__name__)
 
+BACKOFF_FIRST = 0.5  # after failed sessions in a row, wait 0.5 s, 1 s, 2 s... up to BACKOFF_MAX before the next
+BACKOFF_MAX = 4.0
+
 
 class RemoteSession:
     """The agent's AssignmentSource on a worker."""
@@ -28,13 +31,17 @@ class RemoteSession:
         self.session_id = ""
         self.connected = asyncio.Event()  # set while a session is live
         self._turn = 0
+        self._failures = 0  # sessions in a row that failed before they were established
 
     def _peer(self) -> rpcwire.Peer:
         """The manager to talk to now."""
         return rpcwire.Peer(self.managers[self._turn % len(self.managers)], self.context)
 
     async def session(self, node_id: str) -> AsyncIterator[dict[str, Any]]:
-        """The session's messages; heartbeats run beside them. Any failure moves to the next manager."""
+        """The session's messages; heartbeats run beside them. Any failure moves to the next manager, and failures
+        in a row space the attempts out (a manager down, or this node removed from the swarm)."""
+        if self._failures:
+            await asyncio.sleep(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self._failures - 1)))
         peer = self._peer()
         stream = peer.stream(rpcwire.SESSION, {"SessionID": self.session_id, "Description": self.describe(),
                                                "Addr": self.addr})
@@ -57,9 +64,11 @@ class RemoteSession:
                     if beating is None:
                         beating = asyncio.create_task(self._heartbeats(peer, message["period"]))
                     self.connected.set()
+                    self._failures = 0
                 yield message
         except DockyardError:
             self._turn += 1
+            self._failures += 1
             raise
         finally:
             self.connected.clear()
@@ -87,3 +96,7 @@ class RemoteSession:
         if not self.session_id:
             raise Unavailable("no session with a swarm manager")
         await self._peer().call("POST", rpcwire.STATUS, {"SessionID": self.session_id, "Updates": updates})
+
+    async def publish_logs(self, subscription: str, lines: AsyncIterator[bytes]) -> None:
+        """Send a log subscription's lines to the manager (`POST /swarmrpc/v1/logs/{subscription}`)."""
+        await self._peer().send_lines(f"{rpcwire.LOGS}/{subscription}", lines)

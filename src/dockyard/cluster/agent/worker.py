@@ -12,8 +12,10 @@ from dockyard.cluster import tasks as T
 from dockyard.cluster.agent.containerconfig import SWARM_LABEL
 from dockyard.cluster.agent.containerconfig import task_networks
 from dockyard.cluster.agent.controller import TaskController
+from dockyard.cluster.agent.logpublisher import LogPublisher
 from dockyard.cluster.agent.peers import NetworkPeers
 from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
+from dockyard.cluster.rpcwire import LOG_SUBSCRIPTION
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
 
@@ -27,9 +29,11 @@ class Agent:
     """Runs this node's tasks."""
 
     def __init__(self, node_id: str, source: AssignmentSource, engine: TaskEngine,
-                 publish: Callable[[dict[str, Any] | None], Awaitable[None]], peers: NetworkPeers) -> None:
+                 publish: Callable[[dict[str, Any] | None], Awaitable[None]], peers: NetworkPeers,
+                 logs: LogPublisher | None = None) -> None:
         self.node_id, self.source, self.engine, self.publish = node_id, source, engine, publish
         self.peers = peers
+        self.logs = logs  # a remote worker's: publishes its tasks' logs when a manager asks
         self.controllers: dict[str, TaskController] = {}
         self.pending: dict[str, dict[str, Any]] = {}
         self._flush = asyncio.Event()
@@ -44,6 +48,8 @@ class Agent:
                 if controller.runner is not None:
                     await cancel_and_wait(controller.runner)
             self.controllers = {}
+            if self.logs is not None:
+                await self.logs.stop()
 
     def report(self, task_id: str, status: dict[str, Any]) -> None:
         """Queue a status for the next batch."""
@@ -77,6 +83,8 @@ class Agent:
                         await self.apply(message["tasks"], message["services"], message["data"], prune=first,
                                          peers=message["networks"])
                         first = False
+                    elif message.get("type") == LOG_SUBSCRIPTION and self.logs is not None:
+                        self.logs.start(message)
             except DockyardError as exc:
                 log.warning("swarm agent: session ended (%s)", exc.message)
             await asyncio.sleep(RECONNECT_PAUSE)

@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator
 
 from dockyard.errors import SystemError_, Unavailable
 from dockyard.util.httpwire import chunk_lines, read_head, read_json, request_bytes
+from dockyard.util.aio import wait_within
 
 REQUEST_TIMEOUT = 1.0
 RETRIES = 3
@@ -148,14 +149,14 @@ class EtcdClient:
         if prefix:
             request["range_end"] = b64(prefix_end(key))
         try:
-            reader, writer = await asyncio.wait_for(
+            reader, writer = await wait_within(
                 asyncio.open_unix_connection(str(self.socket_path)), self.timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise EtcdUnavailable(f"etcd does not answer at {self.socket_path}: {exc}") from exc
         try:
             writer.write(request_bytes("POST", "/v3/watch", {"create_request": request}, "etcd", keep_open=True))
             await writer.drain()
-            status, headers = await asyncio.wait_for(read_head(reader), self.timeout)
+            status, headers = await wait_within(read_head(reader), self.timeout)
             if status != 200:
                 _raise_reply(await read_json(reader, headers))
             async for line in chunk_lines(reader):
@@ -183,12 +184,12 @@ class EtcdClient:
             attempt += 1
             sent = False
             try:
-                reader, writer = await asyncio.wait_for(
+                reader, writer = await wait_within(
                     asyncio.open_unix_connection(str(self.socket_path)), self.timeout)
                 try:
                     writer.write(request_bytes("POST", path, body, "etcd"))
                     sent = True
-                    return await asyncio.wait_for(_read_reply(reader), self.timeout)
+                    return await wait_within(_read_reply(reader), self.timeout)
                 finally:
                     writer.close()
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:

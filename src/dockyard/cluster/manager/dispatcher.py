@@ -1,9 +1,8 @@
 """The dispatcher (swarmkit's `manager/dispatcher`), in-process for the local agent: a node's session is a stream
-of complete assignment sets (its tasks, with their services' names and
-published ports and the plaintext of the secrets and configs
-they reference) sent again after every batch of task changes,
-and status reports are written back fenced, compared on each task's version, never moving a task backwards.
-Remote workers get the same messages over the swarm listener (`manager/rpc.py`)."""
+of complete assignment sets (its tasks, with their services' names, the plaintext of the secrets and configs they
+reference and the peers of their networks) sent again after every batch of task changes, and status reports are
+written back fenced, compared on each task's version, never moving a task backwards. Remote workers get the
+same messages over the swarm listener (`manager/rpc.py`)."""
 
 from __future__ import annotations
 
@@ -37,13 +36,12 @@ class Dispatcher:
         """The complete set for a node."""
         tasks = [{"ID": r.id, "Version": {"Index": r.version}, **r.value} for r in self.store.list(TASKS)
                  if r.value.get("NodeID") == node_id and T.rank(r.value["Status"]["State"]) >= T.rank("assigned")]
-        names, ports = {}, {}
+        names = {}
         for task in tasks:
             service = self.store.get(SERVICES, task["ServiceID"])
             if service is not None:
                 names[task["ServiceID"]] = service.value["Spec"]["Name"]
-                ports[task["ServiceID"]] = (service.value.get("Endpoint") or {}).get("Ports") or []
-        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names, "ports": ports,
+        return {"type": "assignments", "kind": "complete", "tasks": tasks, "services": names,
                 "data": self._referenced(tasks), "networks": network_peers(self.store, node_id, tasks)}
 
     def _referenced(self, tasks: list[dict[str, Any]]) -> dict[str, dict[str, bytes]]:
@@ -113,8 +111,8 @@ class Dispatcher:
     def for_agent(self, message: dict[str, Any], node_id: str) -> dict[str, Any]:
         """An assignment set as the agent runs it: ContainerSpec templates expanded (swarmkit's agent does it; a
         task whose templates fail goes as it is, its error under the data's `errors` by task id), each service's
-        host-mode ports as its tasks' Endpoint (swarmkit's allocator gives tasks their service's endpoint) and only
-        its ingress ports in `ports`."""
+        host-mode ports as its tasks' Endpoint (swarmkit's allocator gives tasks their service's endpoint; ingress
+        ports reach the agent with the ingress network's peers)."""
         node = self.store.get(NODES, node_id)
         tasks = []
         for task in message["tasks"]:
@@ -128,9 +126,7 @@ class Dispatcher:
             except TemplateError as exc:
                 message["data"]["errors"][task["ID"]] = exc.message.encode()
                 tasks.append(task)
-        ports = {service_id: [p for p in service_ports if p["PublishMode"] == "ingress"]
-                 for service_id, service_ports in message["ports"].items()}
-        return {**message, "tasks": tasks, "ports": ports}
+        return {**message, "tasks": tasks}
 
     def _render(self, kind: str, record: Record, task: dict[str, Any]) -> bytes:
         """A templated secret or config rendered for a task."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from dockyard.cluster.store.backend import ClusterStore, Fence
 from dockyard.errors import DockyardError
-from dockyard.util.aio import cancel_and_wait
+from dockyard.util.aio import cancel_and_wait, wait_within
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Leadership:
                 self.changed.clear()
                 await self.changed.wait()
             return self.fence
-        return await asyncio.wait_for(leading(), timeout)
+        return await wait_within(leading(), timeout)
 
     async def _run(self) -> None:
         """Campaign while nobody leads, renew while leading."""

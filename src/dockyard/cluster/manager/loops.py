@@ -19,7 +19,7 @@ from dockyard.cluster.manager.plan import Plan
 from dockyard.cluster.manager import enforcer, jobs
 from dockyard.cluster.store.backend import ClusterStore, Fence, NotLeader, OutOfSequence
 from dockyard.errors import DockyardError, NotFound
-from dockyard.util.aio import cancel_and_wait
+from dockyard.util.aio import cancel_and_wait, wait_within
 from dockyard.util.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class LeaderLoops:
                 busy = await self.reconcile(fence)
                 changed.clear()
                 try:
-                    await asyncio.wait_for(changed.wait(), BUSY_PERIOD if busy else RESYNC_PERIOD)
+                    await wait_within(changed.wait(), BUSY_PERIOD if busy else RESYNC_PERIOD)
                     await asyncio.sleep(SETTLE)  # let a burst of changes land in one pass
                 except asyncio.TimeoutError:
                     pass  # the timer's own pass

@@ -1,6 +1,6 @@
 """The manager's side of the swarm's cluster API (`/swarmrpc/v1/*` on the swarm listener, design §4): the root CA
 for anyone, certificates for joiners with a valid token, and for nodes with a certificate of this swarm a session
-(the dispatcher's messages), heartbeats and status reports."""
+(the dispatcher's messages and the log broker's subscriptions), heartbeats, status reports and log publications."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dockyard.cluster.manager.sessions import heartbeat_period
 from dockyard.cluster.service import NODES, ClusterService, new_id
 from dockyard.cluster.work import SwarmWork
 from dockyard.errors import Forbidden, InvalidParameter, NotImplementedYet, Unavailable
+from dockyard.util.httpwire import split_lines
 from dockyard.util.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class SwarmRPC:
         await sessions.set_state(identity.node_id, "ready", addr=str(body.get("Addr") or "") or None)
         details = {"session_id": session.id, "managers": self.managers(),
                    "period": heartbeat_period(self.cluster.manager())}
-        messages = dispatcher.session(identity.node_id, details)
+        messages = self.work.logbroker.with_requests(identity.node_id, dispatcher.session(identity.node_id, details))
 
         async def lines() -> AsyncIterator[bytes]:
             following: asyncio.Future[dict[str, Any]] | None = None
@@ -119,7 +120,6 @@ class SwarmRPC:
                     following.cancel()
                     await asyncio.gather(following, return_exceptions=True)
                 await messages.aclose()
-                sessions.close(session)
         return lines()
 
     async def heartbeat(self, peer: bytes | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -137,3 +137,8 @@ class SwarmRPC:
             raise Unavailable("the dispatcher is not running")
         sessions.check(identity.node_id, str(body.get("SessionID") or ""))
         await dispatcher.update_status(identity.node_id, list(body.get("Updates") or []))
+
+    async def publish_logs(self, peer: bytes | None, subscription: str, body: AsyncIterator[bytes]) -> None:
+        """A node's lines for a log subscription made to it, until they end or the reader left."""
+        identity = self.authorize(peer)
+        await self.work.logbroker.publish(identity.node_id, subscription, split_lines(body))

@@ -71,11 +71,6 @@ class Sessions:
         session.deadline = time.monotonic() + self.grace()
         return heartbeat_period(self.store)
 
-    def close(self, session: Session) -> None:
-        """The session's stream ended (the deadline still decides when the node is down)."""
-        if self.by_node.get(session.node_id) is session:
-            session.deadline = min(session.deadline, time.monotonic() + self.grace())
-
     async def set_state(self, node_id: str, state: str, message: str = "", addr: str | None = None) -> None:
         """Write the node's Status.State (fenced; a lost race is retried on fresh data)."""
         for _ in range(5):
@@ -83,8 +78,9 @@ class Sessions:
             if record is None:
                 return
             status = dict(record.value.get("Status") or {})
-            wanted = {**status, "State": state, "Message": message} if message else {
-                k: v for k, v in {**status, "State": state}.items() if k != "Message"}
+            wanted = {**{k: v for k, v in status.items() if k != "Message"}, "State": state}
+            if message:
+                wanted["Message"] = message
             if addr is not None:
                 wanted["Addr"] = addr
             if wanted == status:
@@ -103,10 +99,10 @@ class Sessions:
                 await self.leadership.wait_leading(timeout=30.0)
             except asyncio.TimeoutError:
                 continue
-            started = time.monotonic()
+            unseen: dict[str, float] = {}  # nodes without a session: since when this leader knows them
             try:
                 while self.leadership.fence is not None:
-                    await self._expire(started)
+                    await self._expire(unseen)
                     await asyncio.sleep(max(heartbeat_period(self.store) / 4, 0.05))
             except NotLeader:
                 log.info("swarm heartbeats: leadership lost")
@@ -114,8 +110,9 @@ class Sessions:
                 log.warning("swarm heartbeats: %s", exc.message)
                 await asyncio.sleep(1)
 
-    async def _expire(self, started: float) -> None:
-        """One pass over the nodes."""
+    async def _expire(self, unseen: dict[str, float]) -> None:
+        """One pass over the nodes: a node without a session gets a full grace from when this leader first saw it
+        (a node that just joined, or any node when the leadership was taken)."""
         now = time.monotonic()
         grace = self.grace()
         for record in self.store.list(NODES):
@@ -123,7 +120,7 @@ class Sessions:
             if node_id == self.own_node_id or (record.value.get("Status") or {}).get("State") == "down":
                 continue
             session = self.by_node.get(node_id)
-            deadline = session.deadline if session is not None else started + grace
+            deadline = session.deadline if session is not None else unseen.setdefault(node_id, now) + grace
             if deadline < now:
                 log.info("swarm node %s missed its heartbeats: down", node_id)
                 self.by_node.pop(node_id, None)

@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator
 
 from dockyard.cluster.etcd.client import EtcdClient, EtcdFailure, EtcdUnavailable, KeyValue
 from dockyard.cluster.store.backend import Change, Record
-from dockyard.util.aio import cancel_and_wait
+from dockyard.util.aio import cancel_and_wait, wait_within
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class StoreCache:
     async def wait_for(self, revision: int) -> None:
         """Return once every change up to `revision` is applied."""
         async with self._progress:
-            await asyncio.wait_for(self._progress.wait_for(lambda: self.applied >= revision), SYNC_TIMEOUT)
+            await wait_within(self._progress.wait_for(lambda: self.applied >= revision), SYNC_TIMEOUT)
 
     def subscribe(self) -> AsyncIterator[Change]:
         """A feed of every change from now on."""

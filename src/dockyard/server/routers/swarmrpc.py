@@ -1,5 +1,6 @@
 """HTTP routes of the swarm's cluster API (`/swarmrpc/v1/*`), served only on the swarm listener: the root CA and
-join need no client certificate, every other route is refused without a node certificate of the swarm."""
+join need no client certificate, every other route is refused without a node certificate of the swarm. A node
+publishes the logs a manager asked for as the chunked body of `logs/{subscription}`."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def register(router: Router, rpc: SwarmRpcBackend) -> None:
     @router.post(f"{PREFIX}/heartbeat")
     async def heartbeat(req: Request) -> Response:
         return Json(await rpc.heartbeat(peer_certificate(), await _object(req)))
+
+    @router.post(f"{PREFIX}/logs/{{subscription}}")
+    async def publish_logs(req: Request) -> Response:
+        await rpc.publish_logs(peer_certificate(), req.params["subscription"], req.stream_body())
+        return Json({})
 
     @router.post(f"{PREFIX}/status")
     async def status(req: Request) -> Response:
