@@ -135,9 +135,9 @@ class Peer:
             await asyncio.wait({sending, answered}, return_when=asyncio.FIRST_COMPLETED)
             if sending.done():
                 sending.result()
-            status, headers = await asyncio.wait_for(answered, CALL_TIMEOUT)
+            status, headers = await wait_within(answered, CALL_TIMEOUT)
             if status >= 300:
-                raise error_for(status, await asyncio.wait_for(read_json(reader, headers), CALL_TIMEOUT))
+                raise error_for(status, await wait_within(read_json(reader, headers), CALL_TIMEOUT))
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             raise errors.Unavailable(f"swarm manager {self.address} did not take {path}: "
                                      f"{exc or type(exc).__name__}") from exc

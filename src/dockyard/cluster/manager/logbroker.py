@@ -13,6 +13,7 @@ from typing import Any, AsyncGenerator, AsyncIterator
 
 from dockyard.cluster.rpcwire import LOG_SUBSCRIPTION, LogLine, decode_log_line
 from dockyard.errors import Gone
+from dockyard.util.aio import wait_within
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class LogBroker:
              "until": until, "follow": follow})
         try:
             try:
-                await asyncio.wait_for(subscription.started.wait(), START_TIMEOUT)
+                await wait_within(subscription.started.wait(), START_TIMEOUT)
             except asyncio.TimeoutError:
                 log.warning("swarm logs: node %s did not publish its tasks' logs", node_id)
                 return
