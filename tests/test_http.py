@@ -236,6 +236,21 @@ def test_keep_alive_reuses_one_connection(server: ServerThread) -> None:
     conn.close()
 
 
+def test_keep_alive_after_a_streamed_response(server: ServerThread) -> None:
+    # the streamed answer's end-of-stream watcher must be gone before the next head is read (the Docker SDK's
+    # run(remove=True) sent its DELETE after a streamed wait and found the connection closed)
+    conn = UnixHTTPConnection(server.sock)
+    for n in range(3):
+        conn.request("GET", f"/stream?n={n}")
+        assert len(conn.getresponse().read().splitlines()) == n
+        first = conn.sock
+        time.sleep(0.05)  # the server is back to reading before the next request arrives
+        conn.request("GET", "/where")
+        where = conn.getresponse()
+        assert where.status == 200 and json.loads(where.read())["path"] == "/where" and conn.sock is first
+    conn.close()
+
+
 def test_pipelined_requests_answered_in_order(server: ServerThread) -> None:
     reqs = (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
             b"POST /ignore-body HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nskip!"

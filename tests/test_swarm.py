@@ -362,7 +362,7 @@ def test_sigkilled_daemon_readopts_etcd_and_forced_leave_leaves_nothing(sd: Daem
     assert not alive(pid)
     assert not (sd.data_root / "swarm").exists() and not (sd.exec_root / "swarm").exists()
     for _ in range(3):  # init/leave repeat cleanly
-        sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377", "--listen-addr", "127.0.0.1:4577")
+        sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:4577")
         sd.docker_ok("swarm", "leave", "--force")
     assert not (sd.data_root / "swarm").exists()
 
@@ -494,3 +494,24 @@ def test_init_without_advertise_address_picks_the_one_system_address(addresses: 
     finally:
         d.request("POST", "/swarm/leave?force=1")
         destroy(d)
+
+
+def test_swarm_ca_shows_the_root_and_rotation_is_refused_not_faked(sd: Daemon) -> None:
+    sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
+    root = sd.api("GET", "/swarm")["TLSInfo"]["TrustRoot"].strip()
+    assert root.startswith("-----BEGIN CERTIFICATE-----")
+    assert sd.docker_ok("swarm", "ca") == root
+    ours = sd.cli("swarm", "ca")
+    assert ours.returncode == 0 and ours.stdout.decode() == root + "\n"
+    for run in (sd.docker, sd.cli):
+        result = run("swarm", "ca", "--cert-expiry", "48h")
+        assert result.returncode == 1
+        assert "`--cert-expiry` flag requires the `--rotate` flag to update the CA" in result.stderr.decode()
+    spec_before = sd.api("GET", "/swarm")["Spec"]
+    for run in (sd.docker, sd.cli):
+        result = run("swarm", "ca", "--rotate", "-d")
+        assert result.returncode == 1
+        assert "rotating the swarm root CA is not supported yet" in result.stderr.decode()
+    after = sd.api("GET", "/swarm")
+    assert after["Spec"] == spec_before and after["TLSInfo"]["TrustRoot"].strip() == root
+    sd.docker_ok("swarm", "leave", "--force")

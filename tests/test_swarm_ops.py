@@ -127,6 +127,10 @@ def test_rolling_update_across_hosts(tmp_path: Path) -> None:
         manager.docker_ok("service", "create", "--detach", "--name", "up", "--replicas", "6", "--stop-grace-period",
                           "1s", "busybox", "sleep", "1d")
         eventually("2/2/2", lambda: swarm.where("up") == [2, 2, 2])
+        # the containers run; wait until the workers' status reports have said so too, or the first sample below
+        # counts tasks whose "running" is still on its way from a worker (CI saw [2, 6, 6, ...])
+        eventually("six tasks reported running", lambda: sum(
+            t["Status"]["State"] == "running" for t in tasks_of(manager, "up")) == 6)
         # stop-first, two at a time: never more than two down
         manager.docker_ok("service", "update", "--detach", "--image", "busybox:v2", "--update-parallelism", "2",
                           "up")

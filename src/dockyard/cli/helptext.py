@@ -62,6 +62,7 @@ def _sub_description(group: str, sub: str) -> str:
         ("swarm", "init"): "Initialize a swarm", ("swarm", "join"): "Join a swarm as a node and/or manager",
         ("swarm", "join-token"): "Manage join tokens", ("swarm", "leave"): "Leave the swarm",
         ("swarm", "unlock"): "Unlock swarm", ("swarm", "unlock-key"): "Manage the unlock key",
+        ("swarm", "ca"): "Display and rotate the root CA",
         ("swarm", "update"): "Update the swarm", ("node", "ls"): "List nodes in the swarm",
         ("node", "update"): "Update a node", ("node", "rm"): "Remove one or more nodes from the swarm",
         ("node", "promote"): "Promote one or more nodes to manager in the swarm",

@@ -80,7 +80,7 @@ MULTI_CONTEXT = {"ps": "ps", "container ls": "ps", "container list": "ps", "cont
                  "image ls": "images", "image list": "images", "info": "info", "system info": "info",
                  "events": "events", "system events": "events"}
 _S, _O = "dockyard.cli.swarm", "dockyard.cli.swarmobjects"
-for _name in ("init", "join", "join-token", "leave", "update", "unlock", "unlock-key"):
+for _name in ("init", "join", "join-token", "leave", "update", "unlock", "unlock-key", "ca"):
     COMMANDS["swarm " + _name] = (_S, _name.upper().replace("-", "_"))
 for _group, _verbs in (("node", ("ls", "list", "inspect", "update", "promote", "demote", "rm", "remove")),
                        ("secret", ("create", "ls", "list", "inspect", "rm", "remove")),

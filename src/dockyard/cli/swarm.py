@@ -1,4 +1,4 @@
-"""`swarm init/join/join-token/leave/update/unlock/unlock-key`, with docker's flags, output and errors."""
+"""`swarm init/join/join-token/leave/update/unlock/unlock-key/ca`, with docker's flags, output and errors."""
 
 from __future__ import annotations
 
@@ -172,6 +172,32 @@ def _unlock_key(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
     return 0
 
 
+def _ca(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
+    """docker swarm ca: the root CA certificate; `--rotate` asks the daemon (which refuses it: not built yet)."""
+    swarm = ctx.api.get("/swarm")
+    if not o["rotate"]:
+        for flag in ("ca_cert", "ca_key", "cert_expiry", "external_ca"):
+            if o[flag] is not None:
+                raise CommandError(f"`--{flag.replace('_', '-')}` flag requires the `--rotate` flag to update the CA")
+        root = (swarm.get("TLSInfo") or {}).get("TrustRoot", "")
+        if not root:
+            raise CommandError("no CA information available")
+        ctx.out(root.strip() + "\n")
+        return 0
+    spec = swarm["Spec"]
+    ca = spec.setdefault("CAConfig", {})
+    if o["cert_expiry"] is not None:
+        ca["NodeCertExpiry"] = _duration_ns(o["cert_expiry"], "cert-expiry")
+    for flag, key in (("ca_cert", "SigningCACert"), ("ca_key", "SigningCAKey")):
+        if o[flag] is not None:
+            with open(o[flag]) as pem:
+                ca[key] = pem.read()
+    if not ca.get("SigningCACert") and not ca.get("SigningCAKey"):
+        ca["ForceRotate"] = ca.get("ForceRotate", 0) + 1
+    ctx.api.post("/swarm/update", {"version": swarm["Version"]["Index"]}, spec)
+    return 0
+
+
 SPEC_FLAGS = [
     Flag("autolock", "", "optbool", help="Enable manager autolocking (requiring an unlock key to start a stopped "
                                          "manager)"),
@@ -212,6 +238,19 @@ LEAVE = Command("swarm leave", "swarm leave [OPTIONS]", "Leave the swarm (worker
 ], max_args=0)
 UPDATE = Command("swarm update", "swarm update [OPTIONS]", "Update the swarm", _update, SPEC_FLAGS, max_args=0)
 UNLOCK = Command("swarm unlock", "swarm unlock", "Unlock swarm", _unlock, [], max_args=0)
+CA = Command("swarm ca", "swarm ca [OPTIONS]", "Display and rotate the root CA", _ca, [
+    Flag("ca-cert", "", "string", help="Path to the PEM-formatted root CA certificate to use for the new cluster",
+         metavar="pem-file"),
+    Flag("ca-key", "", "string", help="Path to the PEM-formatted root CA key to use for the new cluster",
+         metavar="pem-file"),
+    Flag("cert-expiry", "", "string", help="Validity period for node certificates (ns|us|ms|s|m|h) (default 2160h0m0s)",
+         metavar="duration"),
+    Flag("detach", "d", help="Exit immediately instead of waiting for the root rotation to converge"),
+    Flag("external-ca", "", "string", help="Specifications of one or more certificate signing endpoints",
+         metavar="external-ca"),
+    Flag("quiet", "q", help="Suppress progress output"),
+    Flag("rotate", "", help="Rotate the swarm CA - if no certificate or key are provided, new ones will be generated"),
+], max_args=0)
 UNLOCK_KEY = Command("swarm unlock-key", "swarm unlock-key [OPTIONS]", "Manage the unlock key", _unlock_key, [
     Flag("quiet", "q", help="Only display token"), Flag("rotate", "", help="Rotate unlock key"),
 ], max_args=0)

@@ -30,7 +30,8 @@ from dockyard.cluster.events import EventPublisher, publish_changes
 from dockyard.cluster.manager.leader import Leadership
 from dockyard.cluster.store.backend import Record
 from dockyard.cluster.store.etcd import EtcdStore
-from dockyard.errors import Conflict, DockyardError, InvalidParameter, SystemError_, Unavailable
+from dockyard.errors import (Conflict, DockyardError, InvalidParameter, NotImplementedYet, SystemError_,
+                             Unavailable)
 from dockyard.util.aio import cancel_and_wait, run_blocking, wait_within
 from dockyard.util.atomic import write_atomic
 from dockyard.util.tls import client_context
@@ -51,6 +52,7 @@ ERR_LEAVE_LAST_MANAGER = ("You are attempting to leave the swarm on a node that 
                           "this message. ")
 ERR_NOT_LOCKED = "swarm is not locked"
 ERR_SPEC_NAME = 'swarm spec must be named "default"'
+ERR_CA_ROTATION = "rotating the swarm root CA is not supported yet: the current root stays in use"
 ERR_WORKER = ("This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please "
               "run this command on a manager node or promote the current node to a manager.")
 ERR_JOIN_TIMEOUT = ('Timeout was reached before node joined. The attempt to join the swarm will continue in the '
@@ -478,6 +480,7 @@ class ClusterService:
             if sent.get("Name", "default") != "default":
                 raise InvalidParameter(ERR_SPEC_NAME)
             value = dict(record.value)
+            _refuse_ca_rotation(value["Spec"], sent)
             value["Spec"] = merge_spec(value["Spec"], sent)
             tokens = dict(value["JoinTokens"])
             digest = RootCA(value["CACert"], "").digest()
@@ -530,6 +533,16 @@ class ClusterService:
                                            for n in managers],
                         "Nodes": len(nodes), "Managers": len(managers), "Cluster": self.cluster_info()})
         return section
+
+
+def _refuse_ca_rotation(current: dict[str, Any], sent: dict[str, Any]) -> None:
+    """`docker swarm ca --rotate` (a new ForceRotate, a signing CA) and external CAs are not built: refused, never
+    stored as if the root had changed."""
+    ca, now = sent.get("CAConfig", {}), current.get("CAConfig", {})
+    if ca.get("ForceRotate", 0) != now.get("ForceRotate", 0) or ca.get("SigningCACert") or ca.get("SigningCAKey"):
+        raise NotImplementedYet(ERR_CA_ROTATION)
+    if ca.get("ExternalCAs"):
+        raise NotImplementedYet("external CAs are not supported yet: the swarm signs node certificates itself")
 
 
 def merge_spec(current: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:

@@ -305,17 +305,20 @@ class PluginService:
     # ----- volume drivers (volumes.drivers.VolumeDrivers) -----------------------------------------
 
     def volume_driver(self, name: str) -> PluginVolumeDriver:
-        """The enabled volume plugin called `name`, in dockerd's words when there is none."""
-        try:
-            plugin = self._find(name)
-        except NotFound:
-            raise NotFound(f'error looking up volume plugin {name}: plugin "{name}" not found') from None
-        if not plugin["Enabled"] or plugin["Id"] not in self._running:
-            raise NotFound(f"error looking up volume plugin {name}: plugin {plugin['Name']} found but disabled")
+        """The enabled volume plugin called `name`, in dockerd's words when there is none; a lookup during a
+        restart of the plugin's process waits for it (the lock is held while it runs again)."""
+        with self._lock:
+            try:
+                plugin = self._find(name)
+            except NotFound:
+                raise NotFound(f'error looking up volume plugin {name}: plugin "{name}" not found') from None
+            if not plugin["Enabled"] or plugin["Id"] not in self._running:
+                raise NotFound(f"error looking up volume plugin {name}: plugin {plugin['Name']} found but disabled")
+            running = self._running[plugin["Id"]]
         if VOLUME_CAPABILITY not in capabilities(plugin["Config"]):
             raise InvalidParameter(f"error looking up volume plugin {name}: plugin {plugin['Name']} does not "
                                    f"provide {VOLUME_CAPABILITY} capability")
-        return PluginVolumeDriver(self._running[plugin["Id"]].client, self.root / plugin["Id"] / "rootfs",
+        return PluginVolumeDriver(running.client, self.root / plugin["Id"] / "rootfs",
                                   plugin["Config"]["PropagatedMount"], self.root / plugin["Id"] / "propagated-mount")
 
 

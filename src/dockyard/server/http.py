@@ -390,9 +390,12 @@ class Connection:
                     watcher = None
             return await writer
         finally:
-            for task in (writer, watcher):
-                if task is not None and not task.done():
-                    task.cancel()
+            # the watcher has to be gone before the next request head is read: a reader allows one waiter
+            left = {task for task in (writer, watcher) if task is not None and not task.done()}
+            for task in left:
+                task.cancel()
+            if left:
+                await asyncio.wait(left)
 
     async def _write_chunks(self, chunks: AsyncIterator[bytes], framed: bool = True) -> bool:
         """Flush each chunk (chunk-framed unless the length was given); a failing producer is logged."""

@@ -14,7 +14,7 @@ from dockyard.cluster import tasks as T
 from dockyard.cluster.manager import constraints as C
 from dockyard.cluster.manager import global_
 from dockyard.cluster.manager.plan import Plan
-from dockyard.cluster.manager.restart import NANO, by_slot, policy, should_restart, start_ready
+from dockyard.cluster.manager.restart import NANO, by_slot, down_nodes, policy, should_restart, start_ready
 
 WANTED = "complete"
 
@@ -60,8 +60,7 @@ def reconcile(service: dict[str, Any], tasks: list[T.Task], nodes: list[dict[str
     plan.update += [T.with_desired(t, "remove", now) for t in tasks
                     if task_iteration(t) not in (None, current) and T.observed(t) <= T.RUNNING
                     and t["DesiredState"] != "remove"]
-    down = {n["ID"] for n in nodes if n.get("Status", {}).get("State") == "down"}
-    plan.extend(_restart(service, mine, down, now, new_id))
+    plan.extend(_restart(service, mine, down_nodes(nodes), now, new_id))
     if "ReplicatedJob" in service["Spec"]["Mode"]:
         plan.extend(_replicated(service, mine, now, new_id))
     else:

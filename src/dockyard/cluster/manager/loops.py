@@ -89,7 +89,7 @@ class LeaderLoops:
         services = {s["ID"]: s for s in self._objects(SERVICES)}
         nodes = self._objects(NODES)
         tasks = self._objects(TASKS)
-        down = {n["ID"] for n in nodes if n.get("Status", {}).get("State") == "down"}
+        down = restart.down_nodes(nodes)
         drained = {n["ID"] for n in nodes if n.get("Spec", {}).get("Availability") == "drain"}
         plan = Plan(update=reaper.orphans(tasks, services, now))
         for service in services.values():

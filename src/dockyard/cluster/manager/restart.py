@@ -66,6 +66,11 @@ def supervise(service: dict[str, Any], tasks: list[T.Task], down_nodes: set[str]
     return plan
 
 
+def down_nodes(nodes: list[dict[str, Any]]) -> set[str]:
+    """Ids of the nodes the dispatcher marked `down`."""
+    return {n["ID"] for n in nodes if n.get("Status", {}).get("State") == "down"}
+
+
 def start_ready(history: list[T.Task], now: float, down_nodes: set[str]) -> list[T.Task]:
     """The slot's task waiting in desired `ready`, promoted to `running` once its delay is over and no other
     task of the slot still runs (a task on a down node does not count: swarmkit's DelayStart stops waiting for the
