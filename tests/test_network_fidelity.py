@@ -113,3 +113,25 @@ def test_network_container_mode_shares_the_namespace(clean: Daemon, need_docker_
     finally:
         clean.docker("rm", "-f", guest, owner)
         clean.docker("network", "rm", net)
+
+
+def test_enable_icc_false_keeps_containers_apart(clean: Daemon, need_docker_cli: None) -> None:
+    # dockerd: with enable_icc=false the containers of a network reach its gateway and the outside, not each other
+    apart, together = unique("noicc"), unique("icc")
+    ok(clean.docker("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", apart))
+    ok(clean.docker("network", "create", together))
+    names = []
+    try:
+        for net in (apart, together):
+            server = unique("srv")
+            names.append(server)
+            ok(clean.docker("run", "-d", "--name", server, "--network", net, "busybox", "sleep", "60"))
+            address = clean.inspect(server)["NetworkSettings"]["Networks"][net]["IPAddress"]
+            gateway = _network(clean, net)["IPAM"]["Config"][0]["Gateway"]
+            reach = clean.docker("run", "--rm", "--network", net, "busybox", "sh", "-c",
+                                 f"ping -c1 -W2 {gateway} >/dev/null && echo gw; ping -c1 -W2 {address} >/dev/null"
+                                 f" && echo peer; true")
+            assert ok(reach).split() == (["gw"] if net == apart else ["gw", "peer"]), (net, reach)
+    finally:
+        clean.docker("rm", "-f", *names)
+        clean.docker("network", "rm", apart, together)

@@ -198,7 +198,7 @@ def test_routing_mesh_answers_on_the_host_round_robin(clean: Daemon, plane: Over
 
 
 def test_host_mode_port_through_the_egress_bridge(clean: Daemon, plane: OverlayPlane) -> None:
-    name = unique("dyov-h")
+    name, neighbour = unique("dyov-h"), unique("dyov-n")
     space = task(clean, name, "hosttask")
     # away from 172.16/12, which the test daemons' default bridges take and leave again
     subnet = ipam.pick_subnet(bridge.host_routes() + [ipaddress.IPv4Network("172.16.0.0/12")])
@@ -215,8 +215,13 @@ def test_host_mode_port_through_the_egress_bridge(clean: Daemon, plane: OverlayP
         publish_host_mode(short, gw, task_ip, [Port(port, 80)])
         assert get("127.0.0.1", port) == "hosttask"
         assert get(host_address(), port) == "hosttask"
+        # icc is off on the egress bridge (docker_gwbridge): another task reaches the gateway, not its neighbour
+        plane.attach_gateway(gw, task(clean, neighbour), neighbour, str(ipaddress.IPv4Address(task_ip) + 1))
+        pings = f"ping -c1 -W2 {gw.gateway} >/dev/null && echo gw; ping -c1 -W2 {task_ip} >/dev/null && echo peer; true"
+        assert ok(clean.docker("exec", neighbour, "sh", "-c", pings)).split() == ["gw"]
     finally:
         unpublish_host_mode(short)
+        plane.detach_gateway(gw, neighbour)
         plane.detach_gateway(gw, name)
         plane.remove(APP)
         plane.remove_gateway(gw)

@@ -229,7 +229,9 @@ def test_vip_and_names_come_back_after_the_daemon_is_killed(swarm: Daemon) -> No
     ingress_id = d.api("GET", "/networks/ingress")["Id"]
     vips = d.api("GET", "/services/svc")["Endpoint"]["VirtualIPs"]
     assert [v["NetworkID"] for v in vips] == [ingress_id, network_id]  # the allocator's, ingress first
-    assert vips[0]["Addr"].startswith("10.0.0.") and vips[0]["Addr"] != "10.0.0.2/24"
+    sandbox = d.api("GET", "/networks/ingress")["Containers"]["ingress-sbox"]  # docker's ingress-endpoint
+    assert sandbox["Name"] == "ingress-endpoint" and sandbox["IPv4Address"].startswith("10.0.0.")
+    assert vips[0]["Addr"].startswith("10.0.0.") and vips[0]["Addr"] != sandbox["IPv4Address"]
     attached = running(d, "svc")[0]["NetworksAttachments"]
     assert [a["Network"]["ID"] for a in attached] == [ingress_id, network_id]
     container = d.inspect(running(d, "svc")[0]["Status"]["ContainerStatus"]["ContainerID"])

@@ -32,6 +32,7 @@ class Endpoint:
     mtu: int
     address6: str | None = None  # "fd00::2/64" on an IPv6 network (None: IPv6 disabled on the interface)
     gateway6: str | None = None  # IPv6 default route through this gateway
+    isolated: bool = False  # an isolated bridge port: it forwards to the bridge, never to another isolated port
 
 
 def _index(ipr: IPRoute, ifname: str) -> int | None:
@@ -123,6 +124,8 @@ def add_endpoint(bridge: str | None, ep: Endpoint) -> None:
             host_index = _index(ipr, ep.host_ifname)
             if bridge is not None:
                 ipr.link("set", index=host_index, master=_index(ipr, bridge))
+                if ep.isolated:  # docker's enable_icc=false
+                    ipr.brport("set", index=host_index, isolated=1)
             ipr.link("set", index=host_index, mtu=ep.mtu, state="up")
         except BaseException:
             delete_link(ep.host_ifname)

@@ -30,6 +30,7 @@ the sandbox's ingress IP, so replies come back through it.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,15 @@ class RoutingMesh:
         bridge.delete_link(self.host_if)
         self.plane.detach(self.ingress, SANDBOX_KEY)
         netns.destroy(self.sandbox)
+
+
+def sandbox_endpoint(network_id: str, sandbox_ip: str, prefixlen: int) -> dict[str, str]:
+    """The sandbox's entry in the ingress network's Containers, as docker shows its `ingress-endpoint` (the endpoint
+    id derived from the network's, so it is the same on every inspect)."""
+    return {"Name": "ingress-endpoint",
+            "EndpointID": hashlib.sha256(f"{network_id}/{SANDBOX_KEY}".encode()).hexdigest(),
+            "MacAddress": ipam.mac_of(ipaddress.IPv4Address(sandbox_ip)), "IPv4Address": f"{sandbox_ip}/{prefixlen}",
+            "IPv6Address": ""}
 
 
 def _forwarding_on() -> None:

@@ -190,7 +190,7 @@ class OverlayPlane:
         ep = bridge.Endpoint(netns=task_netns, host_ifname=_link_name(key, gw.name), ifname=ifname,
                              address=f"{address}/{gw.subnet.prefixlen}",
                              mac=ipam.mac_of(ipaddress.IPv4Address(address)),
-                             gateway=gw.gateway, mtu=bridge.host_mtu())
+                             gateway=gw.gateway, mtu=bridge.host_mtu(), isolated=True)  # docker_gwbridge: icc off
         bridge.add_endpoint(gw.name, ep)
         return ep
 

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output would flood the daemon log
 
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
+ICC_OPT = "com.docker.network.bridge.enable_icc"
+GO_FALSE = ("0", "f", "F", "false", "FALSE", "False")  # what Go's strconv.ParseBool reads as false
 MTU_OPT = "com.docker.network.driver.mtu"
 DRIVERS = {"bridge": "bridge", "host": "host", "null": "null", "none": "null"}
 ERR_NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
@@ -110,6 +112,7 @@ class NetworkService:
         self._up: set[str] = set()  # networks whose bridge and chains this daemon has set up and not taken down
         self._default_mtu = 1500  # the host uplink's, read at restore: a network's MTU unless its options set one
         self._vips: dict[str, builtins.list[Vip]] = {}  # overlay id -> its service VIPs and their backends
+        self._meshes: dict[str, RoutingMesh] = {}  # ingress overlay id -> this node's routing mesh
         self._peers: dict[str, _Peers] = {}  # overlay id -> its endpoints on other nodes
         self._addresses: OverlayAddresses | None = None
 
@@ -139,10 +142,14 @@ class NetworkService:
                 if network_id in sb["Endpoints"]}
 
     def _containers_view(self, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        return {cid: {"Name": self._sandboxes[cid]["Name"], "EndpointID": ep["EndpointID"], "MacAddress": ep["Mac"],
+        view = {cid: {"Name": self._sandboxes[cid]["Name"], "EndpointID": ep["EndpointID"], "MacAddress": ep["Mac"],
                       "IPv4Address": f"{ep['IP']}/{ep['Prefix']}",
                       "IPv6Address": f"{ep['IP6']}/{ep['Prefix6']}" if ep.get("IP6") else ""}
                 for cid, ep in self._endpoints_of(record["Id"]).items()}
+        mesh = self._meshes.get(record["Id"])
+        if mesh is not None and mesh.sandbox_ip and netns.is_pinned(mesh.sandbox):
+            view[lb.SANDBOX_KEY] = lb.sandbox_endpoint(record["Id"], mesh.sandbox_ip, spec_of(record).prefixlen)
+        return view
 
     def inspect(self, ref: str) -> dict[str, Any]:
         record = self.get(ref)
@@ -299,8 +306,11 @@ class NetworkService:
         self._events.publish("network", "create", record["Id"], {"name": name, "type": OVERLAY})
 
     def ingress_mesh(self, ref: str, sandbox_ip: str) -> RoutingMesh:
-        """The routing mesh of the ingress overlay `ref` on this node's plane (its namespace is the network's)."""
-        return RoutingMesh(self._overlays, spec_of(self.get(ref)), sandbox_ip)
+        """The routing mesh of the ingress overlay `ref` on this node's plane (its namespace is the network's); its
+        sandbox shows in the network's containers while it exists, as docker's `ingress-sbox`."""
+        record = self.get(ref)
+        mesh = self._meshes[record["Id"]] = RoutingMesh(self._overlays, spec_of(record), sandbox_ip)
+        return mesh
 
     async def set_vips(self, network_id: str, vips: builtins.list[Vip]) -> None:
         """Make every local sandbox on the overlay balance exactly these VIPs (with those of its other overlays);
@@ -399,7 +409,7 @@ class NetworkService:
                 record["AutoSubnet6"] = True
             if default:  # dockerd's options of its default bridge (the MTU is the daemon's)
                 record["Options"].update({"com.docker.network.bridge.default_bridge": "true",
-                                          "com.docker.network.bridge.enable_icc": "true",
+                                          ICC_OPT: "true",
                                           "com.docker.network.bridge.enable_ip_masquerade": "true",
                                           "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
                                           BRIDGE_NAME_OPT: "dockyard0", MTU_OPT: str(self._default_mtu)})
@@ -433,6 +443,7 @@ class NetworkService:
         await run_blocking(self._store.delete_network, record["Id"])
         del self._networks[record["Id"]]
         self._vips.pop(record["Id"], None)
+        self._meshes.pop(record["Id"], None)
         self._peers.pop(record["Id"], None)
         self._events.publish("network", "destroy", record["Id"], {"name": record["Name"], "type": record["Driver"]})
 
@@ -634,7 +645,8 @@ class NetworkService:
         return bridge.Endpoint(netns=Path(sandbox["Key"]), host_ifname=ep["HostIfname"], ifname=ep["Ifname"],
                                address=f"{ep['IP']}/{ep['Prefix']}", mac=ep["Mac"], gateway=ep["Gateway"] or None,
                                mtu=self._mtu(record), gateway6=ep.get("Gateway6") or None,
-                               address6=f"{ep['IP6']}/{ep['Prefix6']}" if ep.get("IP6") else None)
+                               address6=f"{ep['IP6']}/{ep['Prefix6']}" if ep.get("IP6") else None,
+                               isolated=record["Options"].get(ICC_OPT, "true") in GO_FALSE)
 
     async def _open_live(self, container_id: str, sandbox: dict[str, Any], restoring: bool) -> None:
         """Start the resolver (user networks only) and the port proxies of a sandbox."""
