@@ -61,8 +61,8 @@ class LeaderLoops:
         follower = asyncio.create_task(follow())
         try:
             while self.leadership.fence == fence:
+                changed.clear()  # before the pass: a change landing during it makes the next one (not the 30 s resync)
                 busy = await self.reconcile(fence)
-                changed.clear()
                 try:
                     await wait_within(changed.wait(), BUSY_PERIOD if busy else RESYNC_PERIOD)
                     await asyncio.sleep(SETTLE)  # let a burst of changes land in one pass
