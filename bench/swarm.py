@@ -33,7 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -74,8 +74,8 @@ class Engine:
             raise RuntimeError(f"docker {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
-    def get(self, path: str) -> list[dict]:
-        """GET an API list."""
+    def get(self, path: str) -> Any:
+        """GET an API answer (decoded JSON)."""
         conn = UnixHTTPConnection(str(self.socket), timeout=30)
         try:
             conn.request("GET", path)
