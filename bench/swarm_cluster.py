@@ -38,7 +38,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -50,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine import CGROUP_PARENT  # noqa: E402
 from netns_hosts import Lan, Netns  # noqa: E402
-from swarm import Docker, Dockyard, children, host_network, rss_mib, wait_for  # noqa: E402
+from swarm import (Docker, Dockyard, check_host_network, children, host_network, medians, rss_mib,  # noqa: E402
+                   side_by_side, wait_for)
 from swarm_hosts import kill_host  # noqa: E402
 
 SERVICE = "bench"
@@ -344,22 +344,9 @@ def leftovers(clusters: list[Cluster]) -> list[str]:
     return mounts + alive + cgroups
 
 
-def check_host_network(before: dict[str, str]) -> int:
-    """Say whether the host's network is as it was before the run; 1 if not."""
-    after = host_network()
-    changed = [name for name in before if before[name] != after[name]]
-    print(f"host network after the run ({', '.join(before)} compared): {'changed' if changed else 'unchanged'}")
-    for name in changed:  # another process may have changed it meanwhile: show what, so one can tell
-        old, new = set(before[name].splitlines()), set(after[name].splitlines())
-        lines = [f"- {line}" for line in sorted(old - new)] + [f"+ {line}" for line in sorted(new - old)]
-        print(f"  {name}: " + "; ".join(lines))
-    return 1 if changed else 0
-
-
 def report(times: dict[str, list[dict[str, float]]], memory: dict[str, dict[str, float]], spreads: dict[str, str],
            args: argparse.Namespace) -> None:
-    median = {name: {step: statistics.median(r[step] for r in rounds) for step in STEPS}
-              for name, rounds in times.items()}
+    median = medians(times, STEPS)
     labels = {"create": f"service create --replicas {args.replicas} until {args.replicas} running",
               "scale-up": f"service scale {args.scale} until {args.scale} running",
               "scale-down": f"service scale {args.replicas} until {args.replicas} running",
@@ -371,11 +358,7 @@ def report(times: dict[str, list[dict[str, float]]], memory: dict[str, dict[str,
     title = f"swarm, 3 hosts, heartbeat {args.heartbeat} s (median of {args.rounds})"
     print(f"{title:52} dockyard    dockerd   ratio")
     for step in STEPS:
-        ours = median["dockyard"][step]
-        theirs = median.get("dockerd", {}).get(step)
-        ratio = f"{ours / theirs:.2f}" if theirs else "n/a"
-        theirs_text = f"{theirs:8.2f} s" if theirs else "  absent"
-        print(f"  {labels[step]:50} {ours:8.2f} s {theirs_text} {ratio:>7}")
+        print(side_by_side(median, step, labels[step], 50))
     print("every round (s): " + "; ".join(f"{name} " + ", ".join(
         f"{step} " + "/".join(f"{r[step]:.2f}" for r in rounds) for step in STEPS) for name, rounds in times.items()))
     print("first spread over the hosts: " + ", ".join(f"{name} {spread}" for name, spread in spreads.items()))
