@@ -41,13 +41,14 @@ class Dockerd:
         self.base = Path(tempfile.mkdtemp(prefix="bench-dockerd-"))
         self.sock = self.base / "docker.sock"
         self.proc: subprocess.Popen | None = None
+        self.cgroup_parent = CGROUP_PARENT
 
     def start(self) -> None:
-        log = open(self.base / "dockerd.log", "wb")
+        log = open(self.base / "dockerd.log", "ab")  # appended: a daemon may be started again
         self.proc = subprocess.Popen(
             [*self.command_prefix(), "dockerd", "-H", f"unix://{self.sock}", "--data-root", str(self.base / "data"),
              "--exec-root", str(self.base / "exec"), "--pidfile", str(self.base / "docker.pid"),
-             *self.network_flags(), "--iptables=false", "--ip6tables=false", "--cgroup-parent", CGROUP_PARENT,
+             *self.network_flags(), "--iptables=false", "--ip6tables=false", "--cgroup-parent", self.cgroup_parent,
              "--default-ulimit", "nofile=20000:20000", "--default-ulimit", "nproc=32768:32768"],
             stdout=log, stderr=subprocess.STDOUT)
         env = self.env()
@@ -72,9 +73,10 @@ class Dockerd:
         if self.proc:
             self.proc.terminate()
             self.proc.wait(60)
-        subprocess.run(["umount", "-R", str(self.base / "exec")], capture_output=True)
+        for root in ("exec", "data"):  # a dockerd killed once leaves its data root's bind mount on itself
+            subprocess.run(["umount", "-R", str(self.base / root)], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
-        remove_cgroup_parent(CGROUP_PARENT)
+        remove_cgroup_parent(self.cgroup_parent)
 
 
 def remove_cgroup_parent(parent: str) -> None:

@@ -33,7 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -74,8 +74,8 @@ class Engine:
             raise RuntimeError(f"docker {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
-    def get(self, path: str) -> list[dict]:
-        """GET an API list."""
+    def get(self, path: str) -> Any:
+        """GET an API answer (decoded JSON)."""
         conn = UnixHTTPConnection(str(self.socket), timeout=30)
         try:
             conn.request("GET", path)
@@ -290,6 +290,11 @@ def main() -> int:
         namespaces.delete()
         shutil.rmtree(base, ignore_errors=True)
     report(times, memory, args)
+    return check_host_network(before)
+
+
+def check_host_network(before: dict[str, str]) -> int:
+    """Say whether the host's network is as `before` (host_network()) says it was; 1 if not."""
     after = host_network()
     changed = [name for name in before if before[name] != after[name]]
     print(f"host network after the run ({', '.join(before)} compared): {'changed' if changed else 'unchanged'}")
@@ -300,22 +305,31 @@ def main() -> int:
     return 1 if changed else 0
 
 
+def medians(times: dict[str, list[dict[str, float]]], steps: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Each engine's median time of each step over its rounds."""
+    return {name: {step: statistics.median(r[step] for r in rounds) for step in steps} for name, rounds in times.items()}
+
+
+def side_by_side(median: dict[str, dict[str, float]], step: str, label: str, width: int) -> str:
+    """One step's row: Dockyard's time, dockerd's (or "absent") and their ratio."""
+    ours = median["dockyard"][step]
+    theirs = median.get("dockerd", {}).get(step)
+    ratio = f"{ours / theirs:.2f}" if theirs else "n/a"
+    theirs_text = f"{theirs:8.2f} s" if theirs else "  absent"
+    return f"  {label:{width}} {ours:8.2f} s {theirs_text} {ratio:>7}"
+
+
 def report(times: dict[str, list[dict[str, float]]], memory: dict[str, dict[str, float]],
            args: argparse.Namespace) -> None:
-    median = {name: {step: statistics.median(r[step] for r in rounds) for step in STEPS}
-              for name, rounds in times.items()}
+    median = medians(times, STEPS)
     labels = {"create": f"service create --replicas {args.replicas} until {args.replicas} running",
               "scale": f"service scale {args.scale} until {args.scale} running",
               "rm": "service rm until no container is left",
               "rm-nograce": f"the same, {args.scale} tasks, --stop-grace-period 0s"}
     print(f"{f'swarm, one node (median of {args.rounds} round(s))':48} dockyard    dockerd   ratio  target")
     for step in STEPS:
-        ours = median["dockyard"][step]
-        theirs = median.get("dockerd", {}).get(step)
-        ratio = f"{ours / theirs:.2f}" if theirs else "n/a"
-        theirs_text = f"{theirs:8.2f} s" if theirs else "  absent"
         target = "<= 0.50" if step in ("create", "scale", "rm") else ""
-        print(f"  {labels[step]:46} {ours:8.2f} s {theirs_text} {ratio:>7}  {target}")
+        print(f"{side_by_side(median, step, labels[step], 46)}  {target}")
     print(f"RSS with {args.scale} tasks running (MiB, VmRSS):")
     for name, processes in memory.items():
         counted = sum(value for process, value in processes.items() if "not counted" not in process)
