@@ -1,13 +1,14 @@
 """Node certificates over a swarm's life on three namespace hosts, with the docker CLI: renewal before they expire
 (tests shorten swarmkit's hour with DOCKYARD_TEST_CERT_HOUR, so a 20 s NodeCertExpiry is allowed and renewals come
-every few seconds) while sessions and tasks go on, `swarm update --cert-expiry` refused below the minimum, and
-`docker swarm ca --rotate` — a new root reached by every node (the CLI's progress loop ends), new join tokens, an old
-token refused, workers still getting tasks, a worker joining with the new token — then a rotation to a given root
-with `--detach`."""
+every few seconds) while sessions and tasks go on, `swarm update --cert-expiry` refused below the minimum and
+followed by later renewals, and root rotations — `docker swarm ca --rotate` waiting until every node has the new
+root (new join tokens, an old token refused, workers still getting tasks, a worker joining with the new token), a
+given root with `--detach`, dockyard's own CLI — then a manager restart signing with the last root's key."""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -77,6 +78,10 @@ def test_renewal_and_root_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         eventually("two renewals on every node", lambda: all(renewed(d, seen[d.socket], 2) for d in swarm.daemons),
                    deadline=60)
         assert node_cert(w1).not_valid_after_utc > first.not_valid_after_utc
+        manager.docker_ok("swarm", "update", "--cert-expiry", "15s")  # renewed certificates follow the new expiry
+        validity = datetime.timedelta(seconds=15 + 10)
+        eventually("renewals with the new expiry", lambda: all(
+            node_cert(d).not_valid_after_utc - node_cert(d).not_valid_before_utc == validity for d in swarm.daemons))
         time.sleep(max(0.0, (first.not_valid_after_utc.timestamp() - time.time())) + 2)
         assert list(nodes(manager).values()) == [("Ready", "Active")] * 3
         spread(manager, "before", swarm.daemons)
@@ -127,3 +132,26 @@ def test_renewal_and_root_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         eventually("every node trusts the given root", lambda: all(trust_root(d) == given.cert_pem
                                                                    for d in swarm.daemons))
         assert "SigningCAKey" not in swarm_json(manager)["Spec"]["CAConfig"]
+
+        # dockyard's own CLI follows a rotation as the docker CLI does
+        ours = manager.cli("swarm", "ca", "--rotate", timeout=120)
+        assert ours.returncode == 0, ours.stderr
+        newest = swarm_json(manager)["TLSInfo"]["TrustRoot"]
+        assert newest != given.cert_pem and ours.stdout.decode().endswith(newest.strip() + "\n")
+        head = "desired root digest: \n  rotated TLS certificates: \n  rotated CA certificates:  \n"
+        assert rotated.stdout.decode().startswith(head) and ours.stdout.decode().startswith(head)
+        digest_line = f"desired root digest: sha256:{hashlib.sha256(newest.encode()).hexdigest()}\n"
+        assert digest_line in ours.stdout.decode()
+        (tmp_path / "secret").write_text("kept")  # the data key survived every change of the key file
+        manager.docker_ok("secret", "create", "after-rotations", str(tmp_path / "secret"))
+
+        # a restarted manager signs with the new root's key from its key file, and the workers stay with it
+        manager.stop()
+        manager.start()
+        assert manager.docker_ok("swarm", "ca") == newest.strip()
+        seen = {w.socket: {node_cert(w).serial_number} for w in (w1, w2)}
+        eventually("workers renewed from the restarted manager", lambda: all(renewed(w, seen[w.socket], 1)
+                                                                             for w in (w1, w2)), deadline=60)
+        eventually("three Ready nodes", lambda: list(nodes(manager).values()) == [("Ready", "Active")] * 3)
+        for w in (w1, w2):
+            node_cert(w).verify_directly_issued_by(x509.load_pem_x509_certificate(newest.encode()))

@@ -510,7 +510,7 @@ class ClusterService:
             ca_config = sent.get("CAConfig", {})
             _check_ca_config(ca_config)
             assert self.keys is not None
-            value, keys = rotation.plan(record.value, self.keys, ca_config)
+            value, keys = rotation.plan(dict(record.value), dict(self.keys), ca_config)  # copies: changed below
             sent["CAConfig"] = {k: v for k, v in ca_config.items() if k not in ("SigningCACert", "SigningCAKey")}
             value["Spec"] = merge_spec(value["Spec"], sent)
             tokens = dict(value["JoinTokens"])
