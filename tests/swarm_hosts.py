@@ -97,14 +97,14 @@ class Swarm:
 
 
 @contextlib.contextmanager
-def swarm_of_three(prefix: str, tmp_path: Path) -> Iterator[Swarm]:
-    """`swarm init` on the first host (heartbeat HEARTBEAT), the two others joined as workers with the docker CLI;
-    yields once the three nodes are Ready/Active."""
+def swarm_of_three(prefix: str, tmp_path: Path, init_args: tuple[str, ...] = ()) -> Iterator[Swarm]:
+    """`swarm init` on the first host (heartbeat HEARTBEAT, and `init_args`), the two others joined as workers with
+    the docker CLI; yields once the three nodes are Ready/Active."""
     with three_hosts(prefix, tmp_path) as (lan, daemons):
         manager = daemons[0]
         addresses = [h.address for h in lan.hosts]
         manager.docker_ok("swarm", "init", "--listen-addr", f"{addresses[0]}:2377", "--advertise-addr", addresses[0],
-                          "--dispatcher-heartbeat", f"{int(HEARTBEAT)}s")
+                          "--dispatcher-heartbeat", f"{int(HEARTBEAT)}s", *init_args)
         token = manager.docker_ok("swarm", "join-token", "-q", "worker")
         for d, ip in zip(daemons[1:], addresses[1:]):
             d.docker_ok("swarm", "join", "--token", token, "--listen-addr", f"{ip}:2377", "--advertise-addr", ip,

@@ -496,7 +496,7 @@ def test_init_without_advertise_address_picks_the_one_system_address(addresses: 
         destroy(d)
 
 
-def test_swarm_ca_shows_the_root_and_rotation_is_refused_not_faked(sd: Daemon) -> None:
+def test_swarm_ca_shows_the_root_and_rotates_it(sd: Daemon) -> None:
     sd.docker_ok("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
     root = sd.api("GET", "/swarm")["TLSInfo"]["TrustRoot"].strip()
     assert root.startswith("-----BEGIN CERTIFICATE-----")
@@ -507,11 +507,23 @@ def test_swarm_ca_shows_the_root_and_rotation_is_refused_not_faked(sd: Daemon) -
         result = run("swarm", "ca", "--cert-expiry", "48h")
         assert result.returncode == 1
         assert "`--cert-expiry` flag requires the `--rotate` flag to update the CA" in result.stderr.decode()
-    spec_before = sd.api("GET", "/swarm")["Spec"]
-    for run in (sd.docker, sd.cli):
-        result = run("swarm", "ca", "--rotate", "-d")
+        result = run("swarm", "update", "--cert-expiry", "30m")
         assert result.returncode == 1
-        assert "rotating the swarm root CA is not supported yet" in result.stderr.decode()
-    after = sd.api("GET", "/swarm")
-    assert after["Spec"] == spec_before and after["TLSInfo"]["TrustRoot"].strip() == root
+        assert result.stderr.decode().strip() == ("Error response from daemon: rpc error: code = InvalidArgument desc "
+                                                  "= minimum certificate expiry time is: 1h0m0s")
+    for run in (sd.docker, sd.cli):  # detached: the command returns at once, the one node then moves to the new root
+        before = sd.api("GET", "/swarm")
+        result = run("swarm", "ca", "--rotate", "-d")
+        assert result.returncode == 0 and result.stdout == b"", result.stderr
+
+        def rotated() -> bool:
+            now = sd.api("GET", "/swarm")
+            return (not now["RootRotationInProgress"] and now["TLSInfo"]["TrustRoot"] != before["TLSInfo"]["TrustRoot"]
+                    and sd.api("GET", "/nodes")[0]["Description"]["TLSInfo"] == now["TLSInfo"])
+        wait_for(rotated)
+        after = sd.api("GET", "/swarm")
+        assert after["Spec"]["CAConfig"]["ForceRotate"] == before["Spec"]["CAConfig"].get("ForceRotate", 0) + 1
+        for role in ("Worker", "Manager"):
+            assert after["JoinTokens"][role].split("-")[2] != before["JoinTokens"][role].split("-")[2]
+        assert sd.docker_ok("swarm", "ca") == after["TLSInfo"]["TrustRoot"].strip()
     sd.docker_ok("swarm", "leave", "--force")

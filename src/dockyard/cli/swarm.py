@@ -173,17 +173,21 @@ def _unlock_key(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
 
 
 def _ca(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
-    """docker swarm ca: the root CA certificate; `--rotate` asks the daemon (which refuses it: not built yet)."""
+    """docker swarm ca: the root CA certificate; `--rotate` starts a root rotation and, unless `--detach`, follows it
+    until every node has the new root, then prints it."""
     swarm = ctx.api.get("/swarm")
     if not o["rotate"]:
         for flag in ("ca_cert", "ca_key", "cert_expiry", "external_ca"):
             if o[flag] is not None:
                 raise CommandError(f"`--{flag.replace('_', '-')}` flag requires the `--rotate` flag to update the CA")
-        root = (swarm.get("TLSInfo") or {}).get("TrustRoot", "")
-        if not root:
-            raise CommandError("no CA information available")
-        ctx.out(root.strip() + "\n")
-        return 0
+        return _print_root(ctx, swarm)
+    if o["external_ca"] and o["ca_cert"] is None:
+        raise CommandError("rotating to an external CA requires the `--ca-cert` flag to specify the external CA's "
+                           "cert - to add an external CA with the current root CA certificate, use the `update` "
+                           "command instead")
+    if o["ca_cert"] is not None and not o["external_ca"] and o["ca_key"] is None:
+        raise CommandError("the --ca-cert flag requires that a --ca-key flag and/or --external-ca flag be provided "
+                           "as well")
     spec = swarm["Spec"]
     ca = spec.setdefault("CAConfig", {})
     if o["cert_expiry"] is not None:
@@ -195,7 +199,45 @@ def _ca(ctx: Context, o: dict[str, Any], _args: list[str]) -> int:
     if not ca.get("SigningCACert") and not ca.get("SigningCAKey"):
         ca["ForceRotate"] = ca.get("ForceRotate", 0) + 1
     ctx.api.post("/swarm/update", {"version": swarm["Version"]["Index"]}, spec)
+    if o["detach"]:
+        return 0
+    _follow_rotation(ctx, o["quiet"])
+    return _print_root(ctx, ctx.api.get("/swarm"))
+
+
+def _print_root(ctx: Context, swarm: dict[str, Any]) -> int:
+    """The swarm's trust root, as `docker swarm ca` prints it."""
+    root = (swarm.get("TLSInfo") or {}).get("TrustRoot", "")
+    if not root:
+        raise CommandError("no CA information available")
+    ctx.out(root.strip() + "\n")
     return 0
+
+
+def _follow_rotation(ctx: Context, quiet: bool) -> None:
+    """The docker CLI's RootRotationProgress as it reads without a terminal: the desired root's digest at every poll,
+    until every node's certificate comes from the new issuer and every node trusts the new root."""
+    import hashlib
+    import time
+    out = (lambda text: None) if quiet else ctx.out
+    out("desired root digest: \n  rotated TLS certificates: \n  rotated CA certificates:  \n")
+    done = False
+    try:
+        while True:
+            swarm = ctx.api.get("/swarm")
+            if done:
+                return
+            wanted = swarm.get("TLSInfo") or {}
+            out(f"desired root digest: sha256:{hashlib.sha256(wanted.get('TrustRoot', '').encode()).hexdigest()}\n")
+            infos = [(n.get("Description") or {}).get("TLSInfo") or {} for n in ctx.api.get("/nodes")]
+            certs = all(i.get("CertIssuerPublicKey") == wanted.get("CertIssuerPublicKey")
+                        and i.get("CertIssuerSubject") == wanted.get("CertIssuerSubject") for i in infos)
+            roots = all(i.get("TrustRoot") == wanted.get("TrustRoot") for i in infos)
+            done = certs and not swarm.get("RootRotationInProgress") and roots
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        if not done:
+            out("Operation continuing in background.\nUse `swarmctl cluster inspect default` to check progress.\n")
 
 
 SPEC_FLAGS = [

@@ -16,8 +16,8 @@ from dockyard.util.httpwire import chunk_lines, read_head, read_json, request_by
 from dockyard.util.aio import wait_within
 
 PREFIX = "/swarmrpc/v1"
-CA, JOIN, SESSION, HEARTBEAT, STATUS = (f"{PREFIX}/{name}" for name in ("ca", "join", "session", "heartbeat",
-                                                                         "status"))
+CA, JOIN, SESSION, HEARTBEAT, STATUS, RENEW = (f"{PREFIX}/{name}" for name in ("ca", "join", "session", "heartbeat",
+                                                                                "status", "renew"))
 LOGS = f"{PREFIX}/logs"  # + /{subscription}
 LOG_SUBSCRIPTION = "log-subscription"  # the session message asking a node for its tasks' logs
 MANAGER_NAME = "swarm-manager"  # managers' certificates carry it as a DNS name: clients verify it, not the address

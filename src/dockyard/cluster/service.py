@@ -21,9 +21,12 @@ from typing import Any, Callable, Protocol
 
 from dockyard.cluster import addresses, rpcwire, spec as shapes
 from dockyard.cluster.agent.remote import RemoteSession
-from dockyard.cluster.ca.nodecert import NodeCerts, issue, new_key_and_csr
+from dockyard.cluster.ca import rotation
+from dockyard.cluster.ca.authority import ClusterCA
+from dockyard.cluster.ca.nodecert import NodeCerts, issue, min_expiry_ns, new_key_and_csr
 from dockyard.cluster.ca.keys import KeyFile, human_unlock_key, new_key, parse_unlock_key, seal, unseal
-from dockyard.cluster.ca.root import RootCA
+from dockyard.cluster.ca.renewal import NodeTLS
+from dockyard.cluster.ca.root import INVALID, RootCA
 from dockyard.cluster.ca.tokens import SECRET_BYTES, base36, new_token, parse_token
 from dockyard.cluster.etcd.member import EtcdMember, EtcdMissing, MemberConfig, etcd_binary
 from dockyard.cluster.events import EventPublisher, publish_changes
@@ -34,6 +37,7 @@ from dockyard.errors import (Conflict, DockyardError, InvalidParameter, NotImple
                              Unavailable)
 from dockyard.util.aio import cancel_and_wait, run_blocking, wait_within
 from dockyard.util.atomic import write_atomic
+from dockyard.util.humanize import go_duration
 from dockyard.util.tls import client_context
 from dockyard.util.timeutil import now_rfc3339
 
@@ -52,7 +56,6 @@ ERR_LEAVE_LAST_MANAGER = ("You are attempting to leave the swarm on a node that 
                           "this message. ")
 ERR_NOT_LOCKED = "swarm is not locked"
 ERR_SPEC_NAME = 'swarm spec must be named "default"'
-ERR_CA_ROTATION = "rotating the swarm root CA is not supported yet: the current root stays in use"
 ERR_WORKER = ("This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please "
               "run this command on a manager node or promote the current node to a manager.")
 ERR_JOIN_TIMEOUT = ('Timeout was reached before node joined. The attempt to join the swarm will continue in the '
@@ -152,7 +155,10 @@ class ClusterService:
         self.local: LocalNode | None = None
         self.store: EtcdStore | None = None
         self.leadership: Leadership | None = None
-        self.keys: dict[str, str] | None = None  # DEK and CA key, once unlocked
+        self.keys: dict[str, str] | None = None  # DEK and CA key(s), once unlocked
+        self.tls: NodeTLS | None = None  # this node's certificate as it is renewed
+        self.ca: ClusterCA | None = None  # a manager's certificate authority
+        self._ca_task: asyncio.Task[None] | None = None  # a manager's CA loop, a worker's certificate renewal
         self.workers: list[SwarmWorker] = []
         self.error = ""  # why a swarm this node is in could not be restored
         self._supervisor: asyncio.Task[None] | None = None
@@ -222,8 +228,10 @@ class ClusterService:
         assert self.local is not None
         if self.listener is None:
             return
+        if self.tls is None:
+            self.tls = NodeTLS(self.certs)
         try:
-            await self.listener.open(self.local.listen_addr, self.certs.server_context())
+            await self.listener.open(self.local.listen_addr, self.tls.server_context())
         except OSError as exc:
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
             raise SystemError_(f"listen tcp {self.local.listen_addr}: bind: {reason}") from exc
@@ -237,22 +245,40 @@ class ClusterService:
         except DockyardError as exc:
             log.error("swarm listener: %s", exc.message)
             self.error = exc.message
+        self._start_ca()
+
+    def _start_ca(self) -> None:
+        """A manager's certificate authority: its own certificate renewed, root rotations carried through."""
+        assert self.store is not None and self.keys is not None and self.local is not None
+        leadership = self.leadership
+        if self.tls is None:
+            self.tls = NodeTLS(self.certs)
+        self.ca = ClusterCA(self.store, lambda: leadership.fence if leadership is not None else None, self.keys,
+                            lambda keys: self.keyfile.write(keys, self._unlock_bytes(self.cluster_record())))
+        self._ca_task = asyncio.create_task(self.ca.run(self.tls, self.local.node_id), name="swarm-ca")
 
     def _start_worker(self) -> None:
         """A worker's agent, on its session with the managers it knows (its stored certificate proves who it is)."""
         assert self.local is not None
-        self.remote = RemoteSession(self.certs.client_context(), [m["Addr"] for m in self.local.managers],
+        self.tls = NodeTLS(self.certs)
+        self.remote = RemoteSession(self.tls, [m["Addr"] for m in self.local.managers],
                                     self.describe_node, self.local.advertise_addr.rpartition(":")[0])
         for worker in self.workers:
             worker.start_remote(self.local.node_id, self.remote)
+        self._ca_task = asyncio.create_task(self.tls.run(self.remote.renew), name="swarm-cert-renewal")
 
     async def _deactivate(self) -> None:
-        """Stop the work (remote sessions end), the listener, the events, the leadership and the store."""
+        """Stop the work (remote sessions end), the certificates' renewal, the listener, the events, the leadership
+        and the store."""
         for worker in self.workers:
             await worker.stop()
+        if self._ca_task is not None:
+            await cancel_and_wait(self._ca_task)
+            self._ca_task = None
         if self.listener is not None:
             await self.listener.close()
         self.remote = None
+        self.ca = self.tls = None
         if self._event_task is not None:
             await cancel_and_wait(self._event_task)
             self._event_task = None
@@ -362,6 +388,7 @@ class ClusterService:
                 "ManagerStatus": {"Reachability": "reachable", "Addr": local.advertise_addr}}
         await store.create(NODES, local.node_id, node, fence=fence)
         local.save(self.state_path)
+        self._start_ca()
 
     async def join(self, body: dict[str, Any]) -> None:
         """POST /swarm/join as a worker: fetch the root CA from a manager and check it against the token's digest,
@@ -461,7 +488,7 @@ class ClusterService:
         return {"ID": record.id, "Version": {"Index": record.version}, "CreatedAt": value["CreatedAt"],
                 "UpdatedAt": value["UpdatedAt"],
                 "Spec": shapes.with_labels(shapes.render(shapes.SWARM_SPEC, value["Spec"])),
-                "TLSInfo": RootCA(value["CACert"], "").tls_info(), "RootRotationInProgress": False,
+                "TLSInfo": rotation.cluster_tls_info(value), "RootRotationInProgress": bool(value.get("RootRotation")),
                 "DefaultAddrPool": value["DefaultAddrPool"], "SubnetSize": value["SubnetSize"],
                 "DataPathPort": value["DataPathPort"]}
 
@@ -472,15 +499,19 @@ class ClusterService:
     async def update(self, version: int, body: Any, rotate_worker: bool, rotate_manager: bool,
                      rotate_unlock: bool) -> None:
         """POST /swarm/update: the sent spec merged into the current one (moby's MergeSwarmSpecToGRPC), join
-        tokens and the unlock key rotated on request, the key file re-sealed when autolock changes."""
+        tokens and the unlock key rotated on request, a root CA rotation begun when `CAConfig` asks for one (the
+        signing certificate and key are never stored in the spec), the key file re-sealed when it changes."""
         async with self._lock:
             record = self.cluster_record()
             store = self.manager()
             sent = shapes.render(shapes.SWARM_SPEC, body, "swarm.Spec")
             if sent.get("Name", "default") != "default":
                 raise InvalidParameter(ERR_SPEC_NAME)
-            value = dict(record.value)
-            _refuse_ca_rotation(value["Spec"], sent)
+            ca_config = sent.get("CAConfig", {})
+            _check_ca_config(ca_config)
+            assert self.keys is not None
+            value, keys = rotation.plan(dict(record.value), dict(self.keys), ca_config)  # copies: changed below
+            sent["CAConfig"] = {k: v for k, v in ca_config.items() if k not in ("SigningCACert", "SigningCAKey")}
             value["Spec"] = merge_spec(value["Spec"], sent)
             tokens = dict(value["JoinTokens"])
             digest = RootCA(value["CACert"], "").digest()
@@ -490,6 +521,8 @@ class ClusterService:
                 tokens["Manager"] = new_token(digest)
             value["JoinTokens"] = tokens
             unlock = self._unlock_bytes(record)
+            if keys != self.keys:  # a new root's key is on disk before the cluster object names it
+                self.keyfile.write({**self.keys, **keys}, unlock)
             if not value["Spec"]["EncryptionConfig"]["AutoLockManagers"]:
                 unlock = None
             elif unlock is None or rotate_unlock:
@@ -497,7 +530,8 @@ class ClusterService:
             value["UnlockKey"] = seal(self.dek(), unlock, record.id) if unlock else None
             value["UpdatedAt"] = now_rfc3339()
             await store.update(CLUSTER, record.id, value, version=version, name="default")
-            assert self.keys is not None
+            self.keys.clear()
+            self.keys.update(keys)
             self.keyfile.write(self.keys, unlock)
 
     def _unlock_bytes(self, record: Record) -> bytes | None:
@@ -535,12 +569,12 @@ class ClusterService:
         return section
 
 
-def _refuse_ca_rotation(current: dict[str, Any], sent: dict[str, Any]) -> None:
-    """`docker swarm ca --rotate` (a new ForceRotate, a signing CA) and external CAs are not built: refused, never
-    stored as if the root had changed."""
-    ca, now = sent.get("CAConfig", {}), current.get("CAConfig", {})
-    if ca.get("ForceRotate", 0) != now.get("ForceRotate", 0) or ca.get("SigningCACert") or ca.get("SigningCAKey"):
-        raise NotImplementedYet(ERR_CA_ROTATION)
+def _check_ca_config(ca: dict[str, Any]) -> None:
+    """swarmkit's validateClusterSpec for CAConfig: NodeCertExpiry at least the minimum; external CAs are not built
+    (refused, never stored as if used)."""
+    expiry = ca.get("NodeCertExpiry") or 0
+    if expiry and expiry < min_expiry_ns():
+        raise InvalidParameter(f"{INVALID}minimum certificate expiry time is: {go_duration(min_expiry_ns())}")
     if ca.get("ExternalCAs"):
         raise NotImplementedYet("external CAs are not supported yet: the swarm signs node certificates itself")
 

@@ -455,6 +455,9 @@ class SwarmRpcBackend(Protocol):
     async def heartbeat(self, peer: bytes | None, body: dict[str, Any]) -> dict[str, Any]:
         """A session's heartbeat."""
 
+    async def renew(self, peer: bytes | None, body: dict[str, Any]) -> dict[str, Any]:
+        """A node's certificate renewed for a CSR."""
+
     async def status(self, peer: bytes | None, body: dict[str, Any]) -> None:
         """A batch of task statuses."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Protocol
 
 from dockyard.cluster import rpcwire
 from dockyard.errors import DockyardError, Unavailable
@@ -19,12 +19,25 @@ BACKOFF_FIRST = 0.5  # after failed sessions in a row, wait 0.5 s, 1 s, 2 s... u
 BACKOFF_MAX = 4.0
 
 
+class Credentials(Protocol):
+    """The node's certificate and trust roots (`ca/renewal.py`'s NodeTLS)."""
+
+    def client_context(self) -> ssl.SSLContext:
+        """The TLS context for a new connection to a manager."""
+
+    def tls_info(self) -> dict[str, str]:
+        """TLSInfo as the node reports it."""
+
+    def heard(self, advice: dict[str, Any]) -> None:
+        """A heartbeat's answer: the roots to trust and the issuer the certificate should have."""
+
+
 class RemoteSession:
     """The agent's AssignmentSource on a worker."""
 
-    def __init__(self, context: ssl.SSLContext, managers: list[str], describe: Callable[[], dict[str, Any]],
+    def __init__(self, credentials: Credentials, managers: list[str], describe: Callable[[], dict[str, Any]],
                  addr: str) -> None:
-        self.context = context
+        self.credentials = credentials
         self.managers = list(managers)
         self.describe = describe
         self.addr = addr
@@ -35,7 +48,7 @@ class RemoteSession:
 
     def _peer(self) -> rpcwire.Peer:
         """The manager to talk to now."""
-        return rpcwire.Peer(self.managers[self._turn % len(self.managers)], self.context)
+        return rpcwire.Peer(self.managers[self._turn % len(self.managers)], self.credentials.client_context())
 
     async def session(self, node_id: str) -> AsyncIterator[dict[str, Any]]:
         """The session's messages; heartbeats run beside them. Any failure moves to the next manager, and failures
@@ -83,8 +96,10 @@ class RemoteSession:
         while True:
             await asyncio.sleep(period)
             try:
-                answer = await peer.call("POST", rpcwire.HEARTBEAT, {"SessionID": self.session_id})
+                answer = await rpcwire.Peer(peer.address, self.credentials.client_context()).call(
+                    "POST", rpcwire.HEARTBEAT, {"SessionID": self.session_id, "TLSInfo": self.credentials.tls_info()})
                 period = float(answer.get("Period") or period)
+                self.credentials.heard(answer)
             except DockyardError as exc:
                 log.warning("swarm heartbeat failed (%s): opening a new session", exc.message)
                 if exc.status == 410:
@@ -96,6 +111,11 @@ class RemoteSession:
         if not self.session_id:
             raise Unavailable("no session with a swarm manager")
         await self._peer().call("POST", rpcwire.STATUS, {"SessionID": self.session_id, "Updates": updates})
+
+    async def renew(self, csr: str) -> tuple[str, str]:
+        """A renewed certificate chain for the CSR, and the root to trust, from the current manager."""
+        answer = await self._peer().call("POST", rpcwire.RENEW, {"CSR": csr})
+        return str(answer["Certificate"]), str(answer["CACert"])
 
     async def publish_logs(self, subscription: str, lines: AsyncIterator[bytes]) -> None:
         """Send a log subscription's lines to the manager (`POST /swarmrpc/v1/logs/{subscription}`)."""

@@ -1,6 +1,7 @@
 """The manager's side of the swarm's cluster API (`/swarmrpc/v1/*` on the swarm listener, design §4): the root CA
 for anyone, certificates for joiners with a valid token, and for nodes with a certificate of this swarm a session
-(the dispatcher's messages and the log broker's subscriptions), heartbeats, status reports and log publications."""
+(the dispatcher's messages and the log broker's subscriptions), heartbeats (which carry the node's TLSInfo one way
+and the trust roots and wanted issuer the other), certificate renewals, status reports and log publications."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import logging
 from typing import Any, AsyncIterator
 
 from dockyard.cluster import rpcwire
-from dockyard.cluster.ca.nodecert import MANAGER_ROLE, WORKER_ROLE, NodeIdentity, identity_of, issue
-from dockyard.cluster.ca.root import RootCA
+from dockyard.cluster.ca.authority import ClusterCA
+from dockyard.cluster.ca.nodecert import MANAGER_ROLE, WORKER_ROLE, NodeIdentity, identity_of
 from dockyard.cluster.ca.tokens import parse_token, token_matches
 from dockyard.cluster.manager.sessions import heartbeat_period
 from dockyard.cluster.service import NODES, ClusterService, new_id
@@ -55,19 +56,21 @@ class SwarmRPC:
             raise InvalidParameter(f'invalid Availability: "{availability}"')
         addr = str(body.get("Addr") or "")
         node_id = new_id()
-        keys = self.cluster.keys
-        assert keys is not None
-        root = RootCA(record.value["CACert"], keys["ca_key"])
-        expiry = int(record.value["Spec"].get("CAConfig", {}).get("NodeCertExpiry") or 0)
-        cert = issue(root, str(body.get("CSR") or ""), node_id, "worker", record.id, addr, expiry)
+        cert = self._ca().sign(str(body.get("CSR") or ""), node_id, "worker", addr)
         now = now_rfc3339()
-        description = {**(body.get("Description") or {}), "TLSInfo": root.tls_info()}
+        description = {**(body.get("Description") or {}), "TLSInfo": self._ca().joined_tls_info()}
         node = {"CreatedAt": now, "UpdatedAt": now,
                 "Spec": {"Labels": {}, "Role": "worker", "Availability": availability},
                 "Description": description, "Status": {"State": "unknown", "Addr": addr}}
         await store.create(NODES, node_id, node, fence=self._fence())
         log.info("swarm node %s (%s) joined as a worker", node_id, description.get("Hostname", addr))
-        return {"NodeID": node_id, "Certificate": cert, "CACert": root.cert_pem, "Managers": self.managers()}
+        return {"NodeID": node_id, "Certificate": cert, "CACert": record.value["CACert"], "Managers": self.managers()}
+
+    def _ca(self) -> ClusterCA:
+        """The manager's certificate authority."""
+        if self.cluster.ca is None:
+            raise Unavailable("the swarm's certificate authority is not running")
+        return self.cluster.ca
 
     def managers(self) -> list[dict[str, str]]:
         """The managers' node ids and swarm addresses."""
@@ -123,11 +126,23 @@ class SwarmRPC:
         return lines()
 
     async def heartbeat(self, peer: bytes | None, body: dict[str, Any]) -> dict[str, Any]:
-        """A heartbeat of a live session: the period to beat at; 410 for an unknown or expired session."""
+        """A heartbeat of a live session: the period to beat at, and what the node should trust and be issued by;
+        the node's TLSInfo is kept. 410 for an unknown or expired session."""
         identity = self.authorize(peer)
         if self.work.sessions is None:
             raise Unavailable("the dispatcher is not running")
-        return {"Period": self.work.sessions.beat(identity.node_id, str(body.get("SessionID") or ""))}
+        period = self.work.sessions.beat(identity.node_id, str(body.get("SessionID") or ""))
+        if isinstance(body.get("TLSInfo"), dict):
+            await self._ca().record_tls(identity.node_id, {k: str(v) for k, v in body["TLSInfo"].items()})
+        return {"Period": period, **self._ca().advice()}
+
+    async def renew(self, peer: bytes | None, body: dict[str, Any]) -> dict[str, Any]:
+        """A node's certificate renewed (it proves who it is with the current one): `{Certificate, CACert}`."""
+        identity = self.authorize(peer)
+        self._fence()
+        answer = self._ca().renew(str(body.get("CSR") or ""), identity.node_id)
+        log.info("swarm node %s renewed its certificate", identity.node_id)
+        return answer
 
     async def status(self, peer: bytes | None, body: dict[str, Any]) -> None:
         """A batch of task statuses from a live session's node (never moving a task backwards)."""

@@ -44,6 +44,10 @@ def register(router: Router, rpc: SwarmRpcBackend) -> None:
     async def heartbeat(req: Request) -> Response:
         return Json(await rpc.heartbeat(peer_certificate(), await _object(req)))
 
+    @router.post(f"{PREFIX}/renew")
+    async def renew(req: Request) -> Response:
+        return Json(await rpc.renew(peer_certificate(), await _object(req)))
+
     @router.post(f"{PREFIX}/logs/{{subscription}}")
     async def publish_logs(req: Request) -> Response:
         await rpc.publish_logs(peer_certificate(), req.params["subscription"], req.stream_body())
