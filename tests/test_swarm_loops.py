@@ -141,17 +141,28 @@ def test_max_attempts_counts_restarts_inside_the_window_only() -> None:
     assert not restart.supervise(svc, history + [recent], set(), NOW, new_id)
 
 
-def test_tasks_on_a_down_node_are_replaced_at_once() -> None:
+def test_tasks_on_a_down_node_are_replaced_after_the_restart_delay() -> None:
+    # swarmkit's restartTasksByNodeID goes through the restart supervisor: the policy's delay (5 s by default)
     svc = service(2)
     tasks = running_set(svc, NOW - 60, 2)
     tasks[1]["NodeID"] = "n2"
     plan = restart.supervise(svc, tasks, {"n2"}, NOW, new_id)
     assert [t["ID"] for t in plan.update if t["DesiredState"] == "shutdown"] == [tasks[1]["ID"]]
-    assert plan.create[0]["Slot"] == 2 and plan.create[0]["StartAfter"] == T.stamp(NOW)
-    # the old task still shows running on the silent node: its replacement starts without waiting for it
+    assert plan.create[0]["Slot"] == 2 and plan.create[0]["StartAfter"] == T.stamp(NOW + 5)
     after = apply(tasks, plan)
-    promoted = restart.supervise(svc, after, {"n2"}, NOW + 1, new_id).update
+    assert not [t for t in restart.supervise(svc, after, {"n2"}, NOW + 4, new_id).update
+                if t["DesiredState"] == "running"]
+    # the old task still shows running on the silent node: its replacement starts without waiting for it
+    promoted = restart.supervise(svc, after, {"n2"}, NOW + 5, new_id).update
     assert [t["ID"] for t in promoted if t["DesiredState"] == "running"] == [plan.create[0]["ID"]]
+
+
+def test_tasks_on_a_drained_node_are_replaced_at_once() -> None:
+    svc = service(2)
+    tasks = running_set(svc, NOW - 60, 2)
+    tasks[1]["NodeID"] = "n2"
+    plan = restart.supervise(svc, tasks, set(), NOW, new_id, drained={"n2"})
+    assert plan.create[0]["Slot"] == 2 and plan.create[0]["StartAfter"] == T.stamp(NOW)
 
 
 # ---- scheduler ---------------------------------------------------------------------------------------------

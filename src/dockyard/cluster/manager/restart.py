@@ -46,20 +46,22 @@ def should_restart(task: T.Task, rules: dict[str, Any], history: list[T.Task], n
 
 def supervise(service: dict[str, Any], tasks: list[T.Task], down_nodes: set[str], now: float,
               new_id: T.NewId, drained: set[str] | None = None) -> Plan:
-    """Replace the service's ended tasks (and, for replicated services, those on down or `drained` nodes, at
-    once), and start the replacements whose wait is over."""
+    """Replace the service's ended tasks (and, for replicated services, those on down or `drained` nodes), and
+    start the replacements whose wait is over. As swarmkit's restart supervisor, a replacement waits the policy's
+    delay, except one for a task on a drained node."""
     plan = Plan()
     rules = policy(service)
     replicated = "Replicated" in service["Spec"].get("Mode", {})
     for history in by_slot(tasks).values():
         for task in history:
-            lost = replicated and task.get("NodeID") in down_nodes | (drained or set()) and T.is_active(task)
+            drained_away = replicated and task.get("NodeID") in (drained or set()) and T.is_active(task)
+            lost = drained_away or replicated and task.get("NodeID") in down_nodes and T.is_active(task)
             if not T.is_runnable(task) or not (T.has_ended(task) or lost):
                 continue
             if not lost and not should_restart(task, rules, history, now):
                 continue
             plan.update.append(T.with_desired(task, "shutdown", now))
-            delay = 0 if lost else rules["Delay"] / NANO
+            delay = 0 if drained_away else rules["Delay"] / NANO
             plan.create.append(T.new_task(service, task.get("Slot", 0), "" if replicated else task["NodeID"],
                                           now, new_id, "ready", now + delay))
         plan.update += start_ready(history, now, down_nodes)
