@@ -7,7 +7,7 @@ from typing import Any
 from dockyard.cluster import spec as shapes
 from dockyard.cluster.filters import labels_match, lookup, prefix_match
 from dockyard.cluster.service import NODES, ClusterService
-from dockyard.cluster.store.backend import Record
+from dockyard.cluster.store.backend import Record, delete_whatever_changed
 from dockyard.errors import InvalidParameter, NotFound, NotImplementedYet
 from dockyard.util.filters import Filters, check_keys
 from dockyard.util.timeutil import now_rfc3339
@@ -103,7 +103,7 @@ class NodeService:
         if record.value["Status"].get("State") != "down" and not force:
             raise InvalidParameter(f"rpc error: code = FailedPrecondition desc = node {record.id} is not down and "
                                    "can't be removed")
-        await store.delete(NODES, record.id)
+        await delete_whatever_changed(store, NODES, record.id)  # a heartbeat or a status may have just written it
         await self._forget_tasks(record.id)
 
     async def _forget_tasks(self, node_id: str) -> None:
@@ -111,7 +111,7 @@ class NodeService:
         store = self.cluster.manager()
         for task in [r for r in store.list(TASKS) if r.value.get("NodeID") == node_id]:
             try:
-                await store.delete(TASKS, task.id)
+                await delete_whatever_changed(store, TASKS, task.id)
             except NotFound:
                 pass  # deleted meanwhile (the reaper)
 

@@ -13,7 +13,7 @@ from dockyard.cluster import tasks as T
 from dockyard.cluster.filters import labels_match, lookup, prefix_match
 from dockyard.cluster.manager import jobs
 from dockyard.cluster.service import ClusterService, new_id
-from dockyard.cluster.store.backend import NameTaken, OutOfSequence, Record
+from dockyard.cluster.store.backend import NameTaken, Record, delete_whatever_changed
 from dockyard.errors import Conflict, InvalidParameter, NotImplementedYet
 from dockyard.util.filters import Filters, check_keys
 from dockyard.util.timeutil import now_rfc3339
@@ -22,7 +22,6 @@ SERVICES = "services"
 TASKS = "tasks"
 NETWORKS = "networks"
 SERVICE_FILTERS = ("id", "label", "mode", "name")
-REREAD_PAUSE, DELETE_TRIES = 0.02, 50  # a delete that lost a race with a loop's write waits for the cache
 DYNAMIC_PORTS = (30000, 32768)  # swarmkit's dynamic range for ingress ports
 MODES = ("replicated", "global", "replicated-job", "global-job")
 MODE_KEYS = {"Replicated": "replicated", "Global": "global", "ReplicatedJob": "replicated-job",
@@ -228,11 +227,5 @@ class ServiceObjects:
     async def remove(self, ref: str) -> None:
         """DELETE /services/{id}: its tasks are removed by the leader's loops. Unconditional, as swarmkit's: a
         loop's write in between (the allocator's VIPs) is read again, never an error."""
-        for _ in range(DELETE_TRIES - 1):
-            try:
-                await self.cluster.manager().delete(SERVICES, self._find(ref).id)
-                return
-            except OutOfSequence:
-                await asyncio.sleep(REREAD_PAUSE)
-        await self.cluster.manager().delete(SERVICES, self._find(ref).id)
+        await delete_whatever_changed(self.cluster.manager(), SERVICES, self._find(ref).id)
 

@@ -13,12 +13,14 @@ Semantics every backend keeps:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Protocol
 
 from dockyard.errors import Conflict, SystemError_, Unavailable
 
 OUT_OF_SEQUENCE = "rpc error: code = Unknown desc = update out of sequence"
+REREAD_PAUSE, DELETE_TRIES = 0.02, 50  # a delete that lost a race with another write waits for the cache
 
 
 class NameTaken(Conflict):
@@ -113,3 +115,15 @@ class ClusterStore(Protocol):
 
     def leader(self) -> dict[str, Any] | None:
         """The current leader's holder value."""
+
+
+async def delete_whatever_changed(store: ClusterStore, kind: str, object_id: str) -> None:
+    """An unconditional delete, as swarmkit's API removals are: a write another writer (a control loop, a status
+    report) made in between is read again, never an error. NotFound when the object is gone."""
+    for _ in range(DELETE_TRIES - 1):
+        try:
+            await store.delete(kind, object_id)
+            return
+        except OutOfSequence:
+            await asyncio.sleep(REREAD_PAUSE)  # the cache has not applied the other write yet
+    await store.delete(kind, object_id)
