@@ -424,6 +424,7 @@ class NetworkService:
             except BaseException:
                 self._networks.pop(record["Id"], None)
                 await run_blocking(self._store.delete_network, record["Id"])
+                await self._take_down(record)  # the bridge (and chains) made before the step that failed
                 raise
 
     async def remove(self, ref: str) -> None:
