@@ -122,10 +122,16 @@ def test_three_hosts_join_spread_fail_and_leave(tmp_path: Path) -> None:
         assert time.monotonic() - died <= 3 * HEARTBEAT + 1 + 0.5  # + the polling's own `docker node ls`
         eventually("six tasks on the others",
                    lambda: len(running_tasks(manager, "spread")) + len(running_tasks(w1, "spread")) == 6)
-        # it comes back: its orphaned tasks stop, it is Ready again, nothing runs twice
+        # it comes back: it is Ready again, the containers of the tasks moved off it are removed (their tasks stay as
+        # history, shut down), nothing runs twice
         w2.start()
         eventually("w2 ready", lambda: nodes(manager)[ids["w2"]][0] == "Ready")
-        eventually("w2 runs none of the moved tasks", lambda: running_tasks(w2, "spread") == [])
+        eventually("w2 removed the moved tasks' containers", lambda: w2.docker_ok(
+            "ps", "-aq", "--filter", "label=com.docker.swarm.service.name=spread") == "")
+        history = lambda: manager.docker_ok("service", "ps", "spread", "--filter", f"node={ids['w2']}", "--format",
+                                            "{{.DesiredState}} {{.CurrentState}}").splitlines()  # noqa: E731
+        eventually("their tasks are history on w2, shut down", lambda: len(history()) == 2 and all(
+            line.startswith("Shutdown Shutdown") for line in history()))
         total = sum(len(running_tasks(d, "spread")) for d in daemons)
         assert total == 6
 

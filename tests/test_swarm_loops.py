@@ -75,7 +75,8 @@ def test_replicated_creates_missing_slots_with_the_spec_copied() -> None:
     assert task["ServiceID"] == "svc1" and task["DesiredState"] == "running" and "NodeID" not in task
     assert task["Status"] == {"Timestamp": T.stamp(NOW), "State": "new", "Message": "created", "PortStatus": {}}
     assert task["SpecVersion"] == {"Index": 10} and task["Labels"] == {}
-    assert "SpecVersion" not in T.public_view(task)
+    assert task["ServiceAnnotations"] == {"Name": "web", "Labels": {}}
+    assert "SpecVersion" not in T.public_view(task) and "ServiceAnnotations" not in T.public_view(task)
 
 
 def test_replicated_fills_the_lowest_free_slots_and_is_quiet_when_converged() -> None:

@@ -231,9 +231,12 @@ class NetworkObjects:
             if record.id in netalloc.service_networks({"ID": service.id, **service.value}):
                 raise InvalidParameter(_rpc("FailedPrecondition",
                                             f"network {record.id} is in use by service {service.id}"))
+        services = {service.id for service in store.list(SERVICES)}
         for task in store.list(TASKS):
             value = {"ID": task.id, **task.value}
-            if record.id in netalloc.task_networks(value) and T.is_active(value):
+            # a task of a removed service is on its way out (swarmkit's orchestrator marks it REMOVE at once)
+            if (record.id in netalloc.task_networks(value) and T.is_active(value)
+                    and value["ServiceID"] in services):
                 raise InvalidParameter(_rpc("FailedPrecondition", f"network {record.id} is in use by task {task.id}"))
         for attachment in store.list(ATTACHMENTS):
             if attachment.value["NetworkID"] == record.id:

@@ -20,6 +20,7 @@ CA, JOIN, SESSION, HEARTBEAT, STATUS, RENEW = (f"{PREFIX}/{name}" for name in ("
                                                                                 "status", "renew"))
 LOGS = f"{PREFIX}/logs"  # + /{subscription}
 LOG_SUBSCRIPTION = "log-subscription"  # the session message asking a node for its tasks' logs
+DATA_KINDS = ("secrets", "configs", "errors")  # an assignment message's `data` (values as base64 on the wire)
 MANAGER_NAME = "swarm-manager"  # managers' certificates carry it as a DNS name: clients verify it, not the address
 CONNECT_TIMEOUT = 5.0
 CALL_TIMEOUT = 10.0

@@ -1,5 +1,6 @@
-"""The `/tasks` face of the swarm: list with moby's filters (service and node by id or name, desired-state, label,
-name, id, and the docker CLI's private `_up-to-date`), inspect by id or id prefix."""
+"""The `/tasks` face of the swarm: list with moby's filters (service and node by id or name, desired-state, label —
+matched against the labels its service had when the task was made, swarmkit's ServiceAnnotations —, name, id, and
+the docker CLI's private `_up-to-date`), inspect by id or id prefix."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class TaskObjects:
                     and (not filters.get("desired-state") or task["DesiredState"] in filters["desired-state"])
                     and (not filters.get("runtime") or task["Spec"].get("Runtime", "container")
                          in filters["runtime"])
-                    and labels_match(filters, "label", task.get("Labels"))
+                    and labels_match(filters, "label", (task.get("ServiceAnnotations") or {}).get("Labels"))
                     and (not up_to_date or (service is not None
                                             and task["Spec"] == service["Spec"]["TaskTemplate"]))):
                 found.append(T.public_view(task))

@@ -1,9 +1,10 @@
 """Swarm tasks in docker's API shape: the state ladder (swarmkit's `design/task_model.md`), new task objects, status
 changes that never move backwards, and the view the API shows.
 
-A stored task carries two fields dockerd keeps in its own store but never shows: `SpecVersion` (the service version
-the task's spec was copied from, for the CLI's `_up-to-date` filter) and `StartAfter` (when a task waiting in
-desired state `ready` may be started: the restart delay)."""
+A stored task carries three fields dockerd keeps in its own store but never shows: `SpecVersion` (the service version
+the task's spec was copied from, for the CLI's `_up-to-date` filter), `StartAfter` (when a task waiting in
+desired state `ready` may be started: the restart delay) and `ServiceAnnotations` (its service's name and labels when
+it was made, which the `label` filter of `/tasks` matches, as swarmkit's)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "start
 RANK = {state: index for index, state in enumerate(STATES)}
 RUNNING = RANK["running"]
 COMPLETE = RANK["complete"]
-INTERNAL = ("SpecVersion", "StartAfter")
+INTERNAL = ("SpecVersion", "StartAfter", "ServiceAnnotations")
 
 Task = dict[str, Any]
 NewId = Callable[[], str]
@@ -78,6 +79,8 @@ def new_task(service: dict[str, Any], slot: int, node_id: str, now: float, new_i
         "Status": {"Timestamp": when, "State": "new", "Message": "created", "PortStatus": {}},
         "DesiredState": desired_state,
         "SpecVersion": dict(service.get("SpecVersion") or service["Version"]),
+        "ServiceAnnotations": {"Name": service["Spec"].get("Name", ""),
+                               "Labels": dict(service["Spec"].get("Labels") or {})},
     }
     if slot:
         task["Slot"] = slot

@@ -52,6 +52,7 @@ class SwarmWork:
     def start_remote(self, node_id: str, source: RemoteSession) -> None:
         """On a worker: run the agent on assignments from its session with a manager (which also asks it for its
         tasks' logs)."""
+        self.peers.worker = True
         self._start_agent(node_id, source, None, LogPublisher(self.engine.logs, source.publish_logs))
 
     def _start_agent(self, node_id: str, source: AssignmentSource, store: ClusterStore | None,

@@ -294,9 +294,13 @@ class NetworkService:
                           labels: dict[str, str] | None = None, reserved: dict[str, str] | None = None,
                           internal: bool = False, options: dict[str, str] | None = None) -> None:
         """Record an overlay network the cluster allocated (idempotent: the agent adds its networks again after a
-        restart); its namespace is made with the first local endpoint. `remove` takes it away again."""
+        restart, and a retired record wanted again stays); its namespace is made with the first local endpoint.
+        `remove` takes it away again."""
         async with self._lock:
-            if spec.network_id in self._networks:
+            known = self._networks.get(spec.network_id)
+            if known is not None:
+                if known.pop("Retired", None):  # wanted again before its last endpoint left
+                    await run_blocking(self._store.save_network, copy.deepcopy(known))
                 return
             record = _new_record(name, OVERLAY, Internal=internal,
                                  **overlay_fields(spec, attachable, ingress, labels or {}, reserved or {},

@@ -44,6 +44,7 @@ class TaskController:
         self.data = data
         self.changed = asyncio.Event()
         self.runner: asyncio.Task[None] | None = None
+        self.orphaned = False  # moved off this node while it was away: its container goes once it stopped
 
     def start(self) -> None:
         """Begin driving the task."""
@@ -54,10 +55,22 @@ class TaskController:
         self.task = task
         self.changed.set()
 
+    def orphan(self) -> None:
+        """The task was moved elsewhere while this node was away: it stops as wanted, reports `shutdown`, and then
+        its container and files go (the task itself stays in the store as history)."""
+        self.orphaned = True
+        if self.runner is None or self.runner.done():
+            self.runner = asyncio.create_task(self._drop(), name=f"task-{self.task['ID']}")
+        self.changed.set()
+
     async def remove(self) -> None:
         """The task left the assignments: stop driving it and remove its container."""
         if self.runner is not None:
             await cancel_and_wait(self.runner)
+        await self._drop()
+
+    async def _drop(self) -> None:
+        """Remove the task's container and its secret and config files."""
         try:
             await self.engine.containers.remove(self.name, force=True)
         except NotFound:
@@ -89,6 +102,8 @@ class TaskController:
         """The task's whole life on this node."""
         try:
             await self._walk()
+            if self.orphaned:
+                await self._drop()
         except asyncio.CancelledError:
             raise
         except DockyardError as exc:

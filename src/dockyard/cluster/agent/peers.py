@@ -2,7 +2,8 @@
 with the network service before their containers are made, and after every assignment set each network's whole VIP
 set (backends: the running tasks, on every node) and DNS records replace the old ones, and the overlay's VXLAN peers
 (the endpoints on other nodes) too — level-triggered, so a task that stopped running is gone from all of them in the
-same step. Networks that left the set are forgotten."""
+same step. Networks that left the set are forgotten; on a worker their records go too (with their last local
+endpoint), as dockerd's executor removes a task's networks with the task: a manager's records follow the store."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class NetworkPeers:
     def __init__(self, engine: TaskEngine) -> None:
         self.engine = engine
         self.applied: set[str] = set()
+        self.worker = False  # set on a worker: the records of networks its tasks left are retired
 
     async def record(self, peers: Peers) -> None:
         """The networks are known to the network service (task containers name them)."""
@@ -62,6 +64,10 @@ class NetworkPeers:
         for network_id in self.applied - current:
             await self.forget(network_id)
         self.applied = current
+        if self.worker:  # level-triggered: also the records a restarted daemon kept
+            for network in self.engine.networks.list({"driver": ["overlay"], "scope": ["swarm"]}):
+                if network["Id"] not in current and not network["Ingress"]:
+                    await self._retire(network["Id"])
 
     async def forget(self, network_id: str) -> None:
         """No DNS records, VIPs or VXLAN peers for the network."""
@@ -76,7 +82,11 @@ class NetworkPeers:
         self.applied = set()
         for network in self.engine.networks.list({"driver": ["overlay"], "scope": ["swarm"]}):
             if not network["Ingress"]:
-                try:
-                    await self.engine.networks.retire_overlay(network["Id"])  # with a plain container's last exit
-                except NotFound:
-                    pass  # removed meanwhile
+                await self._retire(network["Id"])
+
+    async def _retire(self, network_id: str) -> None:
+        """The network's record goes now, or with its last local endpoint (a plain container's exit)."""
+        try:
+            await self.engine.networks.retire_overlay(network_id)
+        except NotFound:
+            pass  # removed meanwhile

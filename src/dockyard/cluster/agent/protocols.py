@@ -104,7 +104,8 @@ class AssignmentSource(Protocol):
     """The dispatcher's session, as the agent speaks it (in-process now; over HTTP for remote workers later)."""
 
     def session(self, node_id: str) -> Any:
-        """An async iterator of messages: {"type": "assignments", "kind": "complete", "tasks": [...]}."""
+        """An async iterator of messages: {"type": "session"}, then {"type": "assignments", "kind": "complete" or
+        "incremental", ...} (`manager/assignments.py`)."""
 
     async def update_status(self, node_id: str, updates: list[dict[str, Any]]) -> None:
         """Report task statuses: [{"TaskID", "Status"}]."""

@@ -1,6 +1,10 @@
-"""The agent (swarmkit's `agent/worker.go`): follows this node's session with the dispatcher, keeps one controller
-per assigned task, removes the containers of tasks that left the assignments (and, on the first complete set of
-each session, task containers of this node no assignment knows), and sends statuses back in batches."""
+"""The agent (swarmkit's `agent/worker.go`): follows this node's session with the dispatcher — a COMPLETE assignment
+set, then INCREMENTAL changes — keeps one controller per assigned task and the secret, config and error data its
+tasks need (in memory only), removes the containers of tasks that left the assignments, and sends statuses back in
+batches. The COMPLETE set of each session is where a node that was away catches up: task containers of this node
+no assignment knows are removed (their tasks were deleted meanwhile), and so are those of tasks moved off this node
+while it was away (wanted shut down while the manager last saw them running: they stop, report `shutdown`, and their
+containers go; the tasks stay in the store as history)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from dockyard.cluster.agent.controller import TaskController
 from dockyard.cluster.agent.logpublisher import LogPublisher
 from dockyard.cluster.agent.peers import NetworkPeers
 from dockyard.cluster.agent.protocols import AssignmentSource, TaskEngine
-from dockyard.cluster.rpcwire import LOG_SUBSCRIPTION
+from dockyard.cluster.rpcwire import DATA_KINDS, LOG_SUBSCRIPTION
 from dockyard.errors import DockyardError, NotFound
 from dockyard.util.aio import cancel_and_wait
 
@@ -35,6 +39,8 @@ class Agent:
         self.peers = peers
         self.logs = logs  # a remote worker's: publishes its tasks' logs when a manager asks
         self.controllers: dict[str, TaskController] = {}
+        self.data: dict[str, dict[str, bytes]] = {kind: {} for kind in DATA_KINDS}  # shared with the controllers
+        self.service_names: dict[str, str] = {}
         self.pending: dict[str, dict[str, Any]] = {}
         self._flush = asyncio.Event()
 
@@ -73,47 +79,63 @@ class Agent:
                 await asyncio.sleep(RECONNECT_PAUSE)
 
     async def _follow(self) -> None:
-        """Apply every assignment set of the session; reopen it when it ends. The first set of each session prunes
-        task containers no assignment knows (tasks deleted while the node was away)."""
+        """Apply every assignment message of the session; reopen it when it ends."""
         while True:
-            first = True
             try:
                 async for message in self.source.session(self.node_id):
                     if message.get("type") == "assignments":
-                        await self.apply(message["tasks"], message["services"], message["data"], prune=first,
-                                         peers=message["networks"])
-                        first = False
+                        await self.assign(message)
                     elif message.get("type") == LOG_SUBSCRIPTION and self.logs is not None:
                         self.logs.start(message)
             except DockyardError as exc:
                 log.warning("swarm agent: session ended (%s)", exc.message)
             await asyncio.sleep(RECONNECT_PAUSE)
 
-    async def apply(self, tasks: list[T.Task], service_names: dict[str, str], data: dict[str, dict[str, bytes]],
-                    prune: bool, peers: list[dict[str, Any]]) -> None:
-        """Reconcile with a complete set: new tasks get controllers (on the networks they have addresses on: the
-        ingress network when their service publishes ports, their swarm networks), known ones their update, the rest
-        go; then the routing mesh, the VIPs, the DNS records and the VXLAN peers follow the running tasks."""
-        await self.peers.record(peers)
-        assigned = {task["ID"]: task for task in tasks}
-        for task_id, task in assigned.items():
-            controller = self.controllers.get(task_id)
-            if controller is None:
-                networks = task_networks(task)
-                controller = TaskController(task, service_names.get(task["ServiceID"], ""), self.engine,
-                                            self.report, data, networks)
-                self.controllers[task_id] = controller
-                controller.start()
-            else:
-                controller.update(task)
-        for task_id in [t for t in self.controllers if t not in assigned]:
+    async def assign(self, message: dict[str, Any]) -> None:
+        """Apply a COMPLETE set (everything not in it goes) or an INCREMENTAL change."""
+        complete = message["kind"] == "complete"
+        if complete:
+            self.service_names = {}
+        self.service_names.update(message["services"])
+        for kind in DATA_KINDS:
+            values = message["data"].get(kind) or {}
+            removed = [k for k in self.data[kind] if k not in values] if complete else \
+                (message.get("removed_data") or {}).get(kind) or []
+            for key in removed:  # in place: controllers preparing a task read the same map
+                self.data[kind].pop(key, None)
+            self.data[kind].update(values)
+        networks = message.get("networks")
+        if networks is not None:
+            await self.peers.record(networks)
+        tasks = message["tasks"]
+        for task in tasks:
+            self._run(task)
+        gone = [t for t in self.controllers if t not in {task["ID"] for task in tasks}] if complete else \
+            [t for t in message["removed"] if t in self.controllers]
+        for task_id in gone:
             await self.controllers.pop(task_id).remove()
-        if prune:
-            await self._remove_unknown(assigned)
-        await self.publish(next((e for e in peers if e["Network"]["Spec"].get("Ingress")), None))
-        await self.peers.apply(peers)
+        if complete:
+            for task in tasks:
+                if T.desired(task) >= T.rank("shutdown") and T.observed(task) <= T.RUNNING:
+                    self.controllers[task["ID"]].orphan()  # moved elsewhere while this node was away
+            await self._remove_unknown({task["ID"] for task in tasks})
+        if networks is not None:
+            await self.publish(next((e for e in networks if e["Network"]["Spec"].get("Ingress")), None))
+            await self.peers.apply(networks)
 
-    async def _remove_unknown(self, assigned: dict[str, T.Task]) -> None:
+    def _run(self, task: T.Task) -> None:
+        """A new task gets its controller (on the networks it has addresses on: the ingress network when its service
+        publishes ports, its swarm networks), a known one its update."""
+        controller = self.controllers.get(task["ID"])
+        if controller is not None:
+            controller.update(task)
+            return
+        controller = TaskController(task, self.service_names.get(task["ServiceID"], ""), self.engine, self.report,
+                                    self.data, task_networks(task))
+        self.controllers[task["ID"]] = controller
+        controller.start()
+
+    async def _remove_unknown(self, assigned: set[str]) -> None:
         """Remove task containers of this node that no assignment knows (their tasks were deleted meanwhile)."""
         filters = {"label": [f"{SWARM_LABEL}node.id={self.node_id}"]}
         for container in self.engine.containers.list(all_=True, filters=filters):
