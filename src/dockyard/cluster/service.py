@@ -65,6 +65,7 @@ JOIN_TIMEOUT = 20.0  # dockerd's swarmConnectTimeout
 
 CLUSTER = "cluster"
 NODES = "nodes"
+DATA_PATH_ADDR = "DataPathAddr"  # a node's VXLAN endpoint when given apart from its advertise address (not shown)
 LEADER_TIMEOUT = 10.0
 DEFAULT_SPEC: dict[str, Any] = {
     "Name": "default", "Labels": {},
@@ -385,7 +386,8 @@ class ClusterService:
         description = {**self.describe_node(), "TLSInfo": root.tls_info()}
         node = {"CreatedAt": now, "UpdatedAt": now, "Spec": node_spec, "Description": description,
                 "Status": {"State": "ready", "Addr": local.advertise_addr.rpartition(":")[0]},
-                "ManagerStatus": {"Reachability": "reachable", "Addr": local.advertise_addr}}
+                "ManagerStatus": {"Reachability": "reachable", "Addr": local.advertise_addr},
+                DATA_PATH_ADDR: local.data_path_addr}
         await store.create(NODES, local.node_id, node, fence=fence)
         local.save(self.state_path)
         self._start_ca()
@@ -416,7 +418,7 @@ class ClusterService:
             key, csr = new_key_and_csr()
             joined = await rpcwire.Peer(remotes[0], client_context(ca_pem.encode())).call("POST", rpcwire.JOIN, {
                 "Token": token, "CSR": csr, "Availability": body.get("Availability") or "active",
-                "Description": self.describe_node(), "Addr": advertise_ip})
+                "Description": self.describe_node(), "Addr": advertise_ip, DATA_PATH_ADDR: data_path})
             self.swarm_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.certs.save(key, joined["Certificate"], joined["CACert"])
             local = LocalNode(joined["NodeID"], self.certs.identity().cluster_id, f"{advertise_ip}:{listen_port}",

@@ -2,9 +2,9 @@
 network its tasks or plain containers are on, the network object and, per service attached to it, its VIP there
 (None in `dnsrr` mode), its aliases there, and the names and addresses of its running tasks — the VIP backends and
 the DNS records (on the ingress network: the routing mesh's backends), computed from the store, never gossiped —
-and the endpoints on other nodes (address and that node's VTEP, its `Status.Addr`) for the VXLAN device's static
-entries, with this node's own VTEP and the swarm's DataPathPort. Tasks not wanted running, ended, or on a node that
-is down are in none of them."""
+and the endpoints on other nodes (address and that node's VTEP: its data path address, else its `Status.Addr`) for
+the VXLAN device's static entries, with this node's own VTEP and the swarm's DataPathPort. Tasks not wanted running,
+ended, or on a node that is down are in none of them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from dockyard.cluster import tasks as T
 from dockyard.cluster.ingress import SANDBOX
 from dockyard.cluster.netalloc import publishes
+from dockyard.cluster.service import DATA_PATH_ADDR
 from dockyard.cluster.store.backend import ClusterStore
 
 NETWORKS, ATTACHMENTS, SERVICES, TASKS, NODES, CLUSTER = (
@@ -38,8 +39,8 @@ def network_peers(store: ClusterStore, node_id: str, node_tasks: list[T.Task]) -
     networks = [r for r in store.list(NETWORKS) if r.id in wanted]
     if not networks:
         return []
-    vteps = {r.id: (r.value.get("Status") or {}).get("Addr", "") for r in store.list(NODES)
-             if (r.value.get("Status") or {}).get("State") != "down"}
+    vteps = {r.id: r.value.get(DATA_PATH_ADDR) or (r.value.get("Status") or {}).get("Addr", "")
+             for r in store.list(NODES) if (r.value.get("Status") or {}).get("State") != "down"}
     cluster = store.find(CLUSTER, "default")
     port = (cluster.value.get("DataPathPort") if cluster is not None else None) or DEFAULT_DATA_PATH_PORT
     services = [{"ID": r.id, **r.value} for r in store.list(SERVICES)]

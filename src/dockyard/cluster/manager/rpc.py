@@ -9,12 +9,12 @@ import asyncio
 import logging
 from typing import Any, AsyncIterator
 
-from dockyard.cluster import rpcwire
+from dockyard.cluster import addresses, rpcwire
 from dockyard.cluster.ca.authority import ClusterCA
 from dockyard.cluster.ca.nodecert import MANAGER_ROLE, WORKER_ROLE, NodeIdentity, identity_of
 from dockyard.cluster.ca.tokens import parse_token, token_matches
 from dockyard.cluster.manager.sessions import heartbeat_period
-from dockyard.cluster.service import NODES, ClusterService, new_id
+from dockyard.cluster.service import DATA_PATH_ADDR, NODES, ClusterService, new_id
 from dockyard.cluster.work import SwarmWork
 from dockyard.errors import Forbidden, InvalidParameter, NotImplementedYet, Unavailable
 from dockyard.util.httpwire import split_lines
@@ -55,13 +55,14 @@ class SwarmRPC:
         if availability not in ("active", "pause", "drain"):
             raise InvalidParameter(f'invalid Availability: "{availability}"')
         addr = str(body.get("Addr") or "")
+        data_path = addresses.resolve_data_path(str(body.get(DATA_PATH_ADDR) or ""))
         node_id = new_id()
         cert = self._ca().sign(str(body.get("CSR") or ""), node_id, "worker", addr)
         now = now_rfc3339()
         description = {**(body.get("Description") or {}), "TLSInfo": self._ca().joined_tls_info()}
         node = {"CreatedAt": now, "UpdatedAt": now,
                 "Spec": {"Labels": {}, "Role": "worker", "Availability": availability},
-                "Description": description, "Status": {"State": "unknown", "Addr": addr}}
+                "Description": description, "Status": {"State": "unknown", "Addr": addr}, DATA_PATH_ADDR: data_path}
         await store.create(NODES, node_id, node, fence=self._fence())
         log.info("swarm node %s (%s) joined as a worker", node_id, description.get("Hostname", addr))
         return {"NodeID": node_id, "Certificate": cert, "CACert": record.value["CACert"], "Managers": self.managers()}
