@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from dockyard.containers import subpath
 from dockyard.containers.mountspec import MountSpec, check_reserved, explicit_specs, from_mount_point, plan
+from dockyard.containers.protocols import VolumeMounts
 from dockyard.containers.record import ContainerRecord, MountPoint
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.util.securejoin import secure_join
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 class MountManager:
     """Turns create requests into docker's MountPoints and MountPoints into OCI mounts, using the volume service."""
 
-    def __init__(self, volumes: Any) -> None:
+    def __init__(self, volumes: VolumeMounts) -> None:
         self._volumes = volumes
 
     # ----- create ---------------------------------------------------------------------------------
@@ -43,8 +44,6 @@ class MountManager:
     def _point(self, container_id: str, spec: MountSpec) -> MountPoint:
         """One MountPoint in docker's shape; volumes are created (when new) and referenced."""
         if spec.type == "volume":
-            if self._volumes is None:
-                raise InvalidParameter("volumes are not available in this daemon")
             # made and referenced in one transaction: a crash cannot leave a volume nobody references
             volume = self._volumes.create(spec.source or None, spec.driver or None, spec.driver_opts, spec.labels,
                                           anonymous=not spec.source, user=container_id)
@@ -117,8 +116,6 @@ class MountManager:
         have dropped them before the record), references of containers without a record are dropped, and
         anonymous volumes only those referenced are removed: they were made by a create that never got
         recorded (a crash during create)."""
-        if self._volumes is None:
-            return
         for doc in records:
             for point in doc.mounts:
                 if point.volume is not None:

@@ -76,7 +76,7 @@ class ContainerService:
 
     def __init__(self, data_root: Path, exec_root: Path, store: ContainerStore, images: ImageLookup,
                  snapshots: ContainerSnapshots, events: EventPublisher, shim_factory: ShimFactory, *,
-                 network: NetworkAttachment, volumes: VolumeMounts | None = None) -> None:
+                 network: NetworkAttachment, volumes: VolumeMounts) -> None:
         self._containers_dir = data_root / "containers"
         self._bundles_dir = exec_root / "containers"
         self._store = store
