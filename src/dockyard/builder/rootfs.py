@@ -6,13 +6,15 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
+
+from dockyard.snapshots.overlay import Snapshotter
 
 
 class StepRootfs:
     """A writable overlay above `chain_id`, mounted at `mountpoint` while in use; its upper dir is the step's diff."""
 
-    def __init__(self, snapshots: Any, chain_id: str | None, work_root: Path) -> None:
+    def __init__(self, snapshots: Snapshotter, chain_id: str | None, work_root: Path) -> None:
         self.snapshots = snapshots
         self.key = "build-" + secrets.token_hex(16)
         self.dir = work_root / self.key
@@ -42,7 +44,7 @@ class StepRootfs:
 
 
 @contextmanager
-def step_rootfs(snapshots: Any, chain_id: str | None, work_root: Path) -> Iterator[StepRootfs]:
+def step_rootfs(snapshots: Snapshotter, chain_id: str | None, work_root: Path) -> Iterator[StepRootfs]:
     """A StepRootfs that is always removed afterwards."""
     step = StepRootfs(snapshots, chain_id, work_root)
     try:
@@ -52,7 +54,7 @@ def step_rootfs(snapshots: Any, chain_id: str | None, work_root: Path) -> Iterat
 
 
 @contextmanager
-def mounted_image(snapshots: Any, chain_id: str | None, work_root: Path) -> Iterator[Path]:
+def mounted_image(snapshots: Snapshotter, chain_id: str | None, work_root: Path) -> Iterator[Path]:
     """An image's filesystem mounted (writes are thrown away) for reading COPY --from and bind sources."""
     with step_rootfs(snapshots, chain_id, work_root) as step:
         yield step.mount()

@@ -4,23 +4,15 @@ and configs with scope "swarm", read from the store's change feed; node updates 
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Protocol
 
 from dockyard.cluster.store.backend import Change, ClusterStore, Record
+from dockyard.events.publisher import EventPublisher as EventPublisher  # re-exported for cluster.service
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = {"nodes": "node", "secrets": "secret", "configs": "config", "networks": "network"}
 NODE_FIELDS = (("availability", ("Spec", "Availability")), ("role", ("Spec", "Role")),
                ("state", ("Status", "State")))
-
-
-class EventPublisher(Protocol):
-    """Where events go (the daemon's event bus)."""
-
-    def publish(self, type_: str, action: str, actor_id: str, attributes: Mapping[str, str] | None = None,
-                scope: str = "local") -> Any:
-        """Record and deliver one event."""
 
 
 def object_name(record: Record) -> str:

@@ -4,9 +4,10 @@ network, volumes, shims and events."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Protocol
 
 from dockyard.containers.record import ContainerRecord
+from dockyard.events.publisher import EventPublisher as EventPublisher  # re-exported for the services here
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.runtime.client import ExitStatus
 from dockyard.runtime.jsonlog import Rotation
@@ -130,13 +131,6 @@ class Shim(Protocol):
 
 ShimFactory = Callable[[Path], Shim]
 """A shim handle for a bundle directory."""
-
-
-class EventPublisher(Protocol):
-    """The event bus."""
-
-    def publish(self, type_: str, action: str, actor_id: str,
-                attributes: Mapping[str, str] | None = None) -> dict[str, Any]: ...
 
 
 class RecordedContainers(Protocol):

@@ -8,10 +8,11 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Mapping, Protocol
+from typing import Any, BinaryIO, Callable, Iterator
 
 from dockyard.content.store import ContentStore
 from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.events.publisher import EventPublisher
 from dockyard.images import archive, importer, listing, views
 from dockyard.images.derive import derive_image
 from dockyard.images.records import ImageRecord, ImageRecords
@@ -24,13 +25,6 @@ from dockyard.util.digest import chain_ids, short_id
 from dockyard.util.timeutil import now_rfc3339
 
 UsageCheck = Callable[[str], list[tuple[str, bool]]]
-
-
-class EventPublisher(Protocol):
-    """The slice of the event bus the image service uses."""
-
-    def publish(self, type_: str, action: str, actor_id: str, attributes: Mapping[str, str] | None = None) -> object:
-        """Publish one event."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
+from dockyard.events.publisher import EventPublisher
 from dockyard.network import bridge, firewall, ipam, lb, netns, overlay, portnat
 from dockyard.network.dns import DnsServer, ServiceRecords, host_resolvers
 from dockyard.network.endpoints import ContainerEndpoints
@@ -95,7 +96,7 @@ def _new_record(name: str, driver: str, **extra: Any) -> dict[str, Any]:
 class NetworkService:
     """Owns network records and every container's namespace, veths, resolver and published ports."""
 
-    def __init__(self, store: NetworkStore, exec_root: Path, events: Any,
+    def __init__(self, store: NetworkStore, exec_root: Path, events: EventPublisher,
                  service_records: ServiceRecords | None = None, overlay_prefix: str = overlay.PREFIX,
                  host_id: str = "") -> None:
         self._store = store

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Sequence
 
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotImplementedYet
+from dockyard.events.publisher import EventPublisher
 from dockyard.metadata.db import MetadataDB
 from dockyard.plugins.archive import unpack
 from dockyard.plugins.config import capabilities, initial_settings, parse_config
@@ -56,7 +57,7 @@ class PluginService:
     """Plugins: rootfs and propagated mount in <data-root>/plugins/<id>/, records in the metadata db, the socket
     directory <exec-root>/plugins/<id>/ (the plugin's /run/docker/plugins), shims in <exec-root>/plugin-shims/."""
 
-    def __init__(self, root: Path, exec_root: Path, db: MetadataDB, events: Any) -> None:
+    def __init__(self, root: Path, exec_root: Path, db: MetadataDB, events: EventPublisher) -> None:
         self.root = root
         self._sockets = exec_root / "plugins"
         self._shims = exec_root / "plugin-shims"

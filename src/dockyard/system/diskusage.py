@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.errors import InvalidParameter
 
 DF_TYPES = ("container", "image", "volume", "build-cache")
 
 
-def disk_usage(images: Any, containers: Any, volumes: Any, builder: Any, types: list[str]) -> dict[str, Any]:
+class ImageSpace(Protocol):
+    """The image service, as df reads it."""
+
+    def total_size(self) -> int:
+        """Bytes of every layer, once each."""
+
+    def list(self, all_: bool, filters: dict[str, list[str]], digests: bool) -> list[dict]:
+        """GET /images rows."""
+
+
+class ContainerSpace(Protocol):
+    """The container service, as df reads it."""
+
+    def list(self, all_: bool = False, limit: int = -1, size: bool = False) -> list[dict[str, Any]]:
+        """GET /containers rows (with sizes when asked)."""
+
+
+class VolumeSpace(Protocol):
+    """The volume service, as df reads it."""
+
+    def usage(self) -> list[dict[str, Any]]:
+        """Volumes with their sizes and reference counts."""
+
+
+class BuildCacheSpace(Protocol):
+    """The builder, as df reads it."""
+
+    def disk_usage(self) -> list[dict[str, Any]]:
+        """Build cache records."""
+
+
+def disk_usage(images: ImageSpace, containers: ContainerSpace, volumes: VolumeSpace | None,
+               builder: BuildCacheSpace | None, types: list[str]) -> dict[str, Any]:
     """docker's SystemDiskUsage; `types` limits what is computed (empty means everything)."""
     wanted = set(types or DF_TYPES)
     out: dict[str, Any] = {}
@@ -33,7 +65,8 @@ def disk_usage(images: Any, containers: Any, volumes: Any, builder: Any, types: 
 class DiskUsage:
     """GET /system/df over the services that own the space."""
 
-    def __init__(self, images: Any, containers: Any, volumes: Any, builder: Any) -> None:
+    def __init__(self, images: ImageSpace, containers: ContainerSpace, volumes: VolumeSpace | None,
+                 builder: BuildCacheSpace | None) -> None:
         self._services = (images, containers, volumes, builder)
 
     def usage(self, types: list[str]) -> dict[str, Any]:

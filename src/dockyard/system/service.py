@@ -9,7 +9,7 @@ import socket
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
 from dockyard.events.bus import EventBus
@@ -132,10 +132,24 @@ def inactive_swarm() -> dict[str, Any]:
             "RemoteManagers": None}
 
 
+class ImageCount(Protocol):
+    """The image service, as /info reads it."""
+
+    def count(self) -> int:
+        """How many images there are."""
+
+
+class ContainerCounts(Protocol):
+    """The container service, as /info reads it."""
+
+    def counts(self) -> dict[str, int]:
+        """Containers by state: Containers, ContainersRunning, ContainersPaused, ContainersStopped."""
+
+
 class SystemService:
     """Answers /version and /info from the host, the configuration and the image/container services."""
 
-    def __init__(self, config: dict[str, Any], data_root: Path, images: Any, containers: Any,
+    def __init__(self, config: dict[str, Any], data_root: Path, images: ImageCount, containers: ContainerCounts,
                  events: EventBus | None = None) -> None:
         self.config = config
         self.data_root = Path(data_root)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, SystemError_
+from dockyard.events.publisher import EventPublisher
 from dockyard.metadata.db import MetadataDB
 from dockyard.util import linux as L
 from dockyard.util.filters import check_keys, match_label
@@ -37,7 +38,7 @@ class VolumeService:
     """Volumes: local ones keep their data in <root>/<name>/_data, those of a volume plugin where the plugin says;
     records and container references in the metadata db."""
 
-    def __init__(self, root: Path, db: MetadataDB, events: Any, drivers: VolumeDrivers | None = None) -> None:
+    def __init__(self, root: Path, db: MetadataDB, events: EventPublisher, drivers: VolumeDrivers | None = None) -> None:
         self.root = root
         self._store = VolumeStore(db)
         self._events = events
