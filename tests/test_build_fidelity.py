@@ -164,7 +164,8 @@ def _listener() -> tuple[socket.socket, list[bytes]]:
 def test_run_steps_get_their_own_network_namespace(clean: Daemon, tmp_path: Path) -> None:
     server, seen = _listener()
     port = server.getsockname()[1]
-    script = (f"echo links: $(ls /sys/class/net); ip -o -4 addr show dev eth0; "
+    resolv = "echo resolv: $(grep ^nameserver /etc/resolv.conf)"
+    script = (f"echo links: $(ls /sys/class/net); ip -o -4 addr show dev eth0; {resolv}; "
               f"echo probe | nc -w 2 127.0.0.1 {port} && echo reached-host || echo host-unreachable")
     ctx = write(tmp_path, {"Dockerfile": f"FROM busybox\nRUN {script}\n"})
     bridge = clean.api("GET", "/networks/bridge")["IPAM"]["Config"][0]["Subnet"]
@@ -176,7 +177,9 @@ def test_run_steps_get_their_own_network_namespace(clean: Daemon, tmp_path: Path
         address = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", text)
         assert address and ipaddress.ip_address(address.group(1)) in ipaddress.ip_network(bridge), text
         assert "host-unreachable" in text and seen == [], (text, seen)
-        assert "nameserver 127.0.0.1" not in text
+        run = clean.docker("run", "--rm", "busybox", "sh", "-c", resolv)  # the resolv.conf a container gets
+        assert run.returncode == 0 and run.stdout.decode() in text, (run.stdout, text)
+        assert "resolv: nameserver" in text and "nameserver 127." not in text, text
         none = build(clean, ctx, "--no-cache", "--network", "none")
         assert none.returncode == 0 and "\nlinks: lo\n" in none.stdout.decode(), none.stdout.decode()
         host = build(clean, ctx, "--no-cache", "--network", "host")  # only when asked for
