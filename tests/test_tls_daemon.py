@@ -439,3 +439,37 @@ def test_server_only_tls_with_tlsverify_false(tls_host: TLSHost, tmp_path: Path)
         daemon.send_signal(signal.SIGTERM)
         output = daemon.communicate(timeout=60)[0].decode()
     assert "Binding to IP address without --tlsverify is insecure" in output
+
+
+def test_hosts_and_tls_from_daemon_json_only(tls_host: TLSHost, tmp_path: Path) -> None:
+    """daemon.json's `hosts` (a unix socket and a TLS tcp listener at once) and TLS keys, no flags, as dockerd
+    reads them; `-H` beside `hosts` in the file is refused with dockerd's words."""
+    certs, host = tls_host.certs, tls_host.lan.hosts[0]
+    url, sock = f"tcp://{host.address}:2378", tmp_path / "d.sock"
+    config = tmp_path / "daemon.json"
+    config.write_text(json.dumps({
+        "hosts": [f"unix://{sock}", url], "tlsverify": True, "tlscacert": str(certs / "ca.pem"),
+        "tlscert": str(certs / "server-cert.pem"), "tlskey": str(certs / "server-key.pem")}))
+    daemon = subprocess.Popen(host.prefix() + DOCKYARD + [
+        "daemon", "--data-root", str(tmp_path / "data"), "--exec-root", str(tmp_path / "exec"), "--config-file",
+        str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        listening = _flags(tls_host)
+        listening[1] = url
+
+        def both_answer() -> bool:
+            assert daemon.poll() is None, daemon.communicate()[0]
+            return _dockyard(tls_host, *listening, "version").returncode == 0
+        wait_for(both_answer, 30, "the daemon.json-configured TLS daemon to answer")
+        unix = subprocess.run(["docker", "-H", f"unix://{sock}", "version", "--format", "{{.Server.Os}}"],
+                              capture_output=True, timeout=60, env={**os.environ, "DOCKER_CONFIG": str(tls_host.home)})
+        assert unix.returncode == 0 and unix.stdout == b"linux\n", unix
+        no_cert = _dockyard(tls_host, "-H", url, "--tlsverify", "--tlscacert", str(certs / "ca.pem"), "ps")
+        assert no_cert.returncode == 1 and b"tls: certificate required" in no_cert.stderr, no_cert
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=60)
+    clash = subprocess.run(DOCKYARD + ["daemon", "-H", f"unix://{sock}", "--config-file", str(config),
+                                       "--data-root", str(tmp_path / "data")], capture_output=True, timeout=60, cwd=REPO)
+    assert clash.returncode == 1
+    assert b"specified both as a flag and in the configuration file: hosts" in clash.stderr
