@@ -334,3 +334,18 @@ def test_device_nodes_from_a_layer_cannot_be_used(clean, workdir, need_docker_cl
             assert b"Operation not permitted" in result.stderr, (device, result.stderr)
     finally:
         cleanup_images(clean, "hostile-dev")
+
+
+@pytest.mark.parametrize("hidden", ["..", "d/..", "d/../..", "."])
+def test_whiteout_of_a_dot_entry_is_refused_and_touches_nothing(workdir, hidden):
+    from dockyard.errors import InvalidParameter
+    from dockyard.util.tarsafe import SafeExtractor
+
+    # a layer's `.wh...` (whiteout of "..") once removed the contents of the directory holding the layer's root
+    (workdir / "sibling").write_bytes(b"beside the root\n")
+    (workdir / "root" / "d").mkdir(parents=True)
+    (workdir / "root" / "d" / "keep").write_bytes(b"inside the root\n")
+    before = snapshot(workdir)
+    with SafeExtractor(workdir / "root") as extractor, pytest.raises(InvalidParameter, match="not a name"):
+        extractor.hide(hidden, 0, 0)
+    assert snapshot(workdir) == before

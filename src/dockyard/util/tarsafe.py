@@ -207,10 +207,12 @@ class SafeExtractor:
 
     def parent(self, name: str) -> tuple[int, str]:
         """The descriptor of `name`'s parent directory (made when missing) and its last element; valid until the
-        next call of this extractor."""
+        next call of this extractor. A last element of "." or ".." (a whiteout `.wh...`) is refused: it names the
+        directory itself or the one above it, and removing it would reach past the root."""
         self._trim()
-        joined = self._joined(name)
-        directory, leaf = posixpath.split(joined)
+        directory, leaf = posixpath.split(self._joined(name))
+        if leaf in ("", ".", ".."):
+            raise InvalidParameter(f"invalid tar entry {shown(name)}: not a name inside the root")
         return self._directory(directory), leaf
 
     def _joined(self, name: str) -> str:
