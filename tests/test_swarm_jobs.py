@@ -103,8 +103,10 @@ def test_failing_job_is_retried_and_global_job_runs_once_per_node(swarm: Daemon)
 
 
 def pending_errors(d: Daemon, name: str) -> list[str]:
-    """Status.Err of the service's pending tasks."""
-    return [t["Status"].get("Err", "") for t in tasks_of(d, name) if t["Status"]["State"] == "pending"]
+    """Status.Err of the service's pending tasks, once the scheduler has given each its reason (a task the
+    allocator has just made pending has none yet: an empty list until then)."""
+    errors = [t["Status"].get("Err", "") for t in tasks_of(d, name) if t["Status"]["State"] == "pending"]
+    return errors if all(errors) else []
 
 
 def test_losing_a_label_shuts_tasks_down_and_they_wait_for_a_fitting_node(swarm: Daemon) -> None:
