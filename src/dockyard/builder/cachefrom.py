@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from dockyard.builder.protocols import BuildImages
 from dockyard.errors import NotFound
+from dockyard.util.imageview import ResolvedImage
 from dockyard.util.tarsafe import decompressed
 
 
@@ -14,14 +16,15 @@ class CacheSources:
     the parent's history and layers are a prefix of the source's and the next history entry was made by the same
     instruction; after the first match only that source is used."""
 
-    def __init__(self, images: Any, refs: list[str]) -> None:
+    def __init__(self, images: BuildImages, refs: list[str]) -> None:
         self.images = images
-        self.sources: list[Any] = []
+        self.sources: list[ResolvedImage] = []
         for ref in refs:
             with contextlib.suppress(NotFound):
                 self.sources.append(images.resolve(ref))
 
-    def find(self, parent: Any, created_by: str, layered: bool, config: dict[str, Any], author: str) -> Any:
+    def find(self, parent: ResolvedImage | None, created_by: str, layered: bool, config: dict[str, Any],
+             author: str) -> ResolvedImage | None:
         """The image this step would produce, restored from a source; None when no source has it."""
         history = _history(parent)
         for source in self.sources:
@@ -37,22 +40,22 @@ class CacheSources:
             return self._restore(parent, source, entry, config, author)
         return None
 
-    def _restore(self, parent: Any, source: Any, entry: dict[str, Any], config: dict[str, Any], author: str) -> Any:
+    def _restore(self, parent: ResolvedImage | None, source: ResolvedImage, entry: dict[str, Any],
+                 config: dict[str, Any], author: str) -> ResolvedImage:
         """A child of `parent` with the source's layer for this step (if it has one) and this build's config."""
         with contextlib.ExitStack() as stack:
             layer = None
             if not entry.get("empty_layer"):
-                descriptor = self.images.records.get(source.id).layers[len(_diff_ids(parent))]
-                layer = decompressed(stack.enter_context(self.images.content.open(descriptor["digest"])))
+                layer = decompressed(stack.enter_context(self.images.open_layer(source.id, len(_diff_ids(parent)))))
             record = self.images.derive(parent, layer, config, entry["created_by"], author=author)
         return self.images.resolve(record.id)
 
 
-def _history(image: Any) -> list[dict[str, Any]]:
+def _history(image: ResolvedImage | None) -> list[dict[str, Any]]:
     return list((image.config.get("history") or []) if image is not None else [])
 
 
-def _diff_ids(image: Any) -> list[str]:
+def _diff_ids(image: ResolvedImage | None) -> list[str]:
     return list(((image.config.get("rootfs") or {}).get("diff_ids") or []) if image is not None else [])
 
 
@@ -62,7 +65,7 @@ def _step(entry: dict[str, Any]) -> tuple[str, bool, str, str]:
             entry.get("author", ""))
 
 
-def _is_prefix(parent: Any, source: Any) -> bool:
+def _is_prefix(parent: ResolvedImage | None, source: ResolvedImage) -> bool:
     """docker's isValidParent: the parent's history entries (as steps) and layers begin the source's."""
     history, source_history = _history(parent), _history(source)
     diff_ids, source_diff_ids = _diff_ids(parent), _diff_ids(source)

@@ -19,29 +19,35 @@ from dockyard.builder.ctxfiles import ContextFiles
 from dockyard.builder.options import BuildOptions
 from dockyard.builder.output import OrderedOutput, current_stage
 from dockyard.builder.parser import Dockerfile, Instruction, ParseError, parse, parse_line
+from dockyard.builder.protocols import BuildImages
 from dockyard.builder.rootfs import StepRootfs, mounted_image, step_rootfs
 from dockyard.builder.runnet import network_mode
 from dockyard.builder.runstep import RunRequest, StepContainers, run_step
 from dockyard.builder.request import build_options, start_build
 from dockyard.builder.stages import Plan, Stage, make_plan, stage_ref
 from dockyard.errors import InvalidParameter, NotFound, RuntimeFailure
+from dockyard.events.publisher import EventPublisher
 from dockyard.oci.users import resolve_user
 from dockyard.snapshots.diff import write_layer_tar
+from dockyard.snapshots.overlay import Snapshotter
 from dockyard.util import reference
+from dockyard.util.imageview import ResolvedImage
 from dockyard.util.digest import short_id
 
 Emit = Callable[[dict[str, Any]], None]
 # A step's layer maker: given how to derive the image from the step's rootfs, runs the step and derives it.
-MakeLayer = Callable[[Callable[[StepRootfs], Any]], Awaitable[Any]]
+MakeLayer = Callable[[Callable[[StepRootfs], ResolvedImage]], Awaitable[ResolvedImage]]
 SUPPORTED_PLATFORMS = ("", "linux", "linux/amd64")
 
 
 class Builder:
     """Turns a context directory and options into an image; one instance serves every build of the daemon."""
 
-    def __init__(self, images: Any, cache: BuildCache, work_root: Path, cache_mounts: Path,
-                 containers: StepContainers) -> None:
+    def __init__(self, images: BuildImages, snapshots: Snapshotter, events: EventPublisher, cache: BuildCache,
+                 work_root: Path, cache_mounts: Path, containers: StepContainers) -> None:
         self.images = images
+        self.snapshots = snapshots
+        self.events = events
         self.containers = containers
         self.cache = cache
         self.work_root = work_root
@@ -55,8 +61,8 @@ class Builder:
         """At daemon start no build runs: drop what a crash left (step snapshots, unpacked contexts)."""
         for entry in self.work_root.iterdir():
             if entry.name.startswith("build-"):
-                self.images.snapshots.unmount(entry / "rootfs")
-                self.images.snapshots.remove_container(entry.name)
+                self.snapshots.unmount(entry / "rootfs")
+                self.snapshots.remove_container(entry.name)
             shutil.rmtree(entry)
 
     async def build(self, context: Path, opts: BuildOptions, emit: Emit) -> str:
@@ -75,7 +81,7 @@ class Builder:
         run.say(f"Successfully built {short_id(image.id)}\n")
         for ref in tags:
             self.images.set_tag(ref, image.id)
-            self.images.events.publish("image", "tag", image.id, {"name": ref.familiar()})
+            self.events.publish("image", "tag", image.id, {"name": ref.familiar()})
             run.say(f"Successfully tagged {ref.familiar()}\n")
         if opts.quiet:  # docker's -q: the only output is the image id
             emit({"stream": f"{image.id}\n"})
@@ -100,8 +106,7 @@ class Builder:
         deleted: list[str] = []
         for entry in reversed(entries):
             deleted.append(entry.key)
-            record = self.images.records.get(entry.image_id)
-            if record is None or self.images.records.refs_of(entry.image_id):
+            if not self.images.known(entry.image_id) or self.images.references(entry.image_id):
                 continue
             with contextlib.suppress(NotFound):
                 self.images.remove(entry.image_id, False, False)
@@ -115,10 +120,9 @@ class Builder:
         from dockyard.util.timeutil import format_ns
         rows = []
         for entry in self.cache.entries():
-            record = self.images.records.get(entry.image_id)
             rows.append({"ID": entry.key[len("sha256:"):][:12], "Parents": None, "Type": "regular",
                          "Description": entry.image_id, "InUse": False, "Shared": False,
-                         "Size": record.size if record else 0,
+                         "Size": self.images.stored_size(entry.image_id),
                          "CreatedAt": format_ns(int(entry.created * 1e9)),
                          "LastUsedAt": format_ns(int(entry.last_used * 1e9)), "UsageCount": 1})
         return rows
@@ -163,7 +167,7 @@ class _Run:
         """One progress line."""
         self.emit({"stream": text})
 
-    async def execute(self) -> Any:
+    async def execute(self) -> ResolvedImage | None:
         """Run the needed stages concurrently; each waits for the stages it reads from."""
         loop = asyncio.get_running_loop()
         if self.opts.cache_from and not self.opts.no_cache:
@@ -211,7 +215,7 @@ class _Run:
         if number is not None:
             self.say(f"Step {number}/{self.total} : {inst.original}\n")
 
-    async def _from(self, stage: Stage) -> Any:
+    async def _from(self, stage: Stage) -> ResolvedImage | None:
         self._announce(stage.from_inst)
         if stage.platform not in SUPPORTED_PLATFORMS:
             raise InvalidParameter(f"unsupported platform {stage.platform} on line {stage.from_inst.line}")
@@ -226,7 +230,7 @@ class _Run:
             self.say(f" ---> {short_id(image.id)}\n")
         return image
 
-    def _base_image(self, ref: str) -> Any:
+    def _base_image(self, ref: str) -> ResolvedImage | None:
         """A FROM image: pulled first with `pull`, or when it is not here and the build can pull (as docker does)."""
         if self.opts.fetch is not None and (self.opts.pull or not self._present(ref)):
             for msg in self.opts.fetch(ref):
@@ -242,7 +246,8 @@ class _Run:
             return False
         return True
 
-    async def _instruction(self, inst: Instruction, image: Any, state: metadata.StageState) -> Any:
+    async def _instruction(self, inst: Instruction, image: ResolvedImage | None,
+                           state: metadata.StageState) -> ResolvedImage | None:
         """Dispatch one instruction; returns the image after it."""
         self._announce(inst)
         try:
@@ -260,7 +265,7 @@ class _Run:
             raise InvalidParameter(f"{bad.message} (Dockerfile line {inst.line}: {inst.original})") from bad
         return await self._commit(image, state, created, {}, None)
 
-    async def _labels(self, image: Any, state: metadata.StageState) -> Any:
+    async def _labels(self, image: ResolvedImage | None, state: metadata.StageState) -> ResolvedImage | None:
         """The build's `labels` parameter, applied as docker does: one more LABEL step."""
         self.say(f"Step {self.total}/{self.total} : LABEL " +
                  " ".join(f"{k}={v}" for k, v in sorted(self.opts.labels.items())) + "\n")
@@ -270,21 +275,22 @@ class _Run:
 
     # ----- committing -----------------------------------------------------------------------------
 
-    def _cached(self, key: str, parent: Any, state: metadata.StageState, created: str, layered: bool) -> Any:
+    def _cached(self, key: str, parent: ResolvedImage | None, state: metadata.StageState, created: str,
+                layered: bool) -> ResolvedImage | None:
         """The image a step produced before (here, or with --cache-from in one of those images), unless caching is
         off."""
         if self.opts.no_cache:
             return None
         if self.cache_sources is None:  # with --cache-from only those images are sources, as in dockerd
-            image_id = self.b.cache.get(key, lambda i: self.images.records.get(i) is not None)
+            image_id = self.b.cache.get(key, self.images.known)
             return self.images.resolve(image_id) if image_id else None
         found = self.cache_sources.find(parent, created, layered, _config(state), state.author)
         if found is not None:
             self.b.cache.put(key, found.id)
         return found
 
-    async def _commit(self, image: Any, state: metadata.StageState, created: str, extra: dict[str, Any],
-                      make_layer: MakeLayer | None) -> Any:
+    async def _commit(self, image: ResolvedImage | None, state: metadata.StageState, created: str,
+                      extra: dict[str, Any], make_layer: MakeLayer | None) -> ResolvedImage:
         """Cache lookup, else run `make_layer` (an async fn returning an upper dir holder) and derive the image."""
         key = step_key(image.id if image else "scratch", created, extra)
         hit = await asyncio.to_thread(self._cached, key, image, state, created, make_layer is not None)
@@ -300,7 +306,8 @@ class _Run:
         self.say(f" ---> {short_id(result.id)}\n")
         return result
 
-    def _derive(self, parent: Any, step: StepRootfs | None, state: metadata.StageState, created: str) -> Any:
+    def _derive(self, parent: ResolvedImage | None, step: StepRootfs | None, state: metadata.StageState,
+                created: str) -> ResolvedImage:
         """Make the child image (layer streamed from the step's upper dir through a pipe) and resolve it."""
         config = _config(state)
         if step is None:
@@ -329,7 +336,8 @@ class _Run:
 
     # ----- RUN ------------------------------------------------------------------------------------
 
-    async def _run(self, inst: Instruction, image: Any, state: metadata.StageState) -> Any:
+    async def _run(self, inst: Instruction, image: ResolvedImage | None,
+                   state: metadata.StageState) -> ResolvedImage | None:
         argv = _run_argv(inst, state)
         args = dict(state.args)
         prefix = f"|{len(args)} " + " ".join(f"{k}={v}" for k, v in sorted(args.items())) + " " if args else ""
@@ -338,9 +346,9 @@ class _Run:
         network = network_mode(self.opts.network_mode, inst.flag("network") or "")
         extra = {"mounts": mounts, "run-network": inst.flag("network") or ""}
 
-        async def make_layer(derive: Callable[[StepRootfs], Any]) -> Any:
+        async def make_layer(derive: Callable[[StepRootfs], ResolvedImage]) -> ResolvedImage:
             chain = image.chain_id if image else None
-            with step_rootfs(self.images.snapshots, chain, self.b.work_root) as step, contextlib.ExitStack() as stack:
+            with step_rootfs(self.b.snapshots, chain, self.b.work_root) as step, contextlib.ExitStack() as stack:
                 self.say(f" ---> Running in {step.key[len('build-'):][:12]}\n")
                 oci_mounts = [await self._mount(spec, stack, inst) for spec in mounts]
                 await asyncio.to_thread(step.mount)
@@ -380,7 +388,7 @@ class _Run:
         if fields.get("from"):
             image = await self._source_image(fields["from"])
             root = await asyncio.to_thread(
-                stack.enter_context, mounted_image(self.images.snapshots, image.chain_id if image else None,
+                stack.enter_context, mounted_image(self.b.snapshots, image.chain_id if image else None,
                                                    self.b.work_root))
         from dockyard.util.securejoin import secure_join
         source = secure_join(root, fields.get("source") or fields.get("src") or "/")
@@ -402,7 +410,7 @@ class _Run:
             shutil.copy2(source, copy)
         return copy
 
-    async def _source_image(self, ref: str) -> Any:
+    async def _source_image(self, ref: str) -> ResolvedImage | None:
         """The image a `--from` names: a stage's result, or an image by reference."""
         index = stage_ref(ref, self.plan.stages, self.names, len(self.plan.stages))
         if index is not None:
@@ -414,7 +422,8 @@ class _Run:
 
     # ----- COPY / ADD -----------------------------------------------------------------------------
 
-    async def _copy(self, inst: Instruction, image: Any, state: metadata.StageState) -> Any:
+    async def _copy(self, inst: Instruction, image: ResolvedImage | None,
+                    state: metadata.StageState) -> ResolvedImage | None:
         lexer = state.lexer(self.escape)
         words = list(inst.exec_form) if inst.exec_form is not None else lexer.words(inst.rest)
         if len(words) < 2:
@@ -432,7 +441,7 @@ class _Run:
             if from_ref:  # the source stage or image stays mounted for the checksum and the copy
                 src_image = await self._source_image(from_ref)
                 root = await asyncio.to_thread(source_mount.enter_context, mounted_image(
-                    self.images.snapshots, src_image.chain_id if src_image else None, self.b.work_root))
+                    self.b.snapshots, src_image.chain_id if src_image else None, self.b.work_root))
                 resolved = await asyncio.to_thread(fsops.resolve_sources, root, sources, False)
             else:
                 resolved = await asyncio.to_thread(self._local_sources, sources, staged, inst)
@@ -443,9 +452,9 @@ class _Run:
             extra = {"chown": chown, "chmod": inst.flag("chmod") or "", "sources": sources,
                      "from": "stage" if from_ref else ""}
 
-            async def make_layer(derive: Callable[[StepRootfs], Any]) -> Any:
+            async def make_layer(derive: Callable[[StepRootfs], ResolvedImage]) -> ResolvedImage:
                 chain = image.chain_id if image else None
-                with step_rootfs(self.images.snapshots, chain, self.b.work_root) as step:
+                with step_rootfs(self.b.snapshots, chain, self.b.work_root) as step:
                     rootfs = await asyncio.to_thread(step.mount)
                     await asyncio.to_thread(self._write_copy, rootfs, resolved, dest, state, owner, chown, inst)
                     await asyncio.to_thread(step.unmount)

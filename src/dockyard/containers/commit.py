@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from dockyard.containers.access import ContainerAccess
+from dockyard.containers.protocols import CommitImages
 from dockyard.containers.record import ContainerRecord
 from dockyard.errors import InvalidParameter
 from dockyard.snapshots.diff import changes, write_layer_tar
@@ -134,7 +135,7 @@ def build_layer(access: ContainerAccess, doc: ContainerRecord, out: BinaryIO) ->
     _filtered_layer(upper, hidden_paths(upper, lowers), out)
 
 
-def create_image(access: ContainerAccess, images: Any, doc: ContainerRecord, layer: BinaryIO,
+def create_image(access: ContainerAccess, images: CommitImages, doc: ContainerRecord, layer: BinaryIO,
                  body: dict[str, Any] | None, changes_: list[str], comment: str, author: str) -> str:
     """Store the layer and a config (body or the container's, --change applied, merged); returns the image id."""
     if body is not None and not isinstance(body, dict):
@@ -148,7 +149,7 @@ def create_image(access: ContainerAccess, images: Any, doc: ContainerRecord, lay
     return record.id
 
 
-def commit(access: ContainerAccess, images: Any, ref: str, body: Any, repo: str | None, tag: str | None,
+def commit(access: ContainerAccess, images: CommitImages, ref: str, body: Any, repo: str | None, tag: str | None,
            changes_: list[str], comment: str, author: str,
            pause: Callable[[], None] | None, unpause: Callable[[], None] | None) -> str:
     """POST /commit (blocking part): layer tar (paused if asked), image, tag, events; returns the image id."""

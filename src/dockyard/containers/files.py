@@ -8,6 +8,7 @@ from typing import Any, BinaryIO, Callable
 
 from dockyard.containers import archive
 from dockyard.containers.access import ContainerAccess
+from dockyard.containers.protocols import CommitImages
 from dockyard.containers.commit import commit, container_changes, export_rootfs
 from dockyard.containers.record import ContainerRecord
 from dockyard.errors import Conflict
@@ -23,7 +24,7 @@ Writer = Callable[[BinaryIO], None]
 class ContainerFiles:
     """cp, export, diff and commit over the container access (record, mounted files, events) and the images."""
 
-    def __init__(self, access: ContainerAccess, images: Any) -> None:
+    def __init__(self, access: ContainerAccess, images: CommitImages) -> None:
         self._access = access
         self._images = images
 

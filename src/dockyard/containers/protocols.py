@@ -4,26 +4,14 @@ network, volumes, shims and events."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, BinaryIO, Callable, Protocol
 
 from dockyard.containers.record import ContainerRecord
 from dockyard.events.publisher import EventPublisher as EventPublisher  # re-exported for the services here
 from dockyard.network.endpoints import ContainerEndpoints
 from dockyard.runtime.client import ExitStatus
 from dockyard.runtime.jsonlog import Rotation
-
-
-class ResolvedImage(Protocol):
-    """An image a container is created from: its id, config JSON and top layer."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def config(self) -> dict[str, Any]: ...
-
-    @property
-    def chain_id(self) -> str | None: ...
+from dockyard.util.imageview import DerivedImage, ResolvedImage
 
 
 class ImageLookup(Protocol):
@@ -32,6 +20,19 @@ class ImageLookup(Protocol):
     def resolve(self, ref_or_id: str) -> ResolvedImage: ...
 
     def inspect(self, ref: str) -> dict[str, Any]: ...
+
+
+class CommitImages(Protocol):
+    """What commit needs of the image service: the container's image, a child of it with the container's layer,
+    and a tag."""
+
+    def resolve(self, ref_or_id: str) -> ResolvedImage: ...
+
+    def derive(self, parent: ResolvedImage | None, layer: BinaryIO | None, container_config: dict[str, Any],
+               created_by: str, comment: str = "", author: str = "",
+               empty_layer: bool | None = None) -> DerivedImage: ...
+
+    def tag(self, source: str, repo: str, tag: str) -> None: ...
 
 
 class ContainerSnapshots(Protocol):

@@ -65,8 +65,8 @@ async def run(config: DaemonConfig, tls: ssl.SSLContext | None = None) -> None:
     volumes.keep_users({c["Id"] for c in containers.list(all_=True)})
     from dockyard.builder.cache import BuildCache
     from dockyard.builder.executor import Builder
-    builder = Builder(images, BuildCache(db), root / "builder" / "work", root / "builder" / "cache-mounts",
-                      containers)
+    builder = Builder(images, snapshots, events, BuildCache(db), root / "builder" / "work",
+                      root / "builder" / "cache-mounts", containers)
     from dockyard.containers.access import ContainerAccess
     from dockyard.containers.execs import ExecService
     from dockyard.containers.files import ContainerFiles

@@ -6,15 +6,16 @@ import json
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dockyard.images.manifest import write_config_and_manifest
+from dockyard.util.imageview import ResolvedImage
 from dockyard.util.mediatypes import LAYER_TAR
 from dockyard.util.timeutil import now_rfc3339
 
 if TYPE_CHECKING:
     from dockyard.images.records import ImageRecord
-    from dockyard.images.service import Image, ImageService
+    from dockyard.images.service import ImageService
 
 
-def derive_image(service: "ImageService", parent: "Image | None", layer: BinaryIO | None,
+def derive_image(service: "ImageService", parent: ResolvedImage | None, layer: BinaryIO | None,
                  container_config: dict[str, Any], created_by: str, comment: str = "", author: str = "",
                  empty_layer: bool | None = None) -> "ImageRecord":
     """Store the uncompressed `layer` tar (if any), write config + manifest, unpack, record; no tag."""

@@ -21,6 +21,7 @@ from dockyard.metadata.db import MetadataDB
 from dockyard.snapshots.overlay import Snapshotter
 from dockyard.util import apitypes, reference
 from dockyard.util.filters import check_keys
+from dockyard.util.imageview import ResolvedImage
 from dockyard.util.digest import chain_ids, short_id
 from dockyard.util.timeutil import now_rfc3339
 
@@ -62,6 +63,23 @@ class ImageService:
     def resolve(self, ref_or_id: str) -> Image:
         """Find an image by name[:tag], name@digest, or full/short id (sha256: optional)."""
         return self._image(self._record_of(ref_or_id))
+
+    def known(self, image_id: str) -> bool:
+        """Whether a full image id is stored."""
+        return self.records.get(image_id) is not None
+
+    def references(self, image_id: str) -> builtins.list[str]:
+        """The normalized references (tags and digests) naming a full image id, sorted."""
+        return [ref for ref, _kind in self.records.refs_of(image_id)]
+
+    def stored_size(self, image_id: str) -> int:
+        """Unpacked bytes of all layers of a full image id; 0 when it is not stored."""
+        record = self.records.get(image_id)
+        return record.size if record is not None else 0
+
+    def open_layer(self, image_id: str, index: int) -> BinaryIO:
+        """The stored blob of an image's `index`-th layer (as pulled: maybe compressed), open for reading."""
+        return self.content.open(self._record_of(image_id).layers[index]["digest"])
 
     def _record_of(self, ref_or_id: str) -> ImageRecord:
         image_id = self._find_id(ref_or_id)
@@ -317,8 +335,8 @@ class ImageService:
         """POST /images/{name}/push: progress messages; `auth` is the X-Registry-Auth header."""
         return self._transfer.push(name, tag, auth)
 
-    def derive(self, parent: Image | None, layer: BinaryIO | None, container_config: dict[str, Any], created_by: str,
-               comment: str = "", author: str = "", empty_layer: bool | None = None) -> ImageRecord:
+    def derive(self, parent: ResolvedImage | None, layer: BinaryIO | None, container_config: dict[str, Any],
+               created_by: str, comment: str = "", author: str = "", empty_layer: bool | None = None) -> ImageRecord:
         """A child image of `parent` with `layer` (an uncompressed tar) on top: commit and build steps."""
         return derive_image(self, parent, layer, container_config, created_by, comment, author, empty_layer)
 
