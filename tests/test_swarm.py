@@ -15,11 +15,12 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from daemon_harness import Daemon, destroy
+from helpers import wait_for
 
 docker = pytest.importorskip("docker")
 
@@ -42,14 +43,6 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def wait_for(condition: Callable[[], bool], limit: float = 30) -> None:
-    """Poll until `condition` holds (fails the test after `limit` seconds)."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -355,7 +348,8 @@ def test_sigkilled_daemon_readopts_etcd_and_forced_leave_leaves_nothing(sd: Daem
     assert alive(pid)
     sd.start()
     os.kill(pid, signal.SIGKILL)  # a member that dies under a running daemon is started again on its data
-    wait_for(lambda: etcd_pid(sd) not in (None, pid) and sd.docker("node", "ls").returncode == 0)
+    wait_for(lambda: etcd_pid(sd) not in (None, pid) and sd.docker("node", "ls").returncode == 0, timeout=30,
+             what="a new etcd member answering")
     pid = etcd_pid(sd)
     assert pid is not None and alive(pid) and node_id in sd.docker_ok("node", "ls", "-q")
     assert sd.docker_ok("swarm", "leave", "--force") == "Node left the swarm."
@@ -520,7 +514,7 @@ def test_swarm_ca_shows_the_root_and_rotates_it(sd: Daemon) -> None:
             now = sd.api("GET", "/swarm")
             return (not now["RootRotationInProgress"] and now["TLSInfo"]["TrustRoot"] != before["TLSInfo"]["TrustRoot"]
                     and sd.api("GET", "/nodes")[0]["Description"]["TLSInfo"] == now["TLSInfo"])
-        wait_for(rotated)
+        wait_for(rotated, timeout=30, what="the rotation")
         after = sd.api("GET", "/swarm")
         assert after["Spec"]["CAConfig"]["ForceRotate"] == before["Spec"]["CAConfig"].get("ForceRotate", 0) + 1
         for role in ("Worker", "Manager"):
