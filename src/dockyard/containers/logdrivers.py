@@ -14,6 +14,7 @@ from typing import Any
 
 from dockyard.errors import InvalidParameter, SystemError_
 from dockyard.runtime.jsonlog import Rotation
+from dockyard.util.gostrconv import parse_bool
 from dockyard.util.humanize import from_human_size
 
 DEFAULT = "json-file"
@@ -50,8 +51,6 @@ def keeps_logs(log_config: dict[str, Any] | None) -> bool:
 
 _LOCAL_DEFAULTS = Rotation(max_size=20 * 1024 * 1024, max_file=5, compress=True)  # dockerd's local driver
 _GO_INT = re.compile(r"[+-]?[0-9]+")
-_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
 
 def rotation_of(log_config: dict[str, Any] | None) -> Rotation:
@@ -75,7 +74,7 @@ def _json_file_rotation(options: dict[str, str]) -> Rotation:
     files = _atoi(options["max-file"]) if "max-file" in options else 1
     if files < 1:
         raise ValueError("max-file cannot be less than 1")
-    compress = _parse_bool(options["compress"]) if "compress" in options else False
+    compress = parse_bool(options["compress"]) if "compress" in options else False
     if compress and (files == 1 or size == -1):
         raise ValueError("compress cannot be true when max-file is less than 2 or max-size is not set")
     return Rotation(max(size, 0), files, compress)
@@ -95,7 +94,7 @@ def _local_rotation(options: dict[str, str]) -> Rotation:
             raise ValueError(f"invalid value for max-file: {options['max-file']}: {bad}") from None
     if "compress" in options:
         try:
-            compress = _parse_bool(options["compress"])
+            compress = parse_bool(options["compress"])
         except ValueError as bad:
             raise ValueError(f"error reading compress log option: {bad}") from None
     if size < 0:
@@ -112,10 +111,3 @@ def _atoi(text: str) -> int:
     if not _GO_INT.fullmatch(text):
         raise ValueError(f'strconv.Atoi: parsing "{text}": invalid syntax')
     return int(text)
-
-
-def _parse_bool(text: str) -> bool:
-    """Go's strconv.ParseBool, with its error."""
-    if text not in _GO_BOOLS:
-        raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
-    return _GO_BOOLS[text]

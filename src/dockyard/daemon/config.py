@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard.util.gostrconv import parse_bool
+
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 DEFAULT_CONFIG_FILE = Path("/etc/dockyard/daemon.json")
 KNOWN_KEYS = {"hosts", "data-root", "exec-root", "log-level", "pidfile", "debug", "insecure-registries",
@@ -57,11 +59,10 @@ class TLSSettings:
 
 def _flag_bool(text: str) -> bool:
     """Go's strconv.ParseBool, for `--tls=false`."""
-    if text in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    if text in ("0", "f", "F", "false", "FALSE", "False"):
-        return False
-    raise argparse.ArgumentTypeError(f"invalid argument {text!r}: parse error")
+    try:
+        return parse_bool(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid argument {text!r}: parse error") from None
 
 
 def parser() -> argparse.ArgumentParser:

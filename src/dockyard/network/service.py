@@ -27,6 +27,7 @@ from dockyard.network.store import NetworkStore
 from dockyard.network.views import BUILTIN, LIST_FILTERS, endpoint_settings, matches, network_view, ports_view
 from dockyard.util.aio import run_blocking
 from dockyard.util.filters import check_keys
+from dockyard.util.gostrconv import GO_FALSE
 from dockyard.util.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output woul
 
 BRIDGE_NAME_OPT = "com.docker.network.bridge.name"
 ICC_OPT = "com.docker.network.bridge.enable_icc"
-GO_FALSE = ("0", "f", "F", "false", "FALSE", "False")  # what Go's strconv.ParseBool reads as false
 MTU_OPT = "com.docker.network.driver.mtu"
 DRIVERS = {"bridge": "bridge", "host": "host", "null": "null", "none": "null"}
 ERR_NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
